@@ -1,0 +1,16 @@
+"""ddfast: a Datadog-compatible tracer core with compiled hot paths.
+
+Every core module has a compiled twin (``src/*.pyx`` -> ``ddfast._ext``) and a pure-Python twin
+(``ddfast._pure``); ``implementation()`` says which is in use.
+"""
+
+from ddfast import ids
+from ddfast._impl import implementation
+from ddfast.settings import config
+
+try:
+    from ddfast._version import version as __version__
+except ImportError:  # running from a checkout that was never built
+    __version__ = "0.0.0"
+
+__all__ = ["config", "ids", "implementation", "__version__"]

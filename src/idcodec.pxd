@@ -1,0 +1,98 @@
+# cython: language_level=3
+"""Inline decimal/hex codecs for 64- and 128-bit ids, shared by the compiled modules (cimport).
+
+Each parser is strict: only ASCII digits (or hex digits), no sign, no whitespace, no prefix, and the
+value must fit. They return 0 for success and -1 for any invalid input; the caller decides what an
+invalid value means (usually: ignore the header and record why).
+"""
+
+from cpython.unicode cimport PyUnicode_GET_LENGTH
+from libc.stdint cimport uint64_t
+
+cdef extern from "Python.h":
+    object PyUnicode_FromKindAndData(int kind, const void *buffer, Py_ssize_t size)
+    Py_UCS4 PyUnicode_READ_CHAR(object s, Py_ssize_t i)
+
+cdef const char *HEX_DIGITS = b"0123456789abcdef"
+cdef uint64_t U64_MAX = 0xFFFFFFFFFFFFFFFFULL
+
+
+cdef inline int hex_value(Py_UCS4 ch, bint lower_only) noexcept:
+    """Value 0..15 of one hex digit, or -1."""
+    if 48 <= ch <= 57:          # 0-9
+        return ch - 48
+    if 97 <= ch <= 102:         # a-f
+        return ch - 87
+    if not lower_only and 65 <= ch <= 70:   # A-F
+        return ch - 55
+    return -1
+
+
+cdef inline int parse_dec_u64(str s, uint64_t *out) noexcept:
+    """Unsigned decimal (1+ digits, value < 2**64) into *out."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s), i
+    cdef uint64_t v = 0, d
+    cdef Py_UCS4 ch
+    if n == 0:
+        return -1
+    for i in range(n):
+        ch = PyUnicode_READ_CHAR(s, i)
+        if ch < 48 or ch > 57:
+            return -1
+        d = ch - 48
+        if v > (U64_MAX - d) // 10:
+            return -1
+        v = v * 10 + d
+    out[0] = v
+    return 0
+
+
+cdef inline int parse_hex_range(str s, Py_ssize_t start, Py_ssize_t stop, bint lower_only,
+                                uint64_t *out) noexcept:
+    """Hex digits s[start:stop] (at most 16 of them) into *out."""
+    cdef Py_ssize_t i
+    cdef uint64_t v = 0
+    cdef int d
+    if stop <= start or stop - start > 16:
+        return -1
+    for i in range(start, stop):
+        d = hex_value(PyUnicode_READ_CHAR(s, i), lower_only)
+        if d < 0:
+            return -1
+        v = (v << 4) | <uint64_t>d
+    out[0] = v
+    return 0
+
+
+cdef inline int parse_hex_u128(str s, Py_ssize_t start, Py_ssize_t stop, bint lower_only,
+                               uint64_t *hi, uint64_t *lo) noexcept:
+    """Up to 32 hex digits s[start:stop] into the two 64-bit halves *hi, *lo."""
+    cdef Py_ssize_t n = stop - start
+    if n <= 0 or n > 32:
+        return -1
+    if n <= 16:
+        hi[0] = 0
+        return parse_hex_range(s, start, stop, lower_only, lo)
+    if parse_hex_range(s, start, stop - 16, lower_only, hi) < 0:
+        return -1
+    return parse_hex_range(s, stop - 16, stop, lower_only, lo)
+
+
+cdef inline void write_hex16(char *buf, uint64_t v) noexcept:
+    """16 lowercase hex digits of v into buf[0:16]."""
+    cdef int i
+    for i in range(15, -1, -1):
+        buf[i] = HEX_DIGITS[v & 0xF]
+        v >>= 4
+
+
+cdef inline object join_u128(uint64_t hi, uint64_t lo):
+    """The Python int hi * 2**64 + lo."""
+    if hi == 0:
+        return lo
+    return (<object>hi << 64) | <object>lo
+
+
+cdef inline str ascii_str(const char *buf, Py_ssize_t n):
+    """A str from n ASCII bytes (kind 1: one allocation, no decoding)."""
+    return <str>PyUnicode_FromKindAndData(1, buf, n)
