@@ -37,8 +37,7 @@ def _warn_pure(reason):
         return
     _warned.append(reason)
     sys.stderr.write(
-        "\n*** ddfast: the compiled extensions were not built (%s); ddfast will run in pure Python. ***\n\n"
-        % reason
+        "\n*** ddfast: the compiled extensions were not built (%s); ddfast will run in pure Python. ***\n\n" % reason
     )
 
 

@@ -6,18 +6,25 @@ value must fit. They return 0 for success and -1 for any invalid input; the call
 invalid value means (usually: ignore the header and record why).
 """
 
+from cpython.long cimport PyLong_AsUnsignedLongLongMask, PyLong_FromString
 from cpython.unicode cimport PyUnicode_GET_LENGTH
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint32_t, uint64_t
 
 cdef extern from "Python.h":
     object PyUnicode_FromKindAndData(int kind, const void *buffer, Py_ssize_t size)
-    Py_UCS4 PyUnicode_READ_CHAR(object s, Py_ssize_t i)
+    uint32_t PyUnicode_READ_CHAR(object s, Py_ssize_t i)
 
-cdef const char *HEX_DIGITS = b"0123456789abcdef"
-cdef uint64_t U64_MAX = 0xFFFFFFFFFFFFFFFFULL
+# Constants live in C (a .pxd may hold no module-level Python-visible variables).
+cdef extern from *:
+    """
+    #define DDF_U64_MAX 0xFFFFFFFFFFFFFFFFULL
+    static const char DDF_HEX_DIGITS[] = "0123456789abcdef";
+    """
+    const uint64_t U64_MAX "DDF_U64_MAX"
+    const char *HEX_DIGITS "DDF_HEX_DIGITS"
 
 
-cdef inline int hex_value(Py_UCS4 ch, bint lower_only) noexcept:
+cdef inline int hex_value(uint32_t ch, bint lower_only) noexcept:
     """Value 0..15 of one hex digit, or -1."""
     if 48 <= ch <= 57:          # 0-9
         return ch - 48
@@ -32,7 +39,7 @@ cdef inline int parse_dec_u64(str s, uint64_t *out) noexcept:
     """Unsigned decimal (1+ digits, value < 2**64) into *out."""
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s), i
     cdef uint64_t v = 0, d
-    cdef Py_UCS4 ch
+    cdef uint32_t ch
     if n == 0:
         return -1
     for i in range(n):
@@ -87,10 +94,23 @@ cdef inline void write_hex16(char *buf, uint64_t v) noexcept:
 
 
 cdef inline object join_u128(uint64_t hi, uint64_t lo):
-    """The Python int hi * 2**64 + lo."""
+    """The Python int hi * 2**64 + lo (one allocation: PyLong_FromString on 32 hex digits)."""
+    cdef char buf[33]
     if hi == 0:
         return lo
-    return (<object>hi << 64) | <object>lo
+    write_hex16(buf, hi)
+    write_hex16(buf + 16, lo)
+    buf[32] = 0
+    return PyLong_FromString(buf, NULL, 16)
+
+
+cdef inline int split_u128(object n, uint64_t *hi, uint64_t *lo) except -1:
+    """The halves of a non-negative int below 2**128 (ValueError otherwise)."""
+    if n < 0 or n >> 128:
+        raise ValueError("expected an unsigned 128-bit int, got %r" % (n,))
+    lo[0] = PyLong_AsUnsignedLongLongMask(n)
+    hi[0] = PyLong_AsUnsignedLongLongMask(n >> 64) if lo[0] != n else 0
+    return 0
 
 
 cdef inline str ascii_str(const char *buf, Py_ssize_t n):

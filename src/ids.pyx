@@ -13,7 +13,7 @@ from libc.stdint cimport uint64_t
 from libc.time cimport time as c_time
 
 from idcodec cimport (
-    U64_MAX, ascii_str, join_u128, parse_dec_u64, parse_hex_range, parse_hex_u128, write_hex16,
+    U64_MAX, ascii_str, join_u128, parse_dec_u64, parse_hex_range, parse_hex_u128, split_u128, write_hex16,
 )
 
 cdef uint64_t GOLDEN = 0x9E3779B97F4A7C15ULL
@@ -123,12 +123,14 @@ def format_hex(n, int width=16):
         return ascii_str(buf, 16)
     if width != 32:
         raise ValueError("format_hex() width must be 16 or 32, not %r" % width)
+    cdef uint64_t hi, lo
     if not isinstance(n, int):
         raise TypeError("format_hex() expects int, not %s" % type(n).__name__)
     if n < 0 or n >> 128:
         raise ValueError("format_hex() expects an unsigned 128-bit int, got %r" % n)
-    write_hex16(buf, <uint64_t>(n >> 64))
-    write_hex16(buf + 16, <uint64_t>(n & 0xFFFFFFFFFFFFFFFF))
+    split_u128(n, &hi, &lo)
+    write_hex16(buf, hi)
+    write_hex16(buf + 16, lo)
     return ascii_str(buf, 32)
 
 

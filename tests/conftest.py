@@ -1,0 +1,62 @@
+"""Fixtures shared by the behaviour tests.
+
+Every behaviour test takes its core module from a fixture parametrized over both implementations,
+``[cython]`` and ``[python]``, so a failure names the twin that broke. Where the compiled modules are
+required (``DDFAST_REQUIRE_EXTENSIONS=1``, or ``CI`` set), a missing compiled module fails the test
+instead of skipping it: CI never passes on a silent fallback to pure Python.
+"""
+
+import importlib
+import os
+
+import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings
+
+# The twin fixtures only hand out a module, so sharing them across generated examples is safe. No
+# deadline: the machines are shared and noisy, and speed is measured in benches/, not here.
+settings.register_profile("ddfast", suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+settings.load_profile("ddfast")
+
+KINDS = ("cython", "python")
+
+
+def _flag(name):
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def compiled_required():
+    """True where the compiled modules must be present (CI, or the Makefile's compiled test run)."""
+    if os.environ.get("DDFAST_REQUIRE_EXTENSIONS", "").strip() == "0":
+        return False
+    return _flag("DDFAST_REQUIRE_EXTENSIONS") or _flag("CI")
+
+
+def load_twin(name, kind):
+    """Core module ``name`` in implementation ``kind`` ("cython" or "python")."""
+    if kind == "python":
+        return importlib.import_module("ddfast._pure." + name)
+    try:
+        return importlib.import_module("ddfast._ext." + name)
+    except ImportError as exc:
+        if compiled_required():
+            pytest.fail("compiled module ddfast._ext.%s is required but not importable: %s" % (name, exc))
+        pytest.skip("compiled module ddfast._ext.%s is not built: %s" % (name, exc))
+
+
+@pytest.fixture(params=KINDS)
+def kind(request):
+    """The implementation under test."""
+    return request.param
+
+
+@pytest.fixture
+def ids(kind):
+    """``ddfast.ids`` core module, compiled and pure."""
+    return load_twin("ids", kind)
+
+
+@pytest.fixture
+def require_compiled():
+    """Whether this run must have the compiled modules."""
+    return compiled_required()
