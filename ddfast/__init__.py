@@ -6,11 +6,14 @@ Every core module has a compiled twin (``src/*.pyx`` -> ``ddfast._ext``) and a p
 
 from ddfast import ids
 from ddfast._impl import implementation
+from ddfast.context import Context
+from ddfast.propagation import HTTPPropagator
 from ddfast.settings import config
+from ddfast.span_link import SpanLink
 
 try:
     from ddfast._version import version as __version__
 except ImportError:  # running from a checkout that was never built
     __version__ = "0.0.0"
 
-__all__ = ["config", "ids", "implementation", "__version__"]
+__all__ = ["Context", "HTTPPropagator", "SpanLink", "config", "ids", "implementation", "__version__"]

@@ -1,11 +1,21 @@
 """ddfast's settings: the ``DD_*`` environment variables ddtrace reads, read once at import.
 
-``config`` holds them; code may override an attribute at start-up (``ddfast.config.x = ...``). Nothing
-on the request path reads the environment. Parsing follows ddtrace 4.16 (booleans: ``true``/``1``,
-case-insensitive, are true; anything else is false).
+``config`` holds them. Code may override an attribute at start-up (``ddfast.config.x = ...``): the
+modules that depend on it are told at once and rebuild their snapshot, so nothing on the request path
+reads the environment or re-validates a setting. Parsing follows ddtrace 4.16: booleans are true for
+``true``/``1`` (any case); a bad value gives one warning and the default, never an error at import.
 """
 
+import logging
 import os
+
+log = logging.getLogger("ddfast")
+
+STYLES = ("datadog", "tracecontext", "b3multi", "b3", "baggage")
+DEFAULT_STYLES = ("datadog", "tracecontext", "baggage")
+BEHAVIORS = ("continue", "restart", "ignore")
+# OTEL_PROPAGATORS values ddtrace maps to its own styles (others are ignored with a warning)
+_OTEL_STYLES = ("b3", "b3multi", "datadog", "tracecontext", "none")
 
 
 def asbool(value, default):
@@ -15,21 +25,129 @@ def asbool(value, default):
     return value.strip().lower() in ("true", "1")
 
 
-class Config:
-    """ddfast's settings, with ddtrace 4.16's defaults."""
+def _int(env, name, default, minimum=0):
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        log.warning("ddfast: %s=%r is not an integer; using %d", name, raw, default)
+        return default
+    if value < minimum:
+        log.warning("ddfast: %s=%r is below %d; using %d", name, raw, minimum, minimum)
+        return minimum
+    return value
 
-    __slots__ = ("trace_128_bit_traceid_generation_enabled",)
+
+def parse_styles(text, source):
+    """A style list (``datadog,tracecontext``…) as ddtrace parses it: lower-cased, ``none`` and unknown
+    names dropped (unknown ones with a warning), duplicates kept once."""
+    styles = []
+    for style in text.split(","):
+        style = style.strip().lower()
+        if style == "b3 single header":  # the former name of "b3", still seen in older configurations
+            style = "b3"
+        if not style or style == "none":
+            continue
+        if style not in STYLES:
+            log.warning("ddfast: unknown propagation style %r in %s; known: %s", style, source, ", ".join(STYLES))
+            continue
+        if style not in styles:
+            styles.append(style)
+    return styles
+
+
+def _styles(env, specific):
+    """The style list from DD_TRACE_PROPAGATION_STYLE_<X>, else DD_TRACE_PROPAGATION_STYLE, else
+    OTEL_PROPAGATORS (as ddtrace remaps it), else the default."""
+    for name in (specific, "DD_TRACE_PROPAGATION_STYLE"):
+        if env.get(name) is not None:
+            return parse_styles(env[name], name)
+    otel = env.get("OTEL_PROPAGATORS")
+    if otel is not None:
+        accepted = []
+        for style in otel.split(","):
+            style = style.strip().lower()
+            if style in _OTEL_STYLES:
+                if style not in accepted:
+                    accepted.append(style)
+            else:
+                log.warning("ddfast: OTEL_PROPAGATORS style %r is not supported; ignored", style)
+        if accepted:
+            return parse_styles(",".join(accepted), "OTEL_PROPAGATORS")
+    return list(DEFAULT_STYLES)
+
+
+class Config:
+    """ddfast's settings, with ddtrace 4.16's defaults. Assigning an attribute re-validates it."""
+
+    _fields = (
+        "trace_128_bit_traceid_generation_enabled",
+        "propagation_style_extract",
+        "propagation_style_inject",
+        "propagation_extract_first",
+        "propagation_behavior_extract",
+        "x_datadog_tags_max_length",
+        "baggage_max_items",
+        "baggage_max_bytes",
+        "baggage_tag_keys",
+        "propagation_http_baggage_enabled",
+    )
+    __slots__ = _fields + ("_listeners",)
 
     def __init__(self, environ=None):
         env = os.environ if environ is None else environ
-        #: new traces get 128-bit ids (DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED, default true)
+        object.__setattr__(self, "_listeners", [])
+        #: new traces get 128-bit ids, and _dd.p.tid is joined into extracted trace ids
         self.trace_128_bit_traceid_generation_enabled = asbool(
             env.get("DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED"), True
         )
+        #: styles read from incoming headers, in priority order
+        self.propagation_style_extract = _styles(env, "DD_TRACE_PROPAGATION_STYLE_EXTRACT")
+        #: styles written into outgoing headers
+        self.propagation_style_inject = _styles(env, "DD_TRACE_PROPAGATION_STYLE_INJECT")
+        #: stop at the first style that yields a context (no span links, no tracestate merge)
+        self.propagation_extract_first = asbool(env.get("DD_TRACE_PROPAGATION_EXTRACT_FIRST"), False)
+        behavior = env.get("DD_TRACE_PROPAGATION_BEHAVIOR_EXTRACT", "continue").strip().lower()
+        if behavior not in BEHAVIORS:
+            log.warning("ddfast: DD_TRACE_PROPAGATION_BEHAVIOR_EXTRACT=%r is not one of %s; using continue",
+                        behavior, ", ".join(BEHAVIORS))  # fmt: skip
+            behavior = "continue"
+        #: continue the incoming trace, restart (new trace linked to it) or ignore it
+        self.propagation_behavior_extract = behavior
+        #: max length of x-datadog-tags on injection; 0 disables the header
+        self.x_datadog_tags_max_length = _int(env, "DD_TRACE_X_DATADOG_TAGS_MAX_LENGTH", 512)
+        #: W3C baggage limits (ddtrace's constants; settable as in the other Datadog tracers)
+        self.baggage_max_items = _int(env, "DD_TRACE_BAGGAGE_MAX_ITEMS", 64)
+        self.baggage_max_bytes = _int(env, "DD_TRACE_BAGGAGE_MAX_BYTES", 8192)
+        #: baggage keys copied to the span as ``baggage.<key>`` tags; ``*`` for all
+        raw_keys = env.get("DD_TRACE_BAGGAGE_TAG_KEYS", "user.id,account.id,session.id")
+        self.baggage_tag_keys = [k.strip() for k in raw_keys.split(",") if k.strip()]
+        #: also extract/inject baggage as ``ot-baggage-*`` headers
+        self.propagation_http_baggage_enabled = asbool(env.get("DD_TRACE_PROPAGATION_HTTP_BAGGAGE_ENABLED"), False)
+
+    def __setattr__(self, name, value):
+        if name not in self._fields:
+            raise AttributeError("ddfast.config has no setting %r" % name)
+        had = hasattr(self, name)
+        old = getattr(self, name, None)
+        object.__setattr__(self, name, value)
+        try:
+            for listener in self._listeners:
+                listener(self)
+        except Exception:
+            if had:
+                object.__setattr__(self, name, old)
+            raise
+
+    def on_change(self, listener):
+        """Call ``listener(config)`` now and after every change; it raises to reject a bad value."""
+        listener(self)
+        self._listeners.append(listener)
 
     def __repr__(self):
-        fields = ", ".join("%s=%r" % (name, getattr(self, name)) for name in self.__slots__)
-        return "Config(%s)" % fields
+        return "Config(%s)" % ", ".join("%s=%r" % (name, getattr(self, name)) for name in self._fields)
 
 
 config = Config()

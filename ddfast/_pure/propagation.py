@@ -1,0 +1,987 @@
+"""HTTP header propagation, pure Python. Twin of ``src/propagation.pyx``: same functions, same results.
+
+Extraction reads the trace context out of incoming headers in every style Datadog tracers speak
+(``datadog``, ``tracecontext``, ``b3multi``, ``b3``, ``baggage``) and reconciles the styles as
+ddtrace 4.16 does; injection writes a context into outgoing headers. The behaviour is ddtrace's,
+except where ddtrace is lenient or buggy on bad input (see README, "Known differences"): ddfast
+parses ids strictly, and nothing extracted can make a later injection raise.
+
+Bad input never raises: a style whose headers do not parse yields nothing (or a partial context with
+``_dd.propagation_error`` in its meta, as ddtrace records it), and the reason is counted in
+``ERRORS`` and logged at debug level, at most once a minute per reason.
+"""
+
+import logging
+import time
+from urllib.parse import quote
+from urllib.parse import unquote
+
+from ddfast._pure.context import Context
+from ddfast.span_link import SpanLink
+
+log = logging.getLogger("ddfast.propagation")
+
+# -- header names --------------------------------------------------------------------------------
+
+TRACE_ID = "x-datadog-trace-id"
+PARENT_ID = "x-datadog-parent-id"
+SAMPLING_PRIORITY = "x-datadog-sampling-priority"
+ORIGIN = "x-datadog-origin"
+TAGS = "x-datadog-tags"
+TRACEPARENT = "traceparent"
+TRACESTATE = "tracestate"
+B3_TRACE_ID = "x-b3-traceid"
+B3_SPAN_ID = "x-b3-spanid"
+B3_SAMPLED = "x-b3-sampled"
+B3_FLAGS = "x-b3-flags"
+B3_SINGLE = "b3"
+BAGGAGE = "baggage"
+OT_BAGGAGE_PREFIX = "ot-baggage-"
+
+HEADERS = (
+    TRACE_ID,
+    PARENT_ID,
+    SAMPLING_PRIORITY,
+    ORIGIN,
+    TAGS,
+    TRACEPARENT,
+    TRACESTATE,
+    B3_TRACE_ID,
+    B3_SPAN_ID,
+    B3_SAMPLED,
+    B3_FLAGS,
+    B3_SINGLE,
+    BAGGAGE,
+)
+# Lower-cased carrier key -> header name: the HTTP name and its WSGI/CGI spelling (HTTP_X_DATADOG_...).
+KNOWN_KEYS = {}
+for _name in HEADERS:
+    KNOWN_KEYS[_name] = _name
+    KNOWN_KEYS["http_" + _name.replace("-", "_")] = _name
+del _name
+_WSGI_OT_BAGGAGE_PREFIX = "http_ot_baggage_"
+# Headers whose repeated occurrences are one comma-separated list (RFC 9110 5.3; W3C trace-context 3.3.1).
+LIST_HEADERS = frozenset([TRACESTATE, BAGGAGE])
+
+# -- styles and settings --------------------------------------------------------------------------
+
+DATADOG = "datadog"
+TRACECONTEXT = "tracecontext"
+B3MULTI = "b3multi"
+B3 = "b3"
+BAGGAGE_STYLE = "baggage"
+NONE = "none"
+STYLES = (DATADOG, TRACECONTEXT, B3MULTI, B3, BAGGAGE_STYLE)
+
+CONTINUE = "continue"
+RESTART = "restart"
+IGNORE = "ignore"
+BEHAVIORS = (CONTINUE, RESTART, IGNORE)
+
+
+class Settings:
+    """A snapshot of the propagation settings, validated once (see ``ddfast.settings``)."""
+
+    __slots__ = (
+        "extract_styles",
+        "inject_styles",
+        "extract_first",
+        "behavior_extract",
+        "tags_max_length",
+        "trace_id_128",
+        "baggage_max_items",
+        "baggage_max_bytes",
+        "baggage_tag_keys",
+        "http_baggage",
+    )
+
+    def __init__(
+        self,
+        extract_styles=(DATADOG, TRACECONTEXT, BAGGAGE_STYLE),
+        inject_styles=(DATADOG, TRACECONTEXT, BAGGAGE_STYLE),
+        extract_first=False,
+        behavior_extract=CONTINUE,
+        tags_max_length=512,
+        trace_id_128=True,
+        baggage_max_items=64,
+        baggage_max_bytes=8192,
+        baggage_tag_keys=("user.id", "account.id", "session.id"),
+        http_baggage=False,
+    ):
+        self.extract_styles = _checked_styles(extract_styles, "extract_styles")
+        self.inject_styles = _checked_styles(inject_styles, "inject_styles")
+        if behavior_extract not in BEHAVIORS:
+            raise ValueError("behavior_extract must be one of %s, not %r" % (", ".join(BEHAVIORS), behavior_extract))
+        self.behavior_extract = behavior_extract
+        self.extract_first = bool(extract_first)
+        self.tags_max_length = _checked_count(tags_max_length, "tags_max_length")
+        self.trace_id_128 = bool(trace_id_128)
+        self.baggage_max_items = _checked_count(baggage_max_items, "baggage_max_items")
+        self.baggage_max_bytes = _checked_count(baggage_max_bytes, "baggage_max_bytes")
+        if isinstance(baggage_tag_keys, str):
+            raise TypeError("baggage_tag_keys must be a sequence of keys, not a str")
+        self.baggage_tag_keys = tuple(baggage_tag_keys)
+        self.http_baggage = bool(http_baggage)
+
+
+def _checked_styles(styles, name):
+    if isinstance(styles, str):
+        raise TypeError("%s must be a sequence of style names, not a str" % name)
+    out = []
+    for style in styles:
+        if style == NONE:
+            continue
+        if style not in STYLES:
+            raise ValueError("%s: unknown propagation style %r (known: %s)" % (name, style, ", ".join(STYLES)))
+        if style not in out:
+            out.append(style)
+    return tuple(out)
+
+
+def _checked_count(value, name):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("%s must be an int, not %s" % (name, type(value).__name__))
+    if value < 0:
+        raise ValueError("%s must be >= 0, got %d" % (name, value))
+    return value
+
+
+# -- error accounting -----------------------------------------------------------------------------
+
+#: reason -> how many times extraction or injection met it in this process
+ERRORS = {}
+_LOG_INTERVAL = 60.0
+_last_logged = {}
+
+
+def record(reason, detail=None):
+    """Count a propagation problem; log it at debug level at most once a minute per reason."""
+    ERRORS[reason] = ERRORS.get(reason, 0) + 1
+    if log.isEnabledFor(logging.DEBUG):
+        now = time.monotonic()
+        if now - _last_logged.get(reason, -_LOG_INTERVAL) >= _LOG_INTERVAL:
+            _last_logged[reason] = now
+            log.debug("ddfast propagation: %s: %r (%d so far)", reason, detail, ERRORS[reason])
+
+
+# -- carriers -------------------------------------------------------------------------------------
+
+
+def _text(value):
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    return None
+
+
+def _key_text(key):
+    if isinstance(key, str):
+        return key
+    if isinstance(key, (bytes, bytearray)):
+        return bytes(key).decode("latin-1")
+    return None
+
+
+def normalize(carrier, ot_baggage=False):
+    """The propagation headers of ``carrier`` as ``{header name: str value}``.
+
+    Accepts a dict or any mapping (WSGI ``environ`` included), an object with ``items()`` or ``get()``,
+    and a list of ``(name, value)`` pairs (ASGI, bytes or str). Names are case-insensitive; a value
+    that is neither str nor bytes is ignored; a repeated list header (tracestate, baggage) is joined
+    with ``,``, any other repeated header keeps its last value. ``ot_baggage`` also keeps the
+    ``ot-baggage-*`` headers, under their lower-cased HTTP names.
+    """
+    if carrier is None:
+        return {}
+    if isinstance(carrier, dict) or hasattr(carrier, "items"):
+        pairs = carrier.items()
+    elif isinstance(carrier, (list, tuple)):
+        pairs = carrier
+    elif hasattr(carrier, "get"):
+        pairs = [(name, carrier.get(name)) for name in HEADERS]
+    else:
+        raise TypeError(
+            "extract() expects a mapping of headers, a WSGI environ or a list of (name, value) pairs, not %s"
+            % type(carrier).__name__
+        )
+    found = {}
+    for pair in pairs:
+        try:
+            key, value = pair
+        except (TypeError, ValueError):
+            record("malformed_carrier_item", pair)
+            continue
+        key = _key_text(key)
+        if key is None:
+            continue
+        lower = key.lower()
+        name = KNOWN_KEYS.get(lower)
+        if name is None:
+            if not ot_baggage:
+                continue
+            if lower.startswith(OT_BAGGAGE_PREFIX):
+                name = lower
+            elif lower.startswith(_WSGI_OT_BAGGAGE_PREFIX):
+                name = OT_BAGGAGE_PREFIX + lower[len(_WSGI_OT_BAGGAGE_PREFIX) :]
+            else:
+                continue
+        text = _text(value)
+        if text is None:
+            if value is not None:
+                record("header_value_type", name)
+            continue
+        if name in found and name in LIST_HEADERS:
+            found[name] = found[name] + "," + text
+        else:
+            found[name] = text
+    return found
+
+
+# -- small parsers ----------------------------------------------------------------------------------
+
+_DIGITS = frozenset("0123456789")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_LOWER_HEX = frozenset("0123456789abcdef")
+_U64 = 0xFFFFFFFFFFFFFFFF
+
+
+def parse_u64(text):
+    """Unsigned decimal 64-bit id, or None (no sign, space, or overflow)."""
+    if not text or len(text) > 20 or not _DIGITS.issuperset(text):
+        return None
+    value = int(text)
+    return value if value <= _U64 else None
+
+
+def parse_priority(text):
+    """A sampling priority: an optionally negative decimal integer, or None."""
+    digits = text[1:] if text[:1] == "-" else text
+    if not digits or len(digits) > 18 or not _DIGITS.issuperset(digits):
+        return None
+    return int(text)
+
+
+def parse_hex_id(text, max_digits):
+    """1..max_digits hex digits, either case (B3), or None."""
+    if not text or len(text) > max_digits or not _HEX.issuperset(text):
+        return None
+    return int(text, 16)
+
+
+def is_lower_hex(text, length):
+    return len(text) == length and _LOWER_HEX.issuperset(text)
+
+
+def is_hex(text, length):
+    return len(text) == length and _HEX.issuperset(text)
+
+
+# -- x-datadog-tags (tagset) --------------------------------------------------------------------------
+
+
+def _tagset_key_char(c):
+    # printable ASCII but space, "," and "="
+    return "!" <= c <= "~" and c != "," and c != "="
+
+
+def _tagset_value_char(c):
+    # printable ASCII but ","
+    return " " <= c <= "~" and c != ","
+
+
+def decode_tagset(text, max_size=512):
+    """``k=v,k2=v2`` as a dict, or an error reason (``extract_max_size`` / ``decoding_error``).
+
+    Keys are printable ASCII without space, ``,`` or ``=``; values printable ASCII without ``,``,
+    trimmed of spaces; neither may be empty (the x-datadog-tags grammar every Datadog tracer uses).
+    """
+    if len(text) > max_size:
+        return "extract_max_size"
+    if text[-1:] == ",":  # one trailing comma is tolerated, as ddtrace's decoder does
+        text = text[:-1]
+    tags = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        value = value.strip(" ")
+        if not sep or not key or not value:
+            return "decoding_error"
+        for c in key:
+            if not _tagset_key_char(c):
+                return "decoding_error"
+        for c in value:
+            if not _tagset_value_char(c):
+                return "decoding_error"
+        tags[key] = value
+    return tags
+
+
+def encode_tagset(tags, max_size):
+    """The ``x-datadog-tags`` value for ``{key: value}``, or an error reason.
+
+    ``inject_max_size`` when the result would exceed ``max_size`` characters, ``encoding_error`` when a
+    key or value has a character the grammar forbids (or is empty once trimmed).
+    """
+    parts = []
+    size = 0
+    for key, value in tags.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            return "encoding_error"
+        key = key.strip(" ")
+        value = value.strip(" ")
+        if not key or not value:
+            return "encoding_error"
+        for c in key:
+            if not _tagset_key_char(c):
+                return "encoding_error"
+        for c in value:
+            if not _tagset_value_char(c):
+                return "encoding_error"
+        size += len(key) + 1 + len(value) + (1 if parts else 0)
+        if size > max_size:
+            return "inject_max_size"
+        parts.append(key + "=" + value)
+    return ",".join(parts)
+
+
+_REJECTED_TAGS = frozenset(["_dd.p.upstream_services"])
+# _dd.p.dm is "-" followed by the mechanism, an integer 0..255 (libdatadog's u8)
+VALID_DECISION_MAKERS = frozenset("-%d" % value for value in range(256))
+
+
+# -- datadog ----------------------------------------------------------------------------------------
+
+
+def extract_datadog(h, s):
+    """The context in the ``x-datadog-*`` headers, or None."""
+    trace_id_text = h.get(TRACE_ID)
+    if trace_id_text is None:
+        return None
+    trace_id = parse_u64(trace_id_text)
+    if not trace_id:
+        record("datadog_trace_id", trace_id_text)
+        return None
+    parent_text = h.get(PARENT_ID, "0")
+    span_id = parse_u64(parent_text)
+    if span_id is None:
+        record("datadog_parent_id", parent_text)
+        return None
+    priority = h.get(SAMPLING_PRIORITY)
+    if priority is not None:
+        priority_text = priority
+        priority = parse_priority(priority_text)
+        if priority is None:
+            record("datadog_sampling_priority", priority_text)
+            return None
+    meta = {}
+    tags_text = h.get(TAGS)
+    if tags_text:
+        tags = decode_tagset(tags_text)
+        if isinstance(tags, str):
+            record(tags, tags_text)
+            meta["_dd.propagation_error"] = tags
+        else:
+            for key, value in tags.items():
+                if key.startswith("_dd.p.") and key not in _REJECTED_TAGS:
+                    meta[key] = value
+            tid = meta.get("_dd.p.tid")
+            if tid is not None:
+                if is_lower_hex(tid, 16) and tid != "0000000000000000":
+                    if s.trace_id_128:
+                        trace_id |= int(tid, 16) << 64
+                else:
+                    record("malformed_tid", tid)
+                    del meta["_dd.p.tid"]
+                    meta["_dd.propagation_error"] = "malformed_tid " + tid
+            dm = meta.get("_dd.p.dm")
+            if dm is not None and dm not in VALID_DECISION_MAKERS:
+                record("decision_maker", dm)
+                del meta["_dd.p.dm"]
+                meta["_dd.propagation_error"] = "decoding_error"
+    return Context(
+        trace_id=trace_id,
+        span_id=span_id or None,
+        dd_origin=h.get(ORIGIN),
+        sampling_priority=priority,
+        meta=meta,
+    )
+
+
+def inject_datadog(ctx, headers, s):
+    trace_id = ctx.trace_id
+    meta = ctx._meta
+    if trace_id > _U64:
+        headers[TRACE_ID] = str(trace_id & _U64)
+        meta["_dd.p.tid"] = "%016x" % (trace_id >> 64)
+    else:
+        headers[TRACE_ID] = str(trace_id)
+    headers[PARENT_ID] = str(ctx.span_id)
+    if ctx.sampling_priority is not None:
+        headers[SAMPLING_PRIORITY] = str(ctx.sampling_priority)
+    if ctx.dd_origin is not None:
+        headers[ORIGIN] = ctx.dd_origin
+    if s.tags_max_length == 0:
+        meta["_dd.propagation_error"] = "disabled"
+        return
+    if "_dd.propagation_error" in meta:
+        return
+    tags = {k: v for k, v in list(meta.items()) if isinstance(k, str) and k.startswith("_dd.p.")}
+    if tags:
+        encoded = encode_tagset(tags, s.tags_max_length)
+        if encoded == "inject_max_size" or encoded == "encoding_error":
+            record(encoded, tags)
+            meta["_dd.propagation_error"] = encoded
+        else:
+            headers[TAGS] = encoded
+
+
+# -- b3 ---------------------------------------------------------------------------------------------
+
+
+def _b3_ids(trace_text, span_text):
+    """(trace_id, span_id) from B3 hex ids (0 -> None), or None when either does not parse."""
+    trace_id = span_id = None
+    if trace_text is not None:
+        trace_id = parse_hex_id(trace_text, 32)
+        if trace_id is None:
+            record("b3_trace_id", trace_text)
+            return None
+    if span_text is not None:
+        span_id = parse_hex_id(span_text, 16)
+        if span_id is None:
+            record("b3_span_id", span_text)
+            return None
+    return trace_id or None, span_id or None
+
+
+def extract_b3multi(h, s):
+    """The context in the ``x-b3-*`` headers, or None."""
+    trace_text = h.get(B3_TRACE_ID)
+    if trace_text is None:
+        return None
+    ids = _b3_ids(trace_text, h.get(B3_SPAN_ID))
+    if ids is None:
+        return None
+    sampled = h.get(B3_SAMPLED)
+    priority = 0 if sampled == "0" else 1 if sampled == "1" else None
+    if h.get(B3_FLAGS) == "1":
+        priority = 2
+    return Context(trace_id=ids[0], span_id=ids[1], sampling_priority=priority)
+
+
+def extract_b3(h, s):
+    """The context in the single ``b3`` header, or None."""
+    value = h.get(B3_SINGLE)
+    if not value:
+        return None
+    parts = value.split("-")
+    trace_text = span_text = sampled = None
+    if len(parts) == 1:
+        sampled = parts[0]
+    elif len(parts) == 2:
+        trace_text, span_text = parts
+    else:
+        trace_text, span_text, sampled = parts[0], parts[1], parts[2]
+    ids = _b3_ids(trace_text, span_text)
+    if ids is None:
+        return None
+    priority = 0 if sampled == "0" else 1 if sampled == "1" else 2 if sampled == "d" else None
+    return Context(trace_id=ids[0], span_id=ids[1], sampling_priority=priority)
+
+
+def _b3_id(value):
+    return "%032x" % value if value > _U64 else "%016x" % value
+
+
+def inject_b3multi(ctx, headers, s):
+    headers[B3_TRACE_ID] = _b3_id(ctx.trace_id)
+    headers[B3_SPAN_ID] = _b3_id(ctx.span_id)
+    priority = ctx.sampling_priority
+    if priority is not None:
+        if priority <= 0:
+            headers[B3_SAMPLED] = "0"
+        elif priority == 1:
+            headers[B3_SAMPLED] = "1"
+        elif priority > 1:
+            headers[B3_FLAGS] = "1"
+
+
+def inject_b3(ctx, headers, s):
+    value = _b3_id(ctx.trace_id) + "-" + _b3_id(ctx.span_id)
+    priority = ctx.sampling_priority
+    if priority is not None:
+        if priority <= 0:
+            value += "-0"
+        elif priority == 1:
+            value += "-1"
+        elif priority > 1:
+            value += "-d"
+    headers[B3_SINGLE] = value
+
+
+# -- W3C tracecontext ---------------------------------------------------------------------------------
+
+TRACESTATE_MAX_MEMBERS = 32
+TRACESTATE_MAX_BYTES = 512
+TRACESTATE_MEMBER_MAX_CHARS = 128
+DD_MEMBER_MAX_CHARS = 256
+_DD_MEMBER_RESERVED = len("dd=") + len("p:0000000000000000;")
+
+
+def parse_traceparent(text):
+    """(trace_id, span_id, flags) of a traceparent value (trimmed of whitespace), or None.
+
+    ``version-traceid-parentid-flags``, all lowercase hex of exact widths; version ``ff`` is invalid;
+    version ``00`` has exactly four fields, a later version may append ``-`` and more; all-zero ids are
+    invalid (W3C Trace Context, level 1 and 2).
+    """
+    tp = text.strip()
+    if len(tp) < 55 or tp[2] != "-" or tp[35] != "-" or tp[52] != "-":
+        return None
+    version = tp[:2]
+    if not is_lower_hex(version, 2) or version == "ff":
+        return None
+    if len(tp) > 55:
+        if version == "00" or tp[55] != "-" or len(tp) == 56 or "\n" in tp:
+            return None
+    trace_hex, span_hex, flags_hex = tp[3:35], tp[36:52], tp[53:55]
+    if not (is_lower_hex(trace_hex, 32) and is_lower_hex(span_hex, 16) and is_lower_hex(flags_hex, 2)):
+        return None
+    trace_id = int(trace_hex, 16)
+    span_id = int(span_hex, 16)
+    if not trace_id or not span_id:
+        return None
+    return trace_id, span_id, int(flags_hex, 16)
+
+
+def _member_limits(members):
+    """The tracestate members kept under the W3C limits, ddtrace's way.
+
+    The last ``dd=`` and the last ``ot=`` members are protected and move to the front; the others keep
+    their order. Over 32 members, oversized members (over 128 chars) go first, then the last ones; the
+    whole must fit 512 bytes, dropping whole members from the end.
+    """
+    members = [m.strip() for m in members]
+    members = [m for m in members if m]
+    protected = []
+    for prefix in ("dd=", "ot="):
+        for member in reversed(members):
+            if member.startswith(prefix):
+                protected.append(member)
+                break
+    others = [m for m in members if not m.startswith(("dd=", "ot="))]
+    room = TRACESTATE_MAX_MEMBERS - len(protected)
+    if len(others) > room:
+        excess = len(others) - room
+        kept = []
+        for member in others:
+            if excess and len(member) > TRACESTATE_MEMBER_MAX_CHARS:
+                excess -= 1
+                continue
+            kept.append(member)
+        others = kept[:room]
+    packed = []
+    total = 0
+    for index, member in enumerate(protected + others):
+        size = len(member.encode("utf-8")) + (1 if packed else 0)
+        if index == 0 and protected:
+            packed.append(member)
+            total += size
+        elif total + size <= TRACESTATE_MAX_BYTES:
+            packed.append(member)
+            total += size
+        elif index < len(protected):
+            break
+        elif len(member) > TRACESTATE_MEMBER_MAX_CHARS:
+            continue
+        else:
+            break
+    return packed
+
+
+def _dd_member_values(member):
+    """The ``k:v`` pairs of a ``dd=`` member's value, or None when one lacks a ``:``."""
+    values = {}
+    for item in member[3:].split(";"):
+        key, sep, value = item.partition(":")
+        if not sep:
+            return None
+        values[key] = value
+    return values
+
+
+def _priority_from_w3c(sampled, ts_priority, origin):
+    """The Datadog priority given the traceparent sampled flag and the tracestate ``s:`` value.
+
+    The flag wins when the two disagree (W3C), except for a RUM origin with no ``s:``.
+    """
+    if not ts_priority and origin == "rum":
+        return ts_priority
+    if sampled == 0 and (not ts_priority or ts_priority >= 0):
+        return 0
+    if sampled == 1 and (not ts_priority or ts_priority < 0):
+        return 1
+    return ts_priority
+
+
+def extract_tracecontext(h, s):
+    """The context in ``traceparent`` / ``tracestate``, or None."""
+    tp = h.get(TRACEPARENT)
+    if tp is None:
+        return None
+    parsed = parse_traceparent(tp)
+    if parsed is None:
+        record("traceparent", tp)
+        return None
+    trace_id, span_id, flags = parsed
+    sampled = flags & 1
+    meta = {"traceparent": tp.strip()}
+    priority = sampled
+    origin = None
+    ts = h.get(TRACESTATE)
+    if ts:
+        members = _member_limits(ts.split(","))
+        ts = ",".join(members)
+        if not (ts.isascii() and ts.isprintable()):
+            record("tracestate", ts)
+        else:
+            meta["tracestate"] = ts
+            dd = None
+            for member in members:
+                if member.startswith("dd="):
+                    dd = _dd_member_values(member)
+            if dd is None:
+                if any(m.startswith("dd=") for m in members):
+                    record("tracestate_dd", ts)
+            else:
+                ts_priority = dd.get("s")
+                valid = True
+                if ts_priority is not None:
+                    ts_priority = parse_priority(ts_priority)
+                    valid = ts_priority is not None
+                if not valid:
+                    record("tracestate_dd", ts)
+                else:
+                    origin = dd.get("o")
+                    if origin:
+                        origin = origin.replace("~", "=")
+                    for key, value in dd.items():
+                        if key.startswith("t."):
+                            meta["_dd.p." + key[2:]] = value.replace("~", "=")
+                    last_parent = dd.get("p")
+                    if last_parent:
+                        if is_hex(last_parent, 16):
+                            meta["_dd.parent_id"] = last_parent
+                        else:
+                            record("tracestate_p", last_parent)
+                    priority = _priority_from_w3c(sampled, ts_priority, origin)
+    return Context(trace_id=trace_id, span_id=span_id, dd_origin=origin, sampling_priority=priority, meta=meta)
+
+
+def _w3c_clean(text, is_key):
+    """ddtrace's tracestate substitutions: ``,`` ``;`` ``~`` (values) or ``,`` space ``=`` (keys) and any
+    run of non-printable characters become ``_``; then ``=`` becomes ``~``."""
+    out = []
+    bad_run = False
+    for c in text:
+        if not (" " <= c <= "~"):
+            if not bad_run:
+                out.append("_")
+            bad_run = True
+            continue
+        bad_run = False
+        if c == "," or (c in ";~" if not is_key else c in " ="):
+            out.append("_")
+        elif c == "=":
+            out.append("~")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def dd_member_of(ctx):
+    """The value of the ``dd=`` tracestate member for ``ctx`` (``s``, ``o``, ``t.*``), at most 256 chars."""
+    tags = []
+    if ctx.sampling_priority is not None:
+        tags.append("s:%s" % (ctx.sampling_priority,))
+    if ctx.dd_origin:
+        tags.append("o:" + _w3c_clean(ctx.dd_origin, False))
+    meta = ctx._meta
+    dm = meta.get("_dd.p.dm")
+    if dm:
+        tags.append("t.dm:" + _w3c_clean(dm, False))
+    usr = meta.get("_dd.p.usr.id")
+    if usr:
+        tags.append("t.usr.id:" + _w3c_clean(usr, False))
+    size = _DD_MEMBER_RESERVED + len(";".join(tags))
+    for key, value in list(meta.items()):
+        if not isinstance(key, str) or not key.startswith("_dd.p.") or key == "_dd.p.dm" or key == "_dd.p.usr.id":
+            continue
+        tag = _w3c_clean(key.replace("_dd.p.", "t."), True) + ":" + _w3c_clean(str(value), False)
+        extra = len(tag) + (1 if tags else 0)
+        if size + extra <= DD_MEMBER_MAX_CHARS:
+            tags.append(tag)
+            size += extra
+    return ";".join(tags)
+
+
+def traceparent_of(ctx):
+    """The traceparent to send for ``ctx``: the upstream trace id and flag bits kept, our span id."""
+    tp = ctx._meta.get("traceparent")
+    if ctx.span_id is None or ctx.trace_id is None:
+        return tp or ""
+    sampled = 1 if ctx.sampling_priority is not None and ctx.sampling_priority > 0 else 0
+    if tp and parse_traceparent(tp) is not None:
+        tp = tp.strip()
+        flags = (int(tp[53:55], 16) & 0xFE) | sampled
+        return "00-%s-%016x-%02x" % (tp[3:35], ctx.span_id, flags)
+    return "00-%032x-%016x-%02x" % (ctx.trace_id, ctx.span_id, sampled)
+
+
+def tracestate_of(ctx):
+    """The tracestate to send for ``ctx`` (before ``p:``): our ``dd=`` member first, other vendors after."""
+    ts = ctx._meta.get("tracestate", "")
+    dd = dd_member_of(ctx)
+    members = ts.split(",") if ts else []
+    if dd:
+        members.append("dd=" + dd)
+    return ",".join(_member_limits(members))
+
+
+def _with_parent(tracestate, span_id):
+    """``tracestate`` with ``p:<span id>`` first in its ``dd=`` member (one is made if missing)."""
+    p = "p:%016x" % span_id
+    if tracestate.startswith("dd="):
+        return "dd=" + p + ";" + tracestate[3:]
+    if tracestate:
+        return "dd=" + p + "," + tracestate
+    return "dd=" + p
+
+
+def inject_tracecontext(ctx, headers, s):
+    tp = traceparent_of(ctx)
+    if not tp:
+        return
+    headers[TRACEPARENT] = tp
+    ts = tracestate_of(ctx)
+    if ctx._is_remote is False:
+        ts = _with_parent(ts, ctx.span_id or 0)
+    else:
+        last_parent = ctx._meta.get("_dd.parent_id")
+        if isinstance(last_parent, str) and is_hex(last_parent, 16):
+            ts = _with_parent(ts, int(last_parent, 16))
+        elif last_parent is not None:
+            record("inject_parent_id", last_parent)
+    headers[TRACESTATE] = ts
+
+
+# -- W3C baggage --------------------------------------------------------------------------------------
+
+_BAGGAGE_KEY_SAFE = "!#$%&'*+-.^_`|~"
+_BAGGAGE_VALUE_SAFE = "!#$%&'()*+-./:<>?@[]^_`{|}~"
+
+
+def extract_baggage(h, s):
+    """The baggage items of the ``baggage`` header: a dict, empty when the header is malformed."""
+    value = h.get(BAGGAGE)
+    if not value:
+        return {}
+    items = {}
+    total = 0
+    pairs = value.split(",")
+    for index, pair in enumerate(pairs):
+        if index >= s.baggage_max_items:
+            record("baggage_max_items", len(pairs))
+            break
+        if "=" not in pair:
+            record("baggage_malformed", value)
+            return {}
+        size = (len(pair) if pair.isascii() else len(pair.encode("utf-8"))) + (1 if items else 0)
+        if total + size > s.baggage_max_bytes:
+            record("baggage_max_bytes", len(value))
+            break
+        key, _, item = pair.partition("=")
+        key = unquote(key.strip())
+        item = unquote(item.strip())
+        if not key or not item:
+            record("baggage_malformed", value)
+            return {}
+        items[key] = item
+        total += size
+    return items
+
+
+def inject_baggage(ctx, headers, s):
+    baggage = ctx._baggage
+    if not baggage:
+        return
+    parts = []
+    total = 0
+    for index, (key, value) in enumerate(list(baggage.items())):
+        if index >= s.baggage_max_items:
+            record("baggage_max_items", len(baggage))
+            break
+        item = (
+            quote(str(key).strip(), safe=_BAGGAGE_KEY_SAFE) + "=" + quote(str(value).strip(), safe=_BAGGAGE_VALUE_SAFE)
+        )
+        size = len(item) + (1 if parts else 0)
+        if total + size > s.baggage_max_bytes:
+            record("baggage_max_bytes", len(baggage))
+            break
+        parts.append(item)
+        total += size
+    headers[BAGGAGE] = ",".join(parts)
+
+
+# -- contexts from elsewhere -------------------------------------------------------------------------
+
+
+def as_context(obj):
+    """``obj`` as a Context to inject: a Context itself, the ``.context`` of a span (ddfast's or
+    ddtrace's), or a ddtrace ``Context`` read through its attributes (its meta and baggage dicts are
+    shared, so what injection records there, ``_dd.p.tid`` or a propagation error, lands on ``obj``)."""
+    if isinstance(obj, Context):
+        return obj
+    if obj is None or not (hasattr(obj, "trace_id") and hasattr(obj, "span_id")):
+        raise TypeError("inject() expects a Context or a Span, not %s" % type(obj).__name__)
+    if not hasattr(obj, "_meta") and hasattr(obj, "context"):
+        return as_context(obj.context)
+    meta = getattr(obj, "_meta", None)
+    baggage = getattr(obj, "_baggage", None)
+    ctx = Context(
+        trace_id=obj.trace_id,
+        span_id=obj.span_id,
+        dd_origin=getattr(obj, "dd_origin", None),
+        sampling_priority=getattr(obj, "sampling_priority", None),
+        meta=meta if isinstance(meta, dict) else None,
+        baggage=baggage if isinstance(baggage, dict) else None,
+        is_remote=getattr(obj, "_is_remote", True),
+    )
+    return ctx
+
+
+# -- all styles together ------------------------------------------------------------------------------
+
+_EXTRACTORS = {
+    DATADOG: extract_datadog,
+    TRACECONTEXT: extract_tracecontext,
+    B3MULTI: extract_b3multi,
+    B3: extract_b3,
+}
+
+
+def _link_of(ctx, style, reason):
+    if ctx.span_id and ctx.trace_id:
+        return SpanLink(
+            ctx.trace_id,
+            ctx.span_id,
+            tracestate=ctx._meta.get("tracestate", "") if style == TRACECONTEXT else None,
+            flags=1 if ctx.sampling_priority and ctx.sampling_priority > 0 else 0,
+            attributes={"reason": reason, "context_headers": style},
+        )
+    return None
+
+
+def _resolve(contexts, styles):
+    """One context from the styles that yielded one: the first wins; a different trace becomes a span link;
+    the same trace in tracecontext lends its W3C state and parent (``_dd.parent_id`` keeps the Datadog one)."""
+    primary = contexts[0]
+    links = []
+    for i in range(1, len(contexts)):
+        ctx = contexts[i]
+        style = styles[i]
+        if ctx.trace_id and ctx.trace_id != primary.trace_id:
+            link = _link_of(ctx, style, "terminated_context")
+            if link is not None:
+                links.append(link)
+        elif style == TRACECONTEXT:
+            meta = ctx._meta
+            primary_meta = primary._meta
+            if meta.get("traceparent"):
+                primary_meta["traceparent"] = meta["traceparent"]
+            if meta.get("tracestate"):
+                primary_meta["tracestate"] = meta["tracestate"]
+            if primary.trace_id == ctx.trace_id and primary.span_id != ctx.span_id:
+                if "_dd.parent_id" in meta:
+                    primary_meta["_dd.parent_id"] = meta["_dd.parent_id"]
+                elif DATADOG in styles:
+                    dd_span_id = contexts[styles.index(DATADOG)].span_id
+                    if dd_span_id is not None:
+                        primary_meta["_dd.parent_id"] = "%016x" % dd_span_id
+                primary.span_id = ctx.span_id
+    primary._span_links = links
+    return primary
+
+
+def extract(carrier, s):
+    """The context carried by ``carrier`` under settings ``s``; an empty ``Context()`` when there is none."""
+    h = normalize(carrier, s.http_baggage)
+    if not h or not s.extract_styles or s.behavior_extract == IGNORE:
+        return Context()
+    context = None
+    style = ""
+    if s.extract_first:
+        for candidate in s.extract_styles:
+            extractor = _EXTRACTORS.get(candidate)
+            if extractor is not None:
+                context = extractor(h, s)
+                if context is not None:
+                    style = candidate
+                    break
+    else:
+        contexts = []
+        styles = []
+        for candidate in s.extract_styles:
+            extractor = _EXTRACTORS.get(candidate)
+            if extractor is not None:
+                ctx = extractor(h, s)
+                if ctx is not None:
+                    contexts.append(ctx)
+                    styles.append(candidate)
+        if contexts:
+            context = _resolve(contexts, styles)
+            style = styles[0]
+    if context is None:
+        context = Context()
+    elif s.http_baggage:
+        for name, value in h.items():
+            if name.startswith(OT_BAGGAGE_PREFIX):
+                context._baggage[name[len(OT_BAGGAGE_PREFIX) :]] = value
+    if BAGGAGE_STYLE in s.extract_styles:
+        baggage = extract_baggage(h, s)
+        if baggage:
+            context._baggage = baggage
+            keys = s.baggage_tag_keys
+            if "*" in keys:
+                keys = baggage.keys()
+            meta = context._meta
+            for key in keys:
+                value = baggage.get(key)
+                if value is not None and "baggage." + key not in meta:
+                    meta["baggage." + key] = value
+    if s.behavior_extract == RESTART:
+        link = _link_of(context, style, "propagation_behavior_extract")
+        context = Context(baggage=dict(context._baggage), span_links=[link] if link is not None else [])
+    return context
+
+
+def inject(ctx, headers, s):
+    """Write ``ctx`` into ``headers`` in every inject style of ``s`` (a Context; see the facade for others)."""
+    styles = s.inject_styles
+    if not styles:
+        return
+    if BAGGAGE_STYLE in styles:
+        inject_baggage(ctx, headers, s)
+    if ctx.trace_id is None or ctx.span_id is None:
+        return
+    if s.http_baggage:
+        for key, value in list(ctx._baggage.items()):
+            headers[OT_BAGGAGE_PREFIX + key] = value
+    if DATADOG in styles:
+        inject_datadog(ctx, headers, s)
+    if B3MULTI in styles:
+        inject_b3multi(ctx, headers, s)
+    if B3 in styles:
+        inject_b3(ctx, headers, s)
+    if TRACECONTEXT in styles:
+        inject_tracecontext(ctx, headers, s)
