@@ -60,3 +60,15 @@ def ids(kind):
 def require_compiled():
     """Whether this run must have the compiled modules."""
     return compiled_required()
+
+
+@pytest.fixture
+def prop(kind):
+    """``ddfast`` propagation core module (with its ``Context`` and ``Settings``), compiled and pure."""
+    return load_twin("propagation", kind)
+
+
+@pytest.fixture
+def ctxmod(kind):
+    """``ddfast`` context core module, compiled and pure."""
+    return load_twin("context", kind)

@@ -777,8 +777,10 @@ def inject_tracecontext(ctx, headers, s):
 
 # -- W3C baggage --------------------------------------------------------------------------------------
 
-_BAGGAGE_KEY_SAFE = "!#$%&'*+-.^_`|~"
-_BAGGAGE_VALUE_SAFE = "!#$%&'()*+-./:<>?@[]^_`{|}~"
+# Characters sent as they are; every other one is percent-encoded (UTF-8). "%" itself is encoded, so
+# that a value round-trips (ddtrace sends a raw "%", which the receiver may decode as an escape).
+_BAGGAGE_KEY_SAFE = "!#$&'*+-.^_`|~"
+_BAGGAGE_VALUE_SAFE = "!#$&'()*+-./:<>?@[]^_`{|}~"
 
 
 def extract_baggage(h, s):
