@@ -13,7 +13,7 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 # One entry per compiled module: src/<name>.pyx -> ddfast._ext.<name>
-MODULES = ["ids"]
+MODULES = ["ids", "context", "propagation"]
 
 COMPILER_DIRECTIVES = {
     "language_level": 3,
@@ -66,7 +66,7 @@ def extensions():
     try:
         from Cython.Build import cythonize
 
-        return cythonize(exts, include_path=["src"], compiler_directives=COMPILER_DIRECTIVES, quiet=True)
+        return cythonize(exts, include_path=["src", "."], compiler_directives=COMPILER_DIRECTIVES, quiet=True)
     except Exception as exc:  # Cython missing or a compile error in the .pyx
         _warn_pure("Cython: %s: %s" % (type(exc).__name__, exc))
         return []

@@ -352,7 +352,7 @@ VALID_DECISION_MAKERS = frozenset("-%d" % value for value in range(256))
 # -- datadog ----------------------------------------------------------------------------------------
 
 
-def extract_datadog(h, s):
+def _extract_datadog(h, s):
     """The context in the ``x-datadog-*`` headers, or None."""
     trace_id_text = h.get(TRACE_ID)
     if trace_id_text is None:
@@ -407,7 +407,7 @@ def extract_datadog(h, s):
     )
 
 
-def inject_datadog(ctx, headers, s):
+def _inject_datadog(ctx, headers, s):
     trace_id = ctx.trace_id
     meta = ctx._meta
     if trace_id > _U64:
@@ -454,7 +454,7 @@ def _b3_ids(trace_text, span_text):
     return trace_id or None, span_id or None
 
 
-def extract_b3multi(h, s):
+def _extract_b3multi(h, s):
     """The context in the ``x-b3-*`` headers, or None."""
     trace_text = h.get(B3_TRACE_ID)
     if trace_text is None:
@@ -469,7 +469,7 @@ def extract_b3multi(h, s):
     return Context(trace_id=ids[0], span_id=ids[1], sampling_priority=priority)
 
 
-def extract_b3(h, s):
+def _extract_b3(h, s):
     """The context in the single ``b3`` header, or None."""
     value = h.get(B3_SINGLE)
     if not value:
@@ -493,7 +493,7 @@ def _b3_id(value):
     return "%032x" % value if value > _U64 else "%016x" % value
 
 
-def inject_b3multi(ctx, headers, s):
+def _inject_b3multi(ctx, headers, s):
     headers[B3_TRACE_ID] = _b3_id(ctx.trace_id)
     headers[B3_SPAN_ID] = _b3_id(ctx.span_id)
     priority = ctx.sampling_priority
@@ -506,7 +506,7 @@ def inject_b3multi(ctx, headers, s):
             headers[B3_FLAGS] = "1"
 
 
-def inject_b3(ctx, headers, s):
+def _inject_b3(ctx, headers, s):
     value = _b3_id(ctx.trace_id) + "-" + _b3_id(ctx.span_id)
     priority = ctx.sampling_priority
     if priority is not None:
@@ -624,7 +624,7 @@ def _priority_from_w3c(sampled, ts_priority, origin):
     return ts_priority
 
 
-def extract_tracecontext(h, s):
+def _extract_tracecontext(h, s):
     """The context in ``traceparent`` / ``tracestate``, or None."""
     tp = h.get(TRACEPARENT)
     if tp is None:
@@ -742,7 +742,10 @@ def tracestate_of(ctx):
     """The tracestate to send for ``ctx`` (before ``p:``): our ``dd=`` member first, other vendors after."""
     ts = ctx._meta.get("tracestate", "")
     dd = dd_member_of(ctx)
-    members = ts.split(",") if ts else []
+    if not ts:
+        # only our own member, which dd_member_of keeps within every limit (ddtrace sends it untrimmed)
+        return "dd=" + dd if dd else ""
+    members = ts.split(",")
     if dd:
         members.append("dd=" + dd)
     return ",".join(_member_limits(members))
@@ -758,7 +761,7 @@ def _with_parent(tracestate, span_id):
     return "dd=" + p
 
 
-def inject_tracecontext(ctx, headers, s):
+def _inject_tracecontext(ctx, headers, s):
     tp = traceparent_of(ctx)
     if not tp:
         return
@@ -783,7 +786,7 @@ _BAGGAGE_KEY_SAFE = "!#$&'*+-.^_`|~"
 _BAGGAGE_VALUE_SAFE = "!#$&'()*+-./:<>?@[]^_`{|}~"
 
 
-def extract_baggage(h, s):
+def _extract_baggage(h, s):
     """The baggage items of the ``baggage`` header: a dict, empty when the header is malformed."""
     value = h.get(BAGGAGE)
     if not value:
@@ -813,7 +816,7 @@ def extract_baggage(h, s):
     return items
 
 
-def inject_baggage(ctx, headers, s):
+def _inject_baggage(ctx, headers, s):
     baggage = ctx._baggage
     if not baggage:
         return
@@ -865,10 +868,10 @@ def as_context(obj):
 # -- all styles together ------------------------------------------------------------------------------
 
 _EXTRACTORS = {
-    DATADOG: extract_datadog,
-    TRACECONTEXT: extract_tracecontext,
-    B3MULTI: extract_b3multi,
-    B3: extract_b3,
+    DATADOG: _extract_datadog,
+    TRACECONTEXT: _extract_tracecontext,
+    B3MULTI: _extract_b3multi,
+    B3: _extract_b3,
 }
 
 
@@ -950,7 +953,7 @@ def extract(carrier, s):
             if name.startswith(OT_BAGGAGE_PREFIX):
                 context._baggage[name[len(OT_BAGGAGE_PREFIX) :]] = value
     if BAGGAGE_STYLE in s.extract_styles:
-        baggage = extract_baggage(h, s)
+        baggage = _extract_baggage(h, s)
         if baggage:
             context._baggage = baggage
             keys = s.baggage_tag_keys
@@ -973,17 +976,17 @@ def inject(ctx, headers, s):
     if not styles:
         return
     if BAGGAGE_STYLE in styles:
-        inject_baggage(ctx, headers, s)
+        _inject_baggage(ctx, headers, s)
     if ctx.trace_id is None or ctx.span_id is None:
         return
     if s.http_baggage:
         for key, value in list(ctx._baggage.items()):
             headers[OT_BAGGAGE_PREFIX + key] = value
     if DATADOG in styles:
-        inject_datadog(ctx, headers, s)
+        _inject_datadog(ctx, headers, s)
     if B3MULTI in styles:
-        inject_b3multi(ctx, headers, s)
+        _inject_b3multi(ctx, headers, s)
     if B3 in styles:
-        inject_b3(ctx, headers, s)
+        _inject_b3(ctx, headers, s)
     if TRACECONTEXT in styles:
-        inject_tracecontext(ctx, headers, s)
+        _inject_tracecontext(ctx, headers, s)

@@ -1,0 +1,194 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""The propagated state of a trace, compiled. Twin of ``ddfast/_pure/context.py``.
+
+A ``Context`` is what extraction returns and injection reads: trace id (up to 128 bits), parent span
+id, sampling priority, origin, the propagated ``_dd.p.*`` tags and propagation errors (``meta``),
+baggage and span links. Keywords and behaviour follow ddtrace's ``Context``.
+"""
+
+cdef object _U64 = 0xFFFFFFFFFFFFFFFF
+cdef object _U128 = (1 << 128) - 1
+
+
+cdef inline bint _valid_origin(str origin):
+    """ddtrace drops an origin that is not printable ASCII: it could not be propagated intact."""
+    cdef Py_UCS4 c
+    for c in origin:
+        if c < 0x20 or c > 0x7E:
+            return False
+    return True
+
+
+cdef object _checked_id(object value, str name, object limit):
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("Context %s must be an int or None, not %s" % (name, type(value).__name__))
+    if not 0 <= value <= limit:
+        raise ValueError("Context %s must be in [0, %d], got %d" % (name, limit, value))
+    return value
+
+
+cdef dict _checked_dict(object value, str name):
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError("Context %s must be a dict or None, not %s" % (name, type(value).__name__))
+    return value
+
+
+cdef Context new_context(object trace_id, object span_id, object origin, object priority, dict meta):
+    """A remote Context from already-validated parts (the extraction fast path: no argument parsing)."""
+    cdef Context ctx = Context.__new__(Context)
+    ctx.trace_id = trace_id
+    ctx.span_id = span_id
+    ctx.sampling_priority = priority
+    ctx._origin = origin if origin is not None and _valid_origin(origin) else None
+    ctx._meta = meta
+    ctx._metrics = {}
+    ctx._baggage = {}
+    ctx._span_links = []
+    ctx._is_remote = True
+    return ctx
+
+
+cdef class Context:
+    """Trace state that crosses process boundaries (ddtrace's ``Context``)."""
+
+    def __init__(
+        self,
+        trace_id=None,
+        span_id=None,
+        dd_origin=None,
+        sampling_priority=None,
+        meta=None,
+        metrics=None,
+        span_links=None,
+        baggage=None,
+        is_remote=True,
+    ):
+        self.trace_id = _checked_id(trace_id, "trace_id", _U128)
+        self.span_id = _checked_id(span_id, "span_id", _U64)
+        if sampling_priority is not None and not isinstance(sampling_priority, (int, float)):
+            raise TypeError(
+                "Context sampling_priority must be a number or None, not %s" % type(sampling_priority).__name__
+            )
+        self.sampling_priority = sampling_priority
+        self.dd_origin = dd_origin
+        self._meta = _checked_dict(meta, "meta")
+        self._metrics = _checked_dict(metrics, "metrics")
+        self._baggage = _checked_dict(baggage, "baggage")
+        if span_links is None:
+            span_links = []
+        elif not isinstance(span_links, list):
+            raise TypeError("Context span_links must be a list or None, not %s" % type(span_links).__name__)
+        self._span_links = span_links
+        self._is_remote = bool(is_remote)
+
+    # -- ddtrace-compatible accessors ------------------------------------------------------------
+
+    @property
+    def dd_origin(self):
+        """The product that started the trace (``synthetics``, ``rum``…), or None."""
+        return self._origin
+
+    @dd_origin.setter
+    def dd_origin(self, value):
+        if value is None:
+            self._origin = None
+        elif not isinstance(value, str):
+            raise TypeError("Context dd_origin must be a str or None, not %s" % type(value).__name__)
+        else:
+            self._origin = value if _valid_origin(value) else None
+
+    @property
+    def meta(self):
+        """Propagated ``_dd.p.*`` tags, ``_dd.propagation_error`` and W3C state (shared, mutable)."""
+        return self._meta
+
+    @property
+    def metrics(self):
+        return self._metrics
+
+    @property
+    def baggage(self):
+        return self._baggage
+
+    @property
+    def span_links(self):
+        return self._span_links
+
+    @property
+    def is_remote(self):
+        """True for a context extracted from headers (or made by hand), False for a local span's."""
+        return self._is_remote
+
+    @property
+    def _trace_id_64bits(self):
+        return None if self.trace_id is None else self.trace_id & _U64
+
+    @property
+    def _traceparent(self):
+        from ddfast._ext.propagation import traceparent_of
+
+        return traceparent_of(self)
+
+    @property
+    def _tracestate(self):
+        from ddfast._ext.propagation import tracestate_of
+
+        return tracestate_of(self)
+
+    # -- baggage -----------------------------------------------------------------------------------
+
+    def set_baggage_item(self, key, value):
+        self._baggage[key] = value
+
+    def get_baggage_item(self, key):
+        return self._baggage.get(key)
+
+    def get_all_baggage_items(self):
+        return dict(self._baggage)
+
+    def remove_baggage_item(self, key):
+        self._baggage.pop(key, None)
+
+    def remove_all_baggage_items(self):
+        self._baggage.clear()
+
+    # -- value semantics -----------------------------------------------------------------------------
+
+    def __eq__(self, other):
+        if not isinstance(other, Context):
+            return NotImplemented
+        cdef Context o = <Context>other
+        return (
+            self.trace_id == o.trace_id
+            and self.span_id == o.span_id
+            and self.sampling_priority == o.sampling_priority
+            and self._origin == o._origin
+            and self._meta == o._meta
+            and self._metrics == o._metrics
+            and self._span_links == o._span_links
+            and self._baggage == o._baggage
+            and self._is_remote == o._is_remote
+        )
+
+    __hash__ = None
+
+    def __repr__(self):
+        return (
+            "Context(trace_id=%r, span_id=%r, sampling_priority=%r, dd_origin=%r, meta=%r, metrics=%r, "
+            "baggage=%r, span_links=%r, is_remote=%r)"
+            % (
+                self.trace_id,
+                self.span_id,
+                self.sampling_priority,
+                self._origin,
+                self._meta,
+                self._metrics,
+                self._baggage,
+                self._span_links,
+                self._is_remote,
+            )
+        )
