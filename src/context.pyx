@@ -45,9 +45,6 @@ cdef Context new_context(object trace_id, object span_id, object origin, object 
     ctx.sampling_priority = priority
     ctx._origin = origin if origin is not None and _valid_origin(origin) else None
     ctx._meta = meta
-    ctx._metrics = {}
-    ctx._baggage = {}
-    ctx._span_links = []
     ctx._is_remote = True
     return ctx
 
@@ -76,14 +73,17 @@ cdef class Context:
         self.sampling_priority = sampling_priority
         self.dd_origin = dd_origin
         self._meta = _checked_dict(meta, "meta")
-        self._metrics = _checked_dict(metrics, "metrics")
-        self._baggage = _checked_dict(baggage, "baggage")
-        if span_links is None:
-            span_links = []
-        elif not isinstance(span_links, list):
+        self._metrics_d = _checked_dict(metrics, "metrics") if metrics is not None else None
+        self._baggage_d = _checked_dict(baggage, "baggage") if baggage is not None else None
+        if span_links is not None and not isinstance(span_links, list):
             raise TypeError("Context span_links must be a list or None, not %s" % type(span_links).__name__)
-        self._span_links = span_links
+        self._links_d = span_links
         self._is_remote = bool(is_remote)
+
+    cdef dict baggage_dict(self):
+        if self._baggage_d is None:
+            self._baggage_d = {}
+        return self._baggage_d
 
     # -- ddtrace-compatible accessors ------------------------------------------------------------
 
@@ -107,12 +107,42 @@ cdef class Context:
         return self._meta
 
     @property
+    def _metrics(self):
+        if self._metrics_d is None:
+            self._metrics_d = {}
+        return self._metrics_d
+
+    @_metrics.setter
+    def _metrics(self, value):
+        self._metrics_d = _checked_dict(value, "metrics")
+
+    @property
+    def _baggage(self):
+        return self.baggage_dict()
+
+    @_baggage.setter
+    def _baggage(self, value):
+        self._baggage_d = _checked_dict(value, "baggage")
+
+    @property
+    def _span_links(self):
+        if self._links_d is None:
+            self._links_d = []
+        return self._links_d
+
+    @_span_links.setter
+    def _span_links(self, value):
+        if not isinstance(value, list):
+            raise TypeError("Context span_links must be a list, not %s" % type(value).__name__)
+        self._links_d = value
+
+    @property
     def metrics(self):
         return self._metrics
 
     @property
     def baggage(self):
-        return self._baggage
+        return self.baggage_dict()
 
     @property
     def span_links(self):
@@ -142,19 +172,21 @@ cdef class Context:
     # -- baggage -----------------------------------------------------------------------------------
 
     def set_baggage_item(self, key, value):
-        self._baggage[key] = value
+        self.baggage_dict()[key] = value
 
     def get_baggage_item(self, key):
-        return self._baggage.get(key)
+        return self._baggage_d.get(key) if self._baggage_d is not None else None
 
     def get_all_baggage_items(self):
-        return dict(self._baggage)
+        return dict(self._baggage_d) if self._baggage_d is not None else {}
 
     def remove_baggage_item(self, key):
-        self._baggage.pop(key, None)
+        if self._baggage_d is not None:
+            self._baggage_d.pop(key, None)
 
     def remove_all_baggage_items(self):
-        self._baggage.clear()
+        if self._baggage_d is not None:
+            self._baggage_d.clear()
 
     # -- value semantics -----------------------------------------------------------------------------
 
@@ -168,9 +200,9 @@ cdef class Context:
             and self.sampling_priority == o.sampling_priority
             and self._origin == o._origin
             and self._meta == o._meta
-            and self._metrics == o._metrics
-            and self._span_links == o._span_links
-            and self._baggage == o._baggage
+            and (self._metrics_d or {}) == (o._metrics_d or {})
+            and (self._links_d or []) == (o._links_d or [])
+            and (self._baggage_d or {}) == (o._baggage_d or {})
             and self._is_remote == o._is_remote
         )
 
@@ -186,9 +218,9 @@ cdef class Context:
                 self.sampling_priority,
                 self._origin,
                 self._meta,
-                self._metrics,
-                self._baggage,
-                self._span_links,
+                self._metrics_d or {},
+                self._baggage_d or {},
+                self._links_d or [],
                 self._is_remote,
             )
         )

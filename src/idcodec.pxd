@@ -6,13 +6,49 @@ value must fit. They return 0 for success and -1 for any invalid input; the call
 invalid value means (usually: ignore the header and record why).
 """
 
-from cpython.long cimport PyLong_AsUnsignedLongLongMask, PyLong_FromString
+from cpython.long cimport PyLong_AsUnsignedLongLongMask
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport uint32_t, uint64_t
+from libc.string cimport memcpy
 
 cdef extern from "Python.h":
     object PyUnicode_FromKindAndData(int kind, const void *buffer, Py_ssize_t size)
     uint32_t PyUnicode_READ_CHAR(object s, Py_ssize_t i)
+    int PyUnicode_KIND(object s)
+    void *PyUnicode_DATA(object s)
+    uint32_t PyUnicode_READ(int kind, void *data, Py_ssize_t i)
+    Py_ssize_t PyUnicode_FindChar(object s, uint32_t ch, Py_ssize_t start, Py_ssize_t end, int direction) except -2
+
+# A Python int from 16 little-endian bytes, without parsing text: the public call where it exists (3.13+).
+cdef extern from *:
+    """
+    #if PY_VERSION_HEX >= 0x030D0000
+    #define DDF_INT_FROM_LE16(buf) PyLong_FromUnsignedNativeBytes((buf), 16, Py_ASNATIVEBYTES_LITTLE_ENDIAN)
+    #else
+    #define DDF_INT_FROM_LE16(buf) _PyLong_FromByteArray((const unsigned char *)(buf), 16, 1, 0)
+    #endif
+    """
+    object int_from_le16 "DDF_INT_FROM_LE16"(const unsigned char *buf)
+
+# The low 128 bits of a non-negative Python int as two 64-bit halves, without shifting (no allocation).
+cdef extern from *:
+    """
+    static int ddf_int_to_u128(PyObject *v, uint64_t *hi, uint64_t *lo) {
+        unsigned char buf[16];
+        int i;
+    #if PY_VERSION_HEX >= 0x030D0000
+        if (PyLong_AsNativeBytes(v, buf, 16, Py_ASNATIVEBYTES_LITTLE_ENDIAN | Py_ASNATIVEBYTES_UNSIGNED_BUFFER) < 0)
+            return -1;
+    #else
+        if (_PyLong_AsByteArray((PyLongObject *)v, buf, 16, 1, 0) < 0)
+            return -1;
+    #endif
+        *lo = 0; *hi = 0;
+        for (i = 7; i >= 0; i--) { *lo = (*lo << 8) | buf[i]; *hi = (*hi << 8) | buf[8 + i]; }
+        return 0;
+    }
+    """
+    int int_to_u128 "ddf_int_to_u128"(object v, uint64_t *hi, uint64_t *lo) except -1
 
 # Constants live in C (a .pxd may hold no module-level Python-visible variables).
 cdef extern from *:
@@ -94,14 +130,15 @@ cdef inline void write_hex16(char *buf, uint64_t v) noexcept:
 
 
 cdef inline object join_u128(uint64_t hi, uint64_t lo):
-    """The Python int hi * 2**64 + lo (one allocation: PyLong_FromString on 32 hex digits)."""
-    cdef char buf[33]
+    """The Python int hi * 2**64 + lo (one allocation, no text parsing)."""
+    cdef unsigned char buf[16]
+    cdef int i
     if hi == 0:
         return lo
-    write_hex16(buf, hi)
-    write_hex16(buf + 16, lo)
-    buf[32] = 0
-    return PyLong_FromString(buf, NULL, 16)
+    for i in range(8):
+        buf[i] = (lo >> (8 * i)) & 0xFF
+        buf[8 + i] = (hi >> (8 * i)) & 0xFF
+    return int_from_le16(buf)
 
 
 cdef inline int split_u128(object n, uint64_t *hi, uint64_t *lo) except -1:
@@ -113,6 +150,12 @@ cdef inline int split_u128(object n, uint64_t *hi, uint64_t *lo) except -1:
     return 0
 
 
+cdef extern from "Python.h":
+    object PyUnicode_New(Py_ssize_t size, uint32_t maxchar)
+
+
 cdef inline str ascii_str(const char *buf, Py_ssize_t n):
-    """A str from n ASCII bytes (kind 1: one allocation, no decoding)."""
-    return <str>PyUnicode_FromKindAndData(1, buf, n)
+    """A str from n bytes the caller knows are ASCII: one allocation, no scan, no decoding."""
+    cdef object s = PyUnicode_New(n, 127)
+    memcpy(PyUnicode_DATA(s), buf, n)
+    return <str>s

@@ -18,7 +18,13 @@ from cpython.object cimport PyObject
 from libc.stdint cimport uint64_t
 
 from ddfast._ext.context cimport Context, new_context
-from idcodec cimport U64_MAX, ascii_str, join_u128, parse_dec_u64, parse_hex_range, parse_hex_u128, write_hex16
+from cpython.unicode cimport PyUnicode_Find
+from idcodec cimport (
+    int_to_u128, PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ, ascii_str, join_u128, parse_dec_u64,
+    parse_hex_range, parse_hex_u128, write_hex16,
+)
+from libc.stdint cimport uint32_t
+from strbuf cimport StrBuf, sb_ascii, sb_bytes, sb_char, sb_free, sb_init, sb_reserve, sb_str
 
 from ddfast.span_link import SpanLink
 
@@ -382,90 +388,137 @@ cpdef bint is_hex(str text, Py_ssize_t length):
 # -- x-datadog-tags (tagset) --------------------------------------------------------------------------
 
 
-cdef inline bint _tagset_key_char(Py_UCS4 c):
+cdef inline bint _tagset_key_char(uint32_t c):
     # printable ASCII but space, "," and "="
     return 0x21 <= c <= 0x7E and c != 0x2C and c != 0x3D
 
 
-cdef inline bint _tagset_value_char(Py_UCS4 c):
+cdef inline bint _tagset_value_char(uint32_t c):
     # printable ASCII but ","
     return 0x20 <= c <= 0x7E and c != 0x2C
 
 
-cpdef object decode_tagset(str text, Py_ssize_t max_size=512):
-    """``k=v,k2=v2`` as a dict, or an error reason (``extract_max_size`` / ``decoding_error``)."""
+cdef inline bint _has_dd_p(int kind, void *data, Py_ssize_t start, Py_ssize_t stop):
+    """text[start:stop] starts with ``_dd.p.``."""
+    if stop - start < 6:
+        return False
+    return (PyUnicode_READ(kind, data, start) == 0x5F and PyUnicode_READ(kind, data, start + 1) == 0x64
+            and PyUnicode_READ(kind, data, start + 2) == 0x64 and PyUnicode_READ(kind, data, start + 3) == 0x2E
+            and PyUnicode_READ(kind, data, start + 4) == 0x70 and PyUnicode_READ(kind, data, start + 5) == 0x2E)
+
+
+cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propagated_only):
+    """Decode ``text`` into ``out``; None, or the error reason (then ``out`` is left unspecified).
+
+    ``propagated_only`` keeps only the ``_dd.p.*`` keys (not ``_dd.p.upstream_services``), as the
+    Datadog extraction does after decoding, without making strings for the others.
+    """
     cdef Py_ssize_t n = len(text), start = 0, eq, end, vs, ve, i
-    cdef dict tags = {}
-    cdef Py_UCS4 c
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
+    cdef uint32_t c
+    cdef str key
     if n > max_size:
         return "extract_max_size"
-    if n and text[n - 1] == u",":  # one trailing comma is tolerated, as ddtrace's decoder does
+    if n and PyUnicode_READ(kind, data, n - 1) == 0x2C:  # one trailing comma is tolerated, as ddtrace's is
         n -= 1
     while True:
-        # key: up to "="
         eq = -1
         end = n
         for i in range(start, n):
-            c = text[i]
-            if c == u"=":
+            c = PyUnicode_READ(kind, data, i)
+            if c == 0x3D:
                 eq = i
                 break
             if not _tagset_key_char(c):
                 return "decoding_error"
         if eq <= start:
             return "decoding_error"
-        # value: up to ","
         for i in range(eq + 1, n):
-            c = text[i]
-            if c == u",":
+            c = PyUnicode_READ(kind, data, i)
+            if c == 0x2C:
                 end = i
                 break
             if not _tagset_value_char(c):
                 return "decoding_error"
         vs = eq + 1
         ve = end
-        while vs < ve and text[vs] == u" ":
+        while vs < ve and PyUnicode_READ(kind, data, vs) == 0x20:
             vs += 1
-        while ve > vs and text[ve - 1] == u" ":
+        while ve > vs and PyUnicode_READ(kind, data, ve - 1) == 0x20:
             ve -= 1
         if ve == vs:
             return "decoding_error"
-        tags[text[start:eq]] = text[vs:ve]
+        if not propagated_only or _has_dd_p(kind, data, start, eq):
+            key = text[start:eq]
+            if not propagated_only or key != "_dd.p.upstream_services":
+                out[key] = text[vs:ve]
         if end >= n:
-            return tags
+            return None
         start = end + 1
 
 
-cdef inline bint _valid_tag_part(str text, bint is_key):
-    cdef Py_UCS4 c
-    if not text:
+cpdef object decode_tagset(str text, Py_ssize_t max_size=512):
+    """``k=v,k2=v2`` as a dict, or an error reason (``extract_max_size`` / ``decoding_error``)."""
+    cdef dict tags = {}
+    cdef str error = _decode_tagset_into(text, max_size, tags, False)
+    return tags if error is None else error
+
+
+cdef inline bint _trim(str text, Py_ssize_t *start, Py_ssize_t *stop, bint is_key):
+    """Trim spaces off text[start:stop] and check what is left is a non-empty tag key (or value)."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
+    cdef Py_ssize_t i
+    cdef uint32_t c
+    while start[0] < stop[0] and PyUnicode_READ(kind, data, start[0]) == 0x20:
+        start[0] += 1
+    while stop[0] > start[0] and PyUnicode_READ(kind, data, stop[0] - 1) == 0x20:
+        stop[0] -= 1
+    if stop[0] == start[0]:
         return False
-    for c in text:
+    for i in range(start[0], stop[0]):
+        c = PyUnicode_READ(kind, data, i)
         if not (_tagset_key_char(c) if is_key else _tagset_value_char(c)):
             return False
     return True
 
 
+cdef str _encode_tagset(dict tags, Py_ssize_t max_size, bint propagated_only):
+    """``encode_tagset``, written straight into one buffer; ``propagated_only`` skips all but the
+    ``_dd.p.*`` keys (what Datadog injection encodes from a context's meta)."""
+    cdef StrBuf b
+    cdef Py_ssize_t ks, ke, vs, ve, size = 0, count = 0
+    cdef str key, value, result
+    sb_init(&b)
+    try:
+        for k, v in tags.items():
+            if propagated_only and not (type(k) is str and (<str>k).startswith("_dd.p.")):
+                continue
+            if not isinstance(k, str) or not isinstance(v, str):
+                return "encoding_error"
+            key = <str>k
+            value = <str>v
+            ks, ke, vs, ve = 0, len(key), 0, len(value)
+            if not _trim(key, &ks, &ke, True) or not _trim(value, &vs, &ve, False):
+                return "encoding_error"
+            size += (ke - ks) + 1 + (ve - vs) + (1 if count else 0)
+            if size > max_size:
+                return "inject_max_size"
+            if count:
+                sb_char(&b, b",")
+            sb_ascii(&b, key, ks, ke)
+            sb_char(&b, b"=")
+            sb_ascii(&b, value, vs, ve)
+            count += 1
+        return sb_str(&b) if count else None
+    finally:
+        sb_free(&b)
+
+
 cpdef str encode_tagset(dict tags, Py_ssize_t max_size):
     """The ``x-datadog-tags`` value for ``{key: value}``, or an error reason (see the pure twin)."""
-    cdef list parts = []
-    cdef Py_ssize_t size = 0
-    cdef str key, value
-    for k, v in tags.items():
-        if not isinstance(k, str) or not isinstance(v, str):
-            return "encoding_error"
-        key = (<str>k).strip(" ")
-        value = (<str>v).strip(" ")
-        if not _valid_tag_part(key, True) or not _valid_tag_part(value, False):
-            return "encoding_error"
-        size += len(key) + 1 + len(value) + (1 if parts else 0)
-        if size > max_size:
-            return "inject_max_size"
-        parts.append(key + "=" + value)
-    return ",".join(parts)
-
-
-cdef frozenset _REJECTED_TAGS = frozenset(["_dd.p.upstream_services"])
+    return _encode_tagset(tags, max_size, False) or ""
 
 
 cdef inline bint _valid_decision_maker(str dm):
@@ -491,7 +544,7 @@ VALID_DECISION_MAKERS = frozenset("-%d" % value for value in range(256))
 
 cdef Context _extract_datadog(Headers h, Settings s):
     cdef str trace_id_text = h.get(H_TRACE_ID)
-    cdef str parent_text, priority_text, tags_text, tid
+    cdef str parent_text, priority_text, tags_text, tid, error
     cdef uint64_t low, span_id = 0, hi
     cdef object trace_id, priority = None
     cdef dict meta
@@ -514,14 +567,12 @@ cdef Context _extract_datadog(Headers h, Settings s):
     trace_id = low
     tags_text = h.get(H_TAGS)
     if tags_text:
-        tags = decode_tagset(tags_text)
-        if type(tags) is str:
-            record(<str>tags, tags_text)
-            meta["_dd.propagation_error"] = tags
-        else:
-            for key, value in (<dict>tags).items():
-                if (<str>key).startswith("_dd.p.") and key not in _REJECTED_TAGS:
-                    meta[key] = value
+        error = _decode_tagset_into(tags_text, 512, meta, True)
+        if error is not None:
+            record(error, tags_text)
+            meta.clear()
+            meta["_dd.propagation_error"] = error
+        elif meta:
             tid_obj = meta.get("_dd.p.tid")
             if tid_obj is not None:
                 tid = <str>tid_obj
@@ -540,15 +591,29 @@ cdef Context _extract_datadog(Headers h, Settings s):
     return new_context(trace_id, span_id if span_id else None, h.get(H_ORIGIN), priority, meta)
 
 
+cdef const char *_PAIRS = (b"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                           b"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                           b"8081828384858687888990919293949596979899")
+
+
 cdef str _dec(uint64_t v):
+    """Unsigned decimal of v, two digits per division."""
     cdef char buf[20]
     cdef int i = 20
-    while True:
+    cdef unsigned int r
+    while v >= 100:
+        r = <unsigned int>(v % 100)
+        v //= 100
+        i -= 2
+        buf[i] = _PAIRS[2 * r]
+        buf[i + 1] = _PAIRS[2 * r + 1]
+    if v >= 10:
+        i -= 2
+        buf[i] = _PAIRS[2 * v]
+        buf[i + 1] = _PAIRS[2 * v + 1]
+    else:
         i -= 1
-        buf[i] = <char>(48 + v % 10)
-        v //= 10
-        if v == 0:
-            break
+        buf[i] = <char>(48 + v)
     return ascii_str(buf + i, 20 - i)
 
 
@@ -561,31 +626,31 @@ cdef str _hex16(uint64_t v):
 cdef str _hex_id(object value):
     """16 hex digits for a 64-bit id, 32 for a larger one (B3, traceparent)."""
     cdef char buf[32]
-    if value > U64:
-        write_hex16(buf, PyLong_AsUnsignedLongLongMask(value >> 64))
-        write_hex16(buf + 16, PyLong_AsUnsignedLongLongMask(value))
+    cdef uint64_t hi, lo
+    int_to_u128(value, &hi, &lo)
+    if hi:
+        write_hex16(buf, hi)
+        write_hex16(buf + 16, lo)
         return ascii_str(buf, 32)
-    write_hex16(buf, PyLong_AsUnsignedLongLongMask(value))
+    write_hex16(buf, lo)
     return ascii_str(buf, 16)
 
 
-cdef str _hex32(object value):
-    cdef char buf[32]
-    write_hex16(buf, PyLong_AsUnsignedLongLongMask(value >> 64))
-    write_hex16(buf + 16, PyLong_AsUnsignedLongLongMask(value))
-    return ascii_str(buf, 32)
+cdef inline bint _is_hex_of(object text, uint64_t v):
+    """``text`` is already the 16-digit lowercase hex of ``v`` (saves re-making an equal string)."""
+    cdef uint64_t parsed
+    return (type(text) is str and len(<str>text) == 16
+            and parse_hex_range(<str>text, 0, 16, True, &parsed) == 0 and parsed == v)
 
 
 cdef void _inject_datadog(Context ctx, object headers, Settings s) except *:
-    cdef object trace_id = ctx.trace_id
     cdef dict meta = ctx._meta
-    cdef dict tags
     cdef str encoded
-    if trace_id > U64:
-        headers[TRACE_ID] = _dec(PyLong_AsUnsignedLongLongMask(trace_id))
-        meta["_dd.p.tid"] = _hex16(PyLong_AsUnsignedLongLongMask(trace_id >> 64))
-    else:
-        headers[TRACE_ID] = _dec(PyLong_AsUnsignedLongLongMask(trace_id))
+    cdef uint64_t hi, lo
+    int_to_u128(ctx.trace_id, &hi, &lo)
+    headers[TRACE_ID] = _dec(lo)
+    if hi and not _is_hex_of(meta.get("_dd.p.tid"), hi):
+        meta["_dd.p.tid"] = _hex16(hi)
     headers[PARENT_ID] = _dec(PyLong_AsUnsignedLongLongMask(ctx.span_id))
     if ctx.sampling_priority is not None:
         headers[SAMPLING_PRIORITY] = str(ctx.sampling_priority)
@@ -596,19 +661,14 @@ cdef void _inject_datadog(Context ctx, object headers, Settings s) except *:
         return
     if "_dd.propagation_error" in meta:
         return
-    tags = None
-    for k, v in meta.items():
-        if type(k) is str and (<str>k).startswith("_dd.p."):
-            if tags is None:
-                tags = {}
-            tags[k] = v
-    if tags is not None:
-        encoded = encode_tagset(tags, s.tags_max_length)
-        if encoded == "inject_max_size" or encoded == "encoding_error":
-            record(encoded, tags)
-            meta["_dd.propagation_error"] = encoded
-        else:
-            headers[TAGS] = encoded
+    encoded = _encode_tagset(meta, s.tags_max_length, True)
+    if encoded is None:
+        return
+    if encoded == "inject_max_size" or encoded == "encoding_error":
+        record(encoded, meta)
+        meta["_dd.propagation_error"] = encoded
+    else:
+        headers[TAGS] = encoded
 
 
 # -- b3 ---------------------------------------------------------------------------------------------
@@ -789,18 +849,6 @@ cdef list _member_limits(list members):
     return packed
 
 
-cdef dict _dd_member_values(str member):
-    """The ``k:v`` pairs of a ``dd=`` member's value, or None when one lacks a ``:``."""
-    cdef dict values = {}
-    cdef str key, sep, value
-    for item in member[3:].split(";"):
-        key, sep, value = (<str>item).partition(":")
-        if not sep:
-            return None
-        values[key] = value
-    return values
-
-
 cdef object _priority_from_w3c(uint64_t sampled, object ts_priority, object origin):
     """The Datadog priority given the traceparent sampled flag and the tracestate ``s:`` value."""
     if not ts_priority and origin == "rum":
@@ -820,14 +868,104 @@ cdef inline bint _printable_ascii(str text):
     return True
 
 
+cdef inline int _parse_priority_range(str text, Py_ssize_t start, Py_ssize_t stop, long long *out):
+    """``parse_priority`` of text[start:stop] without slicing: 0 and *out, or -1."""
+    cdef long long v = 0
+    cdef bint negative = stop > start and text[start] == u"-"
+    cdef Py_ssize_t i
+    cdef Py_UCS4 c
+    if negative:
+        start += 1
+    if stop - start <= 0 or stop - start > 18:
+        return -1
+    for i in range(start, stop):
+        c = text[i]
+        if c < u"0" or c > u"9":
+            return -1
+        v = v * 10 + (<long>c - 48)
+    out[0] = -v if negative else v
+    return 0
+
+
+cdef str _limited_tracestate(str ts):
+    """``",".join(_member_limits(ts.split(",")))``, without the lists when there is one member."""
+    cdef str m
+    if "," in ts:
+        return ",".join(_member_limits(ts.split(",")))
+    m = ts.strip()
+    if m.startswith("dd=") or m.startswith("ot=") or len(m) <= TRACESTATE_MEMBER_MAX_CHARS:
+        return m
+    if (len(m) if m.isascii() else len(m.encode("utf-8"))) <= TRACESTATE_MAX_BYTES:
+        return m
+    return ""
+
+
+cdef tuple _apply_dd_member(str ts, dict meta, uint64_t sampled, object priority):
+    """Apply the ``dd=`` member that opens ``ts`` (``_dd_member_values`` and its use, in the pure twin's
+    ``_extract_tracecontext``) by scanning indices: ``t.*`` into meta and ``p``; returns (priority, origin)."""
+    cdef Py_ssize_t n = PyUnicode_FindChar(ts, 0x2C, 3, len(ts), 1), i, j, colon
+    cdef Py_ssize_t s_at = -1, s_end = 0, o_at = -1, o_end = 0, p_at = -1, p_end = 0
+    cdef long long ts_priority_value
+    cdef object ts_priority = None
+    cdef str value, origin = None
+    if n < 0:
+        n = len(ts)
+    # pass 1: every item is k:v; remember where the last s, o and p are
+    i = 3
+    while True:
+        j = PyUnicode_FindChar(ts, 0x3B, i, n, 1)
+        if j < 0:
+            j = n
+        colon = PyUnicode_FindChar(ts, 0x3A, i, j, 1)
+        if colon < 0:
+            record("tracestate_dd", ts)
+            return priority, None
+        if colon == i + 1:
+            if ts[i] == u"s":
+                s_at, s_end = colon + 1, j
+            elif ts[i] == u"o":
+                o_at, o_end = colon + 1, j
+            elif ts[i] == u"p":
+                p_at, p_end = colon + 1, j
+        if j >= n:
+            break
+        i = j + 1
+    if s_at >= 0:
+        if _parse_priority_range(ts, s_at, s_end, &ts_priority_value) < 0:
+            record("tracestate_dd", ts)
+            return priority, None
+        ts_priority = ts_priority_value
+    if o_at >= 0:
+        value = ts[o_at:o_end]
+        origin = value.replace("~", "=") if "~" in value else value
+    # pass 2: the t.* items, in order
+    i = 3
+    while True:
+        j = PyUnicode_FindChar(ts, 0x3B, i, n, 1)
+        if j < 0:
+            j = n
+        if j - i >= 3 and ts[i] == u"t" and ts[i + 1] == u".":
+            colon = PyUnicode_FindChar(ts, 0x3A, i, j, 1)
+            value = ts[colon + 1:j]
+            meta["_dd.p." + ts[i + 2:colon]] = value.replace("~", "=") if "~" in value else value
+        if j >= n:
+            break
+        i = j + 1
+    if p_at >= 0 and p_end > p_at:
+        value = ts[p_at:p_end]
+        if is_hex(value, 16):
+            meta["_dd.parent_id"] = value
+        else:
+            record("tracestate_p", value)
+    return _priority_from_w3c(sampled, ts_priority, origin), origin
+
+
 cdef Context _extract_tracecontext(Headers h, Settings s):
     cdef str tp = h.get(H_TRACEPARENT)
-    cdef str ts, origin = None, last_parent
+    cdef str ts, origin = None
     cdef uint64_t hi, lo, span, flags, sampled
-    cdef dict meta, dd
-    cdef list members
-    cdef object priority, ts_priority
-    cdef bint valid, has_dd
+    cdef dict meta
+    cdef object priority
     if tp is None:
         return None
     tp = tp.strip()
@@ -839,104 +977,129 @@ cdef Context _extract_tracecontext(Headers h, Settings s):
     priority = <int>sampled
     ts = h.get(H_TRACESTATE)
     if ts:
-        members = _member_limits(ts.split(","))
-        ts = ",".join(members)
+        ts = _limited_tracestate(ts)
         if not _printable_ascii(ts):
             record("tracestate", ts)
         else:
             meta["tracestate"] = ts
-            dd = None
-            has_dd = False
-            for member in members:
-                if (<str>member).startswith("dd="):
-                    has_dd = True
-                    dd = _dd_member_values(<str>member)
-            if dd is None:
-                if has_dd:
-                    record("tracestate_dd", ts)
-            else:
-                ts_priority = dd.get("s")
-                valid = True
-                if ts_priority is not None:
-                    ts_priority = parse_priority(<str>ts_priority)
-                    valid = ts_priority is not None
-                if not valid:
-                    record("tracestate_dd", ts)
-                else:
-                    o = dd.get("o")
-                    if o:
-                        origin = (<str>o).replace("~", "=")
-                    else:
-                        origin = o
-                    for key, value in dd.items():
-                        if (<str>key).startswith("t."):
-                            meta["_dd.p." + (<str>key)[2:]] = (<str>value).replace("~", "=")
-                    p = dd.get("p")
-                    if p:
-                        last_parent = <str>p
-                        if is_hex(last_parent, 16):
-                            meta["_dd.parent_id"] = last_parent
-                        else:
-                            record("tracestate_p", last_parent)
-                    priority = _priority_from_w3c(sampled, ts_priority, origin)
+            # after the limits, the dd= member (the last one sent) comes first
+            if ts.startswith("dd="):
+                priority, origin = _apply_dd_member(ts, meta, sampled, priority)
     return new_context(join_u128(hi, lo), span, origin, priority, meta)
 
 
-cdef str _w3c_clean(str text, bint is_key):
-    """ddtrace's tracestate substitutions (see the pure twin); the text itself when none applies."""
-    cdef Py_UCS4 c
-    cdef bint clean = True
+cdef int _write_clean(StrBuf *b, str text, Py_ssize_t start, bint is_key) except -1:
+    """Append text[start:] with ddtrace's tracestate substitutions (``_w3c_clean`` in the pure twin):
+    ``,`` and ``;`` ``~`` (values) or space ``=`` (keys), and any run of non-printable characters,
+    become ``_``; then ``=`` becomes ``~``."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
+    cdef Py_ssize_t i, n = len(text)
+    cdef uint32_t c
     cdef bint bad_run = False
-    cdef list out
-    for c in text:
-        if c < 0x20 or c > 0x7E or c == u"," or c == u"=" or (c == u" " if is_key else (c == u";" or c == u"~")):
-            clean = False
-            break
-    if clean:
-        return text
-    out = []
-    for c in text:
+    sb_reserve(b, n - start)
+    for i in range(start, n):
+        c = PyUnicode_READ(kind, data, i)
         if c < 0x20 or c > 0x7E:
             if not bad_run:
-                out.append(u"_")
+                b.data[b.length] = b"_"
+                b.length += 1
             bad_run = True
             continue
         bad_run = False
-        if c == u"," or (c == u" " or c == u"=" if is_key else c == u";" or c == u"~"):
-            out.append(u"_")
-        elif c == u"=":
-            out.append(u"~")
+        if c == 0x2C or (is_key and (c == 0x20 or c == 0x3D)) or (not is_key and (c == 0x3B or c == 0x7E)):
+            b.data[b.length] = b"_"
+        elif c == 0x3D:
+            b.data[b.length] = b"~"
         else:
-            out.append(c)
-    return "".join(out)
+            b.data[b.length] = <char>c
+        b.length += 1
+    return 0
+
+
+cdef int _write_int(StrBuf *b, object value) except -1:
+    """Append str(value), in C for an int that fits 64 bits."""
+    cdef char digits[21]
+    cdef int i = 21
+    cdef long long v
+    cdef unsigned long long u
+    cdef str text
+    if type(value) is int and -(2**62) < value < 2**62:
+        v = value
+        u = -v if v < 0 else v
+        while True:
+            i -= 1
+            digits[i] = <char>(48 + u % 10)
+            u //= 10
+            if u == 0:
+                break
+        if v < 0:
+            i -= 1
+            digits[i] = b"-"
+        sb_bytes(b, digits + i, 21 - i)
+        return 0
+    text = str(value)
+    return _write_ascii_or_clean(b, text)
+
+
+cdef int _write_ascii_or_clean(StrBuf *b, str text) except -1:
+    return _write_clean(b, text, 0, False)
+
+
+cdef int _write_dd_member(StrBuf *b, Context ctx) except -1:
+    """Append the value of the ``dd=`` tracestate member for ``ctx`` (``dd_member_of``): ``s``, ``o``,
+    ``t.dm``, ``t.usr.id`` always, then the other ``t.*`` tags while the member stays within 256 chars."""
+    cdef Py_ssize_t start = b.length, mark
+    cdef dict meta = ctx._meta
+    cdef str key
+    if ctx.sampling_priority is not None:
+        sb_bytes(b, "s:", 2)
+        _write_int(b, ctx.sampling_priority)
+    if ctx._origin:
+        if b.length > start:
+            sb_char(b, b";")
+        sb_bytes(b, "o:", 2)
+        _write_clean(b, ctx._origin, 0, False)
+    dm = meta.get("_dd.p.dm")
+    if dm:
+        if b.length > start:
+            sb_char(b, b";")
+        sb_bytes(b, "t.dm:", 5)
+        _write_clean(b, dm if type(dm) is str else str(dm), 0, False)
+    usr = meta.get("_dd.p.usr.id")
+    if usr:
+        if b.length > start:
+            sb_char(b, b";")
+        sb_bytes(b, "t.usr.id:", 9)
+        _write_clean(b, usr if type(usr) is str else str(usr), 0, False)
+    for k, value in meta.items():
+        if type(k) is not str or not (<str>k).startswith("_dd.p.") or k == "_dd.p.dm" or k == "_dd.p.usr.id":
+            continue
+        key = <str>k
+        mark = b.length
+        if b.length > start:
+            sb_char(b, b";")
+        if PyUnicode_Find(key, "_dd.p.", 6, len(key), 1) < 0:
+            sb_bytes(b, "t.", 2)
+            _write_clean(b, key, 6, True)
+        else:  # the prefix occurs again inside the key: ddtrace replaces every occurrence
+            _write_clean(b, key.replace("_dd.p.", "t."), 0, True)
+        sb_char(b, b":")
+        _write_clean(b, value if type(value) is str else str(value), 0, False)
+        if _DD_MEMBER_RESERVED + (b.length - start) > DD_MEMBER_MAX_CHARS:
+            b.length = mark  # this tag does not fit: leave it out, try the next
+    return 0
 
 
 cpdef str dd_member_of(Context ctx):
     """The value of the ``dd=`` tracestate member for ``ctx`` (``s``, ``o``, ``t.*``), at most 256 chars."""
-    cdef list tags = []
-    cdef dict meta = ctx._meta
-    cdef Py_ssize_t size, extra
-    cdef str tag
-    if ctx.sampling_priority is not None:
-        tags.append("s:%s" % (ctx.sampling_priority,))
-    if ctx._origin:
-        tags.append("o:" + _w3c_clean(ctx._origin, False))
-    dm = meta.get("_dd.p.dm")
-    if dm:
-        tags.append("t.dm:" + _w3c_clean(dm, False))
-    usr = meta.get("_dd.p.usr.id")
-    if usr:
-        tags.append("t.usr.id:" + _w3c_clean(usr, False))
-    size = _DD_MEMBER_RESERVED + len(";".join(tags))
-    for key, value in list(meta.items()):
-        if type(key) is not str or not (<str>key).startswith("_dd.p.") or key == "_dd.p.dm" or key == "_dd.p.usr.id":
-            continue
-        tag = _w3c_clean((<str>key).replace("_dd.p.", "t."), True) + ":" + _w3c_clean(str(value), False)
-        extra = len(tag) + (1 if tags else 0)
-        if size + extra <= DD_MEMBER_MAX_CHARS:
-            tags.append(tag)
-            size += extra
-    return ";".join(tags)
+    cdef StrBuf b
+    sb_init(&b)
+    try:
+        _write_dd_member(&b, ctx)
+        return sb_str(&b)
+    finally:
+        sb_free(&b)
 
 
 cpdef str traceparent_of(Context ctx):
@@ -958,8 +1121,7 @@ cpdef str traceparent_of(Context ctx):
     else:
         stripped = None
     if stripped is None:
-        hi = PyLong_AsUnsignedLongLongMask(ctx.trace_id >> 64) if ctx.trace_id > U64 else 0
-        lo = PyLong_AsUnsignedLongLongMask(ctx.trace_id)
+        int_to_u128(ctx.trace_id, &hi, &lo)
         flags = sampled
     buf[0] = b"0"
     buf[1] = b"0"
@@ -977,11 +1139,19 @@ cpdef str traceparent_of(Context ctx):
 cpdef str tracestate_of(Context ctx):
     """The tracestate to send for ``ctx`` (before ``p:``): our ``dd=`` member first, other vendors after."""
     cdef object ts = ctx._meta.get("tracestate", "")
-    cdef str dd = dd_member_of(ctx)
     cdef list members
+    cdef str dd
+    cdef StrBuf b
     if not ts:
-        # only our own member, which dd_member_of keeps within every limit (ddtrace sends it untrimmed)
-        return "dd=" + dd if dd else ""
+        # only our own member, which _write_dd_member keeps within every limit (ddtrace sends it untrimmed)
+        sb_init(&b)
+        try:
+            sb_bytes(&b, "dd=", 3)
+            _write_dd_member(&b, ctx)
+            return sb_str(&b) if b.length > 3 else ""
+        finally:
+            sb_free(&b)
+    dd = dd_member_of(ctx)
     members = (<str>ts).split(",")
     if dd:
         members.append("dd=" + dd)
@@ -998,6 +1168,25 @@ cdef str _with_parent(str tracestate, uint64_t span_id):
     return "dd=" + p
 
 
+cdef str _local_tracestate(Context ctx, uint64_t span_id):
+    """``_with_parent(tracestate_of(ctx), span_id)`` for a context with no upstream tracestate, built in
+    one buffer: ``dd=p:<span id>`` then ``;`` and our member, if it has anything."""
+    cdef StrBuf b
+    sb_init(&b)
+    try:
+        sb_bytes(&b, "dd=p:", 5)
+        sb_reserve(&b, 17)
+        write_hex16(b.data + b.length, span_id)
+        b.length += 16
+        sb_char(&b, b";")
+        _write_dd_member(&b, ctx)
+        if b.length == 22:  # empty member: no trailing ";"
+            b.length = 21
+        return sb_str(&b)
+    finally:
+        sb_free(&b)
+
+
 cdef void _inject_tracecontext(Context ctx, object headers) except *:
     cdef str tp = traceparent_of(ctx)
     cdef str ts
@@ -1005,10 +1194,13 @@ cdef void _inject_tracecontext(Context ctx, object headers) except *:
     if not tp:
         return
     headers[TRACEPARENT] = tp
-    ts = tracestate_of(ctx)
-    if ctx._is_remote is False:
-        ts = _with_parent(ts, PyLong_AsUnsignedLongLongMask(ctx.span_id or 0))
+    if not ctx._is_remote:
+        if not ctx._meta.get("tracestate"):
+            headers[TRACESTATE] = _local_tracestate(ctx, PyLong_AsUnsignedLongLongMask(ctx.span_id or 0))
+            return
+        ts = _with_parent(tracestate_of(ctx), PyLong_AsUnsignedLongLongMask(ctx.span_id or 0))
     else:
+        ts = tracestate_of(ctx)
         last_parent = ctx._meta.get("_dd.parent_id")
         if type(last_parent) is str and len(<str>last_parent) == 16 and parse_hex_range(
                 <str>last_parent, 0, 16, False, &parent) == 0:
@@ -1063,7 +1255,7 @@ cdef dict _extract_baggage(Headers h, Settings s):
 
 
 cdef void _inject_baggage(Context ctx, object headers, Settings s) except *:
-    cdef dict baggage = ctx._baggage
+    cdef dict baggage = ctx._baggage_d
     cdef list parts = []
     cdef Py_ssize_t total = 0, size, index = 0
     cdef str item
@@ -1163,7 +1355,7 @@ cdef Context _resolve(list contexts, list styles):
                     if dd_span_id is not None:
                         primary_meta["_dd.parent_id"] = _hex16(PyLong_AsUnsignedLongLongMask(dd_span_id))
                 primary.span_id = ctx.span_id
-    primary._span_links = links
+    primary._links_d = links
     return primary
 
 
@@ -1207,11 +1399,11 @@ cpdef Context extract(object carrier, Settings s):
         context = Context()
     elif h.ot is not None:
         for name, value in h.ot.items():
-            context._baggage[(<str>name)[len(OT_BAGGAGE_PREFIX):]] = value
+            context.baggage_dict()[(<str>name)[len(OT_BAGGAGE_PREFIX):]] = value
     if s.extract_style[S_BAGGAGE] and h.slots[H_BAGGAGE] is not None:
         baggage = _extract_baggage(h, s)
         if baggage:
-            context._baggage = baggage
+            context._baggage_d = baggage
             keys = baggage.keys() if s.tag_all_baggage else s.baggage_tag_keys
             meta = context._meta
             for key in keys:
@@ -1220,7 +1412,7 @@ cpdef Context extract(object carrier, Settings s):
                     meta["baggage." + key] = value
     if s.restart:
         link = _link_of(context, style, "propagation_behavior_extract")
-        context = Context(baggage=dict(context._baggage), span_links=[link] if link is not None else [])
+        context = Context(baggage=dict(context._baggage_d or {}), span_links=[link] if link is not None else [])
     return context
 
 
@@ -1232,8 +1424,8 @@ cpdef inject(Context ctx, object headers, Settings s):
         _inject_baggage(ctx, headers, s)
     if ctx.trace_id is None or ctx.span_id is None:
         return
-    if s.http_baggage:
-        for key, value in list(ctx._baggage.items()):
+    if s.http_baggage and ctx._baggage_d:
+        for key, value in list(ctx._baggage_d.items()):
             headers[OT_BAGGAGE_PREFIX + key] = value
     if s.inject_style[S_DATADOG]:
         _inject_datadog(ctx, headers, s)

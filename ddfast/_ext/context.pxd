@@ -7,10 +7,13 @@ cdef class Context:
     cdef public object sampling_priority
     cdef object _origin
     cdef public dict _meta
-    cdef public dict _metrics
-    cdef public dict _baggage
-    cdef public list _span_links
+    # made on first use: most contexts never carry metrics, baggage or links
+    cdef dict _metrics_d
+    cdef dict _baggage_d
+    cdef list _links_d
     cdef public bint _is_remote
+
+    cdef dict baggage_dict(self)
 
 
 cdef Context new_context(object trace_id, object span_id, object origin, object priority, dict meta)

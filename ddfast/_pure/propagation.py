@@ -709,10 +709,10 @@ def dd_member_of(ctx):
     meta = ctx._meta
     dm = meta.get("_dd.p.dm")
     if dm:
-        tags.append("t.dm:" + _w3c_clean(dm, False))
+        tags.append("t.dm:" + _w3c_clean(str(dm), False))
     usr = meta.get("_dd.p.usr.id")
     if usr:
-        tags.append("t.usr.id:" + _w3c_clean(usr, False))
+        tags.append("t.usr.id:" + _w3c_clean(str(usr), False))
     size = _DD_MEMBER_RESERVED + len(";".join(tags))
     for key, value in list(meta.items()):
         if not isinstance(key, str) or not key.startswith("_dd.p.") or key == "_dd.p.dm" or key == "_dd.p.usr.id":
