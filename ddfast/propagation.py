@@ -1,8 +1,8 @@
 """``HTTPPropagator``: a drop-in for ``ddtrace.propagation.http.HTTPPropagator``.
 
-The header work happens in the core module (compiled when available); this facade keeps the settings
-snapshot current (built once, rebuilt only when ``ddfast.config`` changes) and checks the API user's
-arguments.
+Both methods are the core module's own functions (compiled when available), so a call costs no Python
+frame. This module keeps the core's settings current: built once from ``ddfast.config``, rebuilt only
+when the configuration changes (an invalid change is refused with ``ValueError``/``TypeError``).
 """
 
 from ddfast._impl import load
@@ -10,46 +10,40 @@ from ddfast.settings import config
 
 _core = load("propagation")
 Settings = _core.Settings
+#: reason -> count of propagation problems met in this process (malformed headers, limits, ...)
 ERRORS = _core.ERRORS
 
-_settings = None
 
-
-def _rebuild(cfg):
-    """Rebuild the settings snapshot from ``cfg``; raises (and the change is refused) on a bad value."""
-    global _settings
-    _settings = _core.Settings(
-        extract_styles=tuple(cfg.propagation_style_extract),
-        inject_styles=tuple(cfg.propagation_style_inject),
-        extract_first=cfg.propagation_extract_first,
-        behavior_extract=cfg.propagation_behavior_extract,
-        tags_max_length=cfg.x_datadog_tags_max_length,
-        trace_id_128=cfg.trace_128_bit_traceid_generation_enabled,
-        baggage_max_items=cfg.baggage_max_items,
-        baggage_max_bytes=cfg.baggage_max_bytes,
-        baggage_tag_keys=tuple(cfg.baggage_tag_keys),
-        http_baggage=cfg.propagation_http_baggage_enabled,
+def _configure(cfg):
+    _core.configure(
+        _core.Settings(
+            extract_styles=tuple(cfg.propagation_style_extract),
+            inject_styles=tuple(cfg.propagation_style_inject),
+            extract_first=cfg.propagation_extract_first,
+            behavior_extract=cfg.propagation_behavior_extract,
+            tags_max_length=cfg.x_datadog_tags_max_length,
+            trace_id_128=cfg.trace_128_bit_traceid_generation_enabled,
+            baggage_max_items=cfg.baggage_max_items,
+            baggage_max_bytes=cfg.baggage_max_bytes,
+            baggage_tag_keys=tuple(cfg.baggage_tag_keys),
+            http_baggage=cfg.propagation_http_baggage_enabled,
+        )
     )
 
 
-config.on_change(_rebuild)
+config.on_change(_configure)
 
 
 class HTTPPropagator:
-    """Injects and extracts trace contexts as HTTP headers, in the styles ``ddfast.config`` names."""
+    """Injects and extracts trace contexts as HTTP headers, in the styles ``ddfast.config`` names.
 
-    @staticmethod
-    def inject(context, headers):
-        """Write ``context`` (a Context or Span, ddfast's or ddtrace's) into the mutable mapping ``headers``."""
-        if not hasattr(headers, "__setitem__"):
-            raise TypeError("inject() expects a mutable mapping for headers, not %s" % type(headers).__name__)
-        _core.inject(_core.as_context(context), headers, _settings)
+    ``inject(context, headers)`` writes a Context or Span (ddfast's or ddtrace's) into a mutable
+    mapping; ``extract(headers)`` returns the Context carried by a dict, mapping, WSGI environ or ASGI
+    header list, an empty Context when there is none. Malformed headers never raise.
+    """
 
-    @staticmethod
-    def extract(headers):
-        """The Context carried by ``headers`` (dict, mapping, WSGI environ, ASGI pair list); an empty
-        Context when there is none. Bad header values never raise: see ``ddfast.propagation.ERRORS``."""
-        return _core.extract(headers, _settings)
+    inject = staticmethod(_core.http_inject)
+    extract = staticmethod(_core.http_extract)
 
 
 __all__ = ["ERRORS", "HTTPPropagator", "Settings"]

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from urllib.parse import unquote
 
 cimport cython
-from cpython.dict cimport PyDict_GetItem
+from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
 from cpython.long cimport PyLong_AsUnsignedLongLongMask
 from cpython.object cimport PyObject
 from libc.stdint cimport uint64_t
@@ -407,6 +407,11 @@ cdef inline bint _has_dd_p(int kind, void *data, Py_ssize_t start, Py_ssize_t st
             and PyUnicode_READ(kind, data, start + 4) == 0x70 and PyUnicode_READ(kind, data, start + 5) == 0x2E)
 
 
+cdef inline bint _is_propagated_key(object key):
+    """``key`` is a str starting with ``_dd.p.`` (without a method call)."""
+    return type(key) is str and _has_dd_p(PyUnicode_KIND(key), PyUnicode_DATA(key), 0, len(<str>key))
+
+
 cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propagated_only):
     """Decode ``text`` into ``out``; None, or the error reason (then ``out`` is left unspecified).
 
@@ -493,7 +498,7 @@ cdef str _encode_tagset(dict tags, Py_ssize_t max_size, bint propagated_only):
     sb_init(&b)
     try:
         for k, v in tags.items():
-            if propagated_only and not (type(k) is str and (<str>k).startswith("_dd.p.")):
+            if propagated_only and not _is_propagated_key(k):
                 continue
             if not isinstance(k, str) or not isinstance(v, str):
                 return "encoding_error"
@@ -643,19 +648,35 @@ cdef inline bint _is_hex_of(object text, uint64_t v):
             and parse_hex_range(<str>text, 0, 16, True, &parsed) == 0 and parsed == v)
 
 
-cdef void _inject_datadog(Context ctx, object headers, Settings s) except *:
+cdef inline int _set(object headers, str name, object value) except -1:
+    """headers[name] = value, straight into the dict when it is one."""
+    if type(headers) is dict:
+        return PyDict_SetItem(<dict>headers, name, value)
+    headers[name] = value
+    return 0
+
+
+cdef tuple _PRIORITIES = ("-1", "0", "1", "2")
+
+
+cdef inline str _priority_str(object priority):
+    """str(priority), without an allocation for the four standard values."""
+    if type(priority) is int and -1 <= priority <= 2:
+        return <str>_PRIORITIES[<int>priority + 1]
+    return str(priority)
+
+
+cdef void _inject_datadog(Context ctx, object headers, Settings s, uint64_t hi, uint64_t lo) except *:
     cdef dict meta = ctx._meta
     cdef str encoded
-    cdef uint64_t hi, lo
-    int_to_u128(ctx.trace_id, &hi, &lo)
-    headers[TRACE_ID] = _dec(lo)
+    _set(headers, "x-datadog-trace-id", _dec(lo))
     if hi and not _is_hex_of(meta.get("_dd.p.tid"), hi):
         meta["_dd.p.tid"] = _hex16(hi)
-    headers[PARENT_ID] = _dec(PyLong_AsUnsignedLongLongMask(ctx.span_id))
+    _set(headers, "x-datadog-parent-id", _dec(PyLong_AsUnsignedLongLongMask(ctx.span_id)))
     if ctx.sampling_priority is not None:
-        headers[SAMPLING_PRIORITY] = str(ctx.sampling_priority)
+        _set(headers, "x-datadog-sampling-priority", _priority_str(ctx.sampling_priority))
     if ctx._origin is not None:
-        headers[ORIGIN] = ctx._origin
+        _set(headers, "x-datadog-origin", ctx._origin)
     if s.tags_max_length == 0:
         meta["_dd.propagation_error"] = "disabled"
         return
@@ -668,7 +689,7 @@ cdef void _inject_datadog(Context ctx, object headers, Settings s) except *:
         record(encoded, meta)
         meta["_dd.propagation_error"] = encoded
     else:
-        headers[TAGS] = encoded
+        _set(headers, "x-datadog-tags", encoded)
 
 
 # -- b3 ---------------------------------------------------------------------------------------------
@@ -729,16 +750,16 @@ cdef Context _extract_b3(Headers h, Settings s):
 
 
 cdef void _inject_b3multi(Context ctx, object headers) except *:
-    headers[B3_TRACE_ID] = _hex_id(ctx.trace_id)
-    headers[B3_SPAN_ID] = _hex_id(ctx.span_id)
+    _set(headers, "x-b3-traceid", _hex_id(ctx.trace_id))
+    _set(headers, "x-b3-spanid", _hex_id(ctx.span_id))
     priority = ctx.sampling_priority
     if priority is not None:
         if priority <= 0:
-            headers[B3_SAMPLED] = "0"
+            _set(headers, "x-b3-sampled", "0")
         elif priority == 1:
-            headers[B3_SAMPLED] = "1"
+            _set(headers, "x-b3-sampled", "1")
         elif priority > 1:
-            headers[B3_FLAGS] = "1"
+            _set(headers, "x-b3-flags", "1")
 
 
 cdef void _inject_b3(Context ctx, object headers) except *:
@@ -751,7 +772,7 @@ cdef void _inject_b3(Context ctx, object headers) except *:
             value += "-1"
         elif priority > 1:
             value += "-d"
-    headers[B3_SINGLE] = value
+    _set(headers, "b3", value)
 
 
 # -- W3C tracecontext ---------------------------------------------------------------------------------
@@ -960,6 +981,92 @@ cdef tuple _apply_dd_member(str ts, dict meta, uint64_t sampled, object priority
     return _priority_from_w3c(sampled, ts_priority, origin), origin
 
 
+cdef str _dd_member_parent(str ts):
+    """The ``p`` of the ``dd=`` member opening ``ts`` when the member is valid (what ``_apply_dd_member``
+    would store as ``_dd.parent_id``), else None; records the same problems it would."""
+    cdef Py_ssize_t n = PyUnicode_FindChar(ts, 0x2C, 3, len(ts), 1), i, j, colon
+    cdef Py_ssize_t s_at = -1, s_end = 0, p_at = -1, p_end = 0
+    cdef long long ignored
+    cdef str value
+    if n < 0:
+        n = len(ts)
+    i = 3
+    while True:
+        j = PyUnicode_FindChar(ts, 0x3B, i, n, 1)
+        if j < 0:
+            j = n
+        colon = PyUnicode_FindChar(ts, 0x3A, i, j, 1)
+        if colon < 0:
+            record("tracestate_dd", ts)
+            return None
+        if colon == i + 1:
+            if ts[i] == u"s":
+                s_at, s_end = colon + 1, j
+            elif ts[i] == u"p":
+                p_at, p_end = colon + 1, j
+        if j >= n:
+            break
+        i = j + 1
+    if s_at >= 0 and _parse_priority_range(ts, s_at, s_end, &ignored) < 0:
+        record("tracestate_dd", ts)
+        return None
+    if p_at >= 0 and p_end > p_at:
+        value = ts[p_at:p_end]
+        if is_hex(value, 16):
+            return value
+        record("tracestate_p", value)
+    return None
+
+
+@cython.final
+cdef class _W3CMerge:
+    """What a tracecontext context of the primary's own trace lends it in ``_resolve`` (its traceparent,
+    tracestate, parent and ``p``): all that is needed of it, so the full context is never made."""
+
+    cdef str traceparent
+    cdef str tracestate
+    cdef str last_parent
+    cdef object span_id
+
+
+cdef object _tracecontext_secondary(Headers h, Settings s, Context primary):
+    """The tracecontext style when another style already yielded the primary context: a ``_W3CMerge``
+    when it carries the same trace (the common case), else the full context (it becomes a span link)."""
+    cdef str tp = h.get(H_TRACEPARENT)
+    cdef str ts
+    cdef uint64_t hi, lo, span, flags
+    cdef _W3CMerge merge
+    if tp is None:
+        return None
+    tp = tp.strip()
+    if _parse_traceparent(tp, &hi, &lo, &span, &flags) < 0:
+        record("traceparent", tp)
+        return None
+    if primary.trace_id is None or not _equals_u128(primary.trace_id, hi, lo):
+        return _extract_tracecontext(h, s)
+    merge = _W3CMerge.__new__(_W3CMerge)
+    merge.traceparent = tp
+    merge.span_id = span
+    ts = h.get(H_TRACESTATE)
+    if ts:
+        ts = _limited_tracestate(ts)
+        if not _printable_ascii(ts):
+            record("tracestate", ts)
+        else:
+            merge.tracestate = ts
+            if ts.startswith("dd="):
+                merge.last_parent = _dd_member_parent(ts)
+    return merge
+
+
+cdef inline bint _equals_u128(object value, uint64_t hi, uint64_t lo):
+    cdef uint64_t vhi, vlo
+    if type(value) is not int or value < 0:
+        return False
+    int_to_u128(value, &vhi, &vlo)
+    return vhi == hi and vlo == lo
+
+
 cdef Context _extract_tracecontext(Headers h, Settings s):
     cdef str tp = h.get(H_TRACEPARENT)
     cdef str ts, origin = None
@@ -1073,7 +1180,7 @@ cdef int _write_dd_member(StrBuf *b, Context ctx) except -1:
         sb_bytes(b, "t.usr.id:", 9)
         _write_clean(b, usr if type(usr) is str else str(usr), 0, False)
     for k, value in meta.items():
-        if type(k) is not str or not (<str>k).startswith("_dd.p.") or k == "_dd.p.dm" or k == "_dd.p.usr.id":
+        if not _is_propagated_key(k) or k == "_dd.p.dm" or k == "_dd.p.usr.id":
             continue
         key = <str>k
         mark = b.length
@@ -1104,6 +1211,14 @@ cpdef str dd_member_of(Context ctx):
 
 cpdef str traceparent_of(Context ctx):
     """The traceparent to send for ``ctx``: the upstream trace id and flag bits kept, our span id."""
+    cdef uint64_t hi = 0, lo = 0
+    if ctx.span_id is not None and ctx.trace_id is not None:
+        int_to_u128(ctx.trace_id, &hi, &lo)
+    return _traceparent(ctx, hi, lo)
+
+
+cdef str _traceparent(Context ctx, uint64_t trace_hi, uint64_t trace_lo):
+    """``traceparent_of`` with the trace id's halves already at hand."""
     cdef object tp = ctx._meta.get("traceparent")
     cdef uint64_t hi, lo, span, flags
     cdef int sampled
@@ -1121,7 +1236,8 @@ cpdef str traceparent_of(Context ctx):
     else:
         stripped = None
     if stripped is None:
-        int_to_u128(ctx.trace_id, &hi, &lo)
+        hi = trace_hi
+        lo = trace_lo
         flags = sampled
     buf[0] = b"0"
     buf[1] = b"0"
@@ -1187,16 +1303,16 @@ cdef str _local_tracestate(Context ctx, uint64_t span_id):
         sb_free(&b)
 
 
-cdef void _inject_tracecontext(Context ctx, object headers) except *:
-    cdef str tp = traceparent_of(ctx)
+cdef void _inject_tracecontext(Context ctx, object headers, uint64_t hi, uint64_t lo) except *:
+    cdef str tp = _traceparent(ctx, hi, lo)
     cdef str ts
     cdef uint64_t parent
     if not tp:
         return
-    headers[TRACEPARENT] = tp
+    _set(headers, "traceparent", tp)
     if not ctx._is_remote:
         if not ctx._meta.get("tracestate"):
-            headers[TRACESTATE] = _local_tracestate(ctx, PyLong_AsUnsignedLongLongMask(ctx.span_id or 0))
+            _set(headers, "tracestate", _local_tracestate(ctx, PyLong_AsUnsignedLongLongMask(ctx.span_id or 0)))
             return
         ts = _with_parent(tracestate_of(ctx), PyLong_AsUnsignedLongLongMask(ctx.span_id or 0))
     else:
@@ -1207,7 +1323,7 @@ cdef void _inject_tracecontext(Context ctx, object headers) except *:
             ts = _with_parent(ts, parent)
         elif last_parent is not None:
             record("inject_parent_id", last_parent)
-    headers[TRACESTATE] = ts
+    _set(headers, "tracestate", ts)
 
 
 # -- W3C baggage --------------------------------------------------------------------------------------
@@ -1273,7 +1389,7 @@ cdef void _inject_baggage(Context ctx, object headers, Settings s) except *:
             break
         parts.append(item)
         total += size
-    headers[BAGGAGE] = ",".join(parts)
+    _set(headers, "baggage", ",".join(parts))
 
 
 # -- contexts from elsewhere -------------------------------------------------------------------------
@@ -1330,12 +1446,29 @@ cdef object _link_of(Context ctx, str style, str reason):
 
 cdef Context _resolve(list contexts, list styles):
     cdef Context primary = contexts[0], ctx
+    cdef _W3CMerge merge
     cdef list links = []
     cdef Py_ssize_t i
     cdef dict meta, primary_meta
     for i in range(1, len(contexts)):
-        ctx = contexts[i]
+        item = contexts[i]
         style = styles[i]
+        if type(item) is _W3CMerge:  # tracecontext, same trace: the merge below, from the parts it kept
+            merge = <_W3CMerge>item
+            primary_meta = primary._meta
+            primary_meta["traceparent"] = merge.traceparent
+            if merge.tracestate:
+                primary_meta["tracestate"] = merge.tracestate
+            if primary.span_id != merge.span_id:
+                if merge.last_parent is not None:
+                    primary_meta["_dd.parent_id"] = merge.last_parent
+                elif DATADOG in styles:
+                    dd_span_id = (<Context>contexts[styles.index(DATADOG)]).span_id
+                    if dd_span_id is not None:
+                        primary_meta["_dd.parent_id"] = _hex16(PyLong_AsUnsignedLongLongMask(dd_span_id))
+                primary.span_id = merge.span_id
+            continue
+        ctx = <Context>item
         if ctx.trace_id and ctx.trace_id != primary.trace_id:
             link = _link_of(ctx, style, "terminated_context")
             if link is not None:
@@ -1362,7 +1495,8 @@ cdef Context _resolve(list contexts, list styles):
 cpdef Context extract(object carrier, Settings s):
     """The context carried by ``carrier`` under settings ``s``; an empty ``Context()`` when there is none."""
     cdef Headers h = _read(carrier, s.http_baggage)
-    cdef Context context = None, ctx, first = None
+    cdef Context context = None, first = None
+    cdef object ctx
     cdef str style = ""
     cdef list contexts = None, styles = None
     cdef int i, code
@@ -1379,11 +1513,14 @@ cpdef Context extract(object carrier, Settings s):
     else:
         for i in range(s.n_extract):
             code = s.extract_order[i]
-            ctx = _extract_style(code, h, s)
+            if code == S_TRACECONTEXT and first is not None:
+                ctx = _tracecontext_secondary(h, s, first)
+            else:
+                ctx = _extract_style(code, h, s)
             if ctx is None:
                 continue
             if first is None:
-                first = ctx
+                first = <Context>ctx
                 style = STYLES[code]
             else:
                 if contexts is None:
@@ -1418,6 +1555,7 @@ cpdef Context extract(object carrier, Settings s):
 
 cpdef inject(Context ctx, object headers, Settings s):
     """Write ``ctx`` into ``headers`` in every inject style of ``s``."""
+    cdef uint64_t hi, lo
     if not s.inject_styles:
         return
     if s.inject_style[S_BAGGAGE]:
@@ -1427,14 +1565,42 @@ cpdef inject(Context ctx, object headers, Settings s):
     if s.http_baggage and ctx._baggage_d:
         for key, value in list(ctx._baggage_d.items()):
             headers[OT_BAGGAGE_PREFIX + key] = value
+    int_to_u128(ctx.trace_id, &hi, &lo)
     if s.inject_style[S_DATADOG]:
-        _inject_datadog(ctx, headers, s)
+        _inject_datadog(ctx, headers, s, hi, lo)
     if s.inject_style[S_B3MULTI]:
         _inject_b3multi(ctx, headers)
     if s.inject_style[S_B3]:
         _inject_b3(ctx, headers)
     if s.inject_style[S_TRACECONTEXT]:
-        _inject_tracecontext(ctx, headers)
+        _inject_tracecontext(ctx, headers, hi, lo)
+
+
+# -- the HTTPPropagator entry points -------------------------------------------------------------------
+
+cdef Settings _active = Settings()
+
+
+def configure(Settings s):
+    """Make ``s`` the settings of ``http_inject`` / ``http_extract`` (the facade calls this on change)."""
+    global _active
+    _active = s
+
+
+cpdef http_inject(object context, object headers):
+    """``HTTPPropagator.inject``: write ``context`` (a Context or Span, ddfast's or ddtrace's) into the
+    mutable mapping ``headers``, in the configured styles."""
+    if type(headers) is not dict and not hasattr(headers, "__setitem__"):
+        raise TypeError("inject() expects a mutable mapping for headers, not %s" % type(headers).__name__)
+    if type(context) is not Context:
+        context = as_context(context)
+    inject(<Context>context, headers, _active)
+
+
+cpdef Context http_extract(object headers):
+    """``HTTPPropagator.extract``: the Context carried by ``headers`` (dict, mapping, WSGI environ, ASGI
+    pair list), an empty Context when there is none; bad header values never raise (see ``ERRORS``)."""
+    return extract(headers, _active)
 
 
 # Context is cimported (a C-level name); publish it as a module attribute too, as the pure twin has it.

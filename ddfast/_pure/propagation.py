@@ -990,3 +990,32 @@ def inject(ctx, headers, s):
         _inject_b3(ctx, headers, s)
     if TRACECONTEXT in styles:
         _inject_tracecontext(ctx, headers, s)
+
+
+# -- the HTTPPropagator entry points -------------------------------------------------------------------
+
+_active = Settings()
+
+
+def configure(s):
+    """Make ``s`` the settings of ``http_inject`` / ``http_extract`` (the facade calls this on change)."""
+    global _active
+    if not isinstance(s, Settings):
+        raise TypeError("configure() expects a Settings, not %s" % type(s).__name__)
+    _active = s
+
+
+def http_inject(context, headers):
+    """``HTTPPropagator.inject``: write ``context`` (a Context or Span, ddfast's or ddtrace's) into the
+    mutable mapping ``headers``, in the configured styles."""
+    if type(headers) is not dict and not hasattr(headers, "__setitem__"):
+        raise TypeError("inject() expects a mutable mapping for headers, not %s" % type(headers).__name__)
+    if type(context) is not Context:
+        context = as_context(context)
+    inject(context, headers, _active)
+
+
+def http_extract(headers):
+    """``HTTPPropagator.extract``: the Context carried by ``headers`` (dict, mapping, WSGI environ, ASGI
+    pair list), an empty Context when there is none; bad header values never raise (see ``ERRORS``)."""
+    return extract(headers, _active)
