@@ -196,7 +196,7 @@ cpdef record(str reason, detail=None):
 
 @cython.final
 @cython.freelist(4)
-cdef class Headers:
+cdef class _Headers:
     """The propagation headers of one carrier, one slot each (None when absent)."""
 
     cdef list slots
@@ -241,7 +241,7 @@ cdef inline bint _maybe_known(str key, bint ot_baggage):
     return c in u"xXtTbBhH"
 
 
-cdef inline void _put(Headers h, str key, object value, bint ot_baggage):
+cdef inline void _put(_Headers h, str key, object value, bint ot_baggage):
     cdef PyObject *found = PyDict_GetItem(KNOWN_KEYS, key)
     cdef str lower
     cdef str text
@@ -269,7 +269,7 @@ cdef inline void _put(Headers h, str key, object value, bint ot_baggage):
     h.empty = False
 
 
-cdef void _put_ot(Headers h, str name, object value):
+cdef void _put_ot(_Headers h, str name, object value):
     cdef str text = _text(value)
     if text is None:
         if value is not None:
@@ -281,8 +281,8 @@ cdef void _put_ot(Headers h, str name, object value):
     h.empty = False
 
 
-cdef Headers _read(object carrier, bint ot_baggage):
-    cdef Headers h = Headers.__new__(Headers)
+cdef _Headers _read(object carrier, bint ot_baggage):
+    cdef _Headers h = _Headers.__new__(_Headers)
     cdef str key
     h.slots = [None] * N_HEADERS
     h.ot = None
@@ -325,7 +325,7 @@ cdef Headers _read(object carrier, bint ot_baggage):
 
 def normalize(carrier, ot_baggage=False):
     """The propagation headers of ``carrier`` as ``{header name: str value}`` (see the pure twin)."""
-    cdef Headers h = _read(carrier, ot_baggage)
+    cdef _Headers h = _read(carrier, ot_baggage)
     cdef int i
     found = {}
     for i in range(N_HEADERS):
@@ -547,7 +547,7 @@ VALID_DECISION_MAKERS = frozenset("-%d" % value for value in range(256))
 # -- datadog ----------------------------------------------------------------------------------------
 
 
-cdef Context _extract_datadog(Headers h, Settings s):
+cdef Context _extract_datadog(_Headers h, Settings s):
     cdef str trace_id_text = h.get(H_TRACE_ID)
     cdef str parent_text, priority_text, tags_text, tid, error
     cdef uint64_t low, span_id = 0, hi
@@ -711,7 +711,7 @@ cdef tuple _b3_ids(str trace_text, str span_text):
     return (trace_id or None, span_id or None)
 
 
-cdef Context _extract_b3multi(Headers h, Settings s):
+cdef Context _extract_b3multi(_Headers h, Settings s):
     cdef str trace_text = h.get(H_B3_TRACE_ID)
     cdef tuple ids
     cdef object priority
@@ -727,7 +727,7 @@ cdef Context _extract_b3multi(Headers h, Settings s):
     return new_context(ids[0], ids[1], None, priority, {})
 
 
-cdef Context _extract_b3(Headers h, Settings s):
+cdef Context _extract_b3(_Headers h, Settings s):
     cdef str value = h.get(H_B3_SINGLE)
     cdef list parts
     cdef str trace_text = None, span_text = None, sampled = None
@@ -1029,7 +1029,7 @@ cdef class _W3CMerge:
     cdef object span_id
 
 
-cdef object _tracecontext_secondary(Headers h, Settings s, Context primary):
+cdef object _tracecontext_secondary(_Headers h, Settings s, Context primary):
     """The tracecontext style when another style already yielded the primary context: a ``_W3CMerge``
     when it carries the same trace (the common case), else the full context (it becomes a span link)."""
     cdef str tp = h.get(H_TRACEPARENT)
@@ -1067,7 +1067,7 @@ cdef inline bint _equals_u128(object value, uint64_t hi, uint64_t lo):
     return vhi == hi and vlo == lo
 
 
-cdef Context _extract_tracecontext(Headers h, Settings s):
+cdef Context _extract_tracecontext(_Headers h, Settings s):
     cdef str tp = h.get(H_TRACEPARENT)
     cdef str ts, origin = None
     cdef uint64_t hi, lo, span, flags, sampled
@@ -1333,7 +1333,7 @@ cdef str _BAGGAGE_KEY_SAFE = "!#$&'*+-.^_`|~"
 cdef str _BAGGAGE_VALUE_SAFE = "!#$&'()*+-./:<>?@[]^_`{|}~"
 
 
-cdef dict _extract_baggage(Headers h, Settings s):
+cdef dict _extract_baggage(_Headers h, Settings s):
     cdef str value = h.get(H_BAGGAGE)
     cdef dict items = {}
     cdef Py_ssize_t total = 0, size, index = 0
@@ -1420,7 +1420,7 @@ def as_context(obj):
 # -- all styles together ------------------------------------------------------------------------------
 
 
-cdef Context _extract_style(int style, Headers h, Settings s):
+cdef Context _extract_style(int style, _Headers h, Settings s):
     if style == S_DATADOG:
         return _extract_datadog(h, s)
     if style == S_TRACECONTEXT:
@@ -1494,7 +1494,7 @@ cdef Context _resolve(list contexts, list styles):
 
 cpdef Context extract(object carrier, Settings s):
     """The context carried by ``carrier`` under settings ``s``; an empty ``Context()`` when there is none."""
-    cdef Headers h = _read(carrier, s.http_baggage)
+    cdef _Headers h = _read(carrier, s.http_baggage)
     cdef Context context = None, first = None
     cdef object ctx
     cdef str style = ""

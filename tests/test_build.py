@@ -8,7 +8,7 @@ import sys
 import ddfast
 from ddfast import _impl
 
-CORE_MODULES = ("ids",)
+CORE_MODULES = ("ids", "context", "propagation")
 
 
 def _run(code, **env):
