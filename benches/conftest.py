@@ -5,6 +5,7 @@ and ``ddtrace`` (the reference, ddtrace 4.16), in the same pytest-benchmark grou
 JSON compares them measured in one run on one machine.
 """
 
+import contextlib
 import importlib
 import types
 
@@ -54,3 +55,59 @@ def ids(impl):
     if impl == "ddtrace":
         return _ddtrace_ids()
     return twin("ids", impl)
+
+
+class _DdfastPropagation:
+    """ddfast's core propagation module behind one small interface."""
+
+    def __init__(self, core):
+        self.core = core
+        # the public entry points themselves (HTTPPropagator.inject/extract), no wrapper in between
+        self.inject = core.http_inject
+        self.extract = core.http_extract
+
+    def context(self, **kw):
+        return self.core.Context(**kw)
+
+    @contextlib.contextmanager
+    def styles(self, extract=(), inject=()):
+        self.core.configure(self.core.Settings(extract_styles=extract, inject_styles=inject))
+        try:
+            yield
+        finally:
+            self.core.configure(self.core.Settings())
+
+
+class _DdtracePropagation:
+    """ddtrace 4.16's HTTPPropagator, its global config set for the duration of a benchmark."""
+
+    def __init__(self):
+        from ddtrace._trace.context import Context
+        from ddtrace.internal.settings._config import config
+        from ddtrace.propagation.http import HTTPPropagator
+
+        self._context = Context
+        self._config = config
+        self.inject = HTTPPropagator.inject
+        self.extract = HTTPPropagator.extract
+
+    def context(self, **kw):
+        return self._context(**kw)
+
+    @contextlib.contextmanager
+    def styles(self, extract=(), inject=()):
+        c = self._config
+        saved = c._propagation_style_extract, c._propagation_style_inject
+        c._propagation_style_extract, c._propagation_style_inject = list(extract), list(inject)
+        try:
+            yield
+        finally:
+            c._propagation_style_extract, c._propagation_style_inject = saved
+
+
+@pytest.fixture
+def propagation(impl):
+    """HTTP propagation of the implementation under measurement."""
+    if impl == "ddtrace":
+        return _DdtracePropagation()
+    return _DdfastPropagation(twin("propagation", impl))

@@ -42,7 +42,7 @@ def _int(env, name, default, minimum=0):
 
 def parse_styles(text, source):
     """A style list (``datadog,tracecontext``…) as ddtrace parses it: lower-cased, ``none`` and unknown
-    names dropped (unknown ones with a warning), duplicates kept once."""
+    names dropped (unknown ones with a warning); a repeated style is harmless (it is used once)."""
     styles = []
     for style in text.split(","):
         style = style.strip().lower()
@@ -53,8 +53,7 @@ def parse_styles(text, source):
         if style not in STYLES:
             log.warning("ddfast: unknown propagation style %r in %s; known: %s", style, source, ", ".join(STYLES))
             continue
-        if style not in styles:
-            styles.append(style)
+        styles.append(style)
     return styles
 
 

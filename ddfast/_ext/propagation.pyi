@@ -1,4 +1,10 @@
-from typing import Any, Iterable, Mapping, MutableMapping, Optional, Sequence, Union
+from typing import Any
+from typing import Iterable
+from typing import Mapping
+from typing import MutableMapping
+from typing import Optional
+from typing import Sequence
+from typing import Union
 
 from ddfast._ext.context import Context as Context
 

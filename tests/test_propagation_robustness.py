@@ -1,0 +1,293 @@
+"""Carriers, hostile input, API misuse, error accounting, and the two twins agreeing, on both twins."""
+
+import logging
+import string
+
+import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from ddfast._pure import propagation as pure
+
+TP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+TRACE = 0x0AF7651916CD43DD8448EB211C80319C
+ALL = ("datadog", "tracecontext", "b3multi", "b3", "baggage")
+
+
+def ids_of(ctx):
+    return ctx.trace_id, ctx.span_id, ctx.sampling_priority
+
+
+# -- carriers -------------------------------------------------------------------------------------
+
+
+def test_header_names_are_case_insensitive(prop):
+    headers = {"X-Datadog-Trace-Id": "5", "X-DATADOG-PARENT-ID": "6", "x-DataDog-Sampling-Priority": "1"}
+    assert ids_of(prop.extract(headers, prop.Settings())) == (5, 6, 1)
+
+
+def test_wsgi_environ(prop):
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/",
+        "HTTP_HOST": "example",
+        "HTTP_X_DATADOG_TRACE_ID": "5",
+        "HTTP_X_DATADOG_PARENT_ID": "6",
+        "HTTP_X_DATADOG_SAMPLING_PRIORITY": "2",
+        "HTTP_TRACEPARENT": TP,
+        "HTTP_BAGGAGE": "user.id=u",
+        "wsgi.input": object(),
+    }
+    ctx = prop.extract(environ, prop.Settings())
+    assert ids_of(ctx) == (5, 6, 2)
+    assert ctx.baggage == {"user.id": "u"}
+    assert len(ctx.span_links) == 1 and ctx.span_links[0].trace_id == TRACE
+
+
+def test_asgi_header_list_of_bytes(prop):
+    scope_headers = [
+        (b"host", b"example"),
+        (b"x-datadog-trace-id", b"5"),
+        (b"x-datadog-parent-id", b"6"),
+        (b"tracestate", b"a=1"),
+        (b"tracestate", b"b=2"),
+        (b"traceparent", TP.encode()),
+    ]
+    ctx = prop.extract(scope_headers, prop.Settings(extract_styles=("tracecontext",)))
+    assert ctx.trace_id == TRACE
+    assert ctx.meta["tracestate"] == "a=1,b=2"  # repeated list header joined, in order
+
+
+def test_repeated_single_header_keeps_the_last(prop):
+    pairs = [("x-datadog-trace-id", "5"), ("X-Datadog-Trace-Id", "7")]
+    assert prop.extract(pairs, prop.Settings()).trace_id == 7
+
+
+def test_mapping_and_get_only_carriers(prop):
+    class ItemsOnly:
+        def __init__(self, d):
+            self.d = d
+
+        def items(self):
+            return self.d.items()
+
+    class GetOnly:
+        def __init__(self, d):
+            self.d = d
+
+        def get(self, name, default=None):
+            return self.d.get(name, default)
+
+    raw = {"x-datadog-trace-id": "5", "x-datadog-parent-id": "6"}
+    assert ids_of(prop.extract(ItemsOnly(raw), prop.Settings())) == (5, 6, None)
+    assert ids_of(prop.extract(GetOnly(raw), prop.Settings())) == (5, 6, None)
+
+
+def test_values_of_other_types_are_ignored_not_fatal(prop):
+    headers = {"x-datadog-trace-id": "5", "x-datadog-parent-id": 6, "x-datadog-sampling-priority": None, 7: "x"}
+    before = prop.ERRORS.get("header_value_type", 0)
+    ctx = prop.extract(headers, prop.Settings())
+    assert ids_of(ctx) == (5, None, None)
+    assert prop.ERRORS["header_value_type"] == before + 1
+
+
+def test_malformed_pair_items_are_skipped(prop):
+    ctx = prop.extract([("x-datadog-trace-id", "5"), "junk", (1, 2, 3), None], prop.Settings())
+    assert ctx.trace_id == 5
+
+
+def test_empty_and_none_carriers(prop):
+    empty = prop.Context()
+    assert prop.extract(None, prop.Settings()) == empty
+    assert prop.extract({}, prop.Settings()) == empty
+    assert prop.extract([], prop.Settings()) == empty
+
+
+# -- API misuse -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("carrier", [42, "x-datadog-trace-id: 5", 3.5, object()])
+def test_extract_rejects_non_carriers(prop, carrier):
+    with pytest.raises(TypeError, match="extract"):
+        prop.extract(carrier, prop.Settings())
+
+
+@pytest.mark.parametrize("headers", [None, 42, "headers", ("a", "b"), frozenset()])
+def test_inject_rejects_immutable_headers(prop, headers):
+    with pytest.raises(TypeError, match="mutable mapping"):
+        prop.http_inject(prop.Context(trace_id=5, span_id=6), headers)
+
+
+@pytest.mark.parametrize("context", [None, 42, "ctx", {"trace_id": 5}])
+def test_inject_rejects_non_contexts(prop, context):
+    with pytest.raises(TypeError, match="Context or a Span"):
+        prop.http_inject(context, {})
+
+
+@pytest.mark.parametrize(
+    "kwargs,error",
+    [
+        ({"extract_styles": "datadog"}, TypeError),
+        ({"extract_styles": ("datadog", "zipkin")}, ValueError),
+        ({"inject_styles": ("B3",)}, ValueError),
+        ({"behavior_extract": "drop"}, ValueError),
+        ({"tags_max_length": -1}, ValueError),
+        ({"tags_max_length": "512"}, TypeError),
+        ({"baggage_max_items": 1.5}, TypeError),
+        ({"baggage_tag_keys": "user.id"}, TypeError),
+    ],
+)
+def test_settings_reject_misuse(prop, kwargs, error):
+    with pytest.raises(error):
+        prop.Settings(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs,error",
+    [
+        ({"trace_id": -1}, ValueError),
+        ({"trace_id": 2**128}, ValueError),
+        ({"trace_id": "5"}, TypeError),
+        ({"span_id": 2**64}, ValueError),
+        ({"span_id": 1.0}, TypeError),
+        ({"sampling_priority": "1"}, TypeError),
+        ({"dd_origin": 5}, TypeError),
+        ({"meta": [("a", "b")]}, TypeError),
+        ({"baggage": "a=b"}, TypeError),
+        ({"span_links": "x"}, TypeError),
+    ],
+)
+def test_context_rejects_misuse(prop, kwargs, error):
+    with pytest.raises(error, match="Context"):
+        prop.Context(**kwargs)
+
+
+def test_context_api(prop):
+    ctx = prop.Context(trace_id=5, span_id=6, dd_origin="rum", sampling_priority=1, meta={"_dd.p.dm": "-4"})
+    assert ctx == prop.Context(trace_id=5, span_id=6, dd_origin="rum", sampling_priority=1, meta={"_dd.p.dm": "-4"})
+    assert ctx != prop.Context(trace_id=5, span_id=7)
+    assert "trace_id=5" in repr(ctx) and "dd_origin='rum'" in repr(ctx)
+    assert ctx.is_remote is True and ctx._is_remote is True
+    assert ctx.meta is ctx._meta
+    assert ctx._trace_id_64bits == 5
+    ctx.set_baggage_item("k", "v")
+    assert ctx.get_baggage_item("k") == "v" and ctx.get_all_baggage_items() == {"k": "v"}
+    ctx.remove_baggage_item("k")
+    assert ctx.baggage == {}
+    ctx.dd_origin = "caf\u00e9"  # not printable ASCII: dropped, as ddtrace does
+    assert ctx.dd_origin is None
+    assert ctx._traceparent == "00-00000000000000000000000000000005-0000000000000006-01"
+    assert ctx._tracestate == "dd=s:1;t.dm:-4"
+
+
+# -- hostile input ----------------------------------------------------------------------------------
+
+NAMES = list(pure.HEADERS) + ["ot-baggage-x", "HTTP_X_DATADOG_TRACE_ID", "X-B3-TRACEID"]
+hostile_text = st.one_of(
+    st.text(max_size=40),
+    st.text(alphabet=string.hexdigits + "-,;=:~ \t", max_size=80),
+    st.sampled_from(["", " ", "\x00", "\ud800", "0" * 5000, "9" * 30, "-" * 100, "dd=" * 50, "," * 600]),
+    st.binary(max_size=40),
+)
+any_settings = st.builds(
+    lambda ex, inj, first, beh, tid, http: (ex, inj, first, beh, tid, http),
+    st.lists(st.sampled_from(ALL), unique=True),
+    st.lists(st.sampled_from(ALL), unique=True),
+    st.booleans(),
+    st.sampled_from(["continue", "restart", "ignore"]),
+    st.booleans(),
+    st.booleans(),
+)
+
+
+def make_settings(prop, spec):
+    ex, inj, first, beh, tid, http = spec
+    return prop.Settings(ex, inj, first, beh, 512, tid, 64, 8192, ("*",), http)
+
+
+@settings(max_examples=500)
+@given(headers=st.dictionaries(st.sampled_from(NAMES), hostile_text, max_size=8), spec=any_settings)
+def test_fuzz_extract_never_raises_and_reinject_never_raises(prop, headers, spec):
+    s = make_settings(prop, spec)
+    ctx = prop.extract(headers, s)
+    assert isinstance(ctx, prop.Context)
+    out = {}
+    prop.inject(ctx, out, s)  # whatever was extracted can be sent on
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in out.items())
+    for value in out.values():
+        assert "\n" not in value and "\r" not in value  # no header injection downstream
+
+
+@settings(max_examples=300)
+@given(headers=st.dictionaries(st.sampled_from(NAMES), hostile_text, max_size=8), spec=any_settings)
+def test_twins_agree_on_hostile_input(kind, headers, spec):
+    from ddfast._ext import propagation as compiled
+
+    ours = compiled.extract(headers, make_settings(compiled, spec))
+    theirs = pure.extract(headers, make_settings(pure, spec))
+    assert repr(ours) == repr(theirs)
+    out_c, out_p = {}, {}
+    compiled.inject(ours, out_c, make_settings(compiled, spec))
+    pure.inject(theirs, out_p, make_settings(pure, spec))
+    assert out_c == out_p
+
+
+def test_oversized_headers_are_bounded(prop):
+    huge = {
+        "x-datadog-trace-id": "5",
+        "x-datadog-tags": "_dd.p.a=" + "x" * 100_000,
+        "traceparent": TP,
+        "tracestate": ",".join("k%d=%s" % (i, "v" * 50) for i in range(5000)),
+        "baggage": ",".join("k%d=v" % i for i in range(100_000)),
+    }
+    ctx = prop.extract(huge, prop.Settings(extract_styles=ALL))
+    assert ctx.meta["_dd.propagation_error"] == "extract_max_size"
+    assert len(ctx.span_links[0].tracestate) <= 512  # the tracecontext trace differs: it became a link
+    assert len(ctx.baggage) == 64
+
+
+# -- error accounting ---------------------------------------------------------------------------------
+
+
+def test_errors_are_counted_and_logged_at_most_once_a_minute(prop, caplog):
+    before = prop.ERRORS.get("traceparent", 0)
+    with caplog.at_level(logging.DEBUG, logger="ddfast.propagation"):
+        for _ in range(50):
+            prop.extract({"traceparent": "garbage"}, prop.Settings(extract_styles=("tracecontext",)))
+    assert prop.ERRORS["traceparent"] == before + 50
+    messages = [r for r in caplog.records if "traceparent" in r.getMessage()]
+    assert len(messages) <= 1
+    assert all(r.levelno == logging.DEBUG and r.exc_info is None for r in caplog.records)
+
+
+# -- foreign contexts (ddtrace users switching the import) --------------------------------------------
+
+
+def test_inject_accepts_ddtrace_context_and_span(prop):
+    from ddtrace._trace.context import Context as DDContext
+    from ddtrace._trace.span import Span as DDSpan
+
+    dd_ctx = DDContext(trace_id=(7 << 64) | 5, span_id=6, sampling_priority=2, dd_origin="rum", meta={"_dd.p.dm": "-4"})
+    headers = {}
+    prop.configure(prop.Settings(inject_styles=("datadog",)))
+    try:
+        prop.http_inject(dd_ctx, headers)
+        assert headers == {
+            "x-datadog-trace-id": "5",
+            "x-datadog-parent-id": "6",
+            "x-datadog-sampling-priority": "2",
+            "x-datadog-origin": "rum",
+            "x-datadog-tags": "_dd.p.dm=-4,_dd.p.tid=0000000000000007",
+        }
+        assert dd_ctx._meta["_dd.p.tid"] == "0000000000000007"  # recorded on the caller's context, as ddtrace does
+        span = DDSpan("web.request", trace_id=9, span_id=10)
+        headers = {}
+        prop.http_inject(span, headers)
+        assert headers["x-datadog-trace-id"] == "9" and headers["x-datadog-parent-id"] == "10"
+        pure_ctx = pure.Context(trace_id=11, span_id=12)
+        headers = {}
+        prop.http_inject(pure_ctx, headers)
+        assert headers["x-datadog-trace-id"] == "11"
+    finally:
+        prop.configure(prop.Settings())
