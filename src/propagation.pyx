@@ -24,6 +24,7 @@ from idcodec cimport (
     parse_hex_range, parse_hex_u128, write_hex16,
 )
 from libc.stdint cimport uint32_t
+from libc.string cimport memcpy
 from strbuf cimport StrBuf, sb_ascii, sb_bytes, sb_char, sb_free, sb_init, sb_reserve, sb_str
 
 from ddfast.span_link import SpanLink
@@ -67,8 +68,18 @@ for _slot, _name in enumerate(HEADERS):
 cdef str _WSGI_OT_BAGGAGE_PREFIX = "http_ot_baggage_"
 # Quick reject of foreign headers before lower-casing them: the lengths and first letters known names have.
 cdef unsigned long long _KNOWN_LENGTHS = 0
-for _key in KNOWN_KEYS:
+# the same names in C, for matching carrier keys without lower-casing them
+cdef char _known_names[32][40]
+cdef int _known_len[32]
+cdef int _known_slot[32]
+cdef int _n_known = 0
+for _key, _slot in KNOWN_KEYS.items():
     _KNOWN_LENGTHS |= 1ULL << len(_key)
+    _key_bytes = _key.encode("ascii")
+    memcpy(_known_names[_n_known], <char *>_key_bytes, len(_key_bytes))
+    _known_len[_n_known] = len(_key_bytes)
+    _known_slot[_n_known] = _slot
+    _n_known += 1
 LIST_HEADERS = frozenset([TRACESTATE, BAGGAGE])
 
 # -- styles and settings --------------------------------------------------------------------------
@@ -228,35 +239,49 @@ cdef inline str _key_text(object key):
 
 
 cdef inline bint _maybe_known(str key, bint ot_baggage):
-    """False when ``key`` cannot be a propagation header (cheap: length and first letter)."""
+    """False when ``key`` cannot be a propagation header (cheap: its length)."""
     cdef Py_ssize_t n = len(key)
-    cdef Py_UCS4 c
     if n == 0:
         return False
-    if ot_baggage:
-        return True
-    if n >= 64 or not (_KNOWN_LENGTHS >> n) & 1:
-        return False
-    c = key[0]
-    return c in u"xXtTbBhH"
+    return ot_baggage or (n < 64 and (_KNOWN_LENGTHS >> n) & 1)
+
+
+cdef int _slot_of(str key):
+    """The slot of header ``key``, compared ASCII-case-insensitively with the known names (what
+    ``KNOWN_KEYS.get(key.lower())`` gives, without making the lower-cased string), or -1."""
+    cdef Py_ssize_t n = len(key), i
+    cdef int kind = PyUnicode_KIND(key)
+    cdef void *data = PyUnicode_DATA(key)
+    cdef int k
+    cdef uint32_t c
+    cdef const char *name
+    for k in range(_n_known):
+        if _known_len[k] != n:
+            continue
+        name = _known_names[k]
+        for i in range(n):
+            c = PyUnicode_READ(kind, data, i)
+            if 0x41 <= c <= 0x5A:
+                c += 0x20
+            if c != <uint32_t><unsigned char>name[i]:
+                break
+        else:
+            return _known_slot[k]
+    return -1
 
 
 cdef inline void _put(_Headers h, str key, object value, bint ot_baggage):
-    cdef PyObject *found = PyDict_GetItem(KNOWN_KEYS, key)
+    cdef int slot = _slot_of(key)
     cdef str lower
     cdef str text
-    cdef int slot
-    if found is NULL:
-        lower = key.lower()
-        found = PyDict_GetItem(KNOWN_KEYS, lower)
-        if found is NULL:
-            if ot_baggage:
-                if lower.startswith(OT_BAGGAGE_PREFIX):
-                    _put_ot(h, lower, value)
-                elif lower.startswith(_WSGI_OT_BAGGAGE_PREFIX):
-                    _put_ot(h, OT_BAGGAGE_PREFIX + lower[len(_WSGI_OT_BAGGAGE_PREFIX):], value)
-            return
-    slot = <int><object>found
+    if slot < 0:
+        if ot_baggage:
+            lower = key.lower()
+            if lower.startswith(OT_BAGGAGE_PREFIX):
+                _put_ot(h, lower, value)
+            elif lower.startswith(_WSGI_OT_BAGGAGE_PREFIX):
+                _put_ot(h, OT_BAGGAGE_PREFIX + lower[len(_WSGI_OT_BAGGAGE_PREFIX):], value)
+        return
     text = _text(value)
     if text is None:
         if value is not None:
@@ -1382,7 +1407,11 @@ cdef void _inject_baggage(Context ctx, object headers, Settings s) except *:
             record("baggage_max_items", len(baggage))
             break
         index += 1
-        item = quote(str(key).strip(), safe=_BAGGAGE_KEY_SAFE) + "=" + quote(str(value).strip(), safe=_BAGGAGE_VALUE_SAFE)
+        try:
+            item = quote(str(key).strip(), safe=_BAGGAGE_KEY_SAFE) + "=" + quote(str(value).strip(), safe=_BAGGAGE_VALUE_SAFE)
+        except UnicodeEncodeError:  # a lone surrogate: this item cannot be sent, the others can
+            record("baggage_encoding_error", key)
+            continue
         size = len(item) + (1 if parts else 0)
         if total + size > s.baggage_max_bytes:
             record("baggage_max_bytes", len(baggage))

@@ -15,8 +15,10 @@ from hypothesis import settings
 
 # The twin fixtures only hand out a module, so sharing them across generated examples is safe. No
 # deadline: the machines are shared and noisy, and speed is measured in benches/, not here.
+# CI runs a fixed set of examples (derandomized, so a red CI is reproducible); developers' runs explore.
 settings.register_profile("ddfast", suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
-settings.load_profile("ddfast")
+settings.register_profile("ddfast-ci", parent=settings.get_profile("ddfast"), derandomize=True, print_blob=True)
+settings.load_profile("ddfast-ci" if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes") else "ddfast")
 
 KINDS = ("cython", "python")
 
@@ -72,3 +74,9 @@ def prop(kind):
 def ctxmod(kind):
     """``ddfast`` context core module, compiled and pure."""
     return load_twin("context", kind)
+
+
+@pytest.fixture
+def compiled_prop():
+    """The compiled propagation module alone, for comparing it with the pure one."""
+    return load_twin("propagation", "cython")

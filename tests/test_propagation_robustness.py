@@ -221,9 +221,8 @@ def test_fuzz_extract_never_raises_and_reinject_never_raises(prop, headers, spec
 
 @settings(max_examples=300)
 @given(headers=st.dictionaries(st.sampled_from(NAMES), hostile_text, max_size=8), spec=any_settings)
-def test_twins_agree_on_hostile_input(kind, headers, spec):
-    from ddfast._ext import propagation as compiled
-
+def test_twins_agree_on_hostile_input(compiled_prop, headers, spec):
+    compiled = compiled_prop
     ours = compiled.extract(headers, make_settings(compiled, spec))
     theirs = pure.extract(headers, make_settings(pure, spec))
     assert repr(ours) == repr(theirs)

@@ -826,9 +826,15 @@ def _inject_baggage(ctx, headers, s):
         if index >= s.baggage_max_items:
             record("baggage_max_items", len(baggage))
             break
-        item = (
-            quote(str(key).strip(), safe=_BAGGAGE_KEY_SAFE) + "=" + quote(str(value).strip(), safe=_BAGGAGE_VALUE_SAFE)
-        )
+        try:
+            item = (
+                quote(str(key).strip(), safe=_BAGGAGE_KEY_SAFE)
+                + "="
+                + quote(str(value).strip(), safe=_BAGGAGE_VALUE_SAFE)
+            )
+        except UnicodeEncodeError:  # a lone surrogate: this item cannot be sent, the others can
+            record("baggage_encoding_error", key)
+            continue
         size = len(item) + (1 if parts else 0)
         if total + size > s.baggage_max_bytes:
             record("baggage_max_bytes", len(baggage))
