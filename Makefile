@@ -4,9 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PURE_VENV ?= .venv-pure
 DIST_VENV ?= .venv-dist
+NOCC_VENV ?= .venv-nocc
 PYTEST_ARGS ?=
 
-.PHONY: venv install run test lint test-pure bench dist dist-check clean
+.PHONY: venv install run test lint test-pure bench dist dist-check nocompiler-check clean
 
 venv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +52,14 @@ dist-check: dist
 	rm -rf $(DIST_VENV) && $(PYTHON) -m venv $(DIST_VENV)
 	$(DIST_VENV)/bin/python -m pip install -q dist/ddfast-*.tar.gz
 	cd / && $(CURDIR)/$(DIST_VENV)/bin/python -c "import ddfast; assert ddfast.implementation() == 'cython', ddfast.implementation(); print('sdist install:', ddfast.__version__, ddfast.implementation())"
+
+## nocompiler-check: with no working C compiler the install still succeeds, in pure Python, saying so once
+nocompiler-check:
+	rm -rf $(NOCC_VENV) && $(PYTHON) -m venv $(NOCC_VENV)
+	rm -rf build
+	CC=false $(NOCC_VENV)/bin/python -m pip install -v --no-deps . 2>&1 | grep -c "ddfast will run in pure Python" | grep -qx 1
+	cd / && $(CURDIR)/$(NOCC_VENV)/bin/python -c "import ddfast; assert ddfast.implementation() == 'python'; print('no compiler: pure install ok')"
+	rm -rf build
 
 clean:
 	rm -rf build dist *.egg-info src/*.c src/*.html ddfast/_ext/*.so ddfast/_version.py .pytest_cache .benchmarks
