@@ -6,17 +6,15 @@ id, sampling priority, origin, the propagated ``_dd.p.*`` tags and propagation e
 baggage and span links. Keywords and behaviour follow ddtrace's ``Context``.
 """
 
+from idcodec cimport is_printable_ascii
+
 cdef object _U64 = 0xFFFFFFFFFFFFFFFF
 cdef object _U128 = (1 << 128) - 1
 
 
 cdef inline bint _valid_origin(str origin):
     """ddtrace drops an origin that is not printable ASCII: it could not be propagated intact."""
-    cdef Py_UCS4 c
-    for c in origin:
-        if c < 0x20 or c > 0x7E:
-            return False
-    return True
+    return is_printable_ascii(origin)
 
 
 cdef object _checked_id(object value, str name, object limit):

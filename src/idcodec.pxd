@@ -159,3 +159,16 @@ cdef inline str ascii_str(const char *buf, Py_ssize_t n):
     cdef object s = PyUnicode_New(n, 127)
     memcpy(PyUnicode_DATA(s), buf, n)
     return <str>s
+
+
+cdef inline bint is_printable_ascii(str text) noexcept:
+    """Every character of ``text`` is printable ASCII (0x20-0x7E), as W3C and Datadog values must be."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
+    cdef Py_ssize_t i
+    cdef uint32_t c
+    for i in range(PyUnicode_GET_LENGTH(text)):
+        c = PyUnicode_READ(kind, data, i)
+        if c < 0x20 or c > 0x7E:
+            return False
+    return True

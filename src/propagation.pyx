@@ -20,7 +20,7 @@ from libc.stdint cimport uint64_t
 from ddfast._ext.context cimport Context, new_context
 from cpython.unicode cimport PyUnicode_Find
 from idcodec cimport (
-    int_to_u128, PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ, ascii_str, join_u128, parse_dec_u64,
+    int_to_u128, is_printable_ascii, PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ, ascii_str, join_u128, parse_dec_u64,
     parse_hex_range, parse_hex_u128, write_hex16,
 )
 from libc.stdint cimport uint32_t
@@ -906,14 +906,6 @@ cdef object _priority_from_w3c(uint64_t sampled, object ts_priority, object orig
     return ts_priority
 
 
-cdef inline bint _printable_ascii(str text):
-    cdef Py_UCS4 c
-    for c in text:
-        if c < 0x20 or c > 0x7E:
-            return False
-    return True
-
-
 cdef inline int _parse_priority_range(str text, Py_ssize_t start, Py_ssize_t stop, long long *out):
     """``parse_priority`` of text[start:stop] without slicing: 0 and *out, or -1."""
     cdef long long v = 0
@@ -946,101 +938,97 @@ cdef str _limited_tracestate(str ts):
     return ""
 
 
-cdef tuple _apply_dd_member(str ts, dict meta, uint64_t sampled, object priority):
-    """Apply the ``dd=`` member that opens ``ts`` (``_dd_member_values`` and its use, in the pure twin's
-    ``_extract_tracecontext``) by scanning indices: ``t.*`` into meta and ``p``; returns (priority, origin)."""
-    cdef Py_ssize_t n = PyUnicode_FindChar(ts, 0x2C, 3, len(ts), 1), i, j, colon
-    cdef Py_ssize_t s_at = -1, s_end = 0, o_at = -1, o_end = 0, p_at = -1, p_end = 0
-    cdef long long ts_priority_value
-    cdef object ts_priority = None
-    cdef str value, origin = None
-    if n < 0:
-        n = len(ts)
-    # pass 1: every item is k:v; remember where the last s, o and p are
-    i = 3
+cdef struct _DDMember:
+    Py_ssize_t end          # where the member ends in the tracestate (its "," or the end)
+    Py_ssize_t s_at, s_end  # value ranges of the last s, o and p items (at = -1 when absent)
+    Py_ssize_t o_at, o_end
+    Py_ssize_t p_at, p_end
+    bint has_priority
+    long long priority
+
+
+cdef bint _scan_dd_member(str ts, _DDMember *m):
+    """Check the ``dd=`` member opening ``ts`` as ``_dd_member_values`` does (every item ``k:v``, ``s`` an
+    integer) and find its ``s``, ``o`` and ``p``; False, after recording why, when it is invalid."""
+    cdef Py_ssize_t n = PyUnicode_FindChar(ts, 0x2C, 3, len(ts), 1), i = 3, j, colon
+    m.end = n if n >= 0 else len(ts)
+    m.s_at = m.o_at = m.p_at = -1
+    m.s_end = m.o_end = m.p_end = 0
+    m.has_priority = False
     while True:
-        j = PyUnicode_FindChar(ts, 0x3B, i, n, 1)
+        j = PyUnicode_FindChar(ts, 0x3B, i, m.end, 1)
         if j < 0:
-            j = n
+            j = m.end
         colon = PyUnicode_FindChar(ts, 0x3A, i, j, 1)
         if colon < 0:
             record("tracestate_dd", ts)
-            return priority, None
+            return False
         if colon == i + 1:
             if ts[i] == u"s":
-                s_at, s_end = colon + 1, j
+                m.s_at, m.s_end = colon + 1, j
             elif ts[i] == u"o":
-                o_at, o_end = colon + 1, j
+                m.o_at, m.o_end = colon + 1, j
             elif ts[i] == u"p":
-                p_at, p_end = colon + 1, j
-        if j >= n:
+                m.p_at, m.p_end = colon + 1, j
+        if j >= m.end:
             break
         i = j + 1
-    if s_at >= 0:
-        if _parse_priority_range(ts, s_at, s_end, &ts_priority_value) < 0:
+    if m.s_at >= 0:
+        if _parse_priority_range(ts, m.s_at, m.s_end, &m.priority) < 0:
             record("tracestate_dd", ts)
-            return priority, None
-        ts_priority = ts_priority_value
-    if o_at >= 0:
-        value = ts[o_at:o_end]
+            return False
+        m.has_priority = True
+    return True
+
+
+cdef str _dd_member_p(str ts, _DDMember *m):
+    """The member's ``p`` when it is 16 hex digits (the last Datadog parent), else None (recorded)."""
+    cdef str value
+    if m.p_at < 0 or m.p_end == m.p_at:
+        return None
+    value = ts[m.p_at:m.p_end]
+    if is_hex(value, 16):
+        return value
+    record("tracestate_p", value)
+    return None
+
+
+cdef tuple _apply_dd_member(str ts, dict meta, uint64_t sampled, object priority):
+    """Apply the ``dd=`` member that opens ``ts`` (``_dd_member_values`` and its use, in the pure twin's
+    ``_extract_tracecontext``) by scanning indices: ``t.*`` into meta and ``p``; returns (priority, origin)."""
+    cdef _DDMember m
+    cdef Py_ssize_t i = 3, j, colon
+    cdef str value, origin = None
+    if not _scan_dd_member(ts, &m):
+        return priority, None
+    if m.o_at >= 0:
+        value = ts[m.o_at:m.o_end]
         origin = value.replace("~", "=") if "~" in value else value
-    # pass 2: the t.* items, in order
-    i = 3
+    # the t.* items, in order
     while True:
-        j = PyUnicode_FindChar(ts, 0x3B, i, n, 1)
+        j = PyUnicode_FindChar(ts, 0x3B, i, m.end, 1)
         if j < 0:
-            j = n
+            j = m.end
         if j - i >= 3 and ts[i] == u"t" and ts[i + 1] == u".":
             colon = PyUnicode_FindChar(ts, 0x3A, i, j, 1)
             value = ts[colon + 1:j]
             meta["_dd.p." + ts[i + 2:colon]] = value.replace("~", "=") if "~" in value else value
-        if j >= n:
+        if j >= m.end:
             break
         i = j + 1
-    if p_at >= 0 and p_end > p_at:
-        value = ts[p_at:p_end]
-        if is_hex(value, 16):
-            meta["_dd.parent_id"] = value
-        else:
-            record("tracestate_p", value)
-    return _priority_from_w3c(sampled, ts_priority, origin), origin
+    value = _dd_member_p(ts, &m)
+    if value is not None:
+        meta["_dd.parent_id"] = value
+    return _priority_from_w3c(sampled, m.priority if m.has_priority else None, origin), origin
 
 
 cdef str _dd_member_parent(str ts):
     """The ``p`` of the ``dd=`` member opening ``ts`` when the member is valid (what ``_apply_dd_member``
     would store as ``_dd.parent_id``), else None; records the same problems it would."""
-    cdef Py_ssize_t n = PyUnicode_FindChar(ts, 0x2C, 3, len(ts), 1), i, j, colon
-    cdef Py_ssize_t s_at = -1, s_end = 0, p_at = -1, p_end = 0
-    cdef long long ignored
-    cdef str value
-    if n < 0:
-        n = len(ts)
-    i = 3
-    while True:
-        j = PyUnicode_FindChar(ts, 0x3B, i, n, 1)
-        if j < 0:
-            j = n
-        colon = PyUnicode_FindChar(ts, 0x3A, i, j, 1)
-        if colon < 0:
-            record("tracestate_dd", ts)
-            return None
-        if colon == i + 1:
-            if ts[i] == u"s":
-                s_at, s_end = colon + 1, j
-            elif ts[i] == u"p":
-                p_at, p_end = colon + 1, j
-        if j >= n:
-            break
-        i = j + 1
-    if s_at >= 0 and _parse_priority_range(ts, s_at, s_end, &ignored) < 0:
-        record("tracestate_dd", ts)
+    cdef _DDMember m
+    if not _scan_dd_member(ts, &m):
         return None
-    if p_at >= 0 and p_end > p_at:
-        value = ts[p_at:p_end]
-        if is_hex(value, 16):
-            return value
-        record("tracestate_p", value)
-    return None
+    return _dd_member_p(ts, &m)
 
 
 @cython.final
@@ -1075,7 +1063,7 @@ cdef object _tracecontext_secondary(_Headers h, Settings s, Context primary):
     ts = h.get(H_TRACESTATE)
     if ts:
         ts = _limited_tracestate(ts)
-        if not _printable_ascii(ts):
+        if not is_printable_ascii(ts):
             record("tracestate", ts)
         else:
             merge.tracestate = ts
@@ -1110,7 +1098,7 @@ cdef Context _extract_tracecontext(_Headers h, Settings s):
     ts = h.get(H_TRACESTATE)
     if ts:
         ts = _limited_tracestate(ts)
-        if not _printable_ascii(ts):
+        if not is_printable_ascii(ts):
             record("tracestate", ts)
         else:
             meta["tracestate"] = ts
