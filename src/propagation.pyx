@@ -18,7 +18,7 @@ from cpython.object cimport PyObject
 from libc.stdint cimport uint64_t
 
 from ddfast._ext.context cimport Context, new_context
-from cpython.unicode cimport PyUnicode_Find
+from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_Find
 from idcodec cimport (
     int_to_u128, is_printable_ascii, PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ, ascii_str, join_u128, parse_dec_u64,
     parse_hex_range, parse_hex_u128, write_hex16,
@@ -1344,6 +1344,92 @@ cdef void _inject_tracecontext(Context ctx, object headers, uint64_t hi, uint64_
 # Characters sent as they are; every other one is percent-encoded (UTF-8), "%" included (see the twin).
 cdef str _BAGGAGE_KEY_SAFE = "!#$&'*+-.^_`|~"
 cdef str _BAGGAGE_VALUE_SAFE = "!#$&'()*+-./:<>?@[]^_`{|}~"
+# the same as lookup tables (urllib.parse.quote also never encodes letters, digits and "_.-~")
+cdef bint _key_safe[128]
+cdef bint _value_safe[128]
+for _c in range(128):
+    _ch = chr(_c)
+    _always = _ch.isascii() and (_ch.isalnum() or _ch in "_.-~")
+    _key_safe[_c] = _always or _ch in _BAGGAGE_KEY_SAFE
+    _value_safe[_c] = _always or _ch in _BAGGAGE_VALUE_SAFE
+cdef const char *_HEX_UPPER = b"0123456789ABCDEF"
+
+
+cdef int _write_quoted(StrBuf *b, str text, bint *safe) except -1:
+    """Append ``urllib.parse.quote(text, safe=...)``: UTF-8, unsafe bytes as ``%XX`` (upper-case hex).
+    A lone surrogate raises UnicodeEncodeError, as quote does."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
+    cdef Py_ssize_t i, n = len(text)
+    cdef uint32_t c
+    cdef bytes raw
+    cdef const unsigned char *p
+    if kind != 1 or not text.isascii():
+        raw = text.encode("utf-8")
+        p = <const unsigned char *>(<char *>raw)
+        n = len(raw)
+        sb_reserve(b, 3 * n)
+        for i in range(n):
+            c = p[i]
+            if c < 128 and safe[c]:
+                b.data[b.length] = <char>c
+                b.length += 1
+            else:
+                b.data[b.length] = b"%"
+                b.data[b.length + 1] = _HEX_UPPER[c >> 4]
+                b.data[b.length + 2] = _HEX_UPPER[c & 0xF]
+                b.length += 3
+        return 0
+    sb_reserve(b, 3 * n)
+    for i in range(n):
+        c = (<unsigned char *>data)[i]
+        if safe[c]:
+            b.data[b.length] = <char>c
+            b.length += 1
+        else:
+            b.data[b.length] = b"%"
+            b.data[b.length + 1] = _HEX_UPPER[c >> 4]
+            b.data[b.length + 2] = _HEX_UPPER[c & 0xF]
+            b.length += 3
+    return 0
+
+
+cdef inline int _hex_digit(uint32_t c) noexcept:
+    if 48 <= c <= 57:
+        return c - 48
+    if 65 <= c <= 70:
+        return c - 55
+    if 97 <= c <= 102:
+        return c - 87
+    return -1
+
+
+cdef str _unquote(str text):
+    """``urllib.parse.unquote(text)``: ``%XX`` escapes to bytes, decoded as UTF-8 with replacement; other
+    ``%`` kept. ASCII input (the wire's) in C; anything else goes to urllib itself."""
+    cdef StrBuf b
+    cdef Py_ssize_t i = 0, n = len(text)
+    cdef const unsigned char *p
+    cdef int hi, lo
+    if PyUnicode_FindChar(text, 0x25, 0, n, 1) < 0:
+        return text
+    if PyUnicode_KIND(text) != 1 or not text.isascii():
+        return unquote(text)
+    p = <const unsigned char *>PyUnicode_DATA(text)
+    sb_init(&b)
+    try:
+        sb_reserve(&b, n)
+        while i < n:
+            if p[i] == 0x25 and i + 2 < n and (hi := _hex_digit(p[i + 1])) >= 0 and (lo := _hex_digit(p[i + 2])) >= 0:
+                b.data[b.length] = <char>((hi << 4) | lo)
+                i += 3
+            else:
+                b.data[b.length] = <char>p[i]
+                i += 1
+            b.length += 1
+        return PyUnicode_DecodeUTF8(b.data, b.length, "replace")
+    finally:
+        sb_free(&b)
 
 
 cdef dict _extract_baggage(_Headers h, Settings s):
@@ -1371,10 +1457,8 @@ cdef dict _extract_baggage(_Headers h, Settings s):
         key, _, item = pair.partition("=")
         key = key.strip()
         item = item.strip()
-        if "%" in key:
-            key = unquote(key)
-        if "%" in item:
-            item = unquote(item)
+        key = _unquote(key)
+        item = _unquote(item)
         if not key or not item:
             record("baggage_malformed", value)
             return {}
@@ -1385,28 +1469,36 @@ cdef dict _extract_baggage(_Headers h, Settings s):
 
 cdef void _inject_baggage(Context ctx, object headers, Settings s) except *:
     cdef dict baggage = ctx._baggage_d
-    cdef list parts = []
-    cdef Py_ssize_t total = 0, size, index = 0
-    cdef str item
+    cdef StrBuf b
+    cdef Py_ssize_t index = 0, mark, item_start
     if not baggage:
         return
-    for key, value in list(baggage.items()):
-        if index >= s.baggage_max_items:
-            record("baggage_max_items", len(baggage))
-            break
-        index += 1
-        try:
-            item = quote(str(key).strip(), safe=_BAGGAGE_KEY_SAFE) + "=" + quote(str(value).strip(), safe=_BAGGAGE_VALUE_SAFE)
-        except UnicodeEncodeError:  # a lone surrogate: this item cannot be sent, the others can
-            record("baggage_encoding_error", key)
-            continue
-        size = len(item) + (1 if parts else 0)
-        if total + size > s.baggage_max_bytes:
-            record("baggage_max_bytes", len(baggage))
-            break
-        parts.append(item)
-        total += size
-    _set(headers, "baggage", ",".join(parts))
+    sb_init(&b)
+    try:
+        for key, value in list(baggage.items()):
+            if index >= s.baggage_max_items:
+                record("baggage_max_items", len(baggage))
+                break
+            index += 1
+            mark = b.length
+            if b.length:
+                sb_char(&b, b",")
+            item_start = b.length
+            try:
+                _write_quoted(&b, (key if type(key) is str else str(key)).strip(), _key_safe)
+                sb_char(&b, b"=")
+                _write_quoted(&b, (value if type(value) is str else str(value)).strip(), _value_safe)
+            except UnicodeEncodeError:  # a lone surrogate: this item cannot be sent, the others can
+                b.length = mark
+                record("baggage_encoding_error", key)
+                continue
+            if b.length > s.baggage_max_bytes:
+                b.length = mark
+                record("baggage_max_bytes", len(baggage))
+                break
+        _set(headers, "baggage", sb_str(&b))
+    finally:
+        sb_free(&b)
 
 
 # -- contexts from elsewhere -------------------------------------------------------------------------
@@ -1519,7 +1611,7 @@ cpdef Context extract(object carrier, Settings s):
     cdef int i, code
     cdef dict baggage, meta
     if h.empty or s.n_extract == 0 or s.ignore:
-        return Context()
+        return new_context(None, None, None, None, {})
     if s.extract_first:
         for i in range(s.n_extract):
             code = s.extract_order[i]
@@ -1550,7 +1642,7 @@ cpdef Context extract(object carrier, Settings s):
         else:
             context = first
     if context is None:
-        context = Context()
+        context = new_context(None, None, None, None, {})
     elif h.ot is not None:
         for name, value in h.ot.items():
             context.baggage_dict()[(<str>name)[len(OT_BAGGAGE_PREFIX):]] = value

@@ -290,3 +290,21 @@ def test_inject_accepts_ddtrace_context_and_span(prop):
         assert headers["x-datadog-trace-id"] == "11"
     finally:
         prop.configure(prop.Settings())
+
+
+@settings(max_examples=300)
+@given(
+    baggage=st.dictionaries(st.text(max_size=12), st.text(max_size=12), max_size=5),
+    raw=st.lists(st.sampled_from(list("abAB09%=,; ~\u00e9+") + ["%2", "%C3", "%A9", "%zz"]), max_size=12).map("".join),
+)
+def test_twins_agree_on_baggage_codec(compiled_prop, baggage, raw):
+    compiled = compiled_prop
+    both = ("baggage",)
+    out_c, out_p = {}, {}
+    compiled.inject(compiled.Context(baggage=dict(baggage)), out_c, compiled.Settings(inject_styles=both))
+    pure.inject(pure.Context(baggage=dict(baggage)), out_p, pure.Settings(inject_styles=both))
+    assert out_c == out_p
+    for header in (out_c.get("baggage", ""), raw, "k=" + raw):
+        ours = compiled.extract({"baggage": header}, compiled.Settings(extract_styles=both))
+        theirs = pure.extract({"baggage": header}, pure.Settings(extract_styles=both))
+        assert ours.baggage == theirs.baggage
