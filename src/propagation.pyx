@@ -12,9 +12,8 @@ from urllib.parse import quote
 from urllib.parse import unquote
 
 cimport cython
-from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
+from cpython.dict cimport PyDict_SetItem
 from cpython.long cimport PyLong_AsUnsignedLongLongMask
-from cpython.object cimport PyObject
 from libc.stdint cimport uint64_t
 
 from ddfast._ext.context cimport Context, new_context
@@ -58,7 +57,6 @@ cdef enum:
     H_B3_TRACE_ID, H_B3_SPAN_ID, H_B3_SAMPLED, H_B3_FLAGS, H_B3_SINGLE, H_BAGGAGE, N_HEADERS
 
 # Lower-cased carrier key -> slot: the HTTP name and its WSGI/CGI spelling (HTTP_X_DATADOG_...).
-cdef object U64 = 0xFFFFFFFFFFFFFFFF  # as a Python int, for comparisons with ids
 cdef dict KNOWN_KEYS = {}
 cdef dict _SLOT_NAMES = {}
 for _slot, _name in enumerate(HEADERS):
@@ -835,10 +833,6 @@ def parse_traceparent(str text):
     if _parse_traceparent(text.strip(), &hi, &lo, &span, &flags) < 0:
         return None
     return join_u128(hi, lo), span, flags
-
-
-cdef inline bint _has_prefix(str member, str prefix):
-    return member.startswith(prefix)
 
 
 cdef list _member_limits(list members):
