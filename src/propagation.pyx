@@ -19,7 +19,7 @@ from libc.stdint cimport uint64_t
 from ddfast._ext.context cimport Context, new_context
 from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_Find
 from idcodec cimport (
-    int_to_u128, is_printable_ascii, PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ, ascii_str, join_u128, parse_dec_u64,
+    int_to_u128, is_printable_ascii, PyUnicode_DATA, PyUnicode_READ_CHAR, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ, ascii_str, join_u128, parse_dec_u64,
     parse_hex_range, parse_hex_u128, write_hex16,
 )
 from libc.stdint cimport uint32_t
@@ -435,6 +435,29 @@ cdef inline bint _is_propagated_key(object key):
     return type(key) is str and _has_dd_p(PyUnicode_KIND(key), PyUnicode_DATA(key), 0, len(<str>key))
 
 
+# The propagated tags nearly every trace carries: their keys are reused, not re-made, when decoded.
+cdef tuple _COMMON_TAGS = ("_dd.p.dm", "_dd.p.tid", "_dd.p.ksr", "_dd.p.usr.id", "_dd.p.ts")
+
+
+cdef str _common_tag(str text, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t skip):
+    """The constant among ``_COMMON_TAGS`` equal to text[start:stop] once its first ``skip`` characters
+    are replaced by ``_dd.p.`` (skip 6 for ``_dd.p.x``, 2 for tracestate's ``t.x``), or None."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
+    cdef Py_ssize_t n = stop - start - skip, i
+    cdef str tag
+    for candidate in _COMMON_TAGS:
+        tag = <str>candidate
+        if len(tag) - 6 != n:
+            continue
+        for i in range(n):
+            if PyUnicode_READ(kind, data, start + skip + i) != PyUnicode_READ_CHAR(tag, 6 + i):
+                break
+        else:
+            return tag
+    return None
+
+
 cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propagated_only):
     """Decode ``text`` into ``out``; None, or the error reason (then ``out`` is left unspecified).
 
@@ -478,7 +501,9 @@ cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propa
         if ve == vs:
             return "decoding_error"
         if not propagated_only or _has_dd_p(kind, data, start, eq):
-            key = text[start:eq]
+            key = _common_tag(text, start, eq, 6) if propagated_only else None
+            if key is None:
+                key = text[start:eq]
             if not propagated_only or key != "_dd.p.upstream_services":
                 out[key] = text[vs:ve]
         if end >= n:
@@ -804,6 +829,7 @@ TRACESTATE_MAX_MEMBERS = 32
 TRACESTATE_MAX_BYTES = 512
 TRACESTATE_MEMBER_MAX_CHARS = 128
 DD_MEMBER_MAX_CHARS = 256
+OT_VALUE_MAX_CHARS = 256
 cdef enum:
     _DD_MEMBER_RESERVED = 22  # len("dd=") + len("p:0000000000000000;")
 
@@ -992,7 +1018,7 @@ cdef tuple _apply_dd_member(str ts, dict meta, uint64_t sampled, object priority
     ``_extract_tracecontext``) by scanning indices: ``t.*`` into meta and ``p``; returns (priority, origin)."""
     cdef _DDMember m
     cdef Py_ssize_t i = 3, j, colon
-    cdef str value, origin = None
+    cdef str value, key, origin = None
     if not _scan_dd_member(ts, &m):
         return priority, None
     if m.o_at >= 0:
@@ -1006,7 +1032,10 @@ cdef tuple _apply_dd_member(str ts, dict meta, uint64_t sampled, object priority
         if j - i >= 3 and ts[i] == u"t" and ts[i + 1] == u".":
             colon = PyUnicode_FindChar(ts, 0x3A, i, j, 1)
             value = ts[colon + 1:j]
-            meta["_dd.p." + ts[i + 2:colon]] = value.replace("~", "=") if "~" in value else value
+            key = _common_tag(ts, i, colon, 2)
+            if key is None:
+                key = "_dd.p." + ts[i + 2:colon]
+            meta[key] = value.replace("~", "=") if "~" in value else value
         if j >= m.end:
             break
         i = j + 1
@@ -1060,7 +1089,7 @@ cdef object _tracecontext_secondary(_Headers h, Settings s, Context primary):
         if not is_printable_ascii(ts):
             record("tracestate", ts)
         else:
-            merge.tracestate = ts
+            merge.tracestate = _drop_bad_ot(ts)
             if ts.startswith("dd="):
                 merge.last_parent = _dd_member_parent(ts)
     return merge
@@ -1076,7 +1105,7 @@ cdef inline bint _equals_u128(object value, uint64_t hi, uint64_t lo):
 
 cdef Context _extract_tracecontext(_Headers h, Settings s):
     cdef str tp = h.get(H_TRACEPARENT)
-    cdef str ts, origin = None
+    cdef str ts, stored, origin = None
     cdef uint64_t hi, lo, span, flags, sampled
     cdef dict meta
     cdef object priority
@@ -1095,7 +1124,9 @@ cdef Context _extract_tracecontext(_Headers h, Settings s):
         if not is_printable_ascii(ts):
             record("tracestate", ts)
         else:
-            meta["tracestate"] = ts
+            stored = _drop_bad_ot(ts)
+            if stored is not None:
+                meta["tracestate"] = stored
             # after the limits, the dd= member (the last one sent) comes first
             if ts.startswith("dd="):
                 priority, origin = _apply_dd_member(ts, meta, sampled, priority)
@@ -1262,8 +1293,8 @@ cdef str _traceparent(Context ctx, uint64_t trace_hi, uint64_t trace_lo):
 cpdef str tracestate_of(Context ctx):
     """The tracestate to send for ``ctx`` (before ``p:``): our ``dd=`` member first, other vendors after."""
     cdef object ts = ctx._meta.get("tracestate", "")
-    cdef list members
-    cdef str dd
+    cdef list members, rest
+    cdef str dd, ot
     cdef StrBuf b
     if not ts:
         # only our own member, which _write_dd_member keeps within every limit (ddtrace sends it untrimmed)
@@ -1275,10 +1306,62 @@ cpdef str tracestate_of(Context ctx):
         finally:
             sb_free(&b)
     dd = dd_member_of(ctx)
-    members = (<str>ts).split(",")
+    members = [m for m in [(<str>m).strip() for m in (<str>ts).split(",")] if m]
+    rest = [m for m in members if not (<str>m).startswith("ot=")]
+    ot = _ot_member(members)
+    if not rest:
+        # only OpenTelemetry's member upstream: ours (untrimmed, as ddtrace sends it) then theirs
+        return ",".join(([("dd=" + dd)] if dd else []) + ([ot] if ot else []))
     if dd:
-        members.append("dd=" + dd)
-    return ",".join(_member_limits(members))
+        rest.append("dd=" + dd)
+    if ot:
+        rest.append(ot)
+    return ",".join(_member_limits(rest))
+
+
+cdef str _ot_value(str value):
+    """OpenTelemetry's ``ot=`` value as ddtrace keeps it: its ``;``-separated entries, empty ones dropped,
+    each kept only while the whole stays within 256 characters."""
+    cdef list kept = []
+    cdef Py_ssize_t size = 0, extra
+    for entry in value.split(";"):
+        if entry:
+            extra = len(<str>entry) + (1 if kept else 0)
+            if size + extra <= OT_VALUE_MAX_CHARS:
+                kept.append(entry)
+                size += extra
+    return ";".join(kept)
+
+
+cdef str _drop_bad_ot(str ts):
+    """``ts`` with its ``ot=`` member as ddtrace's Context stores it (``_ot_value``; the member dropped when
+    nothing is left of it); None when nothing is left of the whole tracestate."""
+    cdef list members, kept
+    cdef str value
+    if PyUnicode_Find(ts, "ot=", 0, len(ts), 1) < 0:
+        return ts
+    members = ts.split(",")
+    kept = []
+    for m in members:
+        if (<str>m).startswith("ot="):
+            value = _ot_value((<str>m)[3:])
+            if value:
+                kept.append("ot=" + value)
+        else:
+            kept.append(m)
+    if kept == members:
+        return ts
+    return ",".join(kept) or None
+
+
+cdef str _ot_member(list members):
+    """The last ``ot=`` member, its value as ``_ot_value`` keeps it; None when there is none left."""
+    cdef str value
+    for member in reversed(members):
+        if (<str>member).startswith("ot="):
+            value = _ot_value((<str>member)[3:])
+            return "ot=" + value if value else None
+    return None
 
 
 cdef str _with_parent(str tracestate, uint64_t span_id):

@@ -308,3 +308,13 @@ def test_twins_agree_on_baggage_codec(compiled_prop, baggage, raw):
         ours = compiled.extract({"baggage": header}, compiled.Settings(extract_styles=both))
         theirs = pure.extract({"baggage": header}, pure.Settings(extract_styles=both))
         assert ours.baggage == theirs.baggage
+
+
+def test_context_pickles_and_copies(prop):
+    import copy
+    import pickle
+
+    ctx = prop.Context(trace_id=5, span_id=6, dd_origin="rum", sampling_priority=1, meta={"a": "b"}, baggage={"k": "v"})
+    assert pickle.loads(pickle.dumps(ctx)) == ctx
+    clone = copy.deepcopy(ctx)
+    assert clone == ctx and clone.meta is not ctx.meta

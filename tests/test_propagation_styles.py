@@ -369,3 +369,15 @@ def test_none_style(prop):
     full = {"x-datadog-trace-id": "5", "traceparent": TP, "baggage": "a=b"}
     assert extract(prop, full, extract_styles=("none",)) == prop.Context()
     assert inject(prop, prop.Context(trace_id=5, span_id=6, baggage={"a": "b"}), inject_styles=("none",)) == {}
+
+
+def test_tracestate_ot_member_as_ddtrace_keeps_it(prop):
+    # OpenTelemetry's member: empty entries dropped, entries kept while the value stays within 256 chars
+    ctx = prop.Context(trace_id=7, span_id=5, sampling_priority=1, meta={"tracestate": "ot=p:8;;r:" + "x" * 300})
+    assert inject(prop, ctx, inject_styles=("tracecontext",))["tracestate"] == "dd=s:1,ot=p:8"
+    ctx = prop.Context(trace_id=7, span_id=5, meta={"tracestate": "ot=;;"})
+    assert inject(prop, ctx, inject_styles=("tracecontext",))["tracestate"] == ""
+    extracted = extract(prop, {"traceparent": TP, "tracestate": "a=1, ot=;;"}, extract_styles=("tracecontext",))
+    assert extracted.meta["tracestate"] == "a=1"
+    extracted = extract(prop, {"traceparent": TP, "tracestate": "ot="}, extract_styles=("tracecontext",))
+    assert "tracestate" not in extracted.meta

@@ -525,6 +525,7 @@ TRACESTATE_MAX_MEMBERS = 32
 TRACESTATE_MAX_BYTES = 512
 TRACESTATE_MEMBER_MAX_CHARS = 128
 DD_MEMBER_MAX_CHARS = 256
+OT_VALUE_MAX_CHARS = 256
 _DD_MEMBER_RESERVED = len("dd=") + len("p:0000000000000000;")
 
 
@@ -645,7 +646,9 @@ def _extract_tracecontext(h, s):
         if not (ts.isascii() and ts.isprintable()):
             record("tracestate", ts)
         else:
-            meta["tracestate"] = ts
+            stored = _drop_bad_ot(ts)
+            if stored is not None:
+                meta["tracestate"] = stored
             dd = None
             for member in members:
                 if member.startswith("dd="):
@@ -745,10 +748,60 @@ def tracestate_of(ctx):
     if not ts:
         # only our own member, which dd_member_of keeps within every limit (ddtrace sends it untrimmed)
         return "dd=" + dd if dd else ""
-    members = ts.split(",")
+    members = [m.strip() for m in ts.split(",")]
+    members = [m for m in members if m]
+    rest = [m for m in members if not m.startswith("ot=")]
+    ot = _ot_member(members)
+    if not rest:
+        # only OpenTelemetry's member upstream: ours (untrimmed, as ddtrace sends it) then theirs
+        return ",".join(([("dd=" + dd)] if dd else []) + ([ot] if ot else []))
     if dd:
-        members.append("dd=" + dd)
-    return ",".join(_member_limits(members))
+        rest.append("dd=" + dd)
+    if ot:
+        rest.append(ot)
+    return ",".join(_member_limits(rest))
+
+
+def _ot_value(value):
+    """OpenTelemetry's ``ot=`` value as ddtrace keeps it: its ``;``-separated entries, empty ones dropped,
+    each kept only while the whole stays within 256 characters."""
+    kept = []
+    size = 0
+    for entry in value.split(";"):
+        if entry:
+            extra = len(entry) + (1 if kept else 0)
+            if size + extra <= OT_VALUE_MAX_CHARS:
+                kept.append(entry)
+                size += extra
+    return ";".join(kept)
+
+
+def _drop_bad_ot(ts):
+    """``ts`` with its ``ot=`` member as ddtrace's Context stores it (``_ot_value``; the member dropped when
+    nothing is left of it); None when nothing is left of the whole tracestate."""
+    if "ot=" not in ts:
+        return ts
+    members = ts.split(",")
+    kept = []
+    for m in members:
+        if m.startswith("ot="):
+            value = _ot_value(m[3:])
+            if value:
+                kept.append("ot=" + value)
+        else:
+            kept.append(m)
+    if kept == members:
+        return ts
+    return ",".join(kept) or None
+
+
+def _ot_member(members):
+    """The last ``ot=`` member, its value as ``_ot_value`` keeps it; None when there is none left."""
+    for member in reversed(members):
+        if member.startswith("ot="):
+            value = _ot_value(member[3:])
+            return "ot=" + value if value else None
+    return None
 
 
 def _with_parent(tracestate, span_id):
