@@ -76,10 +76,12 @@ cdef inline int parse_dec_u64(str s, uint64_t *out) noexcept:
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s), i
     cdef uint64_t v = 0, d
     cdef uint32_t ch
+    cdef int kind = PyUnicode_KIND(s)
+    cdef void *data = PyUnicode_DATA(s)
     if n == 0:
         return -1
     for i in range(n):
-        ch = PyUnicode_READ_CHAR(s, i)
+        ch = (<unsigned char *>data)[i] if kind == 1 else PyUnicode_READ(kind, data, i)
         if ch < 48 or ch > 57:
             return -1
         d = ch - 48
@@ -96,10 +98,12 @@ cdef inline int parse_hex_range(str s, Py_ssize_t start, Py_ssize_t stop, bint l
     cdef Py_ssize_t i
     cdef uint64_t v = 0
     cdef int d
+    cdef int kind = PyUnicode_KIND(s)
+    cdef void *data = PyUnicode_DATA(s)
     if stop <= start or stop - start > 16:
         return -1
     for i in range(start, stop):
-        d = hex_value(PyUnicode_READ_CHAR(s, i), lower_only)
+        d = hex_value((<unsigned char *>data)[i] if kind == 1 else PyUnicode_READ(kind, data, i), lower_only)
         if d < 0:
             return -1
         v = (v << 4) | <uint64_t>d

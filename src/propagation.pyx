@@ -64,18 +64,22 @@ for _slot, _name in enumerate(HEADERS):
     KNOWN_KEYS["http_" + _name.replace("-", "_")] = _slot
     _SLOT_NAMES[_slot] = _name
 cdef str _WSGI_OT_BAGGAGE_PREFIX = "http_ot_baggage_"
-# Quick reject of foreign headers before lower-casing them: the lengths and first letters known names have.
-cdef unsigned long long _KNOWN_LENGTHS = 0
-# the same names in C, for matching carrier keys without lower-casing them
+# The known names in C, grouped by length, for matching carrier keys without lower-casing them:
+# names of length n are _known_names[_by_len_start[n] : _by_len_start[n] + _by_len_count[n]].
 cdef char _known_names[32][40]
-cdef int _known_len[32]
 cdef int _known_slot[32]
+cdef int _by_len_start[64]
+cdef int _by_len_count[64]
 cdef int _n_known = 0
-for _key, _slot in KNOWN_KEYS.items():
-    _KNOWN_LENGTHS |= 1ULL << len(_key)
+for _n in range(64):
+    _by_len_start[_n] = 0
+    _by_len_count[_n] = 0
+for _key, _slot in sorted(KNOWN_KEYS.items(), key=lambda item: len(item[0])):
     _key_bytes = _key.encode("ascii")
+    if _by_len_count[len(_key_bytes)] == 0:
+        _by_len_start[len(_key_bytes)] = _n_known
+    _by_len_count[len(_key_bytes)] += 1
     memcpy(_known_names[_n_known], <char *>_key_bytes, len(_key_bytes))
-    _known_len[_n_known] = len(_key_bytes)
     _known_slot[_n_known] = _slot
     _n_known += 1
 LIST_HEADERS = frozenset([TRACESTATE, BAGGAGE])
@@ -241,21 +245,23 @@ cdef inline bint _maybe_known(str key, bint ot_baggage):
     cdef Py_ssize_t n = len(key)
     if n == 0:
         return False
-    return ot_baggage or (n < 64 and (_KNOWN_LENGTHS >> n) & 1)
+    return ot_baggage or (n < 64 and _by_len_count[n] > 0)
 
 
 cdef int _slot_of(str key):
-    """The slot of header ``key``, compared ASCII-case-insensitively with the known names (what
-    ``KNOWN_KEYS.get(key.lower())`` gives, without making the lower-cased string), or -1."""
+    """The slot of header ``key``, compared ASCII-case-insensitively with the known names of its length
+    (what ``KNOWN_KEYS.get(key.lower())`` gives, without making the lower-cased string), or -1."""
     cdef Py_ssize_t n = len(key), i
-    cdef int kind = PyUnicode_KIND(key)
-    cdef void *data = PyUnicode_DATA(key)
-    cdef int k
+    cdef int kind, k, end
+    cdef void *data
     cdef uint32_t c
     cdef const char *name
-    for k in range(_n_known):
-        if _known_len[k] != n:
-            continue
+    if n >= 64 or _by_len_count[n] == 0:
+        return -1
+    kind = PyUnicode_KIND(key)
+    data = PyUnicode_DATA(key)
+    end = _by_len_start[n] + _by_len_count[n]
+    for k in range(_by_len_start[n], end):
         name = _known_names[k]
         for i in range(n):
             c = PyUnicode_READ(kind, data, i)
