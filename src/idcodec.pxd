@@ -19,6 +19,13 @@ cdef extern from "Python.h":
     uint32_t PyUnicode_READ(int kind, void *data, Py_ssize_t i)
     Py_ssize_t PyUnicode_FindChar(object s, uint32_t ch, Py_ssize_t start, Py_ssize_t end, int direction) except -2
 
+cdef inline uint32_t read_char(int kind, void *data, Py_ssize_t i) noexcept:
+    """PyUnicode_READ with the 1-byte (ASCII / Latin-1) case first: what header text nearly always is."""
+    if kind == 1:
+        return (<unsigned char *>data)[i]
+    return PyUnicode_READ(kind, data, i)
+
+
 # A Python int from 16 little-endian bytes, without parsing text: the public call where it exists (3.13+).
 cdef extern from *:
     """
@@ -172,7 +179,7 @@ cdef inline bint is_printable_ascii(str text) noexcept:
     cdef Py_ssize_t i
     cdef uint32_t c
     for i in range(PyUnicode_GET_LENGTH(text)):
-        c = PyUnicode_READ(kind, data, i)
+        c = read_char(kind, data, i)
         if c < 0x20 or c > 0x7E:
             return False
     return True

@@ -19,8 +19,8 @@ from libc.stdint cimport uint64_t
 from ddfast._ext.context cimport Context, new_context
 from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_Find
 from idcodec cimport (
-    int_to_u128, is_printable_ascii, PyUnicode_DATA, PyUnicode_READ_CHAR, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ, ascii_str, join_u128, parse_dec_u64,
-    parse_hex_range, parse_hex_u128, write_hex16,
+    PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, int_to_u128,
+    is_printable_ascii, join_u128, parse_dec_u64, parse_hex_range, parse_hex_u128, read_char, write_hex16,
 )
 from libc.stdint cimport uint32_t
 from libc.string cimport memcpy
@@ -264,7 +264,7 @@ cdef int _slot_of(str key):
     for k in range(_by_len_start[n], end):
         name = _known_names[k]
         for i in range(n):
-            c = PyUnicode_READ(kind, data, i)
+            c = read_char(kind, data, i)
             if 0x41 <= c <= 0x5A:
                 c += 0x20
             if c != <uint32_t><unsigned char>name[i]:
@@ -431,9 +431,9 @@ cdef inline bint _has_dd_p(int kind, void *data, Py_ssize_t start, Py_ssize_t st
     """text[start:stop] starts with ``_dd.p.``."""
     if stop - start < 6:
         return False
-    return (PyUnicode_READ(kind, data, start) == 0x5F and PyUnicode_READ(kind, data, start + 1) == 0x64
-            and PyUnicode_READ(kind, data, start + 2) == 0x64 and PyUnicode_READ(kind, data, start + 3) == 0x2E
-            and PyUnicode_READ(kind, data, start + 4) == 0x70 and PyUnicode_READ(kind, data, start + 5) == 0x2E)
+    return (read_char(kind, data, start) == 0x5F and read_char(kind, data, start + 1) == 0x64
+            and read_char(kind, data, start + 2) == 0x64 and read_char(kind, data, start + 3) == 0x2E
+            and read_char(kind, data, start + 4) == 0x70 and read_char(kind, data, start + 5) == 0x2E)
 
 
 cdef inline bint _is_propagated_key(object key):
@@ -457,7 +457,7 @@ cdef str _common_tag(str text, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t ski
         if len(tag) - 6 != n:
             continue
         for i in range(n):
-            if PyUnicode_READ(kind, data, start + skip + i) != PyUnicode_READ_CHAR(tag, 6 + i):
+            if read_char(kind, data, start + skip + i) != PyUnicode_READ_CHAR(tag, 6 + i):
                 break
         else:
             return tag
@@ -477,13 +477,13 @@ cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propa
     cdef str key
     if n > max_size:
         return "extract_max_size"
-    if n and PyUnicode_READ(kind, data, n - 1) == 0x2C:  # one trailing comma is tolerated, as ddtrace's is
+    if n and read_char(kind, data, n - 1) == 0x2C:  # one trailing comma is tolerated, as ddtrace's is
         n -= 1
     while True:
         eq = -1
         end = n
         for i in range(start, n):
-            c = PyUnicode_READ(kind, data, i)
+            c = read_char(kind, data, i)
             if c == 0x3D:
                 eq = i
                 break
@@ -492,7 +492,7 @@ cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propa
         if eq <= start:
             return "decoding_error"
         for i in range(eq + 1, n):
-            c = PyUnicode_READ(kind, data, i)
+            c = read_char(kind, data, i)
             if c == 0x2C:
                 end = i
                 break
@@ -500,9 +500,9 @@ cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propa
                 return "decoding_error"
         vs = eq + 1
         ve = end
-        while vs < ve and PyUnicode_READ(kind, data, vs) == 0x20:
+        while vs < ve and read_char(kind, data, vs) == 0x20:
             vs += 1
-        while ve > vs and PyUnicode_READ(kind, data, ve - 1) == 0x20:
+        while ve > vs and read_char(kind, data, ve - 1) == 0x20:
             ve -= 1
         if ve == vs:
             return "decoding_error"
@@ -530,14 +530,14 @@ cdef inline bint _trim(str text, Py_ssize_t *start, Py_ssize_t *stop, bint is_ke
     cdef void *data = PyUnicode_DATA(text)
     cdef Py_ssize_t i
     cdef uint32_t c
-    while start[0] < stop[0] and PyUnicode_READ(kind, data, start[0]) == 0x20:
+    while start[0] < stop[0] and read_char(kind, data, start[0]) == 0x20:
         start[0] += 1
-    while stop[0] > start[0] and PyUnicode_READ(kind, data, stop[0] - 1) == 0x20:
+    while stop[0] > start[0] and read_char(kind, data, stop[0] - 1) == 0x20:
         stop[0] -= 1
     if stop[0] == start[0]:
         return False
     for i in range(start[0], stop[0]):
-        c = PyUnicode_READ(kind, data, i)
+        c = read_char(kind, data, i)
         if not (_tagset_key_char(c) if is_key else _tagset_value_char(c)):
             return False
     return True
@@ -1150,7 +1150,7 @@ cdef int _write_clean(StrBuf *b, str text, Py_ssize_t start, bint is_key) except
     cdef bint bad_run = False
     sb_reserve(b, n - start)
     for i in range(start, n):
-        c = PyUnicode_READ(kind, data, i)
+        c = read_char(kind, data, i)
         if c < 0x20 or c > 0x7E:
             if not bad_run:
                 b.data[b.length] = b"_"

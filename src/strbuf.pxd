@@ -9,7 +9,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from libc.stdint cimport uint32_t
 from libc.string cimport memcpy
 
-from idcodec cimport PyUnicode_DATA, PyUnicode_KIND, PyUnicode_READ, ascii_str
+from idcodec cimport PyUnicode_DATA, PyUnicode_KIND, ascii_str, read_char
 
 
 cdef struct StrBuf:
@@ -79,7 +79,7 @@ cdef inline int sb_ascii(StrBuf *b, str s, Py_ssize_t start, Py_ssize_t stop) ex
         b.length += stop - start
     else:
         for i in range(start, stop):
-            b.data[b.length] = <char>PyUnicode_READ(kind, data, i)
+            b.data[b.length] = <char>read_char(kind, data, i)
             b.length += 1
     return 0
 
