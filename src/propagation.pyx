@@ -1441,32 +1441,20 @@ cdef const char *_HEX_UPPER = b"0123456789ABCDEF"
 cdef int _write_quoted(StrBuf *b, str text, bint *safe) except -1:
     """Append ``urllib.parse.quote(text, safe=...)``: UTF-8, unsafe bytes as ``%XX`` (upper-case hex).
     A lone surrogate raises UnicodeEncodeError, as quote does."""
-    cdef int kind = PyUnicode_KIND(text)
-    cdef void *data = PyUnicode_DATA(text)
     cdef Py_ssize_t i, n = len(text)
-    cdef uint32_t c
-    cdef bytes raw
+    cdef unsigned char c
+    cdef bytes raw = None
     cdef const unsigned char *p
-    if kind != 1 or not text.isascii():
+    if PyUnicode_KIND(text) == 1 and text.isascii():
+        p = <const unsigned char *>PyUnicode_DATA(text)  # ASCII text is its own UTF-8
+    else:
         raw = text.encode("utf-8")
         p = <const unsigned char *>(<char *>raw)
         n = len(raw)
-        sb_reserve(b, 3 * n)
-        for i in range(n):
-            c = p[i]
-            if c < 128 and safe[c]:
-                b.data[b.length] = <char>c
-                b.length += 1
-            else:
-                b.data[b.length] = b"%"
-                b.data[b.length + 1] = _HEX_UPPER[c >> 4]
-                b.data[b.length + 2] = _HEX_UPPER[c & 0xF]
-                b.length += 3
-        return 0
     sb_reserve(b, 3 * n)
     for i in range(n):
-        c = (<unsigned char *>data)[i]
-        if safe[c]:
+        c = p[i]
+        if c < 128 and safe[c]:
             b.data[b.length] = <char>c
             b.length += 1
         else:
