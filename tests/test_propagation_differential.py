@@ -72,7 +72,7 @@ def settings_strategy(draw, prop):
         tags_max_length=draw(st.sampled_from([512, 512, 40, 0])),
         trace_id_128=draw(st.booleans()),
         baggage_tag_keys=draw(st.sampled_from([("user.id", "account.id", "session.id"), ("*",), ()])),
-        http_baggage=False,
+        http_baggage=draw(st.booleans()),
     )
 
 
@@ -145,7 +145,7 @@ def header_sets(draw):
     ctx = DDContext(**dict(args, is_remote=draw(st.booleans())))
     headers = {}
     inject_styles = draw(st.lists(st.sampled_from(STYLES), unique=True, min_size=1))
-    with ddtrace_settings(_PlainSettings(inject_styles=inject_styles)):
+    with ddtrace_settings(_PlainSettings(inject_styles=inject_styles, http_baggage=draw(st.booleans()))):
         DDPropagator.inject(ctx, headers)
     if draw(st.booleans()):  # a second, different trace in another style
         other = DDContext(trace_id=draw(trace_ids), span_id=draw(st.integers(1, U64)), sampling_priority=1)
@@ -179,7 +179,7 @@ def header_sets(draw):
 class _PlainSettings:
     """Only what ``ddtrace_settings`` reads, for driving ddtrace's own injection."""
 
-    def __init__(self, inject_styles=(), extract_styles=()):
+    def __init__(self, inject_styles=(), extract_styles=(), http_baggage=False):
         self.extract_styles = tuple(extract_styles)
         self.inject_styles = tuple(inject_styles)
         self.extract_first = False
@@ -187,7 +187,7 @@ class _PlainSettings:
         self.tags_max_length = 512
         self.trace_id_128 = True
         self.baggage_tag_keys = ("user.id", "account.id", "session.id")
-        self.http_baggage = False
+        self.http_baggage = http_baggage
 
 
 def _lenient_int(text, base=10):
