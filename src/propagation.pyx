@@ -1071,33 +1071,49 @@ cdef class _W3CMerge:
     cdef object span_id
 
 
-cdef object _tracecontext_secondary(_Headers h, Settings s, Context primary):
-    """The tracecontext style when another style already yielded the primary context: a ``_W3CMerge``
-    when it carries the same trace (the common case), else the full context (it becomes a span link)."""
+cdef str _valid_traceparent(_Headers h, uint64_t *hi, uint64_t *lo, uint64_t *span, uint64_t *flags):
+    """The trimmed traceparent and its fields, or None when absent or invalid (recorded)."""
     cdef str tp = h.get(H_TRACEPARENT)
-    cdef str ts
-    cdef uint64_t hi, lo, span, flags
-    cdef _W3CMerge merge
     if tp is None:
         return None
     tp = tp.strip()
-    if _parse_traceparent(tp, &hi, &lo, &span, &flags) < 0:
+    if _parse_traceparent(tp, hi, lo, span, flags) < 0:
         record("traceparent", tp)
         return None
+    return tp
+
+
+cdef str _valid_tracestate(_Headers h):
+    """The tracestate under the W3C limits, or None when absent, empty or not printable ASCII (recorded)."""
+    cdef str ts = h.get(H_TRACESTATE)
+    if not ts:
+        return None
+    ts = _limited_tracestate(ts)
+    if not is_printable_ascii(ts):
+        record("tracestate", ts)
+        return None
+    return ts
+
+
+cdef object _tracecontext_secondary(_Headers h, Settings s, Context primary):
+    """The tracecontext style when another style already yielded the primary context: a ``_W3CMerge``
+    when it carries the same trace (the common case), else the full context (it becomes a span link)."""
+    cdef str tp, ts
+    cdef uint64_t hi, lo, span, flags
+    cdef _W3CMerge merge
+    tp = _valid_traceparent(h, &hi, &lo, &span, &flags)
+    if tp is None:
+        return None
+    ts = _valid_tracestate(h)
     if primary.trace_id is None or not _equals_u128(primary.trace_id, hi, lo):
-        return _extract_tracecontext(h, s)
+        return _tracecontext(tp, hi, lo, span, flags, ts)
     merge = _W3CMerge.__new__(_W3CMerge)
     merge.traceparent = tp
     merge.span_id = span
-    ts = h.get(H_TRACESTATE)
-    if ts:
-        ts = _limited_tracestate(ts)
-        if not is_printable_ascii(ts):
-            record("tracestate", ts)
-        else:
-            merge.tracestate = _drop_bad_ot(ts)
-            if ts.startswith("dd="):
-                merge.last_parent = _dd_member_parent(ts)
+    if ts is not None:
+        merge.tracestate = _drop_bad_ot(ts)
+        if ts.startswith("dd="):
+            merge.last_parent = _dd_member_parent(ts)
     return merge
 
 
@@ -1110,32 +1126,26 @@ cdef inline bint _equals_u128(object value, uint64_t hi, uint64_t lo):
 
 
 cdef Context _extract_tracecontext(_Headers h, Settings s):
-    cdef str tp = h.get(H_TRACEPARENT)
-    cdef str ts, stored, origin = None
-    cdef uint64_t hi, lo, span, flags, sampled
-    cdef dict meta
-    cdef object priority
+    cdef uint64_t hi, lo, span, flags
+    cdef str tp = _valid_traceparent(h, &hi, &lo, &span, &flags)
     if tp is None:
         return None
-    tp = tp.strip()
-    if _parse_traceparent(tp, &hi, &lo, &span, &flags) < 0:
-        record("traceparent", tp)
-        return None
-    sampled = flags & 1
-    meta = {"traceparent": tp}
-    priority = <int>sampled
-    ts = h.get(H_TRACESTATE)
-    if ts:
-        ts = _limited_tracestate(ts)
-        if not is_printable_ascii(ts):
-            record("tracestate", ts)
-        else:
-            stored = _drop_bad_ot(ts)
-            if stored is not None:
-                meta["tracestate"] = stored
-            # after the limits, the dd= member (the last one sent) comes first
-            if ts.startswith("dd="):
-                priority, origin = _apply_dd_member(ts, meta, sampled, priority)
+    return _tracecontext(tp, hi, lo, span, flags, _valid_tracestate(h))
+
+
+cdef Context _tracecontext(str tp, uint64_t hi, uint64_t lo, uint64_t span, uint64_t flags, str ts):
+    """The context of a valid traceparent and its tracestate (None: absent or invalid)."""
+    cdef uint64_t sampled = flags & 1
+    cdef dict meta = {"traceparent": tp}
+    cdef object priority = <int>sampled
+    cdef str stored, origin = None
+    if ts is not None:
+        stored = _drop_bad_ot(ts)
+        if stored is not None:
+            meta["tracestate"] = stored
+        # after the limits, the dd= member (the last one sent) comes first
+        if ts.startswith("dd="):
+            priority, origin = _apply_dd_member(ts, meta, sampled, priority)
     return new_context(join_u128(hi, lo), span, origin, priority, meta)
 
 
