@@ -220,23 +220,15 @@ cdef class _Headers:
         return <str>self.slots[slot]
 
 
-cdef inline str _text(object value):
+cdef inline str _text(object value, str encoding):
+    """``value`` as str: itself, or bytes decoded (``latin-1`` for names, as ASGI servers do; UTF-8 with
+    backslash escapes for values, as ddtrace does); None for any other type."""
     if type(value) is str:
         return <str>value
     if isinstance(value, str):
         return str(value)
     if isinstance(value, (bytes, bytearray)):
-        return bytes(value).decode("utf-8", "backslashreplace")
-    return None
-
-
-cdef inline str _key_text(object key):
-    if type(key) is str:
-        return <str>key
-    if isinstance(key, str):
-        return str(key)
-    if isinstance(key, (bytes, bytearray)):
-        return bytes(key).decode("latin-1")
+        return bytes(value).decode(encoding, "backslashreplace")
     return None
 
 
@@ -286,7 +278,7 @@ cdef inline void _put(_Headers h, str key, object value, bint ot_baggage):
             elif lower.startswith(_WSGI_OT_BAGGAGE_PREFIX):
                 _put_ot(h, OT_BAGGAGE_PREFIX + lower[len(_WSGI_OT_BAGGAGE_PREFIX):], value)
         return
-    text = _text(value)
+    text = _text(value, "utf-8")
     if text is None:
         if value is not None:
             record("header_value_type", _SLOT_NAMES[slot])
@@ -299,7 +291,7 @@ cdef inline void _put(_Headers h, str key, object value, bint ot_baggage):
 
 
 cdef void _put_ot(_Headers h, str name, object value):
-    cdef str text = _text(value)
+    cdef str text = _text(value, "utf-8")
     if text is None:
         if value is not None:
             record("header_value_type", name)
@@ -323,7 +315,7 @@ cdef _Headers _read(object carrier, bint ot_baggage):
             if type(k) is str:
                 key = <str>k
             else:
-                key = _key_text(k)
+                key = _text(k, "latin-1")
                 if key is None:
                     continue
             if _maybe_known(key, ot_baggage):
@@ -346,7 +338,7 @@ cdef _Headers _read(object carrier, bint ot_baggage):
         except (TypeError, ValueError):
             record("malformed_carrier_item", pair)
             continue
-        key = _key_text(k)
+        key = _text(k, "latin-1")
         if key is not None and _maybe_known(key, ot_baggage):
             _put(h, key, value, ot_baggage)
     return h
@@ -1200,10 +1192,6 @@ cdef int _write_int(StrBuf *b, object value) except -1:
         sb_bytes(b, digits + i, 21 - i)
         return 0
     text = str(value)
-    return _write_ascii_or_clean(b, text)
-
-
-cdef int _write_ascii_or_clean(StrBuf *b, str text) except -1:
     return _write_clean(b, text, 0, False)
 
 

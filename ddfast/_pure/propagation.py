@@ -167,19 +167,13 @@ def record(reason, detail=None):
 # -- carriers -------------------------------------------------------------------------------------
 
 
-def _text(value):
+def _text(value, encoding):
+    """``value`` as str: itself, or bytes decoded (``latin-1`` for names, as ASGI servers do; UTF-8 with
+    backslash escapes for values, as ddtrace does); None for any other type."""
     if isinstance(value, str):
         return value
     if isinstance(value, (bytes, bytearray)):
-        return bytes(value).decode("utf-8", "backslashreplace")
-    return None
-
-
-def _key_text(key):
-    if isinstance(key, str):
-        return key
-    if isinstance(key, (bytes, bytearray)):
-        return bytes(key).decode("latin-1")
+        return bytes(value).decode(encoding, "backslashreplace")
     return None
 
 
@@ -212,7 +206,7 @@ def normalize(carrier, ot_baggage=False):
         except (TypeError, ValueError):
             record("malformed_carrier_item", pair)
             continue
-        key = _key_text(key)
+        key = _text(key, "latin-1")
         if key is None:
             continue
         lower = key.lower()
@@ -226,7 +220,7 @@ def normalize(carrier, ot_baggage=False):
                 name = OT_BAGGAGE_PREFIX + lower[len(_WSGI_OT_BAGGAGE_PREFIX) :]
             else:
                 continue
-        text = _text(value)
+        text = _text(value, "utf-8")
         if text is None:
             if value is not None:
                 record("header_value_type", name)
