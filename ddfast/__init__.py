@@ -8,12 +8,30 @@ from ddfast import ids
 from ddfast._impl import implementation
 from ddfast.context import Context
 from ddfast.propagation import HTTPPropagator
+from ddfast.sampling import DatadogSampler, SamplingRule
 from ddfast.settings import config
+from ddfast.span import Span
 from ddfast.span_link import SpanLink
+from ddfast.tracer import Tracer, tracer
+from ddfast.writer import InMemoryWriter
 
 try:
     from ddfast._version import version as __version__
 except ImportError:  # running from a checkout that was never built
     __version__ = "0.0.0"
 
-__all__ = ["Context", "HTTPPropagator", "SpanLink", "config", "ids", "implementation", "__version__"]
+__all__ = [
+    "Context",
+    "DatadogSampler",
+    "HTTPPropagator",
+    "InMemoryWriter",
+    "SamplingRule",
+    "Span",
+    "SpanLink",
+    "Tracer",
+    "__version__",
+    "config",
+    "ids",
+    "implementation",
+    "tracer",
+]

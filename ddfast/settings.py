@@ -78,6 +78,38 @@ def _styles(env, specific):
     return list(DEFAULT_STYLES)
 
 
+def parse_tags(text):
+    """``DD_TAGS`` as ddtrace parses it: ``k:v`` pairs split at commas (or, with none, whitespace); a
+    pair without ``:`` is a key with an empty value; empty keys are dropped."""
+    tags = {}
+    if not text:
+        return tags
+    for item in text.split("," if "," in text else None):
+        item = item.strip()
+        if not item:
+            continue
+        key, _, value = item.partition(":")
+        key = key.strip()
+        if key:
+            tags[key] = value.strip()
+    return tags
+
+
+def _span_rules(env):
+    text = env.get("DD_SPAN_SAMPLING_RULES", "")
+    path = env.get("DD_SPAN_SAMPLING_RULES_FILE", "")
+    if text and path:
+        log.warning("ddfast: DD_SPAN_SAMPLING_RULES and DD_SPAN_SAMPLING_RULES_FILE are both set; using the first")
+    if text or not path:
+        return text
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError as e:
+        log.warning("ddfast: cannot read DD_SPAN_SAMPLING_RULES_FILE=%r (%s); no span sampling rules", path, e)
+        return ""
+
+
 class Config:
     """ddfast's settings, with ddtrace 4.16's defaults. Assigning an attribute re-validates it."""
 
@@ -92,6 +124,14 @@ class Config:
         "baggage_max_bytes",
         "baggage_tag_keys",
         "propagation_http_baggage_enabled",
+        "tracing_enabled",
+        "service",
+        "env",
+        "version",
+        "tags",
+        "trace_sampling_rules",
+        "trace_rate_limit",
+        "span_sampling_rules",
     )
     __slots__ = _fields + ("_listeners",)
 
@@ -125,6 +165,24 @@ class Config:
         self.baggage_tag_keys = [k.strip() for k in raw_keys.split(",") if k.strip()]
         #: also extract/inject baggage as ``ot-baggage-*`` headers
         self.propagation_http_baggage_enabled = asbool(env.get("DD_TRACE_PROPAGATION_HTTP_BAGGAGE_ENABLED"), False)
+        #: false makes the tracer a cheap no-op (spans are made but never sampled nor written)
+        self.tracing_enabled = asbool(env.get("DD_TRACE_ENABLED"), True)
+        #: tags of every span (``DD_TAGS``: ``k:v`` pairs separated by commas or spaces)
+        tags = parse_tags(env.get("DD_TAGS"))
+        #: the default service, env and version (``DD_SERVICE``/``DD_ENV``/``DD_VERSION``, else DD_TAGS')
+        self.service = env.get("DD_SERVICE") or tags.get("service")
+        self.env = env.get("DD_ENV") or tags.get("env")
+        self.version = env.get("DD_VERSION") or tags.get("version")
+        if self.service:
+            tags.pop("service", None)
+        self.tags = tags
+        #: trace sampling rules, JSON (parsed by the sampler, which warns about bad rules)
+        self.trace_sampling_rules = env.get("DD_TRACE_SAMPLING_RULES", "")
+        #: traces per second kept by sampling rules (negative: no limit)
+        self.trace_rate_limit = _int(env, "DD_TRACE_RATE_LIMIT", 100, minimum=-(2**31))
+        #: single-span sampling rules, JSON (DD_SPAN_SAMPLING_RULES, else the content of
+        #: DD_SPAN_SAMPLING_RULES_FILE)
+        self.span_sampling_rules = _span_rules(env)
 
     def __setattr__(self, name, value):
         if name not in self._fields:

@@ -40,10 +40,24 @@ cdef Context new_context(object trace_id, object span_id, object origin, object 
     cdef Context ctx = Context.__new__(Context)
     ctx.trace_id = trace_id
     ctx.span_id = span_id
-    ctx.sampling_priority = priority
+    ctx._priority = priority
     ctx._origin = origin if origin is not None and _valid_origin(origin) else None
     ctx._meta = meta
     ctx._is_remote = True
+    return ctx
+
+
+cdef Context span_context(Context shared, object trace_id, object span_id):
+    """A local span's Context: its own ids, the trace-wide state (priority, origin, meta, baggage,
+    metrics) read through ``shared``, the context of the trace."""
+    cdef Context ctx = Context.__new__(Context)
+    ctx.trace_id = trace_id
+    ctx.span_id = span_id
+    ctx._shared = shared
+    ctx._meta = shared._meta
+    ctx._baggage_d = shared.baggage_dict()
+    ctx._metrics_d = shared._metrics_d
+    ctx._is_remote = False
     return ctx
 
 
@@ -68,7 +82,7 @@ cdef class Context:
             raise TypeError(
                 "Context sampling_priority must be a number or None, not %s" % type(sampling_priority).__name__
             )
-        self.sampling_priority = sampling_priority
+        self._priority = sampling_priority
         self.dd_origin = dd_origin
         self._meta = _checked_dict(meta, "meta")
         self._metrics_d = _checked_dict(metrics, "metrics") if metrics is not None else None
@@ -83,21 +97,38 @@ cdef class Context:
             self._baggage_d = {}
         return self._baggage_d
 
+    cdef Context trace_state(self):
+        """The context holding the trace-wide priority, origin and sampling state."""
+        return self._shared if self._shared is not None else self
+
     # -- ddtrace-compatible accessors ------------------------------------------------------------
+
+    @property
+    def sampling_priority(self):
+        """The trace's priority: -1 user reject, 0 auto reject, 1 auto keep, 2 user keep; None if undecided."""
+        return self.trace_state()._priority
+
+    @sampling_priority.setter
+    def sampling_priority(self, value):
+        if value is not None and not isinstance(value, (int, float)):
+            raise TypeError("Context sampling_priority must be a number or None, not %s" % type(value).__name__)
+        cdef Context state = self.trace_state()
+        state._priority = value
+        state._ot = None
 
     @property
     def dd_origin(self):
         """The product that started the trace (``synthetics``, ``rum``…), or None."""
-        return self._origin
+        return self.trace_state()._origin
 
     @dd_origin.setter
     def dd_origin(self, value):
         if value is None:
-            self._origin = None
+            self.trace_state()._origin = None
         elif not isinstance(value, str):
             raise TypeError("Context dd_origin must be a str or None, not %s" % type(value).__name__)
         else:
-            self._origin = value if _valid_origin(value) else None
+            self.trace_state()._origin = value if _valid_origin(value) else None
 
     @property
     def meta(self):
@@ -107,7 +138,7 @@ cdef class Context:
     @property
     def _metrics(self):
         if self._metrics_d is None:
-            self._metrics_d = {}
+            self._metrics_d = self._shared._metrics if self._shared is not None else {}
         return self._metrics_d
 
     @_metrics.setter
@@ -195,8 +226,8 @@ cdef class Context:
         return (
             self.trace_id == o.trace_id
             and self.span_id == o.span_id
-            and self.sampling_priority == o.sampling_priority
-            and self._origin == o._origin
+            and self.trace_state()._priority == o.trace_state()._priority
+            and self.trace_state()._origin == o.trace_state()._origin
             and self._meta == o._meta
             and (self._metrics_d or {}) == (o._metrics_d or {})
             and (self._links_d or []) == (o._links_d or [])
@@ -213,8 +244,8 @@ cdef class Context:
             % (
                 self.trace_id,
                 self.span_id,
-                self.sampling_priority,
-                self._origin,
+                self.trace_state()._priority,
+                self.trace_state()._origin,
                 self._meta,
                 self._metrics_d or {},
                 self._baggage_d or {},

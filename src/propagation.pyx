@@ -719,10 +719,10 @@ cdef void _inject_datadog(Context ctx, object headers, Settings s, uint64_t hi, 
     if hi and not _is_hex_of(meta.get("_dd.p.tid"), hi):
         meta["_dd.p.tid"] = _hex16(hi)
     _set(headers, "x-datadog-parent-id", _dec(PyLong_AsUnsignedLongLongMask(ctx.span_id)))
-    if ctx.sampling_priority is not None:
-        _set(headers, "x-datadog-sampling-priority", _priority_str(ctx.sampling_priority))
-    if ctx._origin is not None:
-        _set(headers, "x-datadog-origin", ctx._origin)
+    if ctx.trace_state()._priority is not None:
+        _set(headers, "x-datadog-sampling-priority", _priority_str(ctx.trace_state()._priority))
+    if ctx.trace_state()._origin is not None:
+        _set(headers, "x-datadog-origin", ctx.trace_state()._origin)
     if s.tags_max_length == 0:
         meta["_dd.propagation_error"] = "disabled"
         return
@@ -798,7 +798,7 @@ cdef Context _extract_b3(_Headers h, Settings s):
 cdef void _inject_b3multi(Context ctx, object headers) except *:
     _set(headers, "x-b3-traceid", _hex_id(ctx.trace_id))
     _set(headers, "x-b3-spanid", _hex_id(ctx.span_id))
-    priority = ctx.sampling_priority
+    priority = ctx.trace_state()._priority
     if priority is not None:
         if priority <= 0:
             _set(headers, "x-b3-sampled", "0")
@@ -810,7 +810,7 @@ cdef void _inject_b3multi(Context ctx, object headers) except *:
 
 cdef void _inject_b3(Context ctx, object headers) except *:
     cdef str value = _hex_id(ctx.trace_id) + "-" + _hex_id(ctx.span_id)
-    priority = ctx.sampling_priority
+    priority = ctx.trace_state()._priority
     if priority is not None:
         if priority <= 0:
             value += "-0"
@@ -1201,14 +1201,14 @@ cdef int _write_dd_member(StrBuf *b, Context ctx) except -1:
     cdef Py_ssize_t start = b.length, mark
     cdef dict meta = ctx._meta
     cdef str key
-    if ctx.sampling_priority is not None:
+    if ctx.trace_state()._priority is not None:
         sb_bytes(b, "s:", 2)
-        _write_int(b, ctx.sampling_priority)
-    if ctx._origin:
+        _write_int(b, ctx.trace_state()._priority)
+    if ctx.trace_state()._origin:
         if b.length > start:
             sb_char(b, b";")
         sb_bytes(b, "o:", 2)
-        _write_clean(b, ctx._origin, 0, False)
+        _write_clean(b, ctx.trace_state()._origin, 0, False)
     dm = meta.get("_dd.p.dm")
     if dm:
         if b.length > start:
@@ -1268,7 +1268,7 @@ cdef str _traceparent(Context ctx, uint64_t trace_hi, uint64_t trace_lo):
     cdef char buf[55]
     if ctx.span_id is None or ctx.trace_id is None:
         return tp or ""
-    sampled = 1 if ctx.sampling_priority is not None and ctx.sampling_priority > 0 else 0
+    sampled = 1 if ctx.trace_state()._priority is not None and ctx.trace_state()._priority > 0 else 0
     if tp and type(tp) is str:
         stripped = (<str>tp).strip()
         if _parse_traceparent(stripped, &hi, &lo, &span, &flags) == 0:
@@ -1297,22 +1297,27 @@ cdef str _traceparent(Context ctx, uint64_t trace_hi, uint64_t trace_lo):
 cpdef str tracestate_of(Context ctx):
     """The tracestate to send for ``ctx`` (before ``p:``): our ``dd=`` member first, other vendors after."""
     cdef object ts = ctx._meta.get("tracestate", "")
+    cdef object ot_state = ctx.trace_state()._ot
     cdef list members, rest
     cdef str dd, ot
     cdef StrBuf b
     if not ts:
-        # only our own member, which _write_dd_member keeps within every limit (ddtrace sends it untrimmed)
+        # only our own member, which _write_dd_member keeps within every limit (ddtrace sends it untrimmed),
+        # and the OpenTelemetry member of our own sampling decision
         sb_init(&b)
         try:
             sb_bytes(&b, "dd=", 3)
             _write_dd_member(&b, ctx)
-            return sb_str(&b) if b.length > 3 else ""
+            dd = sb_str(&b) if b.length > 3 else ""
         finally:
             sb_free(&b)
+        if ot_state is not None:
+            return dd + ",ot=" + ot_state if dd else "ot=" + ot_state
+        return dd
     dd = dd_member_of(ctx)
     members = [m for m in [(<str>m).strip() for m in (<str>ts).split(",")] if m]
     rest = [m for m in members if not (<str>m).startswith("ot=")]
-    ot = _ot_member(members)
+    ot = "ot=" + ot_state if ot_state is not None else _ot_member(members)
     if not rest:
         # only OpenTelemetry's member upstream: ours (untrimmed, as ddtrace sends it) then theirs
         return ",".join(([("dd=" + dd)] if dd else []) + ([ot] if ot else []))
@@ -1380,8 +1385,10 @@ cdef str _with_parent(str tracestate, uint64_t span_id):
 
 cdef str _local_tracestate(Context ctx, uint64_t span_id):
     """``_with_parent(tracestate_of(ctx), span_id)`` for a context with no upstream tracestate, built in
-    one buffer: ``dd=p:<span id>`` then ``;`` and our member, if it has anything."""
+    one buffer: ``dd=p:<span id>`` then ``;`` and our member, if it has anything, then the ``ot=``
+    member of our own sampling decision."""
     cdef StrBuf b
+    cdef object ot_state
     sb_init(&b)
     try:
         sb_bytes(&b, "dd=p:", 5)
@@ -1392,6 +1399,10 @@ cdef str _local_tracestate(Context ctx, uint64_t span_id):
         _write_dd_member(&b, ctx)
         if b.length == 22:  # empty member: no trailing ";"
             b.length = 21
+        ot_state = ctx.trace_state()._ot
+        if ot_state is not None:
+            sb_bytes(&b, ",ot=", 4)
+            sb_ascii(&b, <str>ot_state, 0, len(<str>ot_state))
         return sb_str(&b)
     finally:
         sb_free(&b)
@@ -1578,6 +1589,9 @@ def as_context(obj):
     ``Context`` read through its attributes, sharing its meta and baggage dicts."""
     if isinstance(obj, Context):
         return obj
+    own = getattr(obj, "context", None)
+    if isinstance(own, Context):  # a ddfast Span
+        return own
     if obj is None or not (hasattr(obj, "trace_id") and hasattr(obj, "span_id")):
         raise TypeError("inject() expects a Context or a Span, not %s" % type(obj).__name__)
     if not hasattr(obj, "_meta") and hasattr(obj, "context"):
@@ -1616,7 +1630,7 @@ cdef object _link_of(Context ctx, str style, str reason):
             ctx.trace_id,
             ctx.span_id,
             tracestate=ctx._meta.get("tracestate", "") if style == TRACECONTEXT else None,
-            flags=1 if ctx.sampling_priority and ctx.sampling_priority > 0 else 0,
+            flags=1 if ctx.trace_state()._priority and ctx.trace_state()._priority > 0 else 0,
             attributes={"reason": reason, "context_headers": style},
         )
     return None
@@ -1757,6 +1771,7 @@ cpdef inject(Context ctx, object headers, Settings s):
 # -- the HTTPPropagator entry points -------------------------------------------------------------------
 
 cdef Settings _active = Settings()
+cdef object _before_inject = None
 
 
 def configure(Settings s):
@@ -1765,14 +1780,24 @@ def configure(Settings s):
     _active = s
 
 
+def set_before_inject(hook):
+    """Call ``hook(obj, context)`` before injecting a context whose priority is undecided (the tracer
+    samples the trace there, as ddtrace does); None removes it."""
+    global _before_inject
+    if hook is not None and not callable(hook):
+        raise TypeError("set_before_inject() expects a callable or None, not %s" % type(hook).__name__)
+    _before_inject = hook
+
+
 cpdef http_inject(object context, object headers):
     """``HTTPPropagator.inject``: write ``context`` (a Context or Span, ddfast's or ddtrace's) into the
     mutable mapping ``headers``, in the configured styles."""
     if type(headers) is not dict and not hasattr(headers, "__setitem__"):
         raise TypeError("inject() expects a mutable mapping for headers, not %s" % type(headers).__name__)
-    if type(context) is not Context:
-        context = as_context(context)
-    inject(<Context>context, headers, _active)
+    cdef Context ctx = context if type(context) is Context else as_context(context)
+    if ctx.trace_state()._priority is None and _before_inject is not None:
+        _before_inject(context, ctx)
+    inject(ctx, headers, _active)
 
 
 cpdef Context http_extract(object headers):

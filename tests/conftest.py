@@ -80,3 +80,32 @@ def ctxmod(kind):
 def compiled_prop():
     """The compiled propagation module alone, for comparing it with the pure one."""
     return load_twin("propagation", "cython")
+
+
+@pytest.fixture
+def spanmod(kind):
+    """``ddfast`` span core module (Span, TraceBuffer, start_span), compiled and pure."""
+    return load_twin("span", kind)
+
+
+@pytest.fixture
+def sampling(kind):
+    """``ddfast`` sampling core module (DatadogSampler, SamplingRule, RateLimiter…), compiled and pure."""
+    return load_twin("sampling", kind)
+
+
+@pytest.fixture
+def make_tracer(kind):
+    """``make_tracer(sampler=None)``: a Tracer on the implementation under test, writing to an
+    ``InMemoryWriter`` (``tracer.writer``)."""
+    from ddfast.tracer import Tracer
+    from ddfast.writer import InMemoryWriter
+
+    core = (load_twin("span", kind), load_twin("sampling", kind), load_twin("propagation", kind))
+
+    def make(sampler=None, **sampler_kwargs):
+        if sampler is None:
+            sampler = core[1].DatadogSampler(rules=sampler_kwargs.pop("rules", []), **sampler_kwargs)
+        return Tracer(writer=InMemoryWriter(), sampler=sampler, _core=core)
+
+    return make

@@ -32,19 +32,39 @@ def _checked_dict(value, name):
     return value
 
 
+def span_context(shared, trace_id, span_id):
+    """A local span's Context: its own ids, the trace-wide state (priority, origin, meta, baggage,
+    metrics) read through ``shared``, the context of the trace."""
+    ctx = Context.__new__(Context)
+    ctx.trace_id = trace_id
+    ctx.span_id = span_id
+    ctx._priority = None
+    ctx._origin = None
+    ctx._shared = shared
+    ctx._ot = None
+    ctx._meta = shared._meta
+    ctx._baggage = shared._baggage
+    ctx._metrics = shared._metrics
+    ctx._span_links = []
+    ctx._is_remote = False
+    return ctx
+
+
 class Context:
     """Trace state that crosses process boundaries (ddtrace's ``Context``)."""
 
     __slots__ = (
         "trace_id",
         "span_id",
-        "sampling_priority",
-        "_dd_origin",
+        "_priority",
+        "_origin",
         "_meta",
         "_metrics",
         "_baggage",
         "_span_links",
         "_is_remote",
+        "_shared",
+        "_ot",
     )
 
     def __init__(
@@ -65,8 +85,10 @@ class Context:
             raise TypeError(
                 "Context sampling_priority must be a number or None, not %s" % type(sampling_priority).__name__
             )
-        self.sampling_priority = sampling_priority
-        self._dd_origin = None
+        self._shared = None
+        self._ot = None
+        self._priority = sampling_priority
+        self._origin = None
         self.dd_origin = dd_origin
         self._meta = _checked_dict(meta, "meta")
         self._metrics = _checked_dict(metrics, "metrics")
@@ -78,21 +100,38 @@ class Context:
         self._span_links = span_links
         self._is_remote = bool(is_remote)
 
+    def trace_state(self):
+        """The context holding the trace-wide priority, origin and sampling state."""
+        return self._shared if self._shared is not None else self
+
     # -- ddtrace-compatible accessors ------------------------------------------------------------
+
+    @property
+    def sampling_priority(self):
+        """The trace's priority: -1 user reject, 0 auto reject, 1 auto keep, 2 user keep; None if undecided."""
+        return self.trace_state()._priority
+
+    @sampling_priority.setter
+    def sampling_priority(self, value):
+        if value is not None and not isinstance(value, (int, float)):
+            raise TypeError("Context sampling_priority must be a number or None, not %s" % type(value).__name__)
+        state = self.trace_state()
+        state._priority = value
+        state._ot = None
 
     @property
     def dd_origin(self):
         """The product that started the trace (``synthetics``, ``rum``…), or None."""
-        return self._dd_origin
+        return self.trace_state()._origin
 
     @dd_origin.setter
     def dd_origin(self, value):
         if value is None:
-            self._dd_origin = None
+            self.trace_state()._origin = None
         elif not isinstance(value, str):
             raise TypeError("Context dd_origin must be a str or None, not %s" % type(value).__name__)
         else:
-            self._dd_origin = value if _valid_origin(value) else None
+            self.trace_state()._origin = value if _valid_origin(value) else None
 
     @property
     def meta(self):
@@ -158,7 +197,7 @@ class Context:
             self.trace_id == other.trace_id
             and self.span_id == other.span_id
             and self.sampling_priority == other.sampling_priority
-            and self._dd_origin == other._dd_origin
+            and self.dd_origin == other.dd_origin
             and self._meta == other._meta
             and self._metrics == other._metrics
             and self._span_links == other._span_links
@@ -176,7 +215,7 @@ class Context:
                 self.trace_id,
                 self.span_id,
                 self.sampling_priority,
-                self._dd_origin,
+                self.dd_origin,
                 self._meta,
                 self._metrics,
                 self._baggage,

@@ -738,14 +738,19 @@ def traceparent_of(ctx):
 def tracestate_of(ctx):
     """The tracestate to send for ``ctx`` (before ``p:``): our ``dd=`` member first, other vendors after."""
     ts = ctx._meta.get("tracestate", "")
+    ot_state = ctx.trace_state()._ot
     dd = dd_member_of(ctx)
     if not ts:
-        # only our own member, which dd_member_of keeps within every limit (ddtrace sends it untrimmed)
-        return "dd=" + dd if dd else ""
+        # only our own member, which dd_member_of keeps within every limit (ddtrace sends it untrimmed),
+        # and the OpenTelemetry member of our own sampling decision
+        dd = "dd=" + dd if dd else ""
+        if ot_state is not None:
+            return dd + ",ot=" + ot_state if dd else "ot=" + ot_state
+        return dd
     members = [m.strip() for m in ts.split(",")]
     members = [m for m in members if m]
     rest = [m for m in members if not m.startswith("ot=")]
-    ot = _ot_member(members)
+    ot = "ot=" + ot_state if ot_state is not None else _ot_member(members)
     if not rest:
         # only OpenTelemetry's member upstream: ours (untrimmed, as ddtrace sends it) then theirs
         return ",".join(([("dd=" + dd)] if dd else []) + ([ot] if ot else []))
@@ -900,6 +905,9 @@ def as_context(obj):
     shared, so what injection records there, ``_dd.p.tid`` or a propagation error, lands on ``obj``)."""
     if isinstance(obj, Context):
         return obj
+    own = getattr(obj, "context", None)
+    if isinstance(own, Context):  # a ddfast Span
+        return own
     if obj is None or not (hasattr(obj, "trace_id") and hasattr(obj, "span_id")):
         raise TypeError("inject() expects a Context or a Span, not %s" % type(obj).__name__)
     if not hasattr(obj, "_meta") and hasattr(obj, "context"):
@@ -1048,6 +1056,7 @@ def inject(ctx, headers, s):
 # -- the HTTPPropagator entry points -------------------------------------------------------------------
 
 _active = Settings()
+_before_inject = None
 
 
 def configure(s):
@@ -1058,14 +1067,24 @@ def configure(s):
     _active = s
 
 
+def set_before_inject(hook):
+    """Call ``hook(obj, context)`` before injecting a context whose priority is undecided (the tracer
+    samples the trace there, as ddtrace does); None removes it."""
+    global _before_inject
+    if hook is not None and not callable(hook):
+        raise TypeError("set_before_inject() expects a callable or None, not %s" % type(hook).__name__)
+    _before_inject = hook
+
+
 def http_inject(context, headers):
     """``HTTPPropagator.inject``: write ``context`` (a Context or Span, ddfast's or ddtrace's) into the
     mutable mapping ``headers``, in the configured styles."""
     if type(headers) is not dict and not hasattr(headers, "__setitem__"):
         raise TypeError("inject() expects a mutable mapping for headers, not %s" % type(headers).__name__)
-    if type(context) is not Context:
-        context = as_context(context)
-    inject(context, headers, _active)
+    ctx = context if type(context) is Context else as_context(context)
+    if ctx.trace_state()._priority is None and _before_inject is not None:
+        _before_inject(context, ctx)
+    inject(ctx, headers, _active)
 
 
 def http_extract(headers):

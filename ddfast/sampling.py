@@ -1,0 +1,40 @@
+"""Trace sampling, as ddtrace's ``DatadogSampler`` / ``SamplingRule`` (compiled when available).
+
+``DatadogSampler(rules=None, rate_limit=None)`` decides each trace once, on its local root: the first
+matching ``SamplingRule`` (then the rate limiter, ``DD_TRACE_RATE_LIMIT``), else the agent's rate for
+the service and env, else keep. Rules default to ``DD_TRACE_SAMPLING_RULES``.
+"""
+
+from ddfast._impl import load
+
+_core = load("sampling")
+
+DatadogSampler = _core.DatadogSampler
+SamplingRule = _core.SamplingRule
+SpanSamplingRule = _core.SpanSamplingRule
+RateLimiter = _core.RateLimiter
+GlobMatcher = _core.GlobMatcher
+parse_sampling_rules = _core.parse_sampling_rules
+parse_span_sampling_rules = _core.parse_span_sampling_rules
+sampled_by_rate = _core.sampled_by_rate
+
+#: sampling priorities (ddtrace.constants)
+USER_REJECT = -1
+AUTO_REJECT = 0
+AUTO_KEEP = 1
+USER_KEEP = 2
+
+__all__ = [
+    "AUTO_KEEP",
+    "AUTO_REJECT",
+    "USER_KEEP",
+    "USER_REJECT",
+    "DatadogSampler",
+    "GlobMatcher",
+    "RateLimiter",
+    "SamplingRule",
+    "SpanSamplingRule",
+    "parse_sampling_rules",
+    "parse_span_sampling_rules",
+    "sampled_by_rate",
+]
