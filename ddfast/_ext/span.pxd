@@ -7,7 +7,7 @@ from ddfast._ext.context cimport Context
 cdef class TraceBuffer:
     cdef list spans
     cdef Py_ssize_t open
-    cdef object sink
+    cdef public object sink
 
     cdef void started(self, Span span)
     cdef int finished(self, Span span) except -1
