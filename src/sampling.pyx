@@ -84,12 +84,21 @@ def format_rate(double rate):
     return ("%.6f" % rounded).rstrip("0").rstrip(".")
 
 
-cdef str ot_state(uint64_t trace_id_low, double rate):
-    """The OpenTelemetry ``ot=`` value ddtrace sends with a probabilistic decision: ``rv`` the 56-bit
-    randomness the Knuth hash gives (inverted, so that OTel's ``rv >= th`` keeps what Datadog keeps) and
-    ``th`` the 56-bit rejection threshold, trailing zeros cut."""
-    cdef uint64_t rv = (~(knuth_hash(trace_id_low) >> 8)) & 0xFFFFFFFFFFFFFFULL
-    cdef uint64_t th = <uint64_t>((1.0 - rate) * 72057594037927936.0)
+cdef str ot_state(uint64_t trace_id_low, double rate, bint sampled):
+    """The OpenTelemetry ``ot=`` value ddtrace sends with a probabilistic decision (OTEP 235): ``th`` the
+    56-bit rejection threshold of ``rate`` (rounded half away from zero, trailing zeros cut) and ``rv``
+    the 56-bit randomness the Knuth hash gives, moved to the threshold's side of the decision made, so
+    that an OTel ``rv >= th`` check agrees with it."""
+    cdef uint64_t rv = (~knuth_hash(trace_id_low)) >> 8
+    cdef uint64_t th = 0
+    cdef double scaled
+    if rate != 1.0:
+        scaled = floor((1.0 - rate) * 72057594037927936.0 + 0.5)
+        th = 0xFFFFFFFFFFFFFFULL if scaled >= 72057594037927935.0 else <uint64_t>scaled
+    if sampled and rv < th:
+        rv = th
+    elif not sampled and rv >= th:
+        rv = th - 1 if th > 0 else 0
     th_text = ("%014x" % th).rstrip("0") or "0"
     return "rv:%014x;th:%s" % (rv, th_text)
 
@@ -519,7 +528,7 @@ cdef class DatadogSampler:
         else:
             state._priority = 1 if sampled else 0
         if rate > 0 and not limited and mechanism != APPSEC:
-            state._ot = ot_state(low, rate)
+            state._ot = ot_state(low, rate, sampled)
         else:
             state._ot = None
         if discard != NULL:

@@ -32,6 +32,8 @@ cdef str MANUAL_DROP = "manual.drop"
 cdef str SERVICE_KEY = "service.name"
 cdef str SERVICE_VERSION_KEY = "service.version"
 cdef str MEASURED_KEY = "_dd.measured"
+cdef str STATUS_CODE_KEY = "http.status_code"
+cdef str TARGET_PORT_KEY = "network.destination.port"
 cdef str DECISION_MAKER_KEY = "_dd.p.dm"
 #: sampling metrics a manual decision makes stale (removed from the local root)
 cdef tuple _RATE_METRICS = ("_dd.rule_psr", "_dd.agent_psr", "_dd.limit_psr")
@@ -264,6 +266,13 @@ cdef class Span:
         elif key == MEASURED_KEY:
             self.set_metric(key, 1 if value is None else value)
             return
+        elif key == STATUS_CODE_KEY:
+            value = str(value)  # always text, as ddtrace stores it
+        elif key == TARGET_PORT_KEY:
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                pass
         if isinstance(value, (bool, bytes)):
             value = str(value)
         self.put(key, value)

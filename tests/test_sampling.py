@@ -126,7 +126,7 @@ def test_rule_decision_tags(sampling, spanmod):
     assert kept.context.sampling_priority == 2 and kept.context.meta["_dd.p.dm"] == "-3"
     assert kept.get_metric("_dd.rule_psr") == 0.07 and kept.get_tag("_dd.p.ksr") == "0.07"
     assert kept.get_metric("_dd.limit_psr") == 1.0
-    assert kept.context._ot.endswith(";th:" + ("%014x" % int((1 - 0.07) * 2**56)).rstrip("0"))
+    assert kept.context._ot.endswith(";th:" + ("%014x" % round((1 - 0.07) * 2**56)).rstrip("0"))
     sampler = sampling.DatadogSampler(rules=[sampling.SamplingRule(0.06, service="svc")])
     dropped = root(spanmod, trace_id=1)
     assert not sampler.sample(dropped)
@@ -164,7 +164,7 @@ def test_rules_match_first_in_provenance_order(sampling, spanmod):
     assert [r.provenance for r in rules] == ["customer", "dynamic", "default"]
     sampler = sampling.DatadogSampler(rules=rules)
     span = root(spanmod, service="other")
-    span.set_tag("http.status_code", 200)  # a metric, matched as its integer text
+    span.set_metric("http.status_code", 200)  # a metric, matched as its integer text
     sampler.sample(span)
     assert span.context.meta["_dd.p.dm"] == "-12" and span.get_metric("_dd.rule_psr") == 0.5
     span = root(spanmod, service="SVC")  # case-insensitive

@@ -41,7 +41,10 @@ def test_special_tags(spanmod):
     s.set_tag("service.name", "b")
     s.set_tag("service.version", "1.2")
     s.set_tag("_dd.measured")
+    s.set_tag("http.status_code", 200)
+    s.set_tag("network.destination.port", "8080")
     assert s.service == "b" and s.get_tag("version") == "1.2" and s.get_metric("_dd.measured") == 1
+    assert s.get_tag("http.status_code") == "200" and s.get_metric("network.destination.port") == 8080
 
 
 def test_resource_defaults_to_name(spanmod):

@@ -55,12 +55,19 @@ def format_rate(rate):
     return ("%.6f" % rounded).rstrip("0").rstrip(".")
 
 
-def ot_state(trace_id_low, rate):
-    """The OpenTelemetry ``ot=`` value ddtrace sends with a probabilistic decision: ``rv`` the 56-bit
-    randomness the Knuth hash gives (inverted, so that OTel's ``rv >= th`` keeps what Datadog keeps) and
-    ``th`` the 56-bit rejection threshold, trailing zeros cut."""
-    rv = ~(knuth_hash(trace_id_low) >> 8) & _U56
-    th = int((1.0 - rate) * 72057594037927936.0)
+def ot_state(trace_id_low, rate, sampled):
+    """The OpenTelemetry ``ot=`` value ddtrace sends with a probabilistic decision (OTEP 235): ``th`` the
+    56-bit rejection threshold of ``rate`` (rounded half away from zero, trailing zeros cut) and ``rv``
+    the 56-bit randomness the Knuth hash gives, moved to the threshold's side of the decision made, so
+    that an OTel ``rv >= th`` check agrees with it."""
+    rv = (~knuth_hash(trace_id_low) & _U64) >> 8
+    th = 0
+    if rate != 1.0:
+        th = min(_U56, max(0, math.floor((1.0 - rate) * 72057594037927936.0 + 0.5)))
+    if sampled and rv < th:
+        rv = th
+    elif not sampled and rv >= th:
+        rv = max(0, th - 1)
     th_text = ("%014x" % th).rstrip("0") or "0"
     return "rv:%014x;th:%s" % (rv, th_text)
 
@@ -483,7 +490,7 @@ class DatadogSampler:
         else:
             state._priority = 1 if sampled else 0
         if rate > 0 and not limited and mechanism != APPSEC:
-            state._ot = ot_state(low, rate)
+            state._ot = ot_state(low, rate, sampled)
         else:
             state._ot = None
         return sampled, rule is not None and rule.discard and not sampled

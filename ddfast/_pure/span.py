@@ -21,6 +21,8 @@ MANUAL_DROP = "manual.drop"
 SERVICE_KEY = "service.name"
 SERVICE_VERSION_KEY = "service.version"
 MEASURED_KEY = "_dd.measured"
+STATUS_CODE_KEY = "http.status_code"
+TARGET_PORT_KEY = "network.destination.port"
 DECISION_MAKER_KEY = "_dd.p.dm"
 #: sampling metrics a manual decision makes stale (removed from the local root)
 _RATE_METRICS = ("_dd.rule_psr", "_dd.agent_psr", "_dd.limit_psr")
@@ -274,6 +276,13 @@ class Span:
         elif key == MEASURED_KEY:
             self.set_metric(key, 1 if value is None else value)
             return
+        elif key == STATUS_CODE_KEY:
+            value = str(value)  # always text, as ddtrace stores it
+        elif key == TARGET_PORT_KEY:
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                pass
         if isinstance(value, (bool, bytes)):
             value = str(value)
         self.put(key, value)
