@@ -8,11 +8,13 @@ from ddfast import ids
 from ddfast._impl import implementation
 from ddfast.context import Context
 from ddfast.propagation import HTTPPropagator
-from ddfast.sampling import DatadogSampler, SamplingRule
+from ddfast.sampling import DatadogSampler
+from ddfast.sampling import SamplingRule
 from ddfast.settings import config
 from ddfast.span import Span
 from ddfast.span_link import SpanLink
-from ddfast.tracer import Tracer, tracer
+from ddfast.tracer import Tracer
+from ddfast.tracer import tracer
 from ddfast.writer import InMemoryWriter
 
 try:

@@ -155,8 +155,10 @@ class Tracer:
             meta["env"] = self._env
         if self._version:
             root = span._local_root
-            if span.service == self._service if root is span else (
-                root.service == span.service and "version" in root._meta
+            if (
+                span.service == self._service
+                if root is span
+                else (root.service == span.service and "version" in root._meta)
             ):
                 meta["version"] = self._version
         if activate:

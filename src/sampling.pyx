@@ -12,6 +12,7 @@ import logging
 import threading
 
 from libc.math cimport floor
+from libc.stdio cimport snprintf
 from libc.stdint cimport int64_t, uint64_t
 from cpython.long cimport PyLong_AsUnsignedLongLongMask
 
@@ -99,8 +100,11 @@ cdef str ot_state(uint64_t trace_id_low, double rate, bint sampled):
         rv = th
     elif not sampled and rv >= th:
         rv = th - 1 if th > 0 else 0
-    th_text = ("%014x" % th).rstrip("0") or "0"
-    return "rv:%014x;th:%s" % (rv, th_text)
+    cdef char buf[40]
+    cdef int n = snprintf(buf, sizeof(buf), "rv:%014llx;th:%014llx", <unsigned long long>rv, <unsigned long long>th)
+    while n > 22 and buf[n - 1] == b"0":  # trailing zeros of th cut, "0" kept
+        n -= 1
+    return buf[:n].decode("ascii")
 
 
 # -- glob patterns ---------------------------------------------------------------------------------------

@@ -147,7 +147,6 @@ cdef class Span:
         if context is not None and context._links_d:
             self._links = list(context._links_d)
         self._context = self._trace_ctx
-        self._local_root = self
         if links:
             for link in links:
                 self._add_link(link)
@@ -169,6 +168,11 @@ cdef class Span:
         if self._context is None:
             self._context = span_context(self._trace_ctx, self.trace_id, self.span_id)
         return self._context
+
+    @property
+    def _local_root(self):
+        """The first span of this trace in this process."""
+        return self._root if self._root is not None else self
 
     @property
     def _parent_trace_context(self):
@@ -371,10 +375,9 @@ cdef class Span:
         state._meta[DECISION_MAKER_KEY] = "-4"
         state._priority = decision
         state._ot = None
-        root = self._local_root
-        if root is not None:
-            for key in _RATE_METRICS:
-                (<Span>root)._metrics.pop(key, None)
+        root = self._root if self._root is not None else self
+        for key in _RATE_METRICS:
+            (<Span>root)._metrics.pop(key, None)
 
     def _set_sampling_decision_maker(self, mechanism):
         value = "-%d" % mechanism
@@ -511,7 +514,7 @@ cpdef Span start_span(
         span.parent_id = parent.span_id
         span._trace_ctx = parent._trace_ctx
         span._parent = parent
-        span._local_root = parent._local_root
+        span._root = parent._root if parent._root is not None else parent
         span._buffer = parent._buffer
     else:
         span.service = _checked_text(service, "service")
@@ -524,7 +527,6 @@ cpdef Span start_span(
         if remote is not None and remote._links_d:
             span._links = list(remote._links_d)
         span._context = span._trace_ctx
-        span._local_root = span
         span._buffer = TraceBuffer(sink)
     span._buffer.started(span)
     return span

@@ -42,9 +42,7 @@ def cases(draw):
         "rules": draw(st.lists(rule_args(), max_size=3)),
         "rate_limit": draw(st.sampled_from([100, 1, 0, -1])),
         "agent": draw(
-            st.sampled_from(
-                [None, {"service:svc,env:prod": 0.5}, {"service:svc,env:": 0.2, "service:,env:": 0.7}]
-            )
+            st.sampled_from([None, {"service:svc,env:prod": 0.5}, {"service:svc,env:": 0.2, "service:,env:": 0.7}])
         ),
         "agent_rate": draw(rates),
         "spans": draw(

@@ -12,6 +12,10 @@ class Context:
     _baggage: dict[str, Any]
     _span_links: list[SpanLink]
     _is_remote: bool
+    _priority: Optional[float]
+    _origin: Optional[str]
+    _shared: Optional[Context]
+    _ot: Optional[str]
     def __init__(
         self,
         trace_id: Optional[int] = None,

@@ -32,7 +32,8 @@ cdef class Span:
     cdef public Context _trace_ctx
     cdef Context _context
     cdef public Span _parent
-    cdef public Span _local_root
+    # the local root of a child span; None for a local root itself (no reference cycle per trace)
+    cdef Span _root
     cdef public TraceBuffer _buffer
     cdef object __weakref__
 

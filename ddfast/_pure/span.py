@@ -12,8 +12,10 @@ import sys
 import time
 import traceback
 
-from ddfast._pure.context import Context, span_context
-from ddfast._pure.ids import generate_128bit_trace_id, rand64bits
+from ddfast._pure.context import Context
+from ddfast._pure.context import span_context
+from ddfast._pure.ids import generate_128bit_trace_id
+from ddfast._pure.ids import rand64bits
 from ddfast.span_link import SpanLink
 
 MANUAL_KEEP = "manual.keep"
@@ -103,7 +105,7 @@ class Span:
         "_trace_ctx",
         "_context",
         "_parent",
-        "_local_root",
+        "_root",
         "_buffer",
         "__weakref__",
     )
@@ -159,7 +161,7 @@ class Span:
             self._links = list(context._span_links)
         self._context = self._trace_ctx
         self._parent = None
-        self._local_root = self
+        self._root = None
         self._buffer = None
         if links:
             for link in links:
@@ -182,6 +184,11 @@ class Span:
         if self._context is None:
             self._context = span_context(self._trace_ctx, self.trace_id, self.span_id)
         return self._context
+
+    @property
+    def _local_root(self):
+        """The first span of this trace in this process."""
+        return self._root if self._root is not None else self
 
     @property
     def _parent_trace_context(self):
@@ -376,10 +383,9 @@ class Span:
         state._meta[DECISION_MAKER_KEY] = "-4"
         state._priority = decision
         state._ot = None
-        root = self._local_root
-        if root is not None:
-            for key in _RATE_METRICS:
-                root._metrics.pop(key, None)
+        root = self._root if self._root is not None else self
+        for key in _RATE_METRICS:
+            root._metrics.pop(key, None)
 
     def _set_sampling_decision_maker(self, mechanism):
         value = "-%d" % mechanism
@@ -402,9 +408,7 @@ class Span:
     def link_span(self, context, attributes=None):
         """Link this span to the span a Context points at."""
         if not context.trace_id or not context.span_id:
-            raise ValueError(
-                "Invalid span or trace id. trace_id:%s span_id:%s" % (context.trace_id, context.span_id)
-            )
+            raise ValueError("Invalid span or trace id. trace_id:%s span_id:%s" % (context.trace_id, context.span_id))
         self.set_link(context.trace_id, context.span_id, attributes=attributes)
 
     @property
@@ -512,7 +516,7 @@ def start_span(name, service, resource, span_type, parent, remote, sink):
         span._trace_ctx = parent._trace_ctx
         span._context = None
         span._parent = parent
-        span._local_root = parent._local_root
+        span._root = parent._root if parent._root is not None else parent
         span._buffer = parent._buffer
     else:
         span.service = _checked_text(service, "service")
@@ -527,7 +531,7 @@ def start_span(name, service, resource, span_type, parent, remote, sink):
             span._links = list(remote._span_links)
         span._context = span._trace_ctx
         span._parent = None
-        span._local_root = span
+        span._root = None
         span._buffer = TraceBuffer(sink)
     span._buffer.started(span)
     return span
