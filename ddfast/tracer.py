@@ -33,8 +33,11 @@ _runtime_id = uuid.uuid4().hex
 
 
 def _new_runtime_id():
+    """A forked child is a new process: its own runtime id and process id on its root spans."""
     global _runtime_id
     _runtime_id = uuid.uuid4().hex
+    for t in list(_tracers):
+        t._pid = os.getpid()
 
 
 os.register_at_fork(after_in_child=_new_runtime_id)

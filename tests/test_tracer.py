@@ -236,3 +236,22 @@ def test_global_tracer_and_public_names():
         ddfast.HTTPPropagator.inject(span, headers)
         assert headers["x-datadog-sampling-priority"] == "1"
     ddfast.tracer.writer.pop()
+
+
+def test_forked_child_tags_its_own_process(make_tracer):
+    import os
+
+    t = make_tracer()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe, and never returns to pytest
+        try:
+            with t.trace("child-root"):
+                pass
+            (span,) = t.writer.pop()
+            os.write(write, b"%d %d" % (span.get_metric("process_id"), os.getpid()))
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    reported, actual = os.read(read, 100).split()
+    assert reported == actual and int(actual) != os.getpid()
