@@ -144,14 +144,16 @@ class Tracer:
         span = self._start(name, service, resource, span_type, parent, remote, self._sink)
         meta = span._meta
         if parent is None:
+            # the root gets every propagated tag when its trace finishes
             meta["language"] = LANGUAGE
             meta["runtime-id"] = _runtime_id
             span._metrics["process_id"] = self._pid
-        trace_meta = span._trace_ctx._meta
-        if trace_meta:
-            for key, value in trace_meta.items():
-                if key.startswith(_PROPAGATED_PREFIX) and key not in _NOT_INHERITED:
-                    meta[key] = value
+        else:
+            trace_meta = span._trace_ctx._meta
+            if trace_meta:
+                for key, value in trace_meta.items():
+                    if key.startswith(_PROPAGATED_PREFIX) and key not in _NOT_INHERITED:
+                        meta[key] = value
         if self._tags:
             span.set_tags(self._tags)
         if self._env:
@@ -234,11 +236,10 @@ class Tracer:
         """A local trace finished: decide it if undecided, tag it as ddtrace does, write it."""
         if not self.enabled:
             return
-        root = spans[0]
-        local_root = root._local_root
-        state = local_root._trace_ctx
+        root = spans[0]  # a trace's buffer starts with its local root
+        state = root._trace_ctx
         if state._priority is None:
-            sampled, discard = self._sampler.sample_or_discard(local_root)
+            _, discard = self._sampler.sample_or_discard(root)
             if discard:
                 self.dropped_traces += 1
                 return
@@ -258,7 +259,7 @@ class Tracer:
         for span in spans:
             if origin is not None:
                 span._meta["_dd.origin"] = origin
-            if span._parent is None or span._parent.service != span.service:
+            if span._is_top_level:
                 span._metrics["_dd.top_level"] = 1
             if service and span.service != service:
                 span._meta["_dd.base_service"] = service

@@ -718,11 +718,12 @@ cdef void _inject_datadog(Context ctx, object headers, Settings s, uint64_t hi, 
     _set(headers, "x-datadog-trace-id", _dec(lo))
     if hi and not _is_hex_of(meta.get("_dd.p.tid"), hi):
         meta["_dd.p.tid"] = _hex16(hi)
+    cdef Context state = ctx.trace_state()
     _set(headers, "x-datadog-parent-id", _dec(PyLong_AsUnsignedLongLongMask(ctx.span_id)))
-    if ctx.trace_state()._priority is not None:
-        _set(headers, "x-datadog-sampling-priority", _priority_str(ctx.trace_state()._priority))
-    if ctx.trace_state()._origin is not None:
-        _set(headers, "x-datadog-origin", ctx.trace_state()._origin)
+    if state._priority is not None:
+        _set(headers, "x-datadog-sampling-priority", _priority_str(state._priority))
+    if state._origin is not None:
+        _set(headers, "x-datadog-origin", state._origin)
     if s.tags_max_length == 0:
         meta["_dd.propagation_error"] = "disabled"
         return
@@ -1201,14 +1202,15 @@ cdef int _write_dd_member(StrBuf *b, Context ctx) except -1:
     cdef Py_ssize_t start = b.length, mark
     cdef dict meta = ctx._meta
     cdef str key
-    if ctx.trace_state()._priority is not None:
+    cdef Context state = ctx.trace_state()
+    if state._priority is not None:
         sb_bytes(b, "s:", 2)
-        _write_int(b, ctx.trace_state()._priority)
-    if ctx.trace_state()._origin:
+        _write_int(b, state._priority)
+    if state._origin:
         if b.length > start:
             sb_char(b, b";")
         sb_bytes(b, "o:", 2)
-        _write_clean(b, ctx.trace_state()._origin, 0, False)
+        _write_clean(b, state._origin, 0, False)
     dm = meta.get("_dd.p.dm")
     if dm:
         if b.length > start:
@@ -1268,7 +1270,8 @@ cdef str _traceparent(Context ctx, uint64_t trace_hi, uint64_t trace_lo):
     cdef char buf[55]
     if ctx.span_id is None or ctx.trace_id is None:
         return tp or ""
-    sampled = 1 if ctx.trace_state()._priority is not None and ctx.trace_state()._priority > 0 else 0
+    priority = ctx.trace_state()._priority
+    sampled = 1 if priority is not None and priority > 0 else 0
     if tp and type(tp) is str:
         stripped = (<str>tp).strip()
         if _parse_traceparent(stripped, &hi, &lo, &span, &flags) == 0:
@@ -1594,8 +1597,8 @@ def as_context(obj):
         return own
     if obj is None or not (hasattr(obj, "trace_id") and hasattr(obj, "span_id")):
         raise TypeError("inject() expects a Context or a Span, not %s" % type(obj).__name__)
-    if not hasattr(obj, "_meta") and hasattr(obj, "context"):
-        return as_context(obj.context)
+    if own is not None and not hasattr(obj, "_meta"):  # a ddtrace Span: its context
+        return as_context(own)
     meta = getattr(obj, "_meta", None)
     baggage = getattr(obj, "_baggage", None)
     return Context(
@@ -1630,7 +1633,7 @@ cdef object _link_of(Context ctx, str style, str reason):
             ctx.trace_id,
             ctx.span_id,
             tracestate=ctx._meta.get("tracestate", "") if style == TRACECONTEXT else None,
-            flags=1 if ctx.trace_state()._priority and ctx.trace_state()._priority > 0 else 0,
+            flags=1 if ctx._priority and ctx._priority > 0 else 0,
             attributes={"reason": reason, "context_headers": style},
         )
     return None

@@ -381,24 +381,24 @@ cdef class SamplingRule:
                                  self.provenance, self.discard))
 
 
-def parse_sampling_rules(text):
-    """``DD_TRACE_SAMPLING_RULES`` JSON as a list of SamplingRule, sorted by provenance. A bad rule is
-    skipped and bad JSON gives no rules, each with one warning (never an exception)."""
-    return _parse_rules(text, SamplingRule)
-
-
-cdef list _parse_rules(object text, object make):
-    rules = []
+def _json_list(text, setting):
+    """The JSON list a rules setting holds, or None (with one warning) when it holds something else."""
     try:
         entries = json.loads(text)
     except (TypeError, ValueError) as e:
-        log.warning("ddfast: DD_TRACE_SAMPLING_RULES is not valid JSON (%s); no sampling rules applied", e)
-        return rules
+        log.warning("ddfast: %s is not valid JSON (%s); no rules applied", setting, e)
+        return None
     if not isinstance(entries, list):
-        log.warning("ddfast: DD_TRACE_SAMPLING_RULES must be a JSON list, got %s; no sampling rules applied",
-                    type(entries).__name__)
-        return rules
-    for entry in entries:
+        log.warning("ddfast: %s must be a JSON list, got %s; no rules applied", setting, type(entries).__name__)
+        return None
+    return entries
+
+
+def parse_sampling_rules(text):
+    """``DD_TRACE_SAMPLING_RULES`` JSON as a list of SamplingRule, sorted by provenance. A bad rule is
+    skipped and bad JSON gives no rules, each with one warning (never an exception)."""
+    rules = []
+    for entry in _json_list(text, "DD_TRACE_SAMPLING_RULES") or ():
         if not isinstance(entry, dict) or "sample_rate" not in entry:
             log.warning("ddfast: sampling rule %r has no sample_rate; skipped", entry)
             continue
@@ -406,7 +406,7 @@ cdef list _parse_rules(object text, object make):
             rate = entry["sample_rate"]
             if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
                 raise ValueError("sample_rate must be a number in [0, 1], got %r" % (rate,))
-            rules.append(make(**entry))
+            rules.append(SamplingRule(**entry))
         except (TypeError, ValueError) as e:
             log.warning("ddfast: sampling rule %r is invalid (%s); skipped", entry, e)
     rules.sort(key=lambda rule: PROVENANCE_ORDER.index(rule.provenance))
@@ -438,17 +438,13 @@ cdef class DatadogSampler:
     cdef dict _agent_rates
 
     def __init__(self, rules=None, rate_limit=None, rate_limit_window=1e9, rate_limit_always_on=False):
-        if rules is None:
-            from ddfast.settings import config
+        from ddfast.settings import config
 
+        if rules is None:
             rules = parse_sampling_rules(config.trace_sampling_rules) if config.trace_sampling_rules else []
-            if rate_limit is None:
-                rate_limit = config.trace_rate_limit
         elif not isinstance(rules, list) or not all(isinstance(r, SamplingRule) for r in rules):
             raise TypeError("DatadogSampler rules must be a list of SamplingRule")
         if rate_limit is None:
-            from ddfast.settings import config
-
             rate_limit = config.trace_rate_limit
         self.rules = list(rules)
         self.limiter = RateLimiter(rate_limit, rate_limit_window)
@@ -458,7 +454,7 @@ cdef class DatadogSampler:
     @staticmethod
     def _key(service, env):
         """The agent's key for a service and env."""
-        return "service:%s,env:%s" % (service or "", env or "")
+        return _agent_key(service, env)
 
     def update_rate_by_service_sample_rates(self, rate_by_service):
         """Replace the agent's rates (``{"service:S,env:E": rate}``) in one step: a concurrent decision
@@ -509,7 +505,7 @@ cdef class DatadogSampler:
         else:
             mechanism = DEFAULT
             if self._agent_rates:
-                found = self._agent_rates.get(_key_of(span))
+                found = self._agent_rates.get(_agent_key(span.service, span._meta.get("env")))
                 if found is not None:
                     agent = <_AgentRate>found
                     sampled = below(knuth_hash(low), agent.threshold)
@@ -524,12 +520,11 @@ cdef class DatadogSampler:
         if rule is not None:
             span.put(RULE_PSR, rate)
             span.put(KSR_KEY, format_rate(rate))
-        elif agent is not None:
-            span.put(AGENT_PSR, rate)
-            span.put(KSR_KEY, format_rate(rate))
-        if rule is not None:
             state._priority = 2 if sampled else -1
         else:
+            if agent is not None:
+                span.put(AGENT_PSR, rate)
+                span.put(KSR_KEY, format_rate(rate))
             state._priority = 1 if sampled else 0
         if rate > 0 and not limited and mechanism != APPSEC:
             state._ot = ot_state(low, rate, sampled)
@@ -545,9 +540,8 @@ cdef class DatadogSampler:
             rates, self.limiter, self.rules, self._rate_limit_always_on)
 
 
-cdef str _key_of(Span span):
-    cdef object env = span._meta.get("env")
-    return "service:%s,env:%s" % (span.service or "", env or "")
+cdef inline str _agent_key(object service, object env):
+    return "service:%s,env:%s" % (service or "", env or "")
 
 
 # -- single-span sampling ------------------------------------------------------------------------------
@@ -611,15 +605,7 @@ cdef class SpanSamplingRule:
 def parse_span_sampling_rules(text):
     """``DD_SPAN_SAMPLING_RULES`` JSON as a list of SpanSamplingRule; bad entries skipped with a warning."""
     rules = []
-    try:
-        entries = json.loads(text)
-    except (TypeError, ValueError) as e:
-        log.warning("ddfast: DD_SPAN_SAMPLING_RULES is not valid JSON (%s); no span sampling rules", e)
-        return rules
-    if not isinstance(entries, list):
-        log.warning("ddfast: DD_SPAN_SAMPLING_RULES must be a JSON list; no span sampling rules")
-        return rules
-    for entry in entries:
+    for entry in _json_list(text, "DD_SPAN_SAMPLING_RULES") or ():
         try:
             if not isinstance(entry, dict):
                 raise TypeError("a rule must be a JSON object")

@@ -53,11 +53,6 @@ cdef inline int64_t now_ns() noexcept:
     return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
 
 
-def time_ns():
-    """Wall-clock time in nanoseconds, from the same clock spans use."""
-    return now_ns()
-
-
 cdef inline object _checked_text(object value, str what):
     if value is None or type(value) is str:
         return value
@@ -85,14 +80,6 @@ cdef class TraceBuffer:
             self.spans = []
             self.sink(spans)
         return 0
-
-    @property
-    def open_spans(self):
-        return self.open
-
-    @property
-    def pending(self):
-        return list(self.spans)
 
 
 cdef class Span:
@@ -174,9 +161,6 @@ cdef class Span:
         """The first span of this trace in this process."""
         return self._root if self._root is not None else self
 
-    @property
-    def _parent_trace_context(self):
-        return self._trace_ctx
 
     @property
     def start(self):
@@ -211,40 +195,38 @@ cdef class Span:
 
     # -- tags and metrics --------------------------------------------------------------------------
 
+    cdef int store_tag(self, object key, str value) except -1:
+        self._meta[key] = value
+        if self._metrics:
+            self._metrics.pop(key, None)
+        return 0
+
+    cdef int store_metric(self, object key, object value) except -1:
+        self._metrics[key] = value
+        if self._meta:
+            self._meta.pop(key, None)
+        return 0
+
     cdef int put(self, object key, object value) except -1:
         """ddtrace's attribute rule: strings are tags, 64-bit ints and finite floats are metrics, NaN is
         dropped, anything else is a tag of its ``str``; a key lives in one of the two dicts only."""
         cdef int overflow = 0
         cdef type t = type(value)
         if t is str:
-            self._meta[key] = value
-            if self._metrics:
-                self._metrics.pop(key, None)
-            return 0
-        if t is int:
+            self.store_tag(key, <str>value)
+        elif t is int:
             PyLong_AsLongLongAndOverflow(value, &overflow)
             if overflow == 0:
-                self._metrics[key] = value
-                if self._meta:
-                    self._meta.pop(key, None)
-                return 0
-            value = str(value)
+                self.store_metric(key, value)
+            else:
+                self.store_tag(key, str(value))
         elif t is float:
-            if isnan(<double>value):
-                return 0
-            self._metrics[key] = value
-            if self._meta:
-                self._meta.pop(key, None)
-            return 0
-        elif isinstance(value, str):
-            value = str(value)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            return self.put(key, int(value) if isinstance(value, int) else float(value))
+            if not isnan(<double>value):
+                self.store_metric(key, value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):  # subclasses, as their base
+            self.put(key, int(value) if isinstance(value, int) else float(value))
         else:
-            value = str(value)
-        self._meta[key] = value
-        if self._metrics:
-            self._metrics.pop(key, None)
+            self.store_tag(key, str(value))
         return 0
 
     def set_tag(self, key, value=None):
@@ -264,7 +246,7 @@ cdef class Span:
             self._override_sampling_decision(USER_REJECT)
             return
         if key == SERVICE_KEY:
-            self.service = _checked_text(value, "service") if value is None or isinstance(value, str) else str(value)
+            self.service = None if value is None else str(value)
         elif key == SERVICE_VERSION_KEY:
             self.put("version", value if isinstance(value, str) else str(value))
         elif key == MEASURED_KEY:
@@ -297,7 +279,7 @@ cdef class Span:
 
     def set_metric(self, key, value):
         """Set a numeric tag; a value that is not a number (or is NaN) is ignored, as ddtrace does."""
-        if type(key) is not str and not isinstance(key, str):
+        if not isinstance(key, str):
             raise TypeError("Span metric key must be a str, not %s" % type(key).__name__)
         if key == MEASURED_KEY:
             try:
@@ -305,9 +287,7 @@ cdef class Span:
             except (TypeError, ValueError):
                 return
         if type(value) is not int and type(value) is not float:
-            if isinstance(value, bool):
-                value = int(value)
-            elif isinstance(value, int):
+            if isinstance(value, int):  # bool and int subclasses
                 value = int(value)
             else:
                 try:
@@ -321,9 +301,7 @@ cdef class Span:
             PyLong_AsLongLongAndOverflow(value, &overflow)
             if overflow:
                 value = float(value)
-        self._metrics[key] = value
-        if self._meta:
-            self._meta.pop(key, None)
+        self.store_metric(key, value)
 
     def set_metrics(self, metrics):
         if metrics:

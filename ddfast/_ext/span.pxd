@@ -37,6 +37,8 @@ cdef class Span:
     cdef public TraceBuffer _buffer
     cdef object __weakref__
 
+    cdef int store_tag(self, object key, str value) except -1
+    cdef int store_metric(self, object key, object value) except -1
     cdef int put(self, object key, object value) except -1
     cdef _add_link(self, link)
     cdef int _finish_at(self, long long end) except -1

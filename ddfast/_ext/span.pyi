@@ -6,7 +6,6 @@ from typing import Optional
 from ddfast._ext.context import Context
 from ddfast.span_link import SpanLink
 
-def time_ns() -> int: ...
 def set_trace_id_128(enabled: bool) -> None: ...
 def format_traceback(
     exc_type: type, exc_val: BaseException, exc_tb: Optional[TracebackType], limit: Optional[int] = None
@@ -15,10 +14,6 @@ def format_traceback(
 class TraceBuffer:
     sink: Optional[Callable[[list[Span]], None]]
     def __init__(self, sink: Optional[Callable[[list[Span]], None]] = None) -> None: ...
-    @property
-    def open_spans(self) -> int: ...
-    @property
-    def pending(self) -> list[Span]: ...
 
 class Span:
     name: str

@@ -910,8 +910,8 @@ def as_context(obj):
         return own
     if obj is None or not (hasattr(obj, "trace_id") and hasattr(obj, "span_id")):
         raise TypeError("inject() expects a Context or a Span, not %s" % type(obj).__name__)
-    if not hasattr(obj, "_meta") and hasattr(obj, "context"):
-        return as_context(obj.context)
+    if own is not None and not hasattr(obj, "_meta"):  # a ddtrace Span: its context
+        return as_context(own)
     meta = getattr(obj, "_meta", None)
     baggage = getattr(obj, "_baggage", None)
     ctx = Context(

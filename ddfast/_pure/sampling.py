@@ -12,6 +12,8 @@ import math
 import threading
 import time
 
+from ddfast._pure.span import Span
+
 log = logging.getLogger("ddfast.sampling")
 
 KNUTH_FACTOR = 1111111111111111111
@@ -344,26 +346,24 @@ class SamplingRule:
         )
 
 
-def parse_sampling_rules(text):
-    """``DD_TRACE_SAMPLING_RULES`` JSON as a list of SamplingRule, sorted by provenance. A bad rule is
-    skipped and bad JSON gives no rules, each with one warning (never an exception)."""
-    return _parse_rules(text, SamplingRule)
-
-
-def _parse_rules(text, make):
-    rules = []
+def _json_list(text, setting):
+    """The JSON list a rules setting holds, or None (with one warning) when it holds something else."""
     try:
         entries = json.loads(text)
     except (TypeError, ValueError) as e:
-        log.warning("ddfast: DD_TRACE_SAMPLING_RULES is not valid JSON (%s); no sampling rules applied", e)
-        return rules
+        log.warning("ddfast: %s is not valid JSON (%s); no rules applied", setting, e)
+        return None
     if not isinstance(entries, list):
-        log.warning(
-            "ddfast: DD_TRACE_SAMPLING_RULES must be a JSON list, got %s; no sampling rules applied",
-            type(entries).__name__,
-        )
-        return rules
-    for entry in entries:
+        log.warning("ddfast: %s must be a JSON list, got %s; no rules applied", setting, type(entries).__name__)
+        return None
+    return entries
+
+
+def parse_sampling_rules(text):
+    """``DD_TRACE_SAMPLING_RULES`` JSON as a list of SamplingRule, sorted by provenance. A bad rule is
+    skipped and bad JSON gives no rules, each with one warning (never an exception)."""
+    rules = []
+    for entry in _json_list(text, "DD_TRACE_SAMPLING_RULES") or ():
         if not isinstance(entry, dict) or "sample_rate" not in entry:
             log.warning("ddfast: sampling rule %r has no sample_rate; skipped", entry)
             continue
@@ -371,7 +371,7 @@ def _parse_rules(text, make):
             rate = entry["sample_rate"]
             if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
                 raise ValueError("sample_rate must be a number in [0, 1], got %r" % (rate,))
-            rules.append(make(**entry))
+            rules.append(SamplingRule(**entry))
         except (TypeError, ValueError) as e:
             log.warning("ddfast: sampling rule %r is invalid (%s); skipped", entry, e)
     rules.sort(key=lambda rule: PROVENANCE_ORDER.index(rule.provenance))
@@ -415,7 +415,7 @@ class DatadogSampler:
     @staticmethod
     def _key(service, env):
         """The agent's key for a service and env."""
-        return "service:%s,env:%s" % (service or "", env or "")
+        return _agent_key(service, env)
 
     def update_rate_by_service_sample_rates(self, rate_by_service):
         """Replace the agent's rates (``{"service:S,env:E": rate}``) in one step: a concurrent decision
@@ -444,8 +444,6 @@ class DatadogSampler:
         return self.decide(span)
 
     def decide(self, span):
-        from ddfast._pure.span import Span
-
         if not isinstance(span, Span):
             raise TypeError("Argument 'span' has incorrect type (expected Span, got %s)" % type(span).__name__)
         rule = None
@@ -468,7 +466,7 @@ class DatadogSampler:
         else:
             mechanism = DEFAULT
             if self._agent_rates:
-                agent = self._agent_rates.get(_key_of(span))
+                agent = self._agent_rates.get(_agent_key(span.service, span._meta.get("env")))
                 if agent is not None:
                     sampled = knuth_hash(low) <= agent.threshold
                     rate = agent.sample_rate
@@ -482,12 +480,11 @@ class DatadogSampler:
         if rule is not None:
             span.put(RULE_PSR, rate)
             span.put(KSR_KEY, format_rate(rate))
-        elif agent is not None:
-            span.put(AGENT_PSR, rate)
-            span.put(KSR_KEY, format_rate(rate))
-        if rule is not None:
             state._priority = 2 if sampled else -1
         else:
+            if agent is not None:
+                span.put(AGENT_PSR, rate)
+                span.put(KSR_KEY, format_rate(rate))
             state._priority = 1 if sampled else 0
         if rate > 0 and not limited and mechanism != APPSEC:
             state._ot = ot_state(low, rate, sampled)
@@ -505,9 +502,8 @@ class DatadogSampler:
         )
 
 
-def _key_of(span):
-    env = span._meta.get("env")
-    return "service:%s,env:%s" % (span.service or "", env or "")
+def _agent_key(service, env):
+    return "service:%s,env:%s" % (service or "", env or "")
 
 
 # -- single-span sampling ------------------------------------------------------------------------------
@@ -569,15 +565,7 @@ class SpanSamplingRule:
 def parse_span_sampling_rules(text):
     """``DD_SPAN_SAMPLING_RULES`` JSON as a list of SpanSamplingRule; bad entries skipped with a warning."""
     rules = []
-    try:
-        entries = json.loads(text)
-    except (TypeError, ValueError) as e:
-        log.warning("ddfast: DD_SPAN_SAMPLING_RULES is not valid JSON (%s); no span sampling rules", e)
-        return rules
-    if not isinstance(entries, list):
-        log.warning("ddfast: DD_SPAN_SAMPLING_RULES must be a JSON list; no span sampling rules")
-        return rules
-    for entry in entries:
+    for entry in _json_list(text, "DD_SPAN_SAMPLING_RULES") or ():
         try:
             if not isinstance(entry, dict):
                 raise TypeError("a rule must be a JSON object")

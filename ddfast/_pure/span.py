@@ -37,8 +37,6 @@ _I64_MAX = 2**63 - 1
 
 _trace_id_128 = True
 
-time_ns = time.time_ns
-
 
 def set_trace_id_128(enabled):
     """New traces get 128-bit ids (ddtrace's default) unless disabled."""
@@ -74,14 +72,6 @@ class TraceBuffer:
             spans = self.spans
             self.spans = []
             self.sink(spans)
-
-    @property
-    def open_spans(self):
-        return self.open
-
-    @property
-    def pending(self):
-        return list(self.spans)
 
 
 class Span:
@@ -191,10 +181,6 @@ class Span:
         return self._root if self._root is not None else self
 
     @property
-    def _parent_trace_context(self):
-        return self._trace_ctx
-
-    @property
     def start(self):
         """Start time in seconds since the epoch."""
         return self.start_ns / 1e9
@@ -227,38 +213,34 @@ class Span:
 
     # -- tags and metrics --------------------------------------------------------------------------
 
+    def store_tag(self, key, value):
+        self._meta[key] = value
+        if self._metrics:
+            self._metrics.pop(key, None)
+
+    def store_metric(self, key, value):
+        self._metrics[key] = value
+        if self._meta:
+            self._meta.pop(key, None)
+
     def put(self, key, value):
         """ddtrace's attribute rule: strings are tags, 64-bit ints and finite floats are metrics, NaN is
         dropped, anything else is a tag of its ``str``; a key lives in one of the two dicts only."""
         t = type(value)
         if t is str:
-            self._meta[key] = value
-            if self._metrics:
-                self._metrics.pop(key, None)
-            return
-        if t is int:
+            self.store_tag(key, value)
+        elif t is int:
             if _I64_MIN <= value <= _I64_MAX:
-                self._metrics[key] = value
-                if self._meta:
-                    self._meta.pop(key, None)
-                return
-            value = str(value)
+                self.store_metric(key, value)
+            else:
+                self.store_tag(key, str(value))
         elif t is float:
-            if math.isnan(value):
-                return
-            self._metrics[key] = value
-            if self._meta:
-                self._meta.pop(key, None)
-            return
-        elif isinstance(value, str):
-            value = str(value)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            return self.put(key, int(value) if isinstance(value, int) else float(value))
+            if not math.isnan(value):
+                self.store_metric(key, value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):  # subclasses, as their base
+            self.put(key, int(value) if isinstance(value, int) else float(value))
         else:
-            value = str(value)
-        self._meta[key] = value
-        if self._metrics:
-            self._metrics.pop(key, None)
+            self.store_tag(key, str(value))
 
     def set_tag(self, key, value=None):
         """Set a tag. Numbers become metrics (as ddtrace stores them); ``manual.keep``/``manual.drop``
@@ -277,7 +259,7 @@ class Span:
             self._override_sampling_decision(USER_REJECT)
             return
         if key == SERVICE_KEY:
-            self.service = _checked_text(value, "service") if value is None or isinstance(value, str) else str(value)
+            self.service = None if value is None else str(value)
         elif key == SERVICE_VERSION_KEY:
             self.put("version", value if isinstance(value, str) else str(value))
         elif key == MEASURED_KEY:
@@ -329,9 +311,7 @@ class Span:
             return
         if type(value) is int and not _I64_MIN <= value <= _I64_MAX:
             value = float(value)
-        self._metrics[key] = value
-        if self._meta:
-            self._meta.pop(key, None)
+        self.store_metric(key, value)
 
     def set_metrics(self, metrics):
         if metrics:
