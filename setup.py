@@ -13,7 +13,7 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 # One entry per compiled module: src/<name>.pyx -> ddfast._ext.<name>
-MODULES = ["ids", "context", "propagation", "span", "sampling"]
+MODULES = ["ids", "context", "propagation", "span", "sampling", "encoding"]
 
 COMPILER_DIRECTIVES = {
     "language_level": 3,

@@ -15,6 +15,7 @@ from ddfast.span import Span
 from ddfast.span_link import SpanLink
 from ddfast.tracer import Tracer
 from ddfast.tracer import tracer
+from ddfast.writer import AgentWriter
 from ddfast.writer import InMemoryWriter
 
 try:
@@ -23,6 +24,7 @@ except ImportError:  # running from a checkout that was never built
     __version__ = "0.0.0"
 
 __all__ = [
+    "AgentWriter",
     "Context",
     "DatadogSampler",
     "HTTPPropagator",

@@ -40,6 +40,58 @@ def _int(env, name, default, minimum=0):
     return value
 
 
+def _float(env, name, default, minimum=0.0):
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        log.warning("ddfast: %s=%r is not a number; using %s", name, raw, default)
+        return default
+    if not value >= minimum:  # also NaN
+        log.warning("ddfast: %s=%r is below %s; using %s", name, raw, minimum, default)
+        return default
+    return value
+
+
+#: where the agent listens when nothing is configured and its socket exists (as ddtrace looks for it)
+DEFAULT_AGENT_SOCKET = "/var/run/datadog/apm.socket"
+API_VERSIONS = ("v0.4", "v0.5")
+
+
+def agent_url(env, socket_exists=os.path.exists):
+    """The trace agent's URL as ddtrace resolves it: ``DD_TRACE_AGENT_URL`` (``http://``, ``https://``
+    or ``unix://``); else ``DD_AGENT_HOST``/``DD_TRACE_AGENT_PORT``; else the agent's default unix socket
+    when it exists; else ``http://localhost:8126``."""
+    url = (env.get("DD_TRACE_AGENT_URL") or "").strip()
+    if url:
+        if url.split("://", 1)[0].lower() in ("http", "https", "unix") and "://" in url:
+            return url
+        log.warning("ddfast: DD_TRACE_AGENT_URL=%r is not an http://, https:// or unix:// URL; ignored", url)
+    host = (env.get("DD_AGENT_HOST") or env.get("DD_TRACE_AGENT_HOSTNAME") or "").strip()
+    port = (env.get("DD_TRACE_AGENT_PORT") or "").strip()
+    if port and not port.isdigit():
+        log.warning("ddfast: DD_TRACE_AGENT_PORT=%r is not a port number; using 8126", port)
+        port = ""
+    if not host and not port and socket_exists(DEFAULT_AGENT_SOCKET):
+        return "unix://" + DEFAULT_AGENT_SOCKET
+    host = host or "localhost"
+    if ":" in host and not host.startswith("["):  # an IPv6 address
+        host = "[%s]" % host
+    return "http://%s:%s" % (host, port or "8126")
+
+
+def _api_version(env):
+    version = (env.get("DD_TRACE_API_VERSION") or "v0.5").strip().lower()
+    if version not in API_VERSIONS:
+        log.warning(
+            "ddfast: DD_TRACE_API_VERSION=%r is not supported (%s); using v0.5", version, ", ".join(API_VERSIONS)
+        )
+        version = "v0.5"
+    return version
+
+
 def parse_styles(text, source):
     """A style list (``datadog,tracecontext``…) as ddtrace parses it: lower-cased, ``none`` and unknown
     names dropped (unknown ones with a warning); a repeated style is harmless (it is used once)."""
@@ -132,6 +184,12 @@ class Config:
         "trace_sampling_rules",
         "trace_rate_limit",
         "span_sampling_rules",
+        "trace_agent_url",
+        "trace_api_version",
+        "trace_agent_timeout_seconds",
+        "trace_writer_interval_seconds",
+        "trace_writer_buffer_size",
+        "trace_writer_max_payload_size",
     )
     __slots__ = _fields + ("_listeners",)
 
@@ -183,6 +241,18 @@ class Config:
         #: single-span sampling rules, JSON (DD_SPAN_SAMPLING_RULES, else the content of
         #: DD_SPAN_SAMPLING_RULES_FILE)
         self.span_sampling_rules = _span_rules(env)
+        #: where finished traces are sent (see ``agent_url``)
+        self.trace_agent_url = agent_url(env)
+        #: the agent's trace API: ``v0.5`` (ddtrace's default; falls back to v0.4 when the agent lacks it)
+        self.trace_api_version = _api_version(env)
+        #: seconds before a request to the agent is given up (then retried)
+        self.trace_agent_timeout_seconds = _float(env, "DD_TRACE_AGENT_TIMEOUT_SECONDS", 2.0, minimum=0.001)
+        #: seconds between two sends of the buffered traces
+        self.trace_writer_interval_seconds = _float(env, "DD_TRACE_WRITER_INTERVAL_SECONDS", 1.0, minimum=0.001)
+        #: bytes of encoded traces waiting to be sent (beyond the payload being filled); more are dropped
+        self.trace_writer_buffer_size = _int(env, "DD_TRACE_WRITER_BUFFER_SIZE_BYTES", 20 << 20, minimum=1)
+        #: the largest payload sent in one request (and so the largest single trace)
+        self.trace_writer_max_payload_size = _int(env, "DD_TRACE_WRITER_MAX_PAYLOAD_SIZE_BYTES", 20 << 20, minimum=1)
 
     def __setattr__(self, name, value):
         if name not in self._fields:

@@ -21,11 +21,21 @@ class SpanLink:
         self.flags = flags
         self.attributes = dict(attributes) if attributes else {}
 
+    def _flat_attributes(self):
+        """The attributes as the agent takes them, flattened as ddtrace does: text values, lists and
+        tuples spread over ``key.0``, ``key.1``… (nested too), booleans as ``true``/``false``. ``None``
+        values and empty lists have nothing to send and are left out."""
+        flat = {}
+        for key, value in self.attributes.items():
+            _flatten(flat, str(key), value)
+        return flat
+
     def to_dict(self):
         """The link as the agent's span-link JSON shape (ids in hex)."""
         d = {"trace_id": "%032x" % self.trace_id, "span_id": "%016x" % self.span_id}
-        if self.attributes:
-            d["attributes"] = dict(self.attributes)
+        attributes = self._flat_attributes()
+        if attributes:
+            d["attributes"] = attributes
         if self.tracestate:
             d["tracestate"] = self.tracestate
         if self.flags is not None:
@@ -53,3 +63,19 @@ class SpanLink:
             self.tracestate,
             self.flags,
         )
+
+
+def _flatten(into, key, value):
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _flatten(into, "%s.%d" % (key, i), item)
+    elif value is None:
+        return
+    elif isinstance(value, bool):
+        into[key] = "true" if value else "false"
+    elif isinstance(value, str):
+        into[key] = value
+    elif isinstance(value, (bytes, bytearray)):
+        into[key] = bytes(value).decode("utf-8", "backslashreplace")
+    else:
+        into[key] = str(value)

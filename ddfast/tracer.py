@@ -16,8 +16,8 @@ import uuid
 import weakref
 
 from ddfast._impl import load
+from ddfast.agent_writer import AgentWriter
 from ddfast.settings import config
-from ddfast.writer import InMemoryWriter
 
 log = logging.getLogger("ddfast.tracer")
 
@@ -68,7 +68,8 @@ class ContextProvider:
 
 
 class Tracer:
-    """Makes spans and sends finished traces to ``writer`` (default: a bounded ``InMemoryWriter``).
+    """Makes spans and sends finished traces to ``writer`` (default: an ``AgentWriter``, which sends them
+    to the Datadog agent and gives the agent's sampling rates to the sampler).
 
     ``_core`` is for tests: ``(span_module, sampling_module, propagation_module)`` of one
     implementation; by default the compiled ones when available.
@@ -83,8 +84,9 @@ class Tracer:
         self._Context = self._span_mod.Context
         self._start = self._span_mod.start_span
         self.context_provider = ContextProvider(self._Span)
-        self._writer = writer if writer is not None else InMemoryWriter()
         self._sampler = sampler if sampler is not None else self._sampling_mod.DatadogSampler()
+        self._writer = None
+        self.writer = writer if writer is not None else AgentWriter()
         self._pid = os.getpid()
         self._shut_down = False
         self._sink = self._on_trace_finished
@@ -114,7 +116,13 @@ class Tracer:
     def writer(self, writer):
         if not callable(getattr(writer, "write", None)):
             raise TypeError("a writer needs a write(spans) method; got %s" % type(writer).__name__)
+        if isinstance(writer, AgentWriter) and writer.on_rates is None:
+            writer.on_rates = self._update_agent_rates
         self._writer = writer
+
+    def _update_agent_rates(self, rate_by_service):
+        """The agent's answer: its sampling rate per ``service:S,env:E``, for the sampler."""
+        self._sampler.update_rate_by_service_sample_rates(rate_by_service)
 
     @property
     def sampler(self):

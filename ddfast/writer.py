@@ -1,8 +1,9 @@
 """Where finished traces go. The tracer calls ``writer.write(spans)`` once per finished trace chunk.
 
 Any object with ``write(spans)``, ``flush_queue()`` and ``stop(timeout=None)`` is a writer.
-``InMemoryWriter`` keeps traces in memory, bounded: it is what tests read and the default until the
-agent writer exists. A full buffer drops the oldest trace and counts it; nothing is lost silently.
+``AgentWriter`` (the tracer's default) sends them to the Datadog agent; ``InMemoryWriter`` keeps them
+in memory, bounded, for tests and tools: a full buffer drops the oldest trace and counts it; nothing is
+lost silently.
 """
 
 import collections
@@ -10,7 +11,11 @@ import logging
 import threading
 import time
 
+from ddfast.agent_writer import AgentWriter
+
 log = logging.getLogger("ddfast.writer")
+
+__all__ = ["AgentWriter", "InMemoryWriter"]
 
 
 class InMemoryWriter:

@@ -8,7 +8,7 @@ import sys
 import ddfast
 from ddfast import _impl
 
-CORE_MODULES = ("ids", "context", "propagation", "span", "sampling")
+CORE_MODULES = ("ids", "context", "propagation", "span", "sampling", "encoding")
 
 
 def _run(code, **env):

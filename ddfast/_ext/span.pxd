@@ -26,7 +26,7 @@ cdef class Span:
     cdef public int error
     cdef public dict _meta
     cdef public dict _metrics
-    cdef list _links
+    cdef public list _links
     cdef public list _on_finish
     # the trace's shared state (the local root's own context); _context is made on first read
     cdef public Context _trace_ctx
