@@ -13,6 +13,7 @@ import json
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLong
+from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
 
@@ -25,6 +26,10 @@ cdef extern from "Python.h":
     const char *PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except NULL
     double PyFloat_AS_DOUBLE(object f)
 
+# ddtrace's limits: a longer string is cut to its first characters and a marker
+cdef Py_ssize_t MAX_TEXT_LEN = 25000
+cdef Py_ssize_t TRUNCATED_LEN = 2500
+cdef str TRUNCATED_MARK = "<truncated>..."
 cdef str TID_KEY = "_dd.p.tid"
 cdef str LINKS_KEY = "_dd.span_links"
 cdef str CONTENT_TYPE = "application/msgpack"
@@ -119,6 +124,13 @@ cdef int pk_raw(StrBuf *b, const char *s, Py_ssize_t n) except -1:
     return sb_bytes(b, s, n)
 
 
+cdef inline str truncated(str s):
+    """``s``, or when longer than 25000 characters its first 2486 and ``<truncated>...`` (as ddtrace)."""
+    if PyUnicode_GET_LENGTH(s) > MAX_TEXT_LEN:
+        return s[:TRUNCATED_LEN - len(TRUNCATED_MARK)] + TRUNCATED_MARK
+    return s
+
+
 cdef int pk_text(StrBuf *b, object s) except -1:
     """A str as UTF-8; None as nil; anything else as its str(). Lone surrogates are escaped, not fatal."""
     cdef Py_ssize_t n
@@ -128,6 +140,7 @@ cdef int pk_text(StrBuf *b, object s) except -1:
         return pk_nil(b)
     if type(s) is not str:
         s = str(s)
+    s = truncated(<str>s)
     try:
         p = PyUnicode_AsUTF8AndSize(s, &n)
     except UnicodeEncodeError:
@@ -485,6 +498,7 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
             return 0
         if type(s) is not str:
             s = str(s)
+        s = truncated(<str>s)
         i = self.index.get(s)
         if i is not None:
             return <Py_ssize_t>i

@@ -12,7 +12,7 @@ import sys
 import traceback
 
 from cpython.long cimport PyLong_AsLongLongAndOverflow
-from libc.math cimport isnan
+from libc.math cimport isinf, isnan
 from libc.stdint cimport int64_t
 
 from ddfast._ext.context cimport Context, span_context
@@ -208,8 +208,8 @@ cdef class Span:
         return 0
 
     cdef int put(self, object key, object value) except -1:
-        """ddtrace's attribute rule: strings are tags, 64-bit ints and finite floats are metrics, NaN is
-        dropped, anything else is a tag of its ``str``; a key lives in one of the two dicts only."""
+        """ddtrace's attribute rule: strings are tags, 64-bit ints and finite floats are metrics, NaN and
+        infinities are dropped, anything else is a tag of its ``str``; a key lives in one of the two dicts only."""
         cdef int overflow = 0
         cdef type t = type(value)
         if t is str:
@@ -221,7 +221,7 @@ cdef class Span:
             else:
                 self.store_tag(key, str(value))
         elif t is float:
-            if not isnan(<double>value):
+            if not isnan(<double>value) and not isinf(<double>value):
                 self.store_metric(key, value)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):  # subclasses, as their base
             self.put(key, int(value) if isinstance(value, int) else float(value))
@@ -278,7 +278,7 @@ cdef class Span:
         self._meta.pop(key, None)
 
     def set_metric(self, key, value):
-        """Set a numeric tag; a value that is not a number (or is NaN) is ignored, as ddtrace does."""
+        """Set a numeric tag; a value that is not a number (or is not finite) is ignored, as ddtrace does."""
         if not isinstance(key, str):
             raise TypeError("Span metric key must be a str, not %s" % type(key).__name__)
         if key == MEASURED_KEY:
@@ -294,14 +294,7 @@ cdef class Span:
                     value = float(value)
                 except (TypeError, ValueError):
                     return
-        if type(value) is float and isnan(<double>value):
-            return
-        cdef int overflow = 0
-        if type(value) is int:
-            PyLong_AsLongLongAndOverflow(value, &overflow)
-            if overflow:
-                value = float(value)
-        self.store_metric(key, value)
+        self.put(key, value)  # ints beyond 64 bits become text tags, non-finite floats are dropped
 
     def set_metrics(self, metrics):
         if metrics:
@@ -369,6 +362,12 @@ cdef class Span:
             raise TypeError("Span links must be SpanLink objects, not %s" % type(link).__name__)
         if self._links is None:
             self._links = []
+        # one link per linked span: a new link to the same span id replaces the old one in place
+        # (as ddtrace keeps them)
+        for i in range(len(self._links)):
+            if self._links[i].span_id == link.span_id:
+                self._links[i] = link
+                return
         self._links.append(link)
 
     def set_link(self, trace_id, span_id, tracestate=None, flags=None, attributes=None):

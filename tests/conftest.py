@@ -95,6 +95,18 @@ def sampling(kind):
 
 
 @pytest.fixture
+def encoding(kind):
+    """``ddfast`` encoding core module (MsgpackEncoderV04/V05), compiled and pure."""
+    return load_twin("encoding", kind)
+
+
+@pytest.fixture
+def twins():
+    """``twins(name)``: core module ``name`` as ``(compiled, pure)``, for comparing the two."""
+    return lambda name: (load_twin(name, "cython"), load_twin(name, "python"))
+
+
+@pytest.fixture
 def make_tracer(kind):
     """``make_tracer(sampler=None)``: a Tracer on the implementation under test, writing to an
     ``InMemoryWriter`` (``tracer.writer``)."""

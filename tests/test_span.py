@@ -15,6 +15,7 @@ def test_tags_and_metrics_follow_ddtrace_storage_rules(spanmod):
     s.set_tag("huge", 2**70)  # beyond int64: text, as ddtrace stores it
     s.set_tag("f", 1.5)
     s.set_tag("nan", float("nan"))  # dropped
+    s.set_tag("inf", float("inf"))  # dropped, as by ddtrace
     s.set_tag("b", True)
     s.set_tag("none", None)
     s.set_tag("by", b"x")
@@ -31,6 +32,9 @@ def test_tags_and_metrics_follow_ddtrace_storage_rules(spanmod):
     s.set_metric("numeric_text", "2.5")
     s.set_metric("flag", True)
     assert s.get_metric("bad") is None and s.get_metric("numeric_text") == 2.5 and s.get_metric("flag") == 1
+    s.set_metric("minf", float("-inf"))
+    s.set_metric("huge_metric", 2**70)
+    assert "minf" not in s.get_metrics() and s.get_tag("huge_metric") == str(2**70)
     s.remove_tag("b")
     s.remove_metric("f")
     assert s.get_tag("b") is None and s.get_metric("f") is None
@@ -160,6 +164,8 @@ def test_links(spanmod):
     s.set_link(trace_id=1, span_id=2, attributes={"k": "v"})
     s.link_span(spanmod.Context(trace_id=3, span_id=4))
     assert [(link.trace_id, link.span_id) for link in s._span_links] == [(1, 2), (3, 4)]
+    s.set_link(trace_id=5, span_id=2)  # a link to the same span id replaces the old one, in place
+    assert [(link.trace_id, link.span_id) for link in s._span_links] == [(5, 2), (3, 4)]
     with pytest.raises(ValueError):
         s.link_span(spanmod.Context())
     with pytest.raises(ValueError):

@@ -16,6 +16,10 @@ from ddfast._pure.span import Span as _PureSpan
 from ddfast.encoding_errors import BufferFull
 from ddfast.encoding_errors import BufferItemTooLarge
 
+# ddtrace's limits: a longer string is cut to its first characters and a marker
+MAX_TEXT_LEN = 25000
+TRUNCATED_LEN = 2500
+TRUNCATED_MARK = "<truncated>..."
 TID_KEY = "_dd.p.tid"
 LINKS_KEY = "_dd.span_links"
 CONTENT_TYPE = "application/msgpack"
@@ -30,9 +34,23 @@ def _packer():
     return msgpack.Packer(unicode_errors="backslashreplace", default=str)
 
 
+def truncated(s):
+    """``s``, or when longer than 25000 characters its first 2486 and ``<truncated>...`` (as ddtrace)."""
+    if len(s) > MAX_TEXT_LEN:
+        return s[: TRUNCATED_LEN - len(TRUNCATED_MARK)] + TRUNCATED_MARK
+    return s
+
+
 def _text(value):
-    """A str as is, None as None (nil), anything else as its str()."""
-    return value if value is None or type(value) is str else str(value)
+    """A str (truncated), None as None (nil), anything else as its str()."""
+    if value is None:
+        return None
+    return truncated(value if type(value) is str else str(value))
+
+
+def _texts(mapping):
+    """A str -> str mapping with every string as ``_text`` makes it."""
+    return {_text(k): _text(v) for k, v in mapping.items()}
 
 
 def low64(value):
@@ -241,12 +259,12 @@ class MsgpackEncoderV04(_BufferedEncoder):
         if links:
             d["span_links"] = [_link_v04(link) for link in links]
         if meta or tid is not None:
+            meta = _texts(meta)
             if tid is not None:
-                meta = dict(meta)
                 meta[TID_KEY] = tid
             d["meta"] = meta
         if metrics:
-            d["metrics"] = {k: _number(v) for k, v in metrics.items()}
+            d["metrics"] = {_text(k): _number(v) for k, v in metrics.items()}
         return d
 
     def _payload(self):
@@ -259,7 +277,7 @@ def _link_v04(link):
     d = {"trace_id": link.trace_id & _U64, "span_id": link.span_id}
     attributes = link._flat_attributes()
     if attributes:
-        d["attributes"] = attributes
+        d["attributes"] = _texts(attributes)
     if link.tracestate:
         d["tracestate"] = _text(link.tracestate)
     if link.flags is not None:
@@ -289,8 +307,7 @@ class MsgpackEncoderV05(_BufferedEncoder):
         """The table index of ``s`` (None is the empty string), adding it on first use."""
         if s is None:
             return 0
-        if type(s) is not str:
-            s = str(s)
+        s = _text(s)
         i = self._index.get(s)
         if i is not None:
             return i

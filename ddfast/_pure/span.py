@@ -224,8 +224,8 @@ class Span:
             self._meta.pop(key, None)
 
     def put(self, key, value):
-        """ddtrace's attribute rule: strings are tags, 64-bit ints and finite floats are metrics, NaN is
-        dropped, anything else is a tag of its ``str``; a key lives in one of the two dicts only."""
+        """ddtrace's attribute rule: strings are tags, 64-bit ints and finite floats are metrics, NaN and
+        infinities are dropped, anything else is a tag of its ``str``; a key lives in one of the two dicts only."""
         t = type(value)
         if t is str:
             self.store_tag(key, value)
@@ -235,7 +235,7 @@ class Span:
             else:
                 self.store_tag(key, str(value))
         elif t is float:
-            if not math.isnan(value):
+            if math.isfinite(value):
                 self.store_metric(key, value)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):  # subclasses, as their base
             self.put(key, int(value) if isinstance(value, int) else float(value))
@@ -291,7 +291,7 @@ class Span:
         self._meta.pop(key, None)
 
     def set_metric(self, key, value):
-        """Set a numeric tag; a value that is not a number (or is NaN) is ignored, as ddtrace does."""
+        """Set a numeric tag; a value that is not a number (or is not finite) is ignored, as ddtrace does."""
         if not isinstance(key, str):
             raise TypeError("Span metric key must be a str, not %s" % type(key).__name__)
         if key == MEASURED_KEY:
@@ -307,11 +307,7 @@ class Span:
                     value = float(value)
                 except (TypeError, ValueError):
                     return
-        if type(value) is float and math.isnan(value):
-            return
-        if type(value) is int and not _I64_MIN <= value <= _I64_MAX:
-            value = float(value)
-        self.store_metric(key, value)
+        self.put(key, value)  # ints beyond 64 bits become text tags, non-finite floats are dropped
 
     def set_metrics(self, metrics):
         if metrics:
@@ -379,6 +375,12 @@ class Span:
             raise TypeError("Span links must be SpanLink objects, not %s" % type(link).__name__)
         if self._links is None:
             self._links = []
+        # one link per linked span: a new link to the same span id replaces the old one in place
+        # (as ddtrace keeps them)
+        for i in range(len(self._links)):
+            if self._links[i].span_id == link.span_id:
+                self._links[i] = link
+                return
         self._links.append(link)
 
     def set_link(self, trace_id, span_id, tracestate=None, flags=None, attributes=None):
