@@ -227,7 +227,9 @@ class AgentWriter:
         headers = dict(agent.BASE_HEADERS)
         headers["Content-Type"] = self._encoder.content_type
         headers["X-Datadog-Trace-Count"] = str(count)
-        base_wait = 0.618 * self.interval / (1.618**RETRY_ATTEMPTS) / 2
+        # ddtrace's fibonacci backoff with jitter, from the interval (capped at 1 s: long intervals do not
+        # make retries slower)
+        base_wait = 0.618 * min(self.interval, 1.0) / (1.618**RETRY_ATTEMPTS) / 2
         for attempt in range(RETRY_ATTEMPTS):
             try:
                 status, body = agent.post(self.agent_url, endpoint, payload, headers, self.timeout)

@@ -1,0 +1,397 @@
+"""The agent writer (both encoders) against a scripted agent on a loopback port or unix socket: what it
+sends, and the faults: agent down, 5xx, hanging, 4xx, payloads over the limits, fork. Nothing blocks
+the caller, every trace not delivered is counted, nothing is sent twice."""
+
+import http.server
+import logging
+import os
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+
+import msgpack
+import pytest
+
+from ddfast.agent_writer import RETRY_ATTEMPTS
+from ddfast.agent_writer import AgentWriter
+from ddfast.settings import Config
+from ddfast.settings import agent_url
+
+
+class FakeAgent:
+    """An HTTP agent whose answers the test scripts: ``answers`` is a list of ``(status, body)`` used
+    in turn (the last one repeats); ``hold`` (an Event) blocks each request until set."""
+
+    def __init__(self, unix_path=None):
+        self.requests = []
+        self.answers = [(200, b'{"rate_by_service": {}}')]
+        self.hold = None
+        self.received = threading.Event()
+        self.lock = threading.Lock()
+        agent = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with agent.lock:
+                    agent.requests.append((self.path, dict(self.headers), body))
+                    status, answer = agent.answers[min(len(agent.requests), len(agent.answers)) - 1]
+                agent.received.set()
+                if agent.hold is not None:
+                    agent.hold.wait(10)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+            def address_string(self):
+                return "agent-test"
+
+        if unix_path is None:
+            self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        else:
+
+            class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+                daemon_threads = True
+
+            self.server = UnixServer(unix_path, Handler)
+            self.url = "unix://" + unix_path
+        self.server.daemon_threads = True
+        # a client that gave up (timeout tests) breaks the pipe: expected, not worth a traceback
+        self.server.handle_error = lambda request, client_address: None
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def traces(self):
+        """Every trace received, as lists of (trace_id, span_id) (decoding v0.4 and v0.5)."""
+        out = []
+        for path, _, body in self.requests:
+            data = msgpack.unpackb(body, strict_map_key=False)
+            if path.endswith("v0.5/traces"):
+                out.extend([[(s[3], s[4]) for s in trace] for trace in data[1]])
+            else:
+                out.extend([[(s["trace_id"], s["span_id"]) for s in trace] for trace in data])
+        return out
+
+    def close(self):
+        if self.hold is not None:
+            self.hold.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def agent():
+    fake = FakeAgent()
+    yield fake
+    fake.close()
+
+
+def trace(spanmod, trace_id, n=1, tag="v"):
+    spans = []
+    for i in range(n):
+        s = spanmod.Span("op", service="svc", trace_id=trace_id, span_id=i + 1, parent_id=i or None)
+        s.set_tag("k", tag)
+        s.finish()
+        spans.append(s)
+    return spans
+
+
+@pytest.fixture
+def make_writer(encoding):
+    writers = []
+
+    def make(url, **kwargs):
+        kwargs.setdefault("interval", 60.0)  # sends happen when the test says (flush_queue / stop)
+        kwargs.setdefault("timeout", 2.0)
+        w = AgentWriter(url, _encoding=encoding, **kwargs)
+        writers.append(w)
+        return w
+
+    yield make
+    for w in writers:
+        w.stop(timeout=1)
+
+
+def wait_for(condition, seconds=30):
+    """Poll ``condition`` until it holds (the sender works in its own thread)."""
+    done = threading.Event()
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        done.wait(0.01)
+    raise AssertionError("condition not met in %ss" % seconds)
+
+
+def free_port_url():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return "http://127.0.0.1:%d" % s.getsockname()[1]  # closed again: nothing listens there
+
+
+@pytest.mark.parametrize("version", ["v0.4", "v0.5"])
+def test_sends_traces_with_the_headers_the_agent_expects(agent, make_writer, spanmod, version):
+    rates = []
+    agent.answers = [(200, b'{"rate_by_service": {"service:svc,env:prod": 0.5}}')]
+    w = make_writer(agent.url, api_version=version, on_rates=rates.append)
+    w.write(trace(spanmod, 11, 2))
+    w.write(trace(spanmod, 12))
+    assert len(w) == 2
+    w.flush_queue()
+    ((path, headers, body),) = agent.requests
+    assert path == "/%s/traces" % version
+    assert headers["Content-Type"] == "application/msgpack"
+    assert headers["X-Datadog-Trace-Count"] == "2"
+    assert headers["Datadog-Meta-Lang"] == "python"
+    assert headers["Datadog-Meta-Lang-Version"] == ".".join(map(str, sys.version_info[:3]))
+    assert headers["Datadog-Meta-Lang-Interpreter"] == "CPython"
+    assert headers["Datadog-Meta-Tracer-Version"]
+    assert agent.traces() == [[(11, 1), (11, 2)], [(12, 1)]]
+    assert rates == [{"service:svc,env:prod": 0.5}]
+    assert (w.sent_traces, w.sent_payloads, w.dropped_traces, len(w)) == (2, 1, 0, 0)
+
+
+def test_background_thread_sends_on_its_interval(agent, make_writer, spanmod):
+    w = make_writer(agent.url, interval=0.05)
+    w.write(trace(spanmod, 21))
+    assert agent.received.wait(5)
+    assert agent.traces() == [[(21, 1)]]
+
+
+def test_unix_socket_agent(tmp_path, make_writer, spanmod):
+    fake = FakeAgent(unix_path=str(tmp_path / "apm.socket"))
+    try:
+        w = make_writer(fake.url)
+        w.write(trace(spanmod, 31))
+        w.flush_queue()
+        assert fake.traces() == [[(31, 1)]] and w.sent_traces == 1
+    finally:
+        fake.close()
+
+
+def test_agent_not_listening_drops_and_counts_once_logged(make_writer, spanmod, caplog):
+    w = make_writer(free_port_url())
+    with caplog.at_level(logging.WARNING, logger="ddfast.writer"):
+        for i in range(3):
+            w.write(trace(spanmod, 40 + i))
+        w.flush_queue()
+        w.write(trace(spanmod, 49))
+        w.flush_queue()
+    assert w.dropped_traces == 4 and w.drops == {"send_failed": 4} and w.sent_traces == 0
+    warnings = [r for r in caplog.records if "not sent to the agent" in r.getMessage()]
+    assert len(warnings) == 1 and "3 send_failed" in warnings[0].getMessage()  # at most once a minute
+
+
+def test_5xx_is_retried_then_dropped(agent, make_writer, spanmod):
+    agent.answers = [(503, b"busy")]
+    w = make_writer(agent.url)
+    w.write(trace(spanmod, 51))
+    w.flush_queue()
+    assert len(agent.requests) == RETRY_ATTEMPTS
+    assert len({body for _, _, body in agent.requests}) == 1  # the same payload each time
+    assert w.drops == {"send_failed": 1} and w.sent_traces == 0
+
+
+def test_5xx_then_success_is_sent_once(agent, make_writer, spanmod):
+    agent.answers = [(500, b"oops"), (200, b"{}")]
+    w = make_writer(agent.url)
+    w.write(trace(spanmod, 52))
+    w.flush_queue()
+    assert len(agent.requests) == 2 and w.sent_traces == 1 and w.dropped_traces == 0
+
+
+def test_4xx_is_not_retried(agent, make_writer, spanmod):
+    agent.answers = [(400, b"bad payload")]
+    w = make_writer(agent.url)
+    w.write(trace(spanmod, 53))
+    w.flush_queue()
+    assert len(agent.requests) == 1 and w.drops == {"rejected": 1}
+
+
+def test_agent_without_v05_makes_the_writer_use_v04(agent, make_writer, spanmod):
+    agent.answers = [(404, b"not found"), (200, b"{}")]
+    w = make_writer(agent.url, api_version="v0.5")
+    w.write(trace(spanmod, 54))
+    w.flush_queue()
+    w.write(trace(spanmod, 55))
+    w.flush_queue()
+    assert [path for path, _, _ in agent.requests] == ["/v0.5/traces", "/v0.4/traces"]
+    assert w.api_version == "v0.4" and w.drops == {"api_downgrade": 1} and w.sent_traces == 1
+
+
+def test_hanging_agent_times_out_and_never_blocks_the_caller(agent, make_writer, spanmod):
+    agent.hold = threading.Event()  # the agent accepts the request and never answers (until the end)
+    w = make_writer(agent.url, interval=0.01, timeout=0.2)
+    w.write(trace(spanmod, 61))
+    assert agent.received.wait(5)  # the sender is now stuck in the request...
+    for i in range(100):  # ...and the request path carries on
+        w.write(trace(spanmod, 100 + i))
+    assert len(w) >= 100
+    wait_for(lambda: w.drops["send_failed"] >= 1)  # the first payload timed out on every attempt
+    agent.hold.set()
+    w.stop(timeout=10)
+    assert w.sent_traces + w.dropped_traces == 101 and w.sent_traces >= 100
+
+
+def test_trace_over_the_payload_limit_is_dropped(agent, make_writer, spanmod):
+    w = make_writer(agent.url, max_payload_size=2000)
+    w.write(trace(spanmod, 71, tag="x" * 5000))
+    w.write(trace(spanmod, 72))
+    w.flush_queue()
+    assert w.drops == {"too_large": 1} and agent.traces() == [[(72, 1)]]
+
+
+def test_full_payloads_are_sealed_then_traces_dropped_when_the_buffer_is_full(agent, make_writer, spanmod):
+    agent.hold = threading.Event()
+    w = make_writer(agent.url, max_payload_size=3000, buffer_size=6000)
+    for i in range(200):
+        w.write(trace(spanmod, 1000 + i, tag="y" * 100 + str(i)))
+    dropped = w.drops["buffer_full"]
+    assert dropped > 0 and len(w) == 200 - dropped
+    agent.hold.set()
+    w.flush_queue()
+    assert len(agent.requests) >= 3  # the sealed payloads and the one being filled
+    assert all(len(body) <= 3000 for _, _, body in agent.requests)
+    received = [t[0][0] for t in agent.traces()]
+    assert len(received) == len(set(received)) == 200 - dropped == w.sent_traces
+
+
+def test_writes_after_stop_are_counted(agent, make_writer, spanmod):
+    w = make_writer(agent.url)
+    w.write(trace(spanmod, 81))
+    w.stop()
+    w.write(trace(spanmod, 82))
+    assert agent.traces() == [[(81, 1)]] and w.drops == {"stopped": 1}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_child_never_resends_the_parents_traces(agent, make_writer, spanmod):
+    w = make_writer(agent.url)
+    w.write(trace(spanmod, 91))
+    w.write(trace(spanmod, 92))
+    pid = os.fork()
+    if pid == 0:  # the child: its own buffer, its own sender
+        code = 1
+        try:
+            assert len(w) == 0 and w.dropped_traces == 0
+            w.write(trace(spanmod, 93))
+            w.stop(timeout=5)
+            code = 0 if w.sent_traces == 1 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    w.stop(timeout=5)
+    assert sorted(t[0][0] for t in agent.traces()) == [91, 92, 93]
+
+
+def test_buffered_traces_are_sent_at_exit(agent, kind, tmp_path):
+    code = """
+import sys
+from ddfast import _impl
+from ddfast.agent_writer import AgentWriter
+import importlib
+enc = importlib.import_module("ddfast.%s.encoding")
+span = importlib.import_module("ddfast.%s.span")
+w = AgentWriter(sys.argv[1], interval=60.0, _encoding=enc)
+s = span.Span("op", trace_id=123, span_id=4)
+s.finish()
+w.write([s])
+""" % ("_ext" if kind == "cython" else "_pure", "_ext" if kind == "cython" else "_pure")
+    # run outside the checkout, so the installed package (with its compiled modules) is imported
+    subprocess.run([sys.executable, "-c", code, agent.url], check=True, timeout=60, cwd=str(tmp_path))
+    assert agent.traces() == [[(123, 4)]]
+
+
+def test_tracer_gives_the_agent_rates_to_its_sampler(agent, encoding, spanmod, sampling, prop):
+    from ddfast.tracer import Tracer
+
+    agent.answers = [(200, b'{"rate_by_service": {"service:svc,env:": 0.0, "service:,env:": 1.0}}')]
+    w = AgentWriter(agent.url, interval=60.0, _encoding=encoding)
+    t = Tracer(writer=w, _core=(spanmod, sampling, prop))
+    assert w.on_rates is not None
+    with t.trace("op", service="svc") as first:
+        pass
+    assert first.context.sampling_priority == 1  # no agent rates yet: kept
+    t.flush()
+    with t.trace("op", service="svc") as second:
+        pass
+    assert second.context.sampling_priority == 0 and second.get_metric("_dd.agent_psr") == 0.0
+    t.shutdown()
+    assert [t[0][0] for t in agent.traces()] == [first.trace_id & (2**64 - 1), second.trace_id & (2**64 - 1)]
+
+
+def test_default_tracer_writer_is_an_agent_writer():
+    from ddfast.tracer import Tracer
+
+    t = Tracer()
+    assert isinstance(t.writer, AgentWriter) and t.writer.on_rates == t._update_agent_rates
+    t.writer.stop()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"agent_url": "ftp://agent"}, ValueError),
+        ({"agent_url": "http://"}, ValueError),
+        ({"agent_url": "http://agent:notaport"}, ValueError),
+        ({"agent_url": 8126}, TypeError),
+        ({"api_version": "v0.3"}, ValueError),
+        ({"interval": 0}, ValueError),
+        ({"timeout": -1}, ValueError),
+        ({"buffer_size": 1.5}, ValueError),
+        ({"max_payload_size": 0}, ValueError),
+        ({"on_rates": "not callable"}, TypeError),
+    ],
+)
+def test_misuse_raises_clear_errors(kwargs, error):
+    kwargs.setdefault("agent_url", "http://localhost:8126")
+    with pytest.raises(error):
+        AgentWriter(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "env, exists, expected",
+    [
+        ({}, False, "http://localhost:8126"),
+        ({}, True, "unix:///var/run/datadog/apm.socket"),
+        ({"DD_AGENT_HOST": "agent.local"}, True, "http://agent.local:8126"),
+        ({"DD_TRACE_AGENT_PORT": "9126"}, True, "http://localhost:9126"),
+        ({"DD_AGENT_HOST": "::1", "DD_TRACE_AGENT_PORT": "9"}, False, "http://[::1]:9"),
+        ({"DD_TRACE_AGENT_URL": "unix:///tmp/x.sock", "DD_AGENT_HOST": "h"}, False, "unix:///tmp/x.sock"),
+        ({"DD_TRACE_AGENT_URL": "https://a:1/base"}, False, "https://a:1/base"),
+        ({"DD_TRACE_AGENT_URL": "agent:8126"}, False, "http://localhost:8126"),  # not a URL: warned, ignored
+        ({"DD_TRACE_AGENT_PORT": "http"}, False, "http://localhost:8126"),
+    ],
+)
+def test_agent_url_settings(env, exists, expected):
+    assert agent_url(env, socket_exists=lambda path: exists) == expected
+
+
+def test_writer_settings_defaults_and_bad_values(caplog):
+    c = Config({})
+    assert (c.trace_api_version, c.trace_agent_timeout_seconds, c.trace_writer_interval_seconds) == ("v0.5", 2.0, 1.0)
+    assert c.trace_writer_buffer_size == c.trace_writer_max_payload_size == 20 << 20
+    with caplog.at_level(logging.WARNING, logger="ddfast"):
+        c = Config(
+            {
+                "DD_TRACE_API_VERSION": "v0.7",
+                "DD_TRACE_AGENT_TIMEOUT_SECONDS": "soon",
+                "DD_TRACE_WRITER_INTERVAL_SECONDS": "-1",
+                "DD_TRACE_WRITER_BUFFER_SIZE_BYTES": "0",
+            }
+        )
+    assert (c.trace_api_version, c.trace_agent_timeout_seconds, c.trace_writer_interval_seconds) == ("v0.5", 2.0, 1.0)
+    assert c.trace_writer_buffer_size == 1
+    assert len(caplog.records) == 4
+    c = Config({"DD_TRACE_API_VERSION": "v0.4", "DD_TRACE_WRITER_MAX_PAYLOAD_SIZE_BYTES": "1000"})
+    assert c.trace_api_version == "v0.4" and c.trace_writer_max_payload_size == 1000
