@@ -49,8 +49,29 @@ def _text(value):
 
 
 def _texts(mapping):
-    """A str -> str mapping with every string as ``_text`` makes it."""
+    """A str -> str mapping with every string as ``_text`` makes it (the mapping itself when it is)."""
+    if _short_strings(mapping) and _short_strings(mapping.values()):
+        return mapping
     return {_text(k): _text(v) for k, v in mapping.items()}
+
+
+_NUMBERS = {int, float}
+
+
+def _short_strings(items):
+    """Whether no item can need truncating: together they are no longer than one may be (checked at C
+    speed; a long or a non-text item sends the caller to the exact, slower path)."""
+    try:
+        return sum(map(len, items)) <= MAX_TEXT_LEN
+    except TypeError:
+        return False
+
+
+def _numbers(metrics):
+    """Metrics as ``_number`` makes them (the mapping itself when it already is)."""
+    if _short_strings(metrics) and set(map(type, metrics.values())) <= _NUMBERS:
+        return metrics  # a span's set_metric keeps ints within 64 bits
+    return {_text(k): _number(v) for k, v in metrics.items()}
 
 
 def low64(value):
@@ -261,10 +282,11 @@ class MsgpackEncoderV04(_BufferedEncoder):
         if meta or tid is not None:
             meta = _texts(meta)
             if tid is not None:
+                meta = dict(meta)
                 meta[TID_KEY] = tid
             d["meta"] = meta
         if metrics:
-            d["metrics"] = {_text(k): _number(v) for k, v in metrics.items()}
+            d["metrics"] = _numbers(metrics)
         return d
 
     def _payload(self):
@@ -305,7 +327,11 @@ class MsgpackEncoderV05(_BufferedEncoder):
 
     def _ref(self, s):
         """The table index of ``s`` (None is the empty string), adding it on first use."""
-        if s is None:
+        if type(s) is str:
+            i = self._index.get(s)  # the common case: a (short) string already in the table
+            if i is not None:
+                return i
+        elif s is None:
             return 0
         s = _text(s)
         i = self._index.get(s)
