@@ -1,0 +1,127 @@
+"""The ``ddfast`` command (``python -m ddfast``), run as a user runs it, on both implementations."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ddfast.cli import UsageError
+from ddfast.cli import parse_headers
+
+DATADOG = {
+    "x-datadog-trace-id": "123",
+    "x-datadog-parent-id": "456",
+    "x-datadog-sampling-priority": "2",
+    "x-datadog-origin": "rum",
+    "x-datadog-tags": "_dd.p.dm=-4,_dd.p.tid=640cfd8d00000000",
+}
+TRACEPARENT = "00-640cfd8d00000000000000000000007b-00000000000001c8-01"
+
+
+def run(kind, tmp_path, *args, stdin=""):
+    env = dict(os.environ)
+    env.pop("DDFAST_NO_EXTENSIONS", None)
+    if kind == "python":
+        env["DDFAST_NO_EXTENSIONS"] = "1"
+    # outside the checkout, so the installed package (with its compiled modules) is what runs
+    return subprocess.run(
+        [sys.executable, "-m", "ddfast", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(tmp_path),
+        timeout=60,
+    )
+
+
+def test_extract_decodes_every_style_and_reports_problems(kind, tmp_path, require_compiled):
+    headers = dict(DATADOG, traceparent=TRACEPARENT, tracestate="dd=s:2;o:rum", b3="zzz-1")
+    result = run(kind, tmp_path, "extract", "--json", stdin=json.dumps(headers))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    styles = report["styles"]
+    assert styles["datadog"]["context"]["trace_id_dec"] == (0x640CFD8D00000000 << 64) | 123
+    assert styles["datadog"]["context"]["sampling_priority"] == 2
+    assert styles["datadog"]["context"]["origin"] == "rum"
+    assert styles["tracecontext"]["context"]["parent_id"] == "00000000000001c8"
+    assert styles["b3"]["context"] is None and styles["b3"]["problems"]  # malformed, and why
+    assert styles["b3multi"]["context"] is None and styles["baggage"]["context"] is None
+    configured = report["configured"]
+    assert configured["styles"] == ["datadog", "tracecontext", "baggage"]
+    assert configured["context"]["trace_id"] == "640cfd8d00000000000000000000007b"
+
+
+def test_extract_reads_header_lines_as_curl_prints_them(kind, tmp_path):
+    lines = "> GET / HTTP/1.1\n> Host: example.com\n> X-Datadog-Trace-Id: 77\n> X-Datadog-Parent-Id: 88\n\n"
+    result = run(kind, tmp_path, "extract", stdin=lines)
+    assert result.returncode == 0, result.stderr
+    assert "3 header(s) read" in result.stdout
+    assert "trace_id  0000000000000000000000000000004d (77)" in result.stdout
+    assert "parent_id 0000000000000058 (88)" in result.stdout
+
+
+def test_inject_prints_the_headers_of_a_context(kind, tmp_path):
+    result = run(
+        kind,
+        tmp_path,
+        "inject",
+        "--trace-id",
+        "0x640cfd8d00000000000000000000007b",
+        "--span-id",
+        "456",
+        "--priority",
+        "2",
+        "--origin",
+        "synthetics",
+        "--tag",
+        "_dd.p.dm=-4",
+        "--style",
+        "datadog",
+        "--style",
+        "b3",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    headers = json.loads(result.stdout)
+    assert headers["x-datadog-trace-id"] == "123" and headers["x-datadog-parent-id"] == "456"
+    assert headers["x-datadog-sampling-priority"] == "2" and headers["x-datadog-origin"] == "synthetics"
+    assert headers["x-datadog-tags"] == "_dd.p.dm=-4,_dd.p.tid=640cfd8d00000000"
+    assert headers["b3"] == "640cfd8d00000000000000000000007b-00000000000001c8-d"
+    assert "traceparent" not in headers
+    # text output: one "Name: value" line per header, which `ddfast extract` reads back
+    text = run(kind, tmp_path, "inject", "--trace-id", "5", "--span-id", "6").stdout
+    back = json.loads(run(kind, tmp_path, "extract", "--json", stdin=text).stdout)
+    assert back["configured"]["context"]["trace_id_dec"] == 5 and back["configured"]["context"]["parent_id_dec"] == 6
+
+
+@pytest.mark.parametrize(
+    "args, stdin, message",
+    [
+        (["extract"], "{not json", "look like JSON"),
+        (["extract"], "[1, 2]", "pairs"),
+        (["inject", "--trace-id", "abc"], "", "--trace-id"),
+        (["inject", "--tag", "novalue"], "", "key=value"),
+        (["inject", "--style", "zipkin"], "", "unknown style"),
+    ],
+)
+def test_bad_input_is_a_clear_message_and_status_2(kind, tmp_path, args, stdin, message):
+    result = run(kind, tmp_path, *args, stdin=stdin)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_overview_names_the_implementation(kind, tmp_path, require_compiled):
+    result = run(kind, tmp_path)
+    assert result.returncode == 0, result.stderr
+    expected = "python" if kind == "python" else ("cython" if require_compiled else "")
+    assert "implementation: %s" % expected in result.stdout and "round trip: ok" in result.stdout
+
+
+def test_parse_headers_forms():
+    assert parse_headers('{"a": "1", "b": 2}') == [("a", "1"), ("b", "2")]
+    assert parse_headers('[["a", "1"], ["a", "2"]]') == [("a", "1"), ("a", "2")]
+    assert parse_headers("A: 1\nnot a header\nGET / HTTP/1.1\n< B:  two words \n") == [("A", "1"), ("B", "two words")]
+    with pytest.raises(UsageError):
+        parse_headers('{"a": null}')
