@@ -294,19 +294,17 @@ def test_fork_child_never_resends_the_parents_traces(agent, make_writer, spanmod
     assert sorted(t[0][0] for t in agent.traces()) == [91, 92, 93]
 
 
-def test_buffered_traces_are_sent_at_exit(agent, kind, tmp_path):
+def test_buffered_traces_are_sent_at_exit(agent, encoding, spanmod, tmp_path):
     code = """
-import sys
-from ddfast import _impl
+import importlib, sys
 from ddfast.agent_writer import AgentWriter
-import importlib
-enc = importlib.import_module("ddfast.%s.encoding")
-span = importlib.import_module("ddfast.%s.span")
+enc = importlib.import_module(%r)
+span = importlib.import_module(%r)
 w = AgentWriter(sys.argv[1], interval=60.0, _encoding=enc)
 s = span.Span("op", trace_id=123, span_id=4)
 s.finish()
 w.write([s])
-""" % ("_ext" if kind == "cython" else "_pure", "_ext" if kind == "cython" else "_pure")
+""" % (encoding.__name__, spanmod.__name__)
     # run outside the checkout, so the installed package (with its compiled modules) is imported
     subprocess.run([sys.executable, "-c", code, agent.url], check=True, timeout=60, cwd=str(tmp_path))
     assert agent.traces() == [[(123, 4)]]

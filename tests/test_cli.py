@@ -20,6 +20,12 @@ DATADOG = {
 TRACEPARENT = "00-640cfd8d00000000000000000000007b-00000000000001c8-01"
 
 
+@pytest.fixture
+def kind(kind, prop):
+    """The implementation under test; the compiled one is skipped (or failed, in CI) when not built."""
+    return kind
+
+
 def run(kind, tmp_path, *args, stdin=""):
     env = dict(os.environ)
     env.pop("DDFAST_NO_EXTENSIONS", None)
