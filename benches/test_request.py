@@ -38,8 +38,8 @@ HEADERS = {
             "x-datadog-parent-id": "4523417837467891221",
             "x-datadog-sampling-priority": "1",
             "x-datadog-tags": "_dd.p.dm=-0,_dd.p.tid=6553a1b200000000",
-            "traceparent": "00-6553a1b2000000006500a8e0b1bd6ef7-3ec6f1a2b4c5d6e7-01",
-            "tracestate": "dd=s:1;p:3ec6f1a2b4c5d6e7;t.dm:-0,rojo=00f067aa0ba902b7",
+            "traceparent": "00-6553a1b20000000064fe8b2a57d3eff7-3ec6688e9cf07615-01",
+            "tracestate": "dd=s:1;p:3ec6688e9cf07615;t.dm:-0,rojo=00f067aa0ba902b7",
         },
     ),
     "malformed": dict(
@@ -121,5 +121,7 @@ def test_request(benchmark, impl, headers):
 
     outgoing = benchmark(request)
     assert "x-datadog-trace-id" in outgoing
+    if headers == "default":  # the styles agree: one trace, no span link
+        assert outgoing["traceparent"].startswith("00-6553a1b20000000064fe8b2a57d3eff7-")
     if headers != "malformed":
         assert outgoing["x-datadog-trace-id"] == "7277407061855694839"
