@@ -9,6 +9,8 @@ reads the environment or re-validates a setting. Parsing follows ddtrace 4.16: b
 import logging
 import os
 
+from ddfast.agent import AgentURL
+
 log = logging.getLogger("ddfast")
 
 STYLES = ("datadog", "tracecontext", "b3multi", "b3", "baggage")
@@ -57,18 +59,18 @@ def _float(env, name, default, minimum=0.0):
 
 #: where the agent listens when nothing is configured and its socket exists (as ddtrace looks for it)
 DEFAULT_AGENT_SOCKET = "/var/run/datadog/apm.socket"
+DEFAULT_AGENT_URL = "http://localhost:8126"
 API_VERSIONS = ("v0.4", "v0.5")
 
 
 def agent_url(env, socket_exists=os.path.exists):
     """The trace agent's URL as ddtrace resolves it: ``DD_TRACE_AGENT_URL`` (``http://``, ``https://``
     or ``unix://``); else ``DD_AGENT_HOST``/``DD_TRACE_AGENT_PORT``; else the agent's default unix socket
-    when it exists; else ``http://localhost:8126``."""
+    when it exists; else ``http://localhost:8126``. A URL the writer could not use is warned about and
+    ignored, so that a bad setting never breaks the import."""
     url = (env.get("DD_TRACE_AGENT_URL") or "").strip()
-    if url:
-        if url.split("://", 1)[0].lower() in ("http", "https", "unix") and "://" in url:
-            return url
-        log.warning("ddfast: DD_TRACE_AGENT_URL=%r is not an http://, https:// or unix:// URL; ignored", url)
+    if url and _usable_agent_url(url, "DD_TRACE_AGENT_URL"):
+        return url
     host = (env.get("DD_AGENT_HOST") or env.get("DD_TRACE_AGENT_HOSTNAME") or "").strip()
     port = (env.get("DD_TRACE_AGENT_PORT") or "").strip()
     if port and not port.isdigit():
@@ -79,7 +81,17 @@ def agent_url(env, socket_exists=os.path.exists):
     host = host or "localhost"
     if ":" in host and not host.startswith("["):  # an IPv6 address
         host = "[%s]" % host
-    return "http://%s:%s" % (host, port or "8126")
+    url = "http://%s:%s" % (host, port or "8126")
+    return url if _usable_agent_url(url, "DD_AGENT_HOST/DD_TRACE_AGENT_PORT") else DEFAULT_AGENT_URL
+
+
+def _usable_agent_url(url, source):
+    try:
+        AgentURL(url)  # the writer's own parser: what it accepts is what the settings accept
+    except ValueError as e:
+        log.warning("ddfast: %s gives no usable agent URL (%s); ignored", source, e)
+        return False
+    return True
 
 
 def _api_version(env):

@@ -365,10 +365,14 @@ def test_misuse_raises_clear_errors(kwargs, error):
         ({"DD_AGENT_HOST": "agent.local"}, True, "http://agent.local:8126"),
         ({"DD_TRACE_AGENT_PORT": "9126"}, True, "http://localhost:9126"),
         ({"DD_AGENT_HOST": "::1", "DD_TRACE_AGENT_PORT": "9"}, False, "http://[::1]:9"),
-        ({"DD_TRACE_AGENT_URL": "unix:///tmp/x.sock", "DD_AGENT_HOST": "h"}, False, "unix:///tmp/x.sock"),
+        ({"DD_TRACE_AGENT_URL": "unix:///run/dd/apm.sock", "DD_AGENT_HOST": "h"}, False, "unix:///run/dd/apm.sock"),
         ({"DD_TRACE_AGENT_URL": "https://a:1/base"}, False, "https://a:1/base"),
         ({"DD_TRACE_AGENT_URL": "agent:8126"}, False, "http://localhost:8126"),  # not a URL: warned, ignored
         ({"DD_TRACE_AGENT_PORT": "http"}, False, "http://localhost:8126"),
+        # URLs the writer could not use are ignored here, so that the global tracer still imports
+        ({"DD_TRACE_AGENT_URL": "http://", "DD_AGENT_HOST": "h"}, False, "http://h:8126"),
+        ({"DD_TRACE_AGENT_URL": "http://agent:notaport"}, False, "http://localhost:8126"),
+        ({"DD_TRACE_AGENT_PORT": "99999"}, False, "http://localhost:8126"),
     ],
 )
 def test_agent_url_settings(env, exists, expected):
