@@ -1321,8 +1321,9 @@ cpdef str tracestate_of(Context ctx):
     members = [m for m in [(<str>m).strip() for m in (<str>ts).split(",")] if m]
     rest = [m for m in members if not (<str>m).startswith("ot=")]
     ot = "ot=" + ot_state if ot_state is not None else _ot_member(members)
-    if not rest:
-        # only OpenTelemetry's member upstream: ours (untrimmed, as ddtrace sends it) then theirs
+    if not rest and (members or ot_state is not None):
+        # only OpenTelemetry's member upstream: ours (untrimmed, as ddtrace sends it) then theirs; an
+        # upstream tracestate of no member at all goes through the limits below, trimmed, as in ddtrace
         return ",".join(([("dd=" + dd)] if dd else []) + ([ot] if ot else []))
     if dd:
         rest.append("dd=" + dd)

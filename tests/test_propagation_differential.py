@@ -134,6 +134,17 @@ def test_inject_matches_ddtrace(prop, data):
     assert {k: v for k, v in ours.meta.items() if k != "tracestate"} == their_meta
 
 
+@pytest.mark.parametrize("upstream", [" , ", ",", " ", "ot=th:8", "ot=th:8, ", " ,ot=th:8", "a=b"])
+def test_inject_upstream_tracestate_without_members_as_ddtrace(prop, upstream):
+    """Found by the test above: an upstream tracestate of blanks has ddtrace trim our member."""
+    meta = {"_dd.p.dm": "-4", "_dd.p.usr.id": "x ", "tracestate": upstream}
+    our_headers, their_headers = {}, {}
+    prop.inject(prop.Context(trace_id=1, span_id=1, meta=dict(meta)), our_headers, prop.Settings())
+    with ddtrace_settings(prop.Settings()):
+        DDPropagator.inject(DDContext(trace_id=1, span_id=1, meta=dict(meta)), their_headers)
+    assert our_headers["tracestate"] == their_headers["tracestate"]
+
+
 # -- extraction ---------------------------------------------------------------------------------------
 
 
