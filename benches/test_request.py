@@ -13,6 +13,7 @@ present and broken: a new trace starts).
 
 import pytest
 
+from benches.conftest import NullWriter
 from benches.conftest import twin
 
 OTHER = {
@@ -56,7 +57,7 @@ HEADERS = {
 }
 
 
-class _Encode:
+class _Encode(NullWriter):
     """A writer that encodes each finished trace, as the agent writer's request-side work does."""
 
     def __init__(self, encoder):
@@ -68,18 +69,6 @@ class _Encode:
         self.count += 1
         if self.count % 64 == 0:  # a payload now and then, as the sender takes one a second
             self.encoder.encode()
-
-    def flush_queue(self, *a, **k):
-        pass
-
-    def stop(self, *a, **k):
-        pass
-
-    def recreate(self, *a, **k):
-        return self
-
-    def before_fork(self):
-        pass
 
 
 def _ddfast(kind):

@@ -16,34 +16,14 @@ import types
 
 import pytest
 
+from benches.conftest import NullWriter
 from benches.conftest import twin
-
-
-class _Drop:
-    def write(self, spans):
-        pass
 
 
 def _ddtrace_tracer():
     from ddtrace.trace import tracer
 
-    class Writer:
-        def write(self, spans=None):
-            pass
-
-        def flush_queue(self, *a, **k):
-            pass
-
-        def stop(self, *a, **k):
-            pass
-
-        def recreate(self, *a, **k):
-            return self
-
-        def before_fork(self):
-            pass
-
-    tracer._span_aggregator.writer = Writer()
+    tracer._span_aggregator.writer = NullWriter()
     return tracer
 
 
@@ -51,7 +31,7 @@ def _ddfast_tracer(kind):
     from ddfast.tracer import Tracer
 
     core = (twin("span", kind), twin("sampling", kind), twin("propagation", kind))
-    return Tracer(writer=_Drop(), sampler=core[1].DatadogSampler(rules=[]), _core=core)
+    return Tracer(writer=NullWriter(), sampler=core[1].DatadogSampler(rules=[]), _core=core)
 
 
 @pytest.fixture

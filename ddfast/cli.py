@@ -11,6 +11,7 @@ services.
 """
 
 import argparse
+import contextlib
 import json
 import sys
 
@@ -76,28 +77,25 @@ def describe(ctx):
     }
 
 
-def _with_styles(extract=None, inject=None):
-    """Run with other propagation styles configured; the caller restores them (see ``_restore``)."""
+@contextlib.contextmanager
+def _styles(extract=None, inject=None):
+    """Other propagation styles configured for the duration of the block (None: keep the current)."""
     saved = (list(config.propagation_style_extract), list(config.propagation_style_inject))
-    if extract is not None:
-        config.propagation_style_extract = list(extract)
-    if inject is not None:
-        config.propagation_style_inject = list(inject)
-    return saved
-
-
-def _restore(saved):
-    config.propagation_style_extract, config.propagation_style_inject = saved
+    try:
+        if extract is not None:
+            config.propagation_style_extract = list(extract)
+        if inject is not None:
+            config.propagation_style_inject = list(inject)
+        yield
+    finally:
+        config.propagation_style_extract, config.propagation_style_inject = saved
 
 
 def _extract_with(headers, styles):
     """The context ``styles`` extract from ``headers`` and the problems counted meanwhile."""
     before = dict(ERRORS)
-    saved = _with_styles(extract=styles)
-    try:
+    with _styles(extract=styles):
         ctx = HTTPPropagator.extract(headers)
-    finally:
-        _restore(saved)
     problems = {k: v - before.get(k, 0) for k, v in ERRORS.items() if v != before.get(k, 0)}
     return describe(ctx), problems
 
@@ -154,12 +152,9 @@ def inject(args):
         if unknown:
             raise UsageError("unknown style(s) %s; known: %s" % (", ".join(unknown), ", ".join(STYLES)))
         styles = [s for s in args.style if s != "none"]
-    saved = _with_styles(inject=styles)
-    try:
-        headers = {}
+    headers = {}
+    with _styles(inject=styles):
         HTTPPropagator.inject(ctx, headers)
-    finally:
-        _restore(saved)
     return headers
 
 

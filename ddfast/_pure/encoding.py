@@ -149,7 +149,7 @@ class _BufferedEncoder:
             raise ValueError("max_item_size must be a positive int, got %r" % (max_item_size,))
         self._max_size = max_size
         self._max_item_size = max_item_size
-        self.count = 0
+        self._count = 0
         self._packer = _packer()
         self._parts = []
         self._length = 0
@@ -164,12 +164,12 @@ class _BufferedEncoder:
 
     def __len__(self):
         """The number of traces waiting in the buffer."""
-        return self.count
+        return self._count
 
     @property
     def size(self):
         """The size in bytes of the payload ``encode()`` would return now."""
-        return self._size(self.count)
+        return self._size(self._count)
 
     def put(self, spans):
         """Add one trace (a list of finished spans). Raises ``BufferItemTooLarge`` when the trace alone
@@ -187,17 +187,17 @@ class _BufferedEncoder:
         if item > self._max_item_size:
             self._rollback()
             raise BufferItemTooLarge(item)
-        if self._size(self.count + 1) > self._max_size:
+        if self._size(self._count + 1) > self._max_size:
             self._rollback()
             raise BufferFull(item)
-        self.count += 1
+        self._count += 1
 
     def encode(self):
         """``[(payload, trace_count)]`` for the traces buffered so far, or ``[]``; the buffer is reset."""
-        if self.count == 0:
+        if self._count == 0:
             return []
         payload = self._payload()
-        count = self.count
+        count = self._count
         self._reset()
         return [(payload, count)]
 
@@ -212,7 +212,7 @@ class _BufferedEncoder:
     def _put(self, spans):
         span_ = self._span
         encoded = [
-            span_(*_fields(span), i == 0) if type(span) is not _PureSpan else span_(*_fast_fields(span), i == 0)
+            span_(_fast_fields(span) if type(span) is _PureSpan else _fields(span), i == 0)
             for i, span in enumerate(spans)
         ]
         self._append(self._packer.pack(encoded))
@@ -233,7 +233,7 @@ class _BufferedEncoder:
         return self._length - self._mark_length
 
     def _reset(self):
-        self.count = 0
+        self._count = 0
         self._parts = []
         self._length = 0
 
@@ -246,23 +246,10 @@ class MsgpackEncoderV04(_BufferedEncoder):
     def _size(self, count):
         return header_size(count) + self._length
 
-    def _span(
-        self,
-        name,
-        service,
-        resource,
-        span_type,
-        trace_id,
-        span_id,
-        parent_id,
-        start,
-        duration,
-        error,
-        meta,
-        metrics,
-        links,
-        first,
-    ):
+    def _span(self, fields, first):
+        """One span (``fields`` as ``_fields`` reads them) in this version's shape."""
+        (name, service, resource, span_type, trace_id, span_id, parent_id,
+         start, duration, error, meta, metrics, links) = fields  # fmt: skip
         tid = tid_of(trace_id, meta) if first else None
         d = {"trace_id": low64(trace_id)}
         if parent_id:
@@ -290,7 +277,7 @@ class MsgpackEncoderV04(_BufferedEncoder):
         return d
 
     def _payload(self):
-        return b"".join([self._packer.pack_array_header(self.count)] + self._parts)
+        return b"".join([self._packer.pack_array_header(self._count)] + self._parts)
 
 
 def _link_v04(link):
@@ -361,23 +348,10 @@ class MsgpackEncoderV05(_BufferedEncoder):
     def _item_size(self):
         return super()._item_size() + self._table_length - self._table_mark
 
-    def _span(
-        self,
-        name,
-        service,
-        resource,
-        span_type,
-        trace_id,
-        span_id,
-        parent_id,
-        start,
-        duration,
-        error,
-        meta,
-        metrics,
-        links,
-        first,
-    ):
+    def _span(self, fields, first):
+        """One span (``fields`` as ``_fields`` reads them) in this version's shape."""
+        (name, service, resource, span_type, trace_id, span_id, parent_id,
+         start, duration, error, meta, metrics, links) = fields  # fmt: skip
         ref = self._ref
         tid = tid_of(trace_id, meta) if first else None
         # table indices are taken in the compiled twin's order, so both give the same bytes
@@ -409,7 +383,7 @@ class MsgpackEncoderV05(_BufferedEncoder):
     def _payload(self):
         pack = self._packer
         head = pack.pack_array_header(2) + pack.pack(self._strings)
-        return b"".join([head, pack.pack_array_header(self.count)] + self._parts)
+        return b"".join([head, pack.pack_array_header(self._count)] + self._parts)
 
     def _reset(self):
         super()._reset()
