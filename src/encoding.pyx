@@ -12,7 +12,7 @@ msgpack straight into one reusable buffer: no per-span dicts, no intermediate by
 import json
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
-from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLong
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLong, PyLong_AsUnsignedLongLongMask
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
@@ -174,12 +174,11 @@ cdef int pk_number(StrBuf *b, object v) except -1:
     return pk_double(b, float(v))
 
 
-cdef inline uint64_t low64(object v) except? 0:
-    cdef uint64_t hi = 0, lo = 0
+cdef inline uint64_t low64(object v) except? 0xFFFFFFFFFFFFFFFF:
+    """The low 64 bits of an id (0 for None): what the agent's ``trace_id`` field carries."""
     if v is None:
         return 0
-    int_to_u128(v, &hi, &lo)
-    return lo
+    return PyLong_AsUnsignedLongLongMask(v)
 
 
 cdef str tid_of(object trace_id, dict meta):
