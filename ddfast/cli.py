@@ -7,7 +7,12 @@ services.
   context the configured styles give together, and every propagation problem met on the way.
 - ``ddfast inject``: prints the headers a context is sent with, in the configured or given styles.
 
-``--json`` makes either print JSON. Exit status: 0, or 2 for unusable input.
+- ``ddfast demo``: one request through two services on loopback, its trace printed as a tree.
+- ``ddfast bench``: the per-request overhead of ddfast (compiled and pure) next to ddtrace and the
+  OpenTelemetry SDK where installed, measured on this machine in about a minute.
+
+``--json`` makes extract, inject and bench print JSON. Exit status: 0, 1 when the demo's trace broke,
+2 for unusable input.
 """
 
 import argparse
@@ -18,6 +23,7 @@ import sys
 import ddfast
 from ddfast import _impl
 from ddfast import ids
+from ddfast import request_bench
 from ddfast.propagation import ERRORS
 from ddfast.propagation import HTTPPropagator
 from ddfast.settings import STYLES
@@ -217,6 +223,57 @@ def overview():
     return 0 if same else 1
 
 
+def demo_command():
+    """``ddfast demo``: 0 when the three services' spans form one trace, else 1."""
+    from ddfast import demo
+
+    spans, sent = demo.run()
+    print(demo.report(spans, sent))
+    return 0 if len({s.trace_id for s in spans}) == 1 and len(spans) == 6 else 1
+
+
+def bench(args):
+    """``ddfast bench``: per-request medians for each header set, and how many times slower than
+    ddfast compiled each other tracer is."""
+    if not args.seconds > 0:
+        raise UsageError("--seconds must be positive")
+
+    def progress(header_set, impl, result):
+        if not args.json:
+            print("  %-9s %-8s %s" % (header_set, impl, _us(result)), file=sys.stderr, flush=True)
+
+    if not args.json:
+        print("measuring for about %.0f s (medians; other programs running skew it)..." % args.seconds,
+              file=sys.stderr)  # fmt: skip
+    results = request_bench.compare(args.headers, seconds=args.seconds, progress=progress)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    impls = request_bench.IMPLEMENTATIONS
+    print("\nper request (extract, 2 spans, sampling, inject, encode), median us; (x) = times ddfast compiled")
+    print("%-10s" % "headers" + "".join("%20s" % impl for impl in impls))
+    for header_set, row in results.items():
+        base = row.get("cython")
+        cells = []
+        for impl in impls:
+            value = row[impl]
+            if isinstance(value, str):
+                cells.append("%20s" % "n/a")
+            elif isinstance(base, float):
+                cells.append("%20s" % ("%.2f (%.1fx)" % (value * 1e6, value / base)))
+            else:
+                cells.append("%20s" % ("%.2f" % (value * 1e6)))
+        print("%-10s" % header_set + "".join(cells))
+    skipped = sorted({"%s: %s" % (i, v) for row in results.values() for i, v in row.items() if isinstance(v, str)})
+    for line in skipped:
+        print("  " + line)
+    return 0
+
+
+def _us(result):
+    return result if isinstance(result, str) else "%.2f us" % (result * 1e6)
+
+
 def _parser():
     parser = argparse.ArgumentParser(prog="ddfast", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command")
@@ -231,6 +288,12 @@ def _parser():
     inj.add_argument("--baggage", action="append", metavar="KEY=VALUE", help="a baggage item, repeatable")
     inj.add_argument("--style", action="append", help="a style to inject (default: the configured ones), repeatable")
     inj.add_argument("--json", action="store_true", help="print JSON")
+    commands.add_parser("demo", help="trace one request through two services on loopback and print the trace")
+    b = commands.add_parser("bench", help="per-request overhead: ddfast vs ddtrace vs OpenTelemetry, on this machine")
+    b.add_argument("--seconds", type=float, default=60.0, help="time to spend in all (default: 60)")
+    b.add_argument("--headers", action="append", choices=list(request_bench.HEADER_SETS),
+                   help="a header set to measure, repeatable (default: all)")  # fmt: skip
+    b.add_argument("--json", action="store_true", help="print JSON (seconds per request)")
     return parser
 
 
@@ -252,6 +315,10 @@ def main(argv=None, stdin=None):
                 for name, value in headers.items():
                     print("%s: %s" % (name, value))
             return 0
+        if args.command == "demo":
+            return demo_command()
+        if args.command == "bench":
+            return bench(args)
         return overview()
     except UsageError as e:
         print("ddfast: %s" % e, file=sys.stderr)

@@ -1784,6 +1784,11 @@ def configure(Settings s):
     _active = s
 
 
+def active_settings():
+    """The settings ``http_inject`` / ``http_extract`` use now."""
+    return _active
+
+
 def set_before_inject(hook):
     """Call ``hook(obj, context)`` before injecting a context whose priority is undecided (the tracer
     samples the trace there, as ddtrace does); None removes it."""

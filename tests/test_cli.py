@@ -131,3 +131,33 @@ def test_parse_headers_forms():
     assert parse_headers("A: 1\nnot a header\nGET / HTTP/1.1\n< B:  two words \n") == [("A", "1"), ("B", "two words")]
     with pytest.raises(UsageError):
         parse_headers('{"a": null}')
+
+
+def test_demo_prints_one_trace_across_three_services(kind, tmp_path, require_compiled):
+    result = run(kind, tmp_path, "demo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "6 spans, 3 services" in out
+    assert out.count("priority 1 (auto keep), decision maker -0") == 3
+    trace_ids = [line.split(": ")[1] for line in out.splitlines() if line.strip().startswith("x-datadog-trace-id")]
+    assert len(trace_ids) == 2 and trace_ids[0] == trace_ids[1]
+    tree = [line for line in out.splitlines() if "└─" in line or "├─" in line]
+    services = [line.split("─ ")[1].split()[0] for line in tree]
+    assert services == ["demo-client", "demo-client", "web-store", "web-store", "inventory", "inventory"]
+    depths = [line.index("─") for line in tree]
+    assert depths == sorted(depths) and len(set(depths)) == 6  # a chain: each span the child of the one above
+
+
+def test_bench_measures_every_tracer(kind, tmp_path, require_compiled):
+    result = run(kind, tmp_path, "bench", "--seconds", "1", "--headers", "default", "--json")
+    assert result.returncode == 0, result.stderr
+    row = json.loads(result.stdout)["default"]
+    assert set(row) == {"cython", "python", "ddtrace", "otel"}
+    for impl in ("python", "ddtrace", "otel"):
+        assert isinstance(row[impl], float) and 0 < row[impl] < 0.1, (impl, row[impl])
+    assert isinstance(row["cython"], float) or row["cython"].startswith("skipped: compiled ddfast not built")
+
+
+def test_bench_refuses_a_time_that_is_not_positive(kind, tmp_path):
+    result = run(kind, tmp_path, "bench", "--seconds", "0")
+    assert result.returncode == 2 and "--seconds must be positive" in result.stderr
