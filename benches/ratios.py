@@ -29,8 +29,9 @@ def operation(bench, qualify=False):
     return op
 
 
-def medians(benchmarks):
-    """``{operation: {impl: (median seconds, interquartile range)}}`` (bytes and 0 for memory)."""
+def medians(benchmarks, statistic="median"):
+    """``{operation: {impl: (median seconds, interquartile range)}}`` (bytes and 0 for memory);
+    ``statistic="min"`` gives the fastest round instead of the median."""
     measured = [(bench, _impl(bench)) for bench in benchmarks]
     measured = [(bench, impl) for bench, impl in measured if impl is not None]
     seen, shared = set(), set()
@@ -43,15 +44,15 @@ def medians(benchmarks):
     for bench, impl in measured:
         stats = bench["stats"]
         held = (bench.get("extra_info") or {}).get("bytes_per_span")
-        value = (float(held), 0.0) if held is not None else (stats["median"], stats["iqr"])
+        value = (float(held), 0.0) if held is not None else (stats[statistic], stats["iqr"])
         out.setdefault(operation(bench, operation(bench) in shared), {})[impl] = value
     return out
 
 
-def ratios(benchmarks):
+def ratios(benchmarks, statistic="median"):
     """``{operation: {"ddtrace/cython": x, ...}}`` for every pair measured in this run."""
     out = {}
-    for op, by_impl in medians(benchmarks).items():
+    for op, by_impl in medians(benchmarks, statistic).items():
         row = {}
         for slow, fast in PAIRS:
             if slow in by_impl and fast in by_impl and by_impl[fast][0] > 0:

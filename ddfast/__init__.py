@@ -7,6 +7,7 @@ Every core module has a compiled twin (``src/*.pyx`` -> ``ddfast._ext``) and a p
 from ddfast import ids
 from ddfast._impl import implementation
 from ddfast.context import Context
+from ddfast.patching import patch
 from ddfast.propagation import HTTPPropagator
 from ddfast.sampling import DatadogSampler
 from ddfast.sampling import SamplingRule
@@ -37,5 +38,6 @@ __all__ = [
     "config",
     "ids",
     "implementation",
+    "patch",
     "tracer",
 ]

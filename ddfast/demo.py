@@ -34,7 +34,9 @@ class _QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
 def _serve(app):
     """Serve ``app`` on a free loopback port in a daemon thread; the server."""
     server = wsgiref.simple_server.make_server("127.0.0.1", 0, app, server_class=_Server, handler_class=_QuietHandler)
-    threading.Thread(target=server.serve_forever, name="ddfast-demo-%d" % server.server_port, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="ddfast-demo-%d" % server.server_port, daemon=True
+    ).start()
     return server
 
 

@@ -202,6 +202,7 @@ class Config:
         "trace_writer_interval_seconds",
         "trace_writer_buffer_size",
         "trace_writer_max_payload_size",
+        "distributed_tracing",
     )
     __slots__ = _fields + ("_listeners",)
 
@@ -235,6 +236,9 @@ class Config:
         self.baggage_tag_keys = [k.strip() for k in raw_keys.split(",") if k.strip()]
         #: also extract/inject baggage as ``ot-baggage-*`` headers
         self.propagation_http_baggage_enabled = asbool(env.get("DD_TRACE_PROPAGATION_HTTP_BAGGAGE_ENABLED"), False)
+        #: integrations continue the caller's trace and send ours downstream (ddfast's switch for all;
+        #: ``DD_<INTEGRATION>_DISTRIBUTED_TRACING`` for one, see ``ddfast.contrib``)
+        self.distributed_tracing = asbool(env.get("DD_TRACE_DISTRIBUTED_TRACING"), True)
         #: false makes the tracer a cheap no-op (spans are made but never sampled nor written)
         self.tracing_enabled = asbool(env.get("DD_TRACE_ENABLED"), True)
         #: tags of every span (``DD_TAGS``: ``k:v`` pairs separated by commas or spaces)

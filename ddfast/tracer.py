@@ -80,6 +80,9 @@ class Tracer:
             _core = (load("span"), load("sampling"), _propagation)
         self._span_mod, self._sampling_mod, propagation = _core
         propagation.set_before_inject(_sample_before_inject)
+        #: HTTPPropagator's extract/inject of this tracer's core (what ddfast.contrib calls)
+        self._http_extract = propagation.http_extract
+        self._http_inject = propagation.http_inject
         self._Span = self._span_mod.Span
         self._Context = self._span_mod.Context
         self._start = self._span_mod.start_span

@@ -8,6 +8,7 @@ instead of skipping it: CI never passes on a silent fallback to pure Python.
 
 import importlib
 import os
+import sys
 
 import pytest
 from hypothesis import HealthCheck
@@ -21,6 +22,10 @@ settings.register_profile("ddfast-ci", parent=settings.get_profile("ddfast"), de
 settings.load_profile("ddfast-ci" if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes") else "ddfast")
 
 KINDS = ("cython", "python")
+
+# helpers the integration tests share (tests/integration_helpers.py); only this folder is added to
+# sys.path, never the checkout, so the installed package stays the one under test
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def _flag(name):
@@ -121,3 +126,26 @@ def make_tracer(kind):
         return Tracer(writer=InMemoryWriter(), sampler=sampler, _core=core)
 
     return make
+
+
+@pytest.fixture
+def traced(make_tracer, prop):
+    """A tracer on the implementation under test with every header style configured both ways, and
+    the downstream service its integrations call; patches are undone afterwards."""
+    import integration_helpers
+
+    saved = prop.active_settings()
+    prop.configure(prop.Settings(extract_styles=integration_helpers.STYLES, inject_styles=integration_helpers.STYLES))
+    downstream = integration_helpers.Downstream()
+    tracer = make_tracer()
+    tracer.downstream = downstream
+    try:
+        yield tracer
+    finally:
+        downstream.close()
+        prop.configure(saved)
+        for name in ("requests", "httpx", "urllib3", "aiohttp", "tornado"):
+            try:
+                importlib.import_module("ddfast.contrib." + name).unpatch()
+            except ImportError:
+                pass

@@ -14,7 +14,7 @@ def bench(group, impl, median, iqr=None, **params):
         "group": group,
         "name": "test_x[%s]" % impl,
         "params": dict(params, impl=impl),
-        "stats": {"median": median, "iqr": median * 0.02 if iqr is None else iqr},
+        "stats": {"min": median, "median": median, "iqr": median * 0.02 if iqr is None else iqr},
         "extra_info": {},
     }
 
@@ -65,6 +65,7 @@ def test_the_baseline_holds_on_a_machine_of_another_speed(tmp_path):
     for b in doubled["benchmarks"]:  # everything twice as slow, ddfast and the reference alike
         if b["params"]["impl"] != "cython":
             b["stats"]["median"] *= 2
+            b["stats"]["min"] *= 2
     result = gate(tmp_path, doubled)
     assert result.returncode == 0, result.stdout
 
@@ -101,3 +102,21 @@ def test_targets_are_reported(tmp_path):
     out = gate(tmp_path, run_of()).stdout
     assert "met     target  inject: default" in out  # 15x >= 10x
     assert "met     target  extract: default headers, default styles" in out  # 20x
+
+
+def test_a_failure_names_its_benchmarks_and_a_second_measurement_can_clear_it(tmp_path):
+    assert gate(tmp_path, run_of(), "--save-baseline").returncode == 0
+    noisy = run_of(inject_cython=1.6e-6)
+    for b in noisy["benchmarks"]:
+        b["fullname"] = "benches/test_x.py::%s[%s]" % (b["group"].split(":")[0], b["params"]["impl"])
+    rerun = tmp_path / "rerun.txt"
+    assert gate(tmp_path, noisy, "--rerun-file", str(rerun)).returncode == 1
+    assert rerun.read_text().split() == ["benches/test_x.py::inject[cython]", "benches/test_x.py::inject[ddtrace]",
+                                         "benches/test_x.py::inject[python]"]  # fmt: skip
+    calm = [dict(b) for b in noisy["benchmarks"] if b["group"].startswith("inject")]
+    calm[0] = dict(calm[0], stats={"min": 1.0e-6, "median": 1.0e-6, "iqr": 0.0})
+    second = tmp_path / "second.json"
+    second.write_text(json.dumps({"benchmarks": calm}))
+    assert gate(tmp_path, noisy, "--merge", str(second)).returncode == 0  # the slowdown did not reproduce
+    second.write_text(json.dumps({"benchmarks": [b for b in noisy["benchmarks"] if b["group"].startswith("inject")]}))
+    assert gate(tmp_path, noisy, "--merge", str(second)).returncode == 1  # it did

@@ -1,0 +1,145 @@
+"""What every integration does around one HTTP exchange, written once.
+
+A server integration extracts the caller's context from the request headers and starts a server span
+under it; a client integration starts a client span under the active span and injects its context into
+the outgoing headers. Tags follow ddtrace's HTTP integrations: ``component``, ``span.kind``,
+``http.method``, ``http.url`` (without the query string), ``http.status_code`` (text),
+``http.useragent``, ``out.host``; a 5xx response marks a server span as an error, a 4xx response a
+client span (ddtrace's defaults for ``DD_TRACE_HTTP_SERVER_ERROR_STATUSES`` /
+``DD_TRACE_HTTP_CLIENT_ERROR_STATUSES``).
+
+Distributed tracing (continuing the caller's trace, sending ours downstream) is on by default. It is
+turned off for every integration by ``DD_TRACE_DISTRIBUTED_TRACING=false`` (``ddfast.config``), for one
+by ``DD_<INTEGRATION>_DISTRIBUTED_TRACING=false`` (ddtrace's per-integration names, e.g.
+``DD_REQUESTS_DISTRIBUTED_TRACING``), or in code by the integration's ``distributed_tracing``
+argument. Each is read once, when the middleware is made or the library patched.
+"""
+
+import contextvars
+import os
+import urllib.parse
+
+from ddfast.settings import asbool
+from ddfast.settings import config
+
+#: set while a client integration's span is open, so that a library it calls into (requests ->
+#: urllib3) does not trace and inject the same exchange a second time
+_in_client_call = contextvars.ContextVar("ddfast_in_client_call", default=False)
+
+
+def distributed_tracing(integration, explicit=None):
+    """Whether ``integration`` continues and propagates traces (see the module docstring)."""
+    if explicit is not None:
+        return bool(explicit)
+    value = os.environ.get("DD_%s_DISTRIBUTED_TRACING" % integration.upper())
+    if value is not None and value.strip():
+        return asbool(value, config.distributed_tracing)
+    return config.distributed_tracing
+
+
+def global_tracer(tracer=None):
+    """``tracer``, or ddfast's global tracer."""
+    if tracer is not None:
+        return tracer
+    from ddfast.tracer import tracer as global_one
+
+    return global_one
+
+
+def url_without_query(url):
+    """``url`` without its query string and fragment (ddtrace does not tag them by default)."""
+    cut = len(url)
+    for mark in ("?", "#"):
+        i = url.find(mark)
+        if 0 <= i < cut:
+            cut = i
+    return url[:cut]
+
+
+def start_server_span(tracer, carrier, name, component, service, method, url, path, distributed, useragent=None):
+    """The server span of one request, a child of the context ``carrier``'s headers carry (when
+    ``distributed``) and the active span from now on."""
+    parent = tracer._http_extract(carrier) if distributed else None
+    if parent is not None and parent.trace_id is None:
+        parent = None
+    span = tracer.start_span(
+        name,
+        child_of=parent,
+        service=service or tracer._service or component,
+        resource="%s %s" % (method, path or "/"),
+        span_type="web",
+        activate=True,
+    )
+    span.set_tag("component", component)
+    span.set_tag("span.kind", "server")
+    span.set_tag("http.method", method)
+    span.set_tag("http.url", url_without_query(url))
+    if useragent:
+        span.set_tag("http.useragent", useragent)
+    return span
+
+
+def set_server_status(span, status):
+    """Tag a server span with the response's status code (int or text such as ``"200 OK"``)."""
+    code = str(status).split(" ", 1)[0]
+    span.set_tag("http.status_code", code)
+    if len(code) == 3 and code[0] == "5":
+        span.error = 1
+
+
+def start_client_span(tracer, name, component, method, url, service=None):
+    """The client span of one outgoing request, a child of the active span and the active span
+    from now on; ``None`` when another integration already traces this exchange."""
+    if _in_client_call.get():
+        return None
+    span = tracer.start_span(
+        name,
+        child_of=tracer.context_provider.active(),
+        service=service,
+        resource="%s %s" % (method, urllib.parse.urlsplit(url).path or "/"),
+        span_type="http",
+        activate=True,
+    )
+    span.set_tag("component", component)
+    span.set_tag("span.kind", "client")
+    span.set_tag("http.method", method)
+    span.set_tag("http.url", url_without_query(url))
+    host = urllib.parse.urlsplit(url).hostname
+    if host:
+        span.set_tag("out.host", host)
+    return span
+
+
+def inject(tracer, span, headers):
+    """Write ``span``'s context into the outgoing ``headers`` (HTTPPropagator.inject of ``tracer``)."""
+    tracer._http_inject(span, headers)
+
+
+class client_call:
+    """``with client_call(span):`` marks the exchange as traced for libraries called underneath."""
+
+    __slots__ = ("_token",)
+
+    def __init__(self, span):
+        self._token = None if span is None else _in_client_call.set(True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._token is not None:
+            _in_client_call.reset(self._token)
+
+
+def set_client_status(span, status):
+    """Tag a client span with the response's status code; 4xx marks it as an error."""
+    code = str(status)
+    span.set_tag("http.status_code", code)
+    if len(code) == 3 and code[0] == "4":
+        span.error = 1
+
+
+def finish_with_error(span, exc):
+    """Record ``exc`` on ``span`` and finish it."""
+    span.set_exc_info(type(exc), exc, exc.__traceback__)
+    span.finish()

@@ -1,0 +1,114 @@
+"""aiohttp, both sides.
+
+- Server: ``trace_app(app)`` adds a middleware that gives each request an ``aiohttp.request`` server
+  span, a child of the caller's trace, active while the handler runs (``DD_AIOHTTP_DISTRIBUTED_TRACING``).
+- Client: ``trace_config()`` is an ``aiohttp.TraceConfig`` giving each request of a ``ClientSession``
+  an ``aiohttp.request`` client span whose context is injected into the request headers; ``patch()``
+  adds it to every ``ClientSession`` made afterwards (``DD_AIOHTTP_CLIENT_DISTRIBUTED_TRACING``).
+"""
+
+from ddfast.contrib import _http
+from ddfast.contrib import _patch
+
+
+def middleware(tracer=None, service=None, distributed_tracing=None):
+    """The server middleware (``web.Application(middlewares=[middleware()])``)."""
+    from aiohttp import web
+
+    tracer = _http.global_tracer(tracer)
+    distributed = _http.distributed_tracing("aiohttp", distributed_tracing)
+
+    @web.middleware
+    async def ddfast_trace(request, handler):
+        if not tracer.enabled:
+            return await handler(request)
+        span = _http.start_server_span(
+            tracer,
+            request.headers,
+            "aiohttp.request",
+            "aiohttp",
+            service,
+            request.method,
+            str(request.url),
+            request.path,
+            distributed,
+            request.headers.get("User-Agent"),
+        )
+        try:
+            response = await handler(request)
+        except web.HTTPException as e:
+            _http.set_server_status(span, e.status)
+            span.finish()
+            raise
+        except BaseException as e:
+            _http.set_server_status(span, 500)
+            _http.finish_with_error(span, e)
+            raise
+        _http.set_server_status(span, response.status)
+        span.finish()
+        return response
+
+    return ddfast_trace
+
+
+def trace_app(app, tracer=None, service=None, distributed_tracing=None):
+    """Trace every request ``app`` (an ``aiohttp.web.Application`` not yet started) serves."""
+    app.middlewares.insert(0, middleware(tracer, service, distributed_tracing))
+    return app
+
+
+def trace_config(tracer=None, distributed_tracing=None):
+    """An ``aiohttp.TraceConfig`` tracing each client request and injecting its context."""
+    import aiohttp
+
+    tracer = _http.global_tracer(tracer)
+    distributed = _http.distributed_tracing("aiohttp_client", distributed_tracing)
+
+    async def on_start(session, ctx, params):
+        ctx.ddfast_span = None
+        if tracer.enabled:
+            span = _http.start_client_span(tracer, "aiohttp.request", "aiohttp_client", params.method, str(params.url))
+            if span is not None and distributed:
+                _http.inject(tracer, span, params.headers)
+            ctx.ddfast_span = span
+
+    async def on_end(session, ctx, params):
+        span = getattr(ctx, "ddfast_span", None)
+        if span is not None:
+            _http.set_client_status(span, params.response.status)
+            span.finish()
+
+    async def on_exception(session, ctx, params):
+        span = getattr(ctx, "ddfast_span", None)
+        if span is not None:
+            _http.finish_with_error(span, params.exception)
+
+    config = aiohttp.TraceConfig()
+    config.on_request_start.append(on_start)
+    config.on_request_end.append(on_end)
+    config.on_request_exception.append(on_exception)
+    return config
+
+
+def patch(tracer=None, distributed_tracing=None):
+    """Add ``trace_config()`` to every ``aiohttp.ClientSession`` made from now on."""
+    import aiohttp
+
+    config = trace_config(tracer, distributed_tracing)
+
+    def make(init):
+        def traced_init(self, *args, **kwargs):
+            configs = list(kwargs.get("trace_configs") or ())
+            configs.append(config)
+            kwargs["trace_configs"] = configs
+            init(self, *args, **kwargs)
+
+        return traced_init
+
+    return _patch.wrap(aiohttp.ClientSession, "__init__", make)
+
+
+def unpatch():
+    import aiohttp
+
+    _patch.unwrap(aiohttp.ClientSession, "__init__")

@@ -1,0 +1,81 @@
+"""``TraceMiddleware(app)``: traces an ASGI application (Starlette, FastAPI, Django's ASGI handler,
+Falcon's ASGI app, any ASGI 3 app) as ddtrace's ASGI middleware does.
+
+Each HTTP request gets an ``asgi.request`` server span, a child of the caller's trace when the request
+carries one (the scope's header list is read directly), tagged as ``ddfast.contrib._http`` describes.
+The span is the active one while the application runs, so spans and outgoing calls made by the
+handler join the trace. It ends when the response is complete. Lifespan and websocket scopes pass
+through untraced. ``distributed_tracing``: ``DD_ASGI_DISTRIBUTED_TRACING``.
+"""
+
+from ddfast.contrib import _http
+
+
+def request_url(scope):
+    """The request's URL without its query string."""
+    scheme = scope.get("scheme", "http")
+    host = None
+    for name, value in scope.get("headers", ()):
+        if name == b"host":
+            host = value.decode("latin-1")
+            break
+    if host is None:
+        server = scope.get("server")
+        host = "%s:%s" % server if server else ""
+    return "%s://%s%s%s" % (scheme, host, scope.get("root_path", ""), scope.get("path", ""))
+
+
+def _useragent(scope):
+    for name, value in scope.get("headers", ()):
+        if name == b"user-agent":
+            return value.decode("latin-1")
+    return None
+
+
+class TraceMiddleware:
+    """Wraps an ASGI 3 ``app``. ``tracer`` defaults to ddfast's global one; ``service`` to
+    ``DD_SERVICE`` or ``"asgi"``."""
+
+    def __init__(self, app, tracer=None, service=None, distributed_tracing=None, span_name="asgi.request"):
+        if not callable(app):
+            raise TypeError("TraceMiddleware wraps an ASGI application (a callable), not %s" % type(app).__name__)
+        self.app = app
+        self.tracer = _http.global_tracer(tracer)
+        self.service = service
+        self.distributed_tracing = _http.distributed_tracing("asgi", distributed_tracing)
+        self.span_name = span_name
+
+    async def __call__(self, scope, receive, send):
+        if scope.get("type") != "http" or not self.tracer.enabled:
+            return await self.app(scope, receive, send)
+        span = _http.start_server_span(
+            self.tracer,
+            scope.get("headers", ()),
+            self.span_name,
+            "asgi",
+            self.service,
+            scope.get("method", "GET"),
+            request_url(scope),
+            scope.get("root_path", "") + scope.get("path", ""),
+            self.distributed_tracing,
+            _useragent(scope),
+        )
+
+        async def traced_send(message):
+            kind = message.get("type")
+            if kind == "http.response.start":
+                _http.set_server_status(span, message.get("status", 200))
+            await send(message)
+            if kind == "http.response.body" and not message.get("more_body", False):
+                span.finish()
+
+        try:
+            await self.app(scope, receive, traced_send)
+        except BaseException as e:
+            if span.duration_ns is None:
+                if "http.status_code" not in span.get_tags():
+                    _http.set_server_status(span, 500)
+                _http.finish_with_error(span, e)
+            raise
+        if span.duration_ns is None:  # the app returned without completing the response
+            span.finish()

@@ -1,0 +1,89 @@
+"""Shared pieces of the integration tests: a downstream service on loopback that records the headers it
+receives, the incoming header sets (one per propagation style) and the checks every integration meets."""
+
+import http.server
+import socket
+import threading
+
+TRACE_ID = 0x640CFD8D0000000000000000075BCD15
+PARENT_ID = 0x00000000000001C8
+LOW = TRACE_ID & 0xFFFFFFFFFFFFFFFF
+
+#: style -> the headers a caller of that style sends (priority: keep)
+INCOMING = {
+    "datadog": {
+        "x-datadog-trace-id": str(LOW),
+        "x-datadog-parent-id": str(PARENT_ID),
+        "x-datadog-sampling-priority": "2",
+        "x-datadog-origin": "synthetics",
+        "x-datadog-tags": "_dd.p.dm=-4,_dd.p.tid=640cfd8d00000000",
+    },
+    "tracecontext": {
+        "traceparent": "00-%032x-%016x-01" % (TRACE_ID, PARENT_ID),
+        "tracestate": "dd=s:2;o:synthetics;t.dm:-4,congo=t61rcWkgMzE",
+    },
+    "b3": {"b3": "%032x-%016x-d" % (TRACE_ID, PARENT_ID)},
+}
+#: styles every integration test configures, both ways
+STYLES = ("datadog", "tracecontext", "b3multi", "b3")
+
+
+class Downstream:
+    """An HTTP service on a free loopback port; ``received`` holds each request's headers (lower-case
+    names). ``/status/NNN`` answers with that status."""
+
+    def __init__(self):
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                received.append({k.lower(): v for k, v in self.headers.items()})
+                status = int(self.path.rsplit("/", 1)[1]) if self.path.startswith("/status/") else 200
+                body = b"downstream"
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_port
+        self.url = "http://127.0.0.1:%d" % self.port
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def free_socket():
+    """A bound, listening loopback socket (for servers that take one)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    return sock
+
+
+def spans_by_name(tracer):
+    return {s.name: s for s in tracer.writer.pop()}
+
+
+def assert_continues(server_span, style):
+    """The server span continues the caller's trace, with the caller's decision."""
+    assert server_span.trace_id == TRACE_ID, (style, hex(server_span.trace_id))
+    assert server_span.parent_id == PARENT_ID
+    assert server_span._trace_ctx._priority == 2  # user keep: x-datadog 2, tracestate s:2, b3 debug
+
+
+def assert_sent_downstream(headers, client_span):
+    """The downstream call carried the client span's context in the configured styles."""
+    assert headers["x-datadog-trace-id"] == str(LOW)
+    assert headers["x-datadog-parent-id"] == str(client_span.span_id)
+    assert headers["x-datadog-sampling-priority"] == "2"
+    assert headers["traceparent"] == "00-%032x-%016x-01" % (TRACE_ID, client_span.span_id)
+    assert headers["x-b3-traceid"] == "%032x" % TRACE_ID
+    assert headers["x-b3-spanid"] == "%016x" % client_span.span_id

@@ -1,0 +1,204 @@
+"""``ddfast.contrib.wsgi.TraceMiddleware`` with the real frameworks (Flask, Bottle, Falcon, Pyramid,
+Django), each served on a loopback port: a request carrying Datadog, W3C or B3 headers continues its
+trace in the server span, and the call the handler makes (``requests``, patched) carries the trace on."""
+
+import http.client
+import threading
+import types
+import wsgiref.simple_server
+
+import integration_helpers as h
+import pytest
+
+from ddfast.contrib import requests as traced_requests
+from ddfast.contrib.wsgi import TraceMiddleware
+
+
+def _call_downstream(url):
+    import requests
+
+    return requests.get(url + "/inventory?item=1", timeout=10).text
+
+
+def flask_app(downstream):
+    flask = pytest.importorskip("flask")
+    app = flask.Flask("shop")
+
+    @app.route("/checkout")
+    def checkout():
+        return "ok " + _call_downstream(downstream)
+
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("boom")
+
+    return app.wsgi_app
+
+
+def bottle_app(downstream):
+    bottle = pytest.importorskip("bottle")
+    app = bottle.Bottle()
+    app.route("/checkout")(lambda: "ok " + _call_downstream(downstream))
+    return app
+
+
+def falcon_app(downstream):
+    falcon = pytest.importorskip("falcon")
+
+    class Checkout:
+        def on_get(self, req, resp):
+            resp.text = "ok " + _call_downstream(downstream)
+
+    app = falcon.App()
+    app.add_route("/checkout", Checkout())
+    return app
+
+
+def pyramid_app(downstream):
+    config_mod = pytest.importorskip("pyramid.config")
+    response_mod = pytest.importorskip("pyramid.response")
+    with config_mod.Configurator() as config:
+        config.add_route("checkout", "/checkout")
+        config.add_view(
+            lambda request: response_mod.Response("ok " + _call_downstream(downstream)), route_name="checkout"
+        )
+        return config.make_wsgi_app()
+
+
+_django_urls = types.ModuleType("ddfast_test_django_urls")
+_django_downstream = {}  # Django resolves its URL conf once per process; the view reads the current URL here
+
+
+def django_app(downstream):
+    pytest.importorskip("django")
+    import sys
+
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(
+            DEBUG=False,
+            ALLOWED_HOSTS=["*"],
+            ROOT_URLCONF=_django_urls.__name__,
+            SECRET_KEY="test",
+            MIDDLEWARE=[],
+            INSTALLED_APPS=[],
+        )
+        django.setup()
+    from django.core.wsgi import get_wsgi_application
+    from django.http import HttpResponse
+    from django.urls import path
+
+    _django_downstream["url"] = downstream
+    _django_urls.urlpatterns = [
+        path("checkout", lambda request: HttpResponse("ok " + _call_downstream(_django_downstream["url"])))
+    ]
+    sys.modules[_django_urls.__name__] = _django_urls
+    return get_wsgi_application()
+
+
+FRAMEWORKS = {"flask": flask_app, "bottle": bottle_app, "falcon": falcon_app, "pyramid": pyramid_app,
+              "django": django_app}  # fmt: skip
+
+
+class _Quiet(wsgiref.simple_server.WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve(app):
+    server = wsgiref.simple_server.make_server("127.0.0.1", 0, app, handler_class=_Quiet)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server
+
+
+def get(port, path, headers):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("style", list(h.INCOMING))
+@pytest.mark.parametrize("framework", list(FRAMEWORKS))
+def test_framework_continues_and_propagates_the_trace(traced, framework, style):
+    traced_requests.patch(tracer=traced)
+    app = TraceMiddleware(FRAMEWORKS[framework](traced.downstream.url), tracer=traced, service="shop")
+    server = serve(app)
+    try:
+        status, body = get(server.server_port, "/checkout?session=42", dict(h.INCOMING[style], **{"User-Agent": "t"}))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 200 and body == b"ok downstream"
+    spans = h.spans_by_name(traced)
+    server_span, client_span = spans["wsgi.request"], spans["requests.request"]
+    h.assert_continues(server_span, style)
+    assert client_span.parent_id == server_span.span_id and client_span.trace_id == h.TRACE_ID
+    h.assert_sent_downstream(traced.downstream.received[-1], client_span)
+    assert server_span.service == "shop" and server_span.resource == "GET /checkout"
+    assert server_span.get_tag("http.url") == "http://127.0.0.1:%d/checkout" % server.server_port
+    assert server_span.get_tag("http.status_code") == "200" and server_span.get_tag("http.useragent") == "t"
+    assert server_span.get_tag("span.kind") == "server" and server_span.get_tag("component") == "wsgi"
+    assert client_span.get_tag("http.url") == traced.downstream.url + "/inventory"  # no query string
+    assert client_span.get_tag("span.kind") == "client" and client_span.get_tag("http.status_code") == "200"
+
+
+def test_an_exception_in_the_app_marks_the_span(traced):
+    app = TraceMiddleware(flask_app(traced.downstream.url), tracer=traced)
+    server = serve(app)
+    try:
+        status, _ = get(server.server_port, "/boom", h.INCOMING["datadog"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 500
+    span = h.spans_by_name(traced)["wsgi.request"]
+    assert span.error == 1 and span.get_tag("http.status_code") == "500"
+
+
+def test_an_exception_raised_through_the_middleware_is_recorded_and_reraised(traced):
+    def app(environ, start_response):
+        raise ValueError("bad")
+
+    with pytest.raises(ValueError):
+        TraceMiddleware(app, tracer=traced)({"REQUEST_METHOD": "GET", "PATH_INFO": "/x"}, lambda *a: None)
+    span = h.spans_by_name(traced)["wsgi.request"]
+    assert span.error == 1 and span.get_tag("error.type") == "builtins.ValueError"
+
+
+def test_distributed_tracing_off_starts_a_new_trace_and_sends_nothing(traced, monkeypatch):
+    monkeypatch.setenv("DD_WSGI_DISTRIBUTED_TRACING", "false")
+    monkeypatch.setenv("DD_REQUESTS_DISTRIBUTED_TRACING", "false")
+    traced_requests.patch(tracer=traced)
+    server = serve(TraceMiddleware(flask_app(traced.downstream.url), tracer=traced))
+    try:
+        status, _ = get(server.server_port, "/checkout", h.INCOMING["datadog"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 200
+    spans = h.spans_by_name(traced)
+    assert spans["wsgi.request"].trace_id != h.TRACE_ID and spans["wsgi.request"].parent_id is None
+    assert spans["requests.request"].parent_id == spans["wsgi.request"].span_id  # still traced
+    assert "x-datadog-trace-id" not in traced.downstream.received[-1]
+
+
+def test_the_global_switch_turns_every_integration_off(traced, monkeypatch):
+    from ddfast.contrib import _http
+    from ddfast.settings import config
+
+    monkeypatch.setattr(config, "distributed_tracing", False)
+    assert _http.distributed_tracing("wsgi") is False
+    monkeypatch.setenv("DD_WSGI_DISTRIBUTED_TRACING", "true")  # the integration's own setting wins
+    assert _http.distributed_tracing("wsgi") is True
+    assert _http.distributed_tracing("wsgi", explicit=False) is False  # and code wins over both
+
+
+def test_misuse_is_a_type_error():
+    with pytest.raises(TypeError, match="WSGI application"):
+        TraceMiddleware(None)
