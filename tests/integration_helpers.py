@@ -2,6 +2,7 @@
 receives, the incoming header sets (one per propagation style) and the checks every integration meets."""
 
 import http.server
+import sys
 import socket
 import threading
 
@@ -87,3 +88,24 @@ def assert_sent_downstream(headers, client_span):
     assert headers["traceparent"] == "00-%032x-%016x-01" % (TRACE_ID, client_span.span_id)
     assert headers["x-b3-traceid"] == "%032x" % TRACE_ID
     assert headers["x-b3-spanid"] == "%016x" % client_span.span_id
+
+
+def django_urls(view):
+    """Configure Django once per process (no apps, no middleware) and route ``/checkout`` to ``view``."""
+    import types
+
+    import django
+    from django.conf import settings
+    from django.urls import clear_url_caches
+    from django.urls import path
+
+    name = "ddfast_test_django_urls"
+    if not settings.configured:
+        settings.configure(
+            DEBUG=False, ALLOWED_HOSTS=["*"], ROOT_URLCONF=name, SECRET_KEY="test", MIDDLEWARE=[], INSTALLED_APPS=[]
+        )
+        django.setup()
+    module = sys.modules.get(name) or types.ModuleType(name)
+    module.urlpatterns = [path("checkout", view)]
+    sys.modules[name] = module
+    clear_url_caches()

@@ -4,7 +4,6 @@ trace in the server span, and the call the handler makes (``requests``, patched)
 
 import http.client
 import threading
-import types
 import wsgiref.simple_server
 
 import integration_helpers as h
@@ -65,36 +64,12 @@ def pyramid_app(downstream):
         return config.make_wsgi_app()
 
 
-_django_urls = types.ModuleType("ddfast_test_django_urls")
-_django_downstream = {}  # Django resolves its URL conf once per process; the view reads the current URL here
-
-
 def django_app(downstream):
     pytest.importorskip("django")
-    import sys
-
-    import django
-    from django.conf import settings
-
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False,
-            ALLOWED_HOSTS=["*"],
-            ROOT_URLCONF=_django_urls.__name__,
-            SECRET_KEY="test",
-            MIDDLEWARE=[],
-            INSTALLED_APPS=[],
-        )
-        django.setup()
     from django.core.wsgi import get_wsgi_application
     from django.http import HttpResponse
-    from django.urls import path
 
-    _django_downstream["url"] = downstream
-    _django_urls.urlpatterns = [
-        path("checkout", lambda request: HttpResponse("ok " + _call_downstream(_django_downstream["url"])))
-    ]
-    sys.modules[_django_urls.__name__] = _django_urls
+    h.django_urls(lambda request: HttpResponse("ok " + _call_downstream(downstream)))
     return get_wsgi_application()
 
 

@@ -4,7 +4,8 @@ Falcon's ASGI app, any ASGI 3 app) as ddtrace's ASGI middleware does.
 Each HTTP request gets an ``asgi.request`` server span, a child of the caller's trace when the request
 carries one (the scope's header list is read directly), tagged as ``ddfast.contrib._http`` describes.
 The span is the active one while the application runs, so spans and outgoing calls made by the
-handler join the trace. It ends when the response is complete. Lifespan and websocket scopes pass
+handler join the trace. It ends when the application returns (after the response and any background
+work it does), recording an exception that escapes it, as ddtrace's does. Lifespan and websocket scopes pass
 through untraced. ``distributed_tracing``: ``DD_ASGI_DISTRIBUTED_TRACING``.
 """
 
@@ -62,20 +63,16 @@ class TraceMiddleware:
         )
 
         async def traced_send(message):
-            kind = message.get("type")
-            if kind == "http.response.start":
+            if message.get("type") == "http.response.start":
                 _http.set_server_status(span, message.get("status", 200))
             await send(message)
-            if kind == "http.response.body" and not message.get("more_body", False):
-                span.finish()
 
         try:
             await self.app(scope, receive, traced_send)
         except BaseException as e:
-            if span.duration_ns is None:
-                if "http.status_code" not in span.get_tags():
-                    _http.set_server_status(span, 500)
-                _http.finish_with_error(span, e)
+            if "http.status_code" not in span.get_tags():
+                _http.set_server_status(span, 500)
+            span.set_exc_info(type(e), e, e.__traceback__)
             raise
-        if span.duration_ns is None:  # the app returned without completing the response
+        finally:
             span.finish()
