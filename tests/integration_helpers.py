@@ -2,8 +2,8 @@
 receives, the incoming header sets (one per propagation style) and the checks every integration meets."""
 
 import http.server
-import sys
 import socket
+import sys
 import threading
 
 TRACE_ID = 0x640CFD8D0000000000000000075BCD15
