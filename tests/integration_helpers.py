@@ -26,7 +26,7 @@ INCOMING = {
     "b3": {"b3": "%032x-%016x-d" % (TRACE_ID, PARENT_ID)},
 }
 #: styles every integration test configures, both ways
-STYLES = ("datadog", "tracecontext", "b3multi", "b3")
+STYLES = ("datadog", "tracecontext", "b3multi", "b3", "baggage")
 
 
 class Downstream:
