@@ -45,6 +45,7 @@ FLOORS = (
     ("request: *", "python/cython", 2.5),
     ("request: *", "ddtrace/python", 1.0),
     ("memory: *", "ddtrace/cython", 1.0),
+    ("ddtrace patched: *", "ddtrace/cython", 2.5),
     ("inject: *", "python/cython", 2.0),
     ("extract: *", "python/cython", 2.0),
 )

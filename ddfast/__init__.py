@@ -6,6 +6,7 @@ Every core module has a compiled twin (``src/*.pyx`` -> ``ddfast._ext``) and a p
 
 from ddfast import ids
 from ddfast._impl import implementation
+from ddfast.carrier import HTTPHeadersCarrier
 from ddfast.context import Context
 from ddfast.patching import patch
 from ddfast.propagation import HTTPPropagator
@@ -15,9 +16,18 @@ from ddfast.settings import config
 from ddfast.span import Span
 from ddfast.span_link import SpanLink
 from ddfast.tracer import Tracer
+from ddfast.tracer import start_span_from_context
 from ddfast.tracer import tracer
 from ddfast.writer import AgentWriter
 from ddfast.writer import InMemoryWriter
+
+
+def patch_ddtrace():
+    """Make an installed ddtrace run its HTTPPropagator on ddfast's core (``ddfast.ddtrace_patch``)."""
+    from ddfast.ddtrace_patch import patch_ddtrace as patch
+
+    return patch()
+
 
 try:
     from ddfast._version import version as __version__
@@ -28,6 +38,7 @@ __all__ = [
     "AgentWriter",
     "Context",
     "DatadogSampler",
+    "HTTPHeadersCarrier",
     "HTTPPropagator",
     "InMemoryWriter",
     "SamplingRule",
@@ -39,5 +50,7 @@ __all__ = [
     "ids",
     "implementation",
     "patch",
+    "patch_ddtrace",
+    "start_span_from_context",
     "tracer",
 ]

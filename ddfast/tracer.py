@@ -327,3 +327,14 @@ def _sample_before_inject(obj, context):
 
 #: the global tracer
 tracer = Tracer()
+
+
+def start_span_from_context(context, name, service=None, resource=None, span_type=None):
+    """Go's ``tracer.StartSpanFromContext``: a new active span of the global tracer, child of
+    ``context`` (a Span, or a Context such as an extracted one; None: the active span), and its
+    context, ``(span, span.context)``, to inject or pass on."""
+    if context is None:
+        context = tracer.context_provider.active()
+    span = tracer.start_span(name, child_of=context, service=service, resource=resource, span_type=span_type,
+                             activate=True)  # fmt: skip
+    return span, span.context

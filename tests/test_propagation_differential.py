@@ -237,7 +237,8 @@ def known_difference(headers):
     tags = h.get("x-datadog-tags", "")
     if "_dd.p.tid=" in tags:
         tid = tags.split("_dd.p.tid=", 1)[1].split(",", 1)[0].strip(" ")
-        if _lenient_int(tid, 16) is not None and tid != tid.strip(" +_") or "_" in tid or "+" in tid:
+        lenient = _lenient_int(tid, 16) is not None
+        if lenient and (tid != tid.strip(" +_") or tid.startswith("0x")) or "_" in tid or "+" in tid:
             return "ddtrace validates _dd.p.tid with int(x, 16)"
     state = h.get("tracestate", "")
     for member in state.split(","):

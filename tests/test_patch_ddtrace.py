@@ -1,0 +1,98 @@
+"""``ddfast.patch_ddtrace()``: ddtrace's own HTTPPropagator, run on ddfast's core, gives what ddtrace
+gives: the same extracted contexts (as ddtrace types) and the same injected headers, for random and
+mutated header sets and contexts (the differential suite's generators)."""
+
+import pytest
+import test_propagation_differential as diff
+from hypothesis import assume
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from ddfast import ddtrace_patch
+
+DDPropagator = diff.DDPropagator
+
+
+@pytest.fixture
+def patched(prop):
+    original = (DDPropagator.inject, DDPropagator.extract)
+    assert ddtrace_patch.patch_ddtrace(_core_module=prop) is True
+    try:
+        yield original
+    finally:
+        ddtrace_patch.unpatch_ddtrace()
+    assert (DDPropagator.inject, DDPropagator.extract) == original
+
+
+@settings(max_examples=300)
+@given(data=st.data())
+def test_patched_extract_equals_ddtrace(patched, data):
+    original_extract = patched[1]
+    headers = data.draw(diff.header_sets())
+    assume(diff.known_difference(headers) is None)
+    theirs = diff._extracted(original_extract(headers))
+    assume(not diff.ddtrace_dropped_everything(headers, diff._PlainSettings(extract_styles=diff.STYLES), theirs))
+    ours = DDPropagator.extract(headers)
+    assert type(ours).__name__ == "Context" and type(ours).__module__.startswith("ddtrace")
+    assert diff._extracted(ours) == theirs
+
+
+@settings(max_examples=200)
+@given(args=diff.context_args())
+def test_patched_inject_equals_ddtrace(patched, args):
+    original_inject = patched[0]
+    args["meta"].pop("_dd.parent_id", None)
+    mine, theirs = {}, {}
+    DDPropagator.inject(diff.DDContext(**args), mine)
+    original_inject(diff.DDContext(**args), theirs)
+    assert mine == theirs
+
+
+class _DropWriter:
+    def write(self, spans=None):
+        pass
+
+    def flush_queue(self, *a, **k):
+        pass
+
+    def stop(self, *a, **k):
+        pass
+
+    def recreate(self, *a, **k):
+        return self
+
+    def before_fork(self):
+        pass
+
+
+def test_a_ddtrace_service_continues_and_sends_a_trace(patched, monkeypatch):
+    from ddtrace.trace import tracer
+
+    monkeypatch.setattr(tracer._span_aggregator, "writer", _DropWriter())
+
+    incoming = {
+        "x-datadog-trace-id": "123",
+        "x-datadog-parent-id": "456",
+        "x-datadog-sampling-priority": "2",
+        "x-datadog-tags": "_dd.p.dm=-4,_dd.p.tid=640cfd8d00000000",
+        "traceparent": "00-640cfd8d00000000000000000000007b-00000000000001c8-01",
+    }
+    ctx = DDPropagator.extract(incoming)
+    with tracer.start_span("handle", child_of=ctx) as span:
+        outgoing = {}
+        DDPropagator.inject(span, outgoing)
+    assert span.trace_id == (0x640CFD8D << 96) | 123 and span.parent_id == 456
+    assert outgoing["x-datadog-trace-id"] == "123" and outgoing["x-datadog-parent-id"] == str(span.span_id)
+    assert outgoing["x-datadog-sampling-priority"] == "2"
+    assert "_dd.p.dm=-4" in outgoing["x-datadog-tags"]
+
+
+def test_patching_again_refreshes_and_unpatch_is_idempotent(prop):
+    try:
+        assert ddtrace_patch.patch_ddtrace(_core_module=prop) is True
+        assert ddtrace_patch.patch_ddtrace(_core_module=prop) is False
+    finally:
+        ddtrace_patch.unpatch_ddtrace()
+        ddtrace_patch.unpatch_ddtrace()
+    assert DDPropagator.extract.__module__ == "ddtrace.propagation.http"
