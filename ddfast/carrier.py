@@ -34,6 +34,10 @@ class HTTPHeadersCarrier:
         elif hasattr(h, "set") and hasattr(h, "getlist"):  # werkzeug Headers
             h.set(name, value)
         else:
+            if type(h) is dict:  # a plain dict is case-sensitive: drop the same header spelt otherwise
+                lower = name.lower()
+                for key in [k for k in h if isinstance(k, str) and k.lower() == lower and k != name]:
+                    del h[key]
             h[name] = value
 
     set = __setitem__
