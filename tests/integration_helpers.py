@@ -2,9 +2,15 @@
 receives, the incoming header sets (one per propagation style) and the checks every integration meets."""
 
 import http.server
+import json
+import os
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
+import time
+import urllib.request
 
 TRACE_ID = 0x640CFD8D0000000000000000075BCD15
 PARENT_ID = 0x00000000000001C8
@@ -109,3 +115,59 @@ def django_urls(view):
     module.urlpatterns = [path("checkout", view)]
     sys.modules[name] = module
     clear_url_caches()
+
+
+CHECKS = "trace_count_header,meta_tracer_version_header,trace_content_length"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RealAgent:
+    """The Datadog test agent (ddapm-test-agent) in a subprocess, on free loopback ports and a unix socket."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="ddfast-agent-")
+        self.socket_path = os.path.join(self.dir, "apm.socket")
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        env = dict(os.environ, ENABLED_CHECKS=CHECKS, LOG_LEVEL="WARNING")
+        args = [sys.executable, "-m", "ddapm_test_agent.agent", "--host", "127.0.0.1", "--port", str(self.port)]
+        args += ["--otlp-http-port", str(free_port()), "--otlp-grpc-port", str(free_port())]
+        args += ["--trace-uds-socket", self.socket_path]
+        self.log = open(os.path.join(self.dir, "agent.log"), "w+")
+        self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.get("/info")
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.log.seek(0)
+                    raise RuntimeError("the test agent did not start:\n" + self.log.read()[-3000:]) from None
+                time.sleep(0.1)
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=10) as response:
+            return response.status, response.read()
+
+    def start_session(self, rates=None):
+        query = ""
+        if rates is not None:
+            query = "?agent_sample_rate_by_service=" + urllib.request.quote(json.dumps(rates))
+        assert self.get("/test/session/start" + query)[0] == 200
+
+    def traces(self):
+        return json.loads(self.get("/test/session/traces")[1])
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()

@@ -2,74 +2,13 @@
 free loopback ports and a unix socket: payloads pass the agent's checks for v0.4 and v0.5 and read back
 span by span; the agent's ``rate_by_service`` reaches the sampler."""
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
-
 import pytest
+from integration_helpers import RealAgent
 
 from ddfast.agent_writer import AgentWriter
 from ddfast.tracer import Tracer
 
 pytest.importorskip("ddapm_test_agent", reason="ddapm-test-agent is a test dependency (pip install .[test])")
-
-CHECKS = "trace_count_header,meta_tracer_version_header,trace_content_length"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RealAgent:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="ddfast-agent-")
-        self.socket_path = os.path.join(self.dir, "apm.socket")
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        env = dict(os.environ, ENABLED_CHECKS=CHECKS, LOG_LEVEL="WARNING")
-        args = [sys.executable, "-m", "ddapm_test_agent.agent", "--host", "127.0.0.1", "--port", str(self.port)]
-        args += ["--otlp-http-port", str(free_port()), "--otlp-grpc-port", str(free_port())]
-        args += ["--trace-uds-socket", self.socket_path]
-        self.log = open(os.path.join(self.dir, "agent.log"), "w+")
-        self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self.get("/info")
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.log.seek(0)
-                    raise RuntimeError("the test agent did not start:\n" + self.log.read()[-3000:]) from None
-                time.sleep(0.1)
-
-    def get(self, path):
-        with urllib.request.urlopen(self.url + path, timeout=10) as response:
-            return response.status, response.read()
-
-    def start_session(self, rates=None):
-        query = ""
-        if rates is not None:
-            query = "?agent_sample_rate_by_service=" + urllib.request.quote(json.dumps(rates))
-        assert self.get("/test/session/start" + query)[0] == 200
-
-    def traces(self):
-        return json.loads(self.get("/test/session/traces")[1])
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
 
 
 @pytest.fixture(scope="module")
