@@ -110,8 +110,8 @@ def test_one_trace_across_three_processes(agent, kinds, require_compiled):
     try:
         a, a_port, a_impl = _start(SERVICE_A, _env(agent, a_kind), b_port)
         try:
-            client = subprocess.run([sys.executable, "-c", textwrap.dedent(CLIENT), a_port], env=_env(agent, client_kind),
-                                    capture_output=True, text=True, timeout=60)  # fmt: skip
+            command = [sys.executable, "-c", textwrap.dedent(CLIENT), a_port]
+            client = subprocess.run(command, env=_env(agent, client_kind), capture_output=True, text=True, timeout=60)
             assert client.returncode == 0, client.stderr
             assert client.stdout.split() == ["in", "stock:", "12", client_kind]
             assert (a_impl, b_impl) == (a_kind, b_kind)
