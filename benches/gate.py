@@ -19,7 +19,8 @@ measurement replaces the first). A regression made on purpose reproduces and fai
 minute does not.
 
 Refresh the baseline on purpose (after a change that is meant to move the numbers):
-``make bench-baseline``, then commit ``benches/baseline.json`` with a message that says why.
+``make bench-baseline`` (two runs; each measurement's fastest round over both), then commit
+``benches/baseline.json`` with a message that says why.
 """
 
 import argparse
@@ -73,13 +74,23 @@ def load(path):
         return json.load(f)
 
 
-def summary(result):
-    """What the baseline keeps of a run: per operation, per implementation, (median, iqr) in seconds."""
+def summary(results):
+    """What the baseline keeps of one or more runs: per operation, per implementation, the fastest
+    round seen in any of them (and its interquartile range), in seconds."""
+    values = {}
+    for result in results:
+        for op, by_impl in ratios.medians(result["benchmarks"], STATISTIC).items():
+            row = values.setdefault(op, {})
+            for impl, value in by_impl.items():
+                if impl not in row or value[0] < row[impl][0]:
+                    row[impl] = value
+    last = results[-1]
     return {
-        "machine": {k: result.get("machine_info", {}).get(k) for k in ("cpu", "python_version", "node")},
-        "datetime": result.get("datetime"),
+        "machine": {k: last.get("machine_info", {}).get(k) for k in ("cpu", "python_version", "node")},
+        "datetime": last.get("datetime"),
+        "runs": len(results),
         "statistic": STATISTIC,
-        "values": ratios.medians(result["benchmarks"], STATISTIC),
+        "values": values,
     }
 
 
@@ -129,23 +140,27 @@ def check_baseline(current, baseline, margin):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benches.gate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("result", help="pytest-benchmark JSON of this run (--benchmark-json)")
+    parser.add_argument("result", nargs="+", help="pytest-benchmark JSON of this run (--benchmark-json); with "
+                        "--save-baseline, of one or more runs")  # fmt: skip
     parser.add_argument("--baseline", default=BASELINE)
     parser.add_argument("--margin", type=float, default=0.35, help="least allowed loss of a speed-up (0.35 = 35%%)")
     parser.add_argument("--save-baseline", action="store_true", help="write this run as the baseline and stop")
     parser.add_argument("--rerun-file", help="on failure, write the failing operations' benchmark ids here")
     parser.add_argument("--merge", help="a second run of some benchmarks; its measurements replace the first's")
     args = parser.parse_args(argv)
-    result = load(args.result)
+    if args.save_baseline:
+        base = summary([load(path) for path in args.result])
+        with open(args.baseline, "w") as f:
+            json.dump(base, f, indent=1, sort_keys=True)
+            f.write("\n")
+        print("baseline written: %s (%d operations, %d runs)" % (args.baseline, len(base["values"]), base["runs"]))
+        return 0
+    if len(args.result) != 1:
+        parser.error("gate one run at a time")
+    result = load(args.result[0])
     if args.merge:
         again = {b["fullname"]: b for b in load(args.merge)["benchmarks"]}
         result["benchmarks"] = [again.pop(b["fullname"], b) for b in result["benchmarks"]] + list(again.values())
-    if args.save_baseline:
-        with open(args.baseline, "w") as f:
-            json.dump(summary(result), f, indent=1, sort_keys=True)
-            f.write("\n")
-        print("baseline written: %s (%d operations)" % (args.baseline, len(summary(result)["values"])))
-        return 0
     table = ratios.ratios(result["benchmarks"], STATISTIC)
     failed = set()
     for op, pair, low, got in check_floors(table):
