@@ -38,6 +38,19 @@ def starlette_app(downstream):
     return Starlette(routes=[Route("/checkout", checkout), Route("/boom", boom)])
 
 
+def fastapi_app(downstream):
+    fastapi = pytest.importorskip("fastapi")
+    from fastapi.responses import PlainTextResponse
+
+    app = fastapi.FastAPI()
+
+    @app.get("/checkout", response_class=PlainTextResponse)
+    async def checkout():
+        return "ok " + await _call_downstream(downstream)
+
+    return app
+
+
 def falcon_app(downstream):
     falcon_asgi = pytest.importorskip("falcon.asgi")
 
@@ -62,7 +75,7 @@ def django_app(downstream):
     return get_asgi_application()
 
 
-FRAMEWORKS = {"starlette": starlette_app, "falcon": falcon_app, "django": django_app}
+FRAMEWORKS = {"starlette": starlette_app, "fastapi": fastapi_app, "falcon": falcon_app, "django": django_app}
 
 
 class Served:

@@ -149,3 +149,23 @@ def test_otel_propagator_leaves_bad_headers_alone_and_is_found_by_name(monkeypat
 
     names = {ep.name: ep.value for ep in entry_points(group="opentelemetry_propagator")}
     assert names.get("ddfast") == "ddfast.otel:DatadogPropagator"
+
+
+def test_otel_propagators_setting_selects_ddfast(kind, prop, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from opentelemetry.propagate import get_global_textmap, inject\n"
+        "import ddfast\n"
+        "names = [type(p).__name__ for p in get_global_textmap()._propagators]\n"
+        "print(names, ddfast.implementation())\n"
+    )
+    env = dict(os.environ, OTEL_PROPAGATORS="ddfast")
+    env.pop("DDFAST_NO_EXTENSIONS", None)
+    if kind == "python":
+        env["DDFAST_NO_EXTENSIONS"] = "1"
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(tmp_path), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["['DatadogPropagator']", kind]
