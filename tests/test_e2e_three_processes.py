@@ -84,9 +84,10 @@ def _env(agent, kind):
     return env
 
 
-def _start(code, env, *args):
+def _start(code, env, cwd, *args):
+    # run outside the checkout, so each process imports the installed package (with its compiled modules)
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True, cwd=cwd)  # fmt: skip
     line = proc.stdout.readline().split()
     if not line or line[0] != "PORT":
         proc.kill()
@@ -106,12 +107,13 @@ def _stop(proc):
 def test_one_trace_across_three_processes(agent, kinds, require_compiled):
     client_kind, a_kind, b_kind = kinds
     agent.start_session()
-    b, b_port, b_impl = _start(SERVICE_B, _env(agent, b_kind))
+    b, b_port, b_impl = _start(SERVICE_B, _env(agent, b_kind), agent.dir)
     try:
-        a, a_port, a_impl = _start(SERVICE_A, _env(agent, a_kind), b_port)
+        a, a_port, a_impl = _start(SERVICE_A, _env(agent, a_kind), agent.dir, b_port)
         try:
             command = [sys.executable, "-c", textwrap.dedent(CLIENT), a_port]
-            client = subprocess.run(command, env=_env(agent, client_kind), capture_output=True, text=True, timeout=60)
+            client = subprocess.run(command, env=_env(agent, client_kind), capture_output=True, text=True, timeout=60,
+                                    cwd=agent.dir)  # fmt: skip
             assert client.returncode == 0, client.stderr
             assert client.stdout.split() == ["in", "stock:", "12", client_kind]
             assert (a_impl, b_impl) == (a_kind, b_kind)
