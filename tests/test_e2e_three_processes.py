@@ -104,7 +104,7 @@ def _stop(proc):
 
 
 @pytest.mark.parametrize("kinds", [("cython", "python", "cython"), ("python", "cython", "python")])
-def test_one_trace_across_three_processes(agent, kinds, require_compiled):
+def test_one_trace_across_three_processes(agent, kinds, compiled_prop):
     client_kind, a_kind, b_kind = kinds
     agent.start_session()
     b, b_port, b_impl = _start(SERVICE_B, _env(agent, b_kind), agent.dir)

@@ -7,7 +7,7 @@ from ddfast import request_bench
 
 
 @pytest.mark.parametrize("header_set", list(request_bench.HEADER_SETS))
-def test_ddfast_round_continues_the_trace_and_encodes(kind, header_set, require_compiled):
+def test_ddfast_round_continues_the_trace_and_encodes(kind, header_set, spanmod):
     request, restore = request_bench.setup(kind, header_set)
     try:
         for _ in range(request_bench.PAYLOAD_EVERY + 1):
