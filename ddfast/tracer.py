@@ -23,11 +23,6 @@ log = logging.getLogger("ddfast.tracer")
 
 _propagation = load("propagation")
 
-#: tags ddtrace puts on every local root span
-LANGUAGE = "python"
-_PROPAGATED_PREFIX = "_dd.p."
-_NOT_INHERITED = ("_dd.p.dm", "_dd.p.ts")
-_U64 = 0xFFFFFFFFFFFFFFFF
 
 _runtime_id = uuid.uuid4().hex
 
@@ -37,7 +32,8 @@ def _new_runtime_id():
     global _runtime_id
     _runtime_id = uuid.uuid4().hex
     for t in list(_tracers):
-        t._pid = os.getpid()
+        t._state.pid = os.getpid()
+        t._state.runtime_id = _runtime_id
 
 
 os.register_at_fork(after_in_child=_new_runtime_id)
@@ -46,19 +42,16 @@ os.register_at_fork(after_in_child=_new_runtime_id)
 class ContextProvider:
     """The active span (or extracted Context) of the current thread / asyncio task."""
 
-    def __init__(self, span_type):
+    def __init__(self, span_type, active_span_of):
         self._var = contextvars.ContextVar("ddfast_active", default=None)
         self._span_type = span_type
+        self._active_span_of = active_span_of
 
     def active(self):
         """The active span, or the activated Context; a finished span gives way to its open parent."""
         item = self._var.get()
-        if item is not None and type(item) is self._span_type and item.duration_ns is not None:
-            parent = item._parent
-            while parent is not None and parent.duration_ns is not None:
-                parent = parent._parent
-            self._var.set(parent)
-            return parent
+        if type(item) is self._span_type:
+            return self._active_span_of(self._var)
         return item
 
     def activate(self, item):
@@ -85,35 +78,60 @@ class Tracer:
         self._http_inject = propagation.http_inject
         self._Span = self._span_mod.Span
         self._Context = self._span_mod.Context
-        self._start = self._span_mod.start_span
-        self.context_provider = ContextProvider(self._Span)
-        self._sampler = sampler if sampler is not None else self._sampling_mod.DatadogSampler()
-        self._writer = None
+        self._tracer_start = self._span_mod.tracer_start
+        self._tracer_trace = self._span_mod.tracer_trace
+        self.context_provider = ContextProvider(self._Span, self._span_mod.active_span_of)
+        # settings, sampler and writer live in the core's TracerState, which also finishes each trace
+        self._state = self._span_mod.TracerState(None, None, self._sampling_mod.sample_spans, _runtime_id, os.getpid())
+        self.sampler = sampler if sampler is not None else self._sampling_mod.DatadogSampler()
         self.writer = writer if writer is not None else AgentWriter()
-        self._pid = os.getpid()
-        self._shut_down = False
-        self._sink = self._on_trace_finished
-        #: finished traces not written: dropped by a sampling rule's discard, or after shutdown
-        self.dropped_traces = 0
+        self._sink = self._state
         self._configure(config)
         _tracers.add(self)
 
     def _configure(self, cfg):
-        self.enabled = cfg.tracing_enabled
-        self._service = cfg.service
-        self._env = cfg.env
-        self._version = cfg.version
-        self._tags = dict(cfg.tags)
-        self._span_rules = (
+        st = self._state
+        st.enabled = cfg.tracing_enabled
+        st.service = cfg.service
+        st.env = cfg.env
+        st.version = cfg.version
+        st.tags = dict(cfg.tags)
+        st.span_rules = (
             self._sampling_mod.parse_span_sampling_rules(cfg.span_sampling_rules) if cfg.span_sampling_rules else []
         )
         self._span_mod.set_trace_id_128(cfg.trace_128_bit_traceid_generation_enabled)
+
+    @property
+    def enabled(self):
+        """False makes the tracer a cheap no-op: spans are made but never sampled nor written."""
+        return self._state.enabled
+
+    @enabled.setter
+    def enabled(self, value):
+        self._state.enabled = bool(value)
+
+    @property
+    def dropped_traces(self):
+        """Finished traces not written: dropped by a sampling rule's discard, or after shutdown."""
+        return self._state.dropped
+
+    @property
+    def _service(self):
+        return self._state.service
+
+    @property
+    def _pid(self):
+        return self._state.pid
+
+    @property
+    def _shut_down(self):
+        return self._state.shut_down
 
     # -- writer and sampler ------------------------------------------------------------------------
 
     @property
     def writer(self):
-        return self._writer
+        return self._state.writer
 
     @writer.setter
     def writer(self, writer):
@@ -121,62 +139,28 @@ class Tracer:
             raise TypeError("a writer needs a write(spans) method; got %s" % type(writer).__name__)
         if isinstance(writer, AgentWriter) and writer.on_rates is None:
             writer.on_rates = self._update_agent_rates
-        self._writer = writer
+        self._state.writer = writer
 
     def _update_agent_rates(self, rate_by_service):
         """The agent's answer: its sampling rate per ``service:S,env:E``, for the sampler."""
-        self._sampler.update_rate_by_service_sample_rates(rate_by_service)
+        self._state.sampler.update_rate_by_service_sample_rates(rate_by_service)
 
     @property
     def sampler(self):
-        return self._sampler
+        return self._state.sampler
 
     @sampler.setter
     def sampler(self, sampler):
         if not isinstance(sampler, self._sampling_mod.DatadogSampler):
             raise TypeError("sampler must be a DatadogSampler, not %s" % type(sampler).__name__)
-        self._sampler = sampler
+        self._state.sampler = sampler
 
     # -- spans -------------------------------------------------------------------------------------
 
     def start_span(self, name, child_of=None, service=None, resource=None, span_type=None, activate=False):
         """A new span, child of ``child_of`` (a Span or Context) or a new trace's root; ``activate``
         makes it the current span."""
-        parent = remote = None
-        if child_of is not None:
-            if type(child_of) is self._Span:
-                parent = child_of
-            elif type(child_of) is self._Context:
-                remote = child_of
-            else:
-                raise TypeError("child_of must be a Span or a Context, not %s" % type(child_of).__name__)
-        if parent is None and service is None:
-            service = self._service
-        span = self._start(name, service, resource, span_type, parent, remote, self._sink)
-        meta = span._meta
-        if parent is None:
-            # the root gets every propagated tag when its trace finishes
-            meta["language"] = LANGUAGE
-            meta["runtime-id"] = _runtime_id
-            span._metrics["process_id"] = self._pid
-        else:
-            trace_meta = span._trace_ctx._meta
-            if trace_meta:
-                for key, value in trace_meta.items():
-                    if key.startswith(_PROPAGATED_PREFIX) and key not in _NOT_INHERITED:
-                        meta[key] = value
-        if self._tags:
-            span.set_tags(self._tags)
-        if self._env:
-            meta["env"] = self._env
-        if self._version:
-            root = span._local_root
-            if (
-                span.service == self._service
-                if root is span
-                else (root.service == span.service and "version" in root._meta)
-            ):
-                meta["version"] = self._version
+        span = self._tracer_start(self._state, name, child_of, service, resource, span_type)
         if activate:
             self.context_provider._var.set(span)
         return span
@@ -184,7 +168,7 @@ class Tracer:
     def trace(self, name, service=None, resource=None, span_type=None):
         """A new active span, child of the current one (or of the activated Context); use it as a
         context manager or call ``finish()``."""
-        return self.start_span(name, self.context_provider.active(), service, resource, span_type, True)
+        return self._tracer_trace(self._state, self.context_provider._var, name, service, resource, span_type)
 
     def current_span(self):
         """The active span of this thread / task, or None."""
@@ -241,57 +225,26 @@ class Tracer:
 
     def sample(self, span):
         """Decide the trace of ``span`` now (it is otherwise decided at injection or when it finishes)."""
-        self._sampler.sample(span._local_root)
+        self._state.sampler.sample(span._local_root)
 
     def _on_trace_finished(self, spans):
-        """A local trace finished: decide it if undecided, tag it as ddtrace does, write it."""
-        if not self.enabled:
-            return
-        root = spans[0]  # a trace's buffer starts with its local root
-        state = root._trace_ctx
-        if state._priority is None:
-            _, discard = self._sampler.sample_or_discard(root)
-            if discard:
-                self.dropped_traces += 1
-                return
-        priority = state._priority
-        if self._span_rules and priority is not None and priority <= 0:
-            self._sampling_mod.sample_spans(spans, self._span_rules)
-        meta = root._meta
-        for key, value in state._meta.items():
-            if key.startswith(_PROPAGATED_PREFIX):
-                meta[key] = value
-        if root.trace_id > _U64 and "_dd.p.tid" not in meta:
-            meta["_dd.p.tid"] = "%016x" % (root.trace_id >> 64)
-        if priority is not None:
-            root._metrics["_sampling_priority_v1"] = priority
-        origin = state._origin
-        service = self._service
-        for span in spans:
-            if origin is not None:
-                span._meta["_dd.origin"] = origin
-            if span._is_top_level:
-                span._metrics["_dd.top_level"] = 1
-            if service and span.service != service:
-                span._meta["_dd.base_service"] = service
-        if self._shut_down:
-            self.dropped_traces += 1
-            return
-        self._writer.write(spans)
+        """A local trace finished: decide it if undecided, tag it as ddtrace does, write it (the core's
+        ``TracerState`` does it; spans hand their trace to it directly)."""
+        self._state(spans)
 
     def flush(self):
         """Ask the writer to send what it holds."""
-        flush = getattr(self._writer, "flush_queue", None)
+        flush = getattr(self._state.writer, "flush_queue", None)
         if flush is not None:
             flush()
 
     def shutdown(self, timeout=None):
         """Flush and stop the writer; traces finished afterwards are counted in ``dropped_traces``."""
         self.flush()
-        stop = getattr(self._writer, "stop", None)
+        stop = getattr(self._state.writer, "stop", None)
         if stop is not None:
             stop(timeout)
-        self._shut_down = True
+        self._state.shut_down = True
 
 
 _tracers = weakref.WeakSet()

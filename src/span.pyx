@@ -509,6 +509,157 @@ cpdef Span start_span(
     return span
 
 
+# -- the tracer's per-span and per-trace work ---------------------------------------------------------
+
+cdef str LANGUAGE = "python"
+cdef str PROPAGATED_PREFIX = "_dd.p."
+cdef tuple NOT_INHERITED = ("_dd.p.dm", "_dd.p.ts")
+cdef object U64 = 0xFFFFFFFFFFFFFFFF
+
+
+cdef class TracerState:
+    """What a tracer applies to every span it starts and every trace it finishes: its settings,
+    sampler and writer. Calling it with a finished trace's spans is the traces' sink."""
+
+    cdef public object service
+    cdef public object env
+    cdef public object version
+    cdef public dict tags
+    cdef public object runtime_id
+    cdef public object pid
+    cdef public object sampler
+    cdef public object writer
+    cdef public list span_rules
+    cdef public object sample_spans
+    cdef public bint enabled
+    cdef public bint shut_down
+    cdef public Py_ssize_t dropped
+
+    def __init__(self, sampler, writer, sample_spans, runtime_id, pid):
+        self.tags = {}
+        self.span_rules = []
+        self.sampler = sampler
+        self.writer = writer
+        self.sample_spans = sample_spans
+        self.runtime_id = runtime_id
+        self.pid = pid
+        self.enabled = True
+
+    def __call__(self, spans):
+        finish_trace(self, spans)
+
+
+cpdef Span tracer_start(
+    TracerState st, object name, object child_of, object service, object resource, object span_type
+):
+    """A new span of the tracer ``st``, child of ``child_of`` (a Span or a Context) or a new trace's
+    root, tagged as ddtrace's tracer tags it."""
+    cdef Span parent = None
+    cdef Context remote = None
+    cdef Span span, root
+    cdef dict meta
+    if child_of is not None:
+        if type(child_of) is Span:
+            parent = <Span>child_of
+        elif type(child_of) is Context:
+            remote = <Context>child_of
+        else:
+            raise TypeError("child_of must be a Span or a Context, not %s" % type(child_of).__name__)
+    if parent is None and service is None:
+        service = st.service
+    span = start_span(name, service, resource, span_type, parent, remote, st)
+    meta = span._meta
+    if parent is None:
+        # the root gets every propagated tag when its trace finishes
+        meta["language"] = LANGUAGE
+        meta["runtime-id"] = st.runtime_id
+        span._metrics["process_id"] = st.pid
+    else:
+        trace_meta = span._trace_ctx._meta
+        if trace_meta:
+            for key, value in trace_meta.items():
+                if key.startswith(PROPAGATED_PREFIX) and key not in NOT_INHERITED:
+                    meta[key] = value
+    if st.tags:
+        span.set_tags(st.tags)
+    if st.env:
+        meta["env"] = st.env
+    if st.version:
+        root = span._root if span._root is not None else span
+        if span.service == st.service if root is span else (root.service == span.service and "version" in root._meta):
+            meta["version"] = st.version
+    return span
+
+
+cpdef Span tracer_trace(
+    TracerState st, object var, object name, object service, object resource, object span_type
+):
+    """``Tracer.trace``: a new span of ``st``, child of what is active in the ContextVar ``var`` (a
+    span, or an activated Context), made the active one."""
+    item = var.get()
+    if type(item) is Span and (<Span>item).duration_ns is not None:
+        item = active_span_of(var)
+    cdef Span span = tracer_start(st, name, item, service, resource, span_type)
+    var.set(span)
+    return span
+
+
+cpdef Span active_span_of(object var):
+    """The span (or None) active in the ContextVar ``var`` when it holds a span: a finished span gives
+    way to its nearest open ancestor, which becomes the active one."""
+    item = var.get()
+    if type(item) is not Span:
+        return None
+    cdef Span span = <Span>item
+    if span.duration_ns is None:
+        return span
+    parent = span._parent
+    while parent is not None and parent.duration_ns is not None:
+        parent = parent._parent
+    var.set(parent)
+    return parent
+
+
+cdef int finish_trace(TracerState st, list spans) except -1:
+    """A local trace finished: decide it if undecided, tag it as ddtrace does, write it."""
+    if not st.enabled:
+        return 0
+    cdef Span root = <Span>spans[0]  # a trace's buffer starts with its local root
+    cdef Span span
+    cdef Context state = root._trace_ctx
+    if state._priority is None:
+        _, discard = st.sampler.sample_or_discard(root)
+        if discard:
+            st.dropped += 1
+            return 0
+    priority = state._priority
+    if st.span_rules and priority is not None and priority <= 0:
+        st.sample_spans(spans, st.span_rules)
+    cdef dict meta = root._meta
+    for key, value in state._meta.items():
+        if key.startswith(PROPAGATED_PREFIX):
+            meta[key] = value
+    if root.trace_id > U64 and "_dd.p.tid" not in meta:
+        meta["_dd.p.tid"] = "%016x" % (root.trace_id >> 64)
+    if priority is not None:
+        root._metrics["_sampling_priority_v1"] = priority
+    origin = state._origin
+    service = st.service
+    for item in spans:
+        span = <Span>item
+        if origin is not None:
+            span._meta["_dd.origin"] = origin
+        if span._parent is None or span._parent.service != span.service:
+            span._metrics["_dd.top_level"] = 1
+        if service and span.service != service:
+            span._meta["_dd.base_service"] = service
+    if st.shut_down:
+        st.dropped += 1
+        return 0
+    st.writer.write(spans)
+    return 0
+
+
 def set_trace_id_128(bint enabled):
     """New traces get 128-bit ids (ddtrace's default) unless disabled."""
     global _trace_id_128

@@ -77,7 +77,7 @@ def test_start_span_from_context(monkeypatch):
     from ddfast.tracer import tracer
     from ddfast.writer import InMemoryWriter
 
-    monkeypatch.setattr(tracer, "_writer", InMemoryWriter())
+    monkeypatch.setattr(tracer, "writer", InMemoryWriter())
     incoming = ddfast.HTTPPropagator.extract(
         HTTPHeadersCarrier([("x-datadog-trace-id", "123"), ("x-datadog-parent-id", "456")])
     )

@@ -100,7 +100,7 @@ def test_discarding_rule_drops_the_trace(make_tracer, sampling):
 
 def test_single_span_rules_tag_spans_of_dropped_traces(make_tracer, sampling):
     t = make_tracer(rules=[sampling.SamplingRule(0.0)])
-    t._span_rules = sampling.parse_span_sampling_rules('[{"name": "db.*"}]')
+    t._state.span_rules = sampling.parse_span_sampling_rules('[{"name": "db.*"}]')
     with t.trace("root"):
         with t.trace("db.query"):
             pass
@@ -226,16 +226,17 @@ def test_in_memory_writer_is_bounded(make_tracer):
         InMemoryWriter(max_traces=0)
 
 
-def test_global_tracer_and_public_names():
+def test_global_tracer_and_public_names(monkeypatch):
     import ddfast
 
     assert isinstance(ddfast.tracer, ddfast.Tracer)
+    monkeypatch.setattr(ddfast.tracer, "writer", ddfast.InMemoryWriter())
     with ddfast.tracer.trace("x") as span:
         assert isinstance(span, ddfast.Span)
         headers = {}
         ddfast.HTTPPropagator.inject(span, headers)
         assert headers["x-datadog-sampling-priority"] == "1"
-    ddfast.tracer.writer.pop()
+    assert [s.name for s in ddfast.tracer.writer.pop()] == ["x"]
 
 
 def test_forked_child_tags_its_own_process(make_tracer):

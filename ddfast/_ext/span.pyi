@@ -2,6 +2,7 @@ from types import TracebackType
 from typing import Any
 from typing import Callable
 from typing import Optional
+from typing import Union
 
 from ddfast._ext.context import Context
 from ddfast.span_link import SpanLink
@@ -99,3 +100,42 @@ def start_span(
     remote: Optional[Context],
     sink: Optional[Callable[[list[Span]], None]],
 ) -> Span: ...
+
+class TracerState:
+    """A tracer's settings, sampler and writer; called with a finished trace's spans, it finishes it."""
+
+    service: Optional[str]
+    env: Optional[str]
+    version: Optional[str]
+    tags: dict[str, Any]
+    runtime_id: str
+    pid: int
+    sampler: Any
+    writer: Any
+    span_rules: list[Any]
+    sample_spans: Callable[..., Any]
+    enabled: bool
+    shut_down: bool
+    dropped: int
+    def __init__(
+        self, sampler: Any, writer: Any, sample_spans: Callable[..., Any], runtime_id: str, pid: int
+    ) -> None: ...
+    def __call__(self, spans: list[Span]) -> None: ...
+
+def tracer_start(
+    st: TracerState,
+    name: str,
+    child_of: Union[Span, Context, None],
+    service: Optional[str],
+    resource: Optional[str],
+    span_type: Optional[str],
+) -> Span: ...
+def tracer_trace(
+    st: TracerState,
+    var: Any,
+    name: str,
+    service: Optional[str],
+    resource: Optional[str],
+    span_type: Optional[str],
+) -> Span: ...
+def active_span_of(var: Any) -> Optional[Span]: ...

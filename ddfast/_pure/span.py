@@ -517,3 +517,135 @@ def start_span(name, service, resource, span_type, parent, remote, sink):
         span._buffer = TraceBuffer(sink)
     span._buffer.started(span)
     return span
+
+
+# -- the tracer's per-span and per-trace work ---------------------------------------------------------
+
+LANGUAGE = "python"
+PROPAGATED_PREFIX = "_dd.p."
+NOT_INHERITED = ("_dd.p.dm", "_dd.p.ts")
+U64 = 0xFFFFFFFFFFFFFFFF
+
+
+class TracerState:
+    """What a tracer applies to every span it starts and every trace it finishes: its settings,
+    sampler and writer. Calling it with a finished trace's spans is the traces' sink."""
+
+    __slots__ = ("service", "env", "version", "tags", "runtime_id", "pid", "sampler", "writer", "span_rules",
+                 "sample_spans", "enabled", "shut_down", "dropped")  # fmt: skip
+
+    def __init__(self, sampler, writer, sample_spans, runtime_id, pid):
+        self.service = self.env = self.version = None
+        self.tags = {}
+        self.span_rules = []
+        self.sampler = sampler
+        self.writer = writer
+        self.sample_spans = sample_spans
+        self.runtime_id = runtime_id
+        self.pid = pid
+        self.enabled = True
+        self.shut_down = False
+        self.dropped = 0
+
+    def __call__(self, spans):
+        finish_trace(self, spans)
+
+
+def tracer_start(st, name, child_of, service, resource, span_type):
+    """A new span of the tracer ``st``, child of ``child_of`` (a Span or a Context) or a new trace's
+    root, tagged as ddtrace's tracer tags it."""
+    parent = remote = None
+    if child_of is not None:
+        if type(child_of) is Span:
+            parent = child_of
+        elif type(child_of) is Context:
+            remote = child_of
+        else:
+            raise TypeError("child_of must be a Span or a Context, not %s" % type(child_of).__name__)
+    if parent is None and service is None:
+        service = st.service
+    span = start_span(name, service, resource, span_type, parent, remote, st)
+    meta = span._meta
+    if parent is None:
+        # the root gets every propagated tag when its trace finishes
+        meta["language"] = LANGUAGE
+        meta["runtime-id"] = st.runtime_id
+        span._metrics["process_id"] = st.pid
+    else:
+        trace_meta = span._trace_ctx._meta
+        if trace_meta:
+            for key, value in trace_meta.items():
+                if key.startswith(PROPAGATED_PREFIX) and key not in NOT_INHERITED:
+                    meta[key] = value
+    if st.tags:
+        span.set_tags(st.tags)
+    if st.env:
+        meta["env"] = st.env
+    if st.version:
+        root = span._root if span._root is not None else span
+        if span.service == st.service if root is span else (root.service == span.service and "version" in root._meta):
+            meta["version"] = st.version
+    return span
+
+
+def tracer_trace(st, var, name, service, resource, span_type):
+    """``Tracer.trace``: a new span of ``st``, child of what is active in the ContextVar ``var`` (a
+    span, or an activated Context), made the active one."""
+    item = var.get()
+    if type(item) is Span and item.duration_ns is not None:
+        item = active_span_of(var)
+    span = tracer_start(st, name, item, service, resource, span_type)
+    var.set(span)
+    return span
+
+
+def active_span_of(var):
+    """The span (or None) active in the ContextVar ``var`` when it holds a span: a finished span gives
+    way to its nearest open ancestor, which becomes the active one."""
+    item = var.get()
+    if type(item) is not Span:
+        return None
+    if item.duration_ns is None:
+        return item
+    parent = item._parent
+    while parent is not None and parent.duration_ns is not None:
+        parent = parent._parent
+    var.set(parent)
+    return parent
+
+
+def finish_trace(st, spans):
+    """A local trace finished: decide it if undecided, tag it as ddtrace does, write it."""
+    if not st.enabled:
+        return
+    root = spans[0]  # a trace's buffer starts with its local root
+    state = root._trace_ctx
+    if state._priority is None:
+        _, discard = st.sampler.sample_or_discard(root)
+        if discard:
+            st.dropped += 1
+            return
+    priority = state._priority
+    if st.span_rules and priority is not None and priority <= 0:
+        st.sample_spans(spans, st.span_rules)
+    meta = root._meta
+    for key, value in state._meta.items():
+        if key.startswith(PROPAGATED_PREFIX):
+            meta[key] = value
+    if root.trace_id > U64 and "_dd.p.tid" not in meta:
+        meta["_dd.p.tid"] = "%016x" % (root.trace_id >> 64)
+    if priority is not None:
+        root._metrics["_sampling_priority_v1"] = priority
+    origin = state._origin
+    service = st.service
+    for span in spans:
+        if origin is not None:
+            span._meta["_dd.origin"] = origin
+        if span._parent is None or span._parent.service != span.service:
+            span._metrics["_dd.top_level"] = 1
+        if service and span.service != service:
+            span._meta["_dd.base_service"] = service
+    if st.shut_down:
+        st.dropped += 1
+        return
+    st.writer.write(spans)
