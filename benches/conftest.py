@@ -12,6 +12,7 @@ import types
 import pytest
 
 from benches import ratios
+from ddfast.request_bench import NullWriter  # noqa: F401  (the benches' writer that drops traces)
 
 
 def twin(name, kind):
@@ -22,25 +23,6 @@ def twin(name, kind):
         return importlib.import_module("ddfast._ext." + name)
     except ImportError as exc:
         pytest.skip("compiled ddfast._ext.%s not built: %s" % (name, exc))
-
-
-class NullWriter:
-    """A writer that drops finished traces; it speaks both ddfast's and ddtrace's writer protocols."""
-
-    def write(self, spans=None):
-        pass
-
-    def flush_queue(self, *a, **k):
-        pass
-
-    def stop(self, *a, **k):
-        pass
-
-    def recreate(self, *a, **k):
-        return self
-
-    def before_fork(self):
-        pass
 
 
 @pytest.fixture(params=["cython", "python", "ddtrace"])

@@ -81,19 +81,11 @@ class Unavailable(Exception):
     """The implementation cannot be measured here (not built, not installed); the message says why."""
 
 
-class _EncodingWriter:
-    """Encodes each finished trace, sealing a payload every ``PAYLOAD_EVERY`` traces. It speaks both
-    ddfast's and ddtrace's writer protocols."""
-
-    def __init__(self, encoder):
-        self.encoder = encoder
-        self.count = 0
+class NullWriter:
+    """A writer that drops finished traces; it speaks both ddfast's and ddtrace's writer protocols."""
 
     def write(self, spans=None):
-        self.encoder.put(spans)
-        self.count += 1
-        if self.count % PAYLOAD_EVERY == 0:
-            self.encoder.encode()
+        pass
 
     def flush_queue(self, *a, **k):
         pass
@@ -106,6 +98,20 @@ class _EncodingWriter:
 
     def before_fork(self):
         pass
+
+
+class _EncodingWriter(NullWriter):
+    """Encodes each finished trace, sealing a payload every ``PAYLOAD_EVERY`` traces."""
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+        self.count = 0
+
+    def write(self, spans=None):
+        self.encoder.put(spans)
+        self.count += 1
+        if self.count % PAYLOAD_EVERY == 0:
+            self.encoder.encode()
 
 
 def _round(activate, extract, trace, inject, incoming):

@@ -1,6 +1,7 @@
 """Shared pieces of the integration tests: a downstream service on loopback that records the headers it
 receives, the incoming header sets (one per propagation style) and the checks every integration meets."""
 
+import http.client
 import http.server
 import json
 import os
@@ -64,6 +65,17 @@ class Downstream:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def get(port, path, headers):
+    """GET ``path`` from a loopback ``port`` with ``headers``: ``(status, body)``."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
 
 
 def free_socket():

@@ -3,7 +3,6 @@ Django's ASGI handler) served by uvicorn on a loopback port: the server span con
 trace, and the call the handler makes with ``httpx.AsyncClient`` (patched) carries it on."""
 
 import asyncio
-import http.client
 import threading
 import time
 
@@ -99,23 +98,13 @@ class Served:
         self.sock.close()
 
 
-def get(port, path, headers):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path, headers=headers)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
 @pytest.mark.parametrize("style", list(h.INCOMING))
 @pytest.mark.parametrize("framework", list(FRAMEWORKS))
 def test_framework_continues_and_propagates_the_trace(traced, framework, style):
     traced_httpx.patch(tracer=traced)
     served = Served(TraceMiddleware(FRAMEWORKS[framework](traced.downstream.url), tracer=traced, service="shop"))
     try:
-        status, body = get(served.port, "/checkout?session=1", dict(h.INCOMING[style], **{"User-Agent": "t"}))
+        status, body = h.get(served.port, "/checkout?session=1", dict(h.INCOMING[style], **{"User-Agent": "t"}))
     finally:
         served.close()
     assert status == 200 and body == b"ok downstream"
@@ -133,7 +122,7 @@ def test_framework_continues_and_propagates_the_trace(traced, framework, style):
 def test_an_exception_in_the_app_marks_the_span(traced):
     served = Served(TraceMiddleware(starlette_app(traced.downstream.url), tracer=traced))
     try:
-        status, _ = get(served.port, "/boom", h.INCOMING["datadog"])
+        status, _ = h.get(served.port, "/boom", h.INCOMING["datadog"])
     finally:
         served.close()
     assert status == 500

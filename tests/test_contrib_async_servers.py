@@ -3,7 +3,6 @@ loopback port: the server span continues the caller's trace and the handler's ou
 on. Plus the client patches on their own: urllib3, requests over urllib3 (traced once), ddfast.patch()."""
 
 import asyncio
-import http.client
 import threading
 
 import integration_helpers as h
@@ -14,16 +13,6 @@ from ddfast.contrib import aiohttp as traced_aiohttp
 from ddfast.contrib import requests as traced_requests
 from ddfast.contrib import tornado as traced_tornado
 from ddfast.contrib import urllib3 as traced_urllib3
-
-
-def get(port, path, headers):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path, headers=headers)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
 
 
 class LoopThread:
@@ -67,8 +56,8 @@ def test_aiohttp_server_and_client(traced, style):
     loop.run(runner.setup())
     loop.run(web.SockSite(runner, sock).start())
     try:
-        status, body = get(sock.getsockname()[1], "/checkout?x=1", h.INCOMING[style])
-        missing_status, _ = get(sock.getsockname()[1], "/missing", {})
+        status, body = h.get(sock.getsockname()[1], "/checkout?x=1", h.INCOMING[style])
+        missing_status, _ = h.get(sock.getsockname()[1], "/missing", {})
     finally:
         loop.run(runner.cleanup())
         loop.close()
@@ -117,8 +106,8 @@ def test_tornado_server_with_urllib3_client(traced, style):
 
     server = loop.run(start())
     try:
-        status, body = get(sock.getsockname()[1], "/checkout", h.INCOMING[style])
-        boom_status, _ = get(sock.getsockname()[1], "/boom", {})
+        status, body = h.get(sock.getsockname()[1], "/checkout", h.INCOMING[style])
+        boom_status, _ = h.get(sock.getsockname()[1], "/boom", {})
     finally:
         loop.loop.call_soon_threadsafe(server.stop)
         loop.close()

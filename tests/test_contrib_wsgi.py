@@ -2,7 +2,6 @@
 Django), each served on a loopback port: a request carrying Datadog, W3C or B3 headers continues its
 trace in the server span, and the call the handler makes (``requests``, patched) carries the trace on."""
 
-import http.client
 import threading
 import wsgiref.simple_server
 
@@ -88,16 +87,6 @@ def serve(app):
     return server
 
 
-def get(port, path, headers):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path, headers=headers)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
 @pytest.mark.parametrize("style", list(h.INCOMING))
 @pytest.mark.parametrize("framework", list(FRAMEWORKS))
 def test_framework_continues_and_propagates_the_trace(traced, framework, style):
@@ -105,7 +94,7 @@ def test_framework_continues_and_propagates_the_trace(traced, framework, style):
     app = TraceMiddleware(FRAMEWORKS[framework](traced.downstream.url), tracer=traced, service="shop")
     server = serve(app)
     try:
-        status, body = get(server.server_port, "/checkout?session=42", dict(h.INCOMING[style], **{"User-Agent": "t"}))
+        status, body = h.get(server.server_port, "/checkout?session=42", dict(h.INCOMING[style], **{"User-Agent": "t"}))
     finally:
         server.shutdown()
         server.server_close()
@@ -127,7 +116,7 @@ def test_an_exception_in_the_app_marks_the_span(traced):
     app = TraceMiddleware(flask_app(traced.downstream.url), tracer=traced)
     server = serve(app)
     try:
-        status, _ = get(server.server_port, "/boom", h.INCOMING["datadog"])
+        status, _ = h.get(server.server_port, "/boom", h.INCOMING["datadog"])
     finally:
         server.shutdown()
         server.server_close()
@@ -152,7 +141,7 @@ def test_distributed_tracing_off_starts_a_new_trace_and_sends_nothing(traced, mo
     traced_requests.patch(tracer=traced)
     server = serve(TraceMiddleware(flask_app(traced.downstream.url), tracer=traced))
     try:
-        status, _ = get(server.server_port, "/checkout", h.INCOMING["datadog"])
+        status, _ = h.get(server.server_port, "/checkout", h.INCOMING["datadog"])
     finally:
         server.shutdown()
         server.server_close()

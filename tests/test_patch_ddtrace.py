@@ -10,6 +10,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from ddfast import ddtrace_patch
+from ddfast.request_bench import NullWriter
 
 DDPropagator = diff.DDPropagator
 
@@ -49,27 +50,10 @@ def test_patched_inject_equals_ddtrace(patched, args):
     assert mine == theirs
 
 
-class _DropWriter:
-    def write(self, spans=None):
-        pass
-
-    def flush_queue(self, *a, **k):
-        pass
-
-    def stop(self, *a, **k):
-        pass
-
-    def recreate(self, *a, **k):
-        return self
-
-    def before_fork(self):
-        pass
-
-
 def test_a_ddtrace_service_continues_and_sends_a_trace(patched, monkeypatch):
     from ddtrace.trace import tracer
 
-    monkeypatch.setattr(tracer._span_aggregator, "writer", _DropWriter())
+    monkeypatch.setattr(tracer._span_aggregator, "writer", NullWriter())
 
     incoming = {
         "x-datadog-trace-id": "123",

@@ -139,6 +139,33 @@ def set_client_status(span, status):
         span.error = 1
 
 
+def traced_send(span, status_of, send, *args, **kwargs):
+    """``send(*args, **kwargs)`` inside client ``span``: an exception is recorded and re-raised, a
+    response's status (``status_of(response)``) tagged; the span ends either way."""
+    try:
+        with client_call(span):
+            response = send(*args, **kwargs)
+    except BaseException as e:
+        finish_with_error(span, e)
+        raise
+    set_client_status(span, status_of(response))
+    span.finish()
+    return response
+
+
+async def traced_send_async(span, status_of, send, *args, **kwargs):
+    """``traced_send`` for a coroutine function ``send``."""
+    try:
+        with client_call(span):
+            response = await send(*args, **kwargs)
+    except BaseException as e:
+        finish_with_error(span, e)
+        raise
+    set_client_status(span, status_of(response))
+    span.finish()
+    return response
+
+
 def finish_with_error(span, exc):
     """Record ``exc`` on ``span`` and finish it."""
     span.set_exc_info(type(exc), exc, exc.__traceback__)

@@ -26,15 +26,7 @@ def patch(tracer=None, distributed_tracing=None):
             span = start(request) if tracer.enabled else None
             if span is None:
                 return send(self, request, *args, **kwargs)
-            try:
-                with _http.client_call(span):
-                    response = send(self, request, *args, **kwargs)
-            except BaseException as e:
-                _http.finish_with_error(span, e)
-                raise
-            _http.set_client_status(span, response.status_code)
-            span.finish()
-            return response
+            return _http.traced_send(span, _status, send, self, request, *args, **kwargs)
 
         return traced_send
 
@@ -43,20 +35,16 @@ def patch(tracer=None, distributed_tracing=None):
             span = start(request) if tracer.enabled else None
             if span is None:
                 return await send(self, request, *args, **kwargs)
-            try:
-                with _http.client_call(span):
-                    response = await send(self, request, *args, **kwargs)
-            except BaseException as e:
-                _http.finish_with_error(span, e)
-                raise
-            _http.set_client_status(span, response.status_code)
-            span.finish()
-            return response
+            return await _http.traced_send_async(span, _status, send, self, request, *args, **kwargs)
 
         return traced_send
 
     patched = _patch.wrap(httpx.Client, "send", make_sync)
     return _patch.wrap(httpx.AsyncClient, "send", make_async) or patched
+
+
+def _status(response):
+    return response.status_code
 
 
 def unpatch():

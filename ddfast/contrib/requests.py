@@ -24,19 +24,15 @@ def patch(tracer=None, distributed_tracing=None):
                 return send(self, request, **kwargs)
             if distributed:
                 _http.inject(tracer, span, request.headers)
-            try:
-                with _http.client_call(span):
-                    response = send(self, request, **kwargs)
-            except BaseException as e:
-                _http.finish_with_error(span, e)
-                raise
-            _http.set_client_status(span, response.status_code)
-            span.finish()
-            return response
+            return _http.traced_send(span, _status, send, self, request, **kwargs)
 
         return traced_send
 
     return _patch.wrap(requests.Session, "send", make)
+
+
+def _status(response):
+    return response.status_code
 
 
 def unpatch():

@@ -29,19 +29,15 @@ def patch(tracer=None, distributed_tracing=None):
                 else:
                     kwargs["headers"] = headers = dict(kwargs.get("headers") or self.headers)
                 _http.inject(tracer, span, headers)
-            try:
-                with _http.client_call(span):
-                    response = urlopen(self, method, url, *args, **kwargs)
-            except BaseException as e:
-                _http.finish_with_error(span, e)
-                raise
-            _http.set_client_status(span, response.status)
-            span.finish()
-            return response
+            return _http.traced_send(span, _status, urlopen, self, method, url, *args, **kwargs)
 
         return traced_urlopen
 
     return _patch.wrap(connectionpool.HTTPConnectionPool, "urlopen", make)
+
+
+def _status(response):
+    return response.status
 
 
 def unpatch():
