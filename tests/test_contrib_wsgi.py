@@ -8,6 +8,7 @@ import wsgiref.simple_server
 import integration_helpers as h
 import pytest
 
+from ddfast.contrib import httpx as traced_httpx
 from ddfast.contrib import requests as traced_requests
 from ddfast.contrib.wsgi import TraceMiddleware
 
@@ -16,6 +17,13 @@ def _call_downstream(url):
     import requests
 
     return requests.get(url + "/inventory?item=1", timeout=10).text
+
+
+def _call_downstream_httpx(url):
+    import httpx
+
+    with httpx.Client() as client:
+        return client.get(url + "/inventory?item=1", timeout=10).text
 
 
 def flask_app(downstream):
@@ -45,7 +53,7 @@ def falcon_app(downstream):
 
     class Checkout:
         def on_get(self, req, resp):
-            resp.text = "ok " + _call_downstream(downstream)
+            resp.text = "ok " + _call_downstream_httpx(downstream)
 
     app = falcon.App()
     app.add_route("/checkout", Checkout())
@@ -58,7 +66,7 @@ def pyramid_app(downstream):
     with config_mod.Configurator() as config:
         config.add_route("checkout", "/checkout")
         config.add_view(
-            lambda request: response_mod.Response("ok " + _call_downstream(downstream)), route_name="checkout"
+            lambda request: response_mod.Response("ok " + _call_downstream_httpx(downstream)), route_name="checkout"
         )
         return config.make_wsgi_app()
 
@@ -72,6 +80,8 @@ def django_app(downstream):
     return get_wsgi_application()
 
 
+#: the HTTP client each framework's handler calls downstream with (both patched), by its span name
+CLIENT_SPAN = {"falcon": "http.request", "pyramid": "http.request"}  # httpx (sync); the others: requests
 FRAMEWORKS = {"flask": flask_app, "bottle": bottle_app, "falcon": falcon_app, "pyramid": pyramid_app,
               "django": django_app}  # fmt: skip
 
@@ -91,6 +101,7 @@ def serve(app):
 @pytest.mark.parametrize("framework", list(FRAMEWORKS))
 def test_framework_continues_and_propagates_the_trace(traced, framework, style):
     traced_requests.patch(tracer=traced)
+    traced_httpx.patch(tracer=traced)
     app = TraceMiddleware(FRAMEWORKS[framework](traced.downstream.url), tracer=traced, service="shop")
     server = serve(app)
     try:
@@ -100,7 +111,7 @@ def test_framework_continues_and_propagates_the_trace(traced, framework, style):
         server.server_close()
     assert status == 200 and body == b"ok downstream"
     spans = h.spans_by_name(traced)
-    server_span, client_span = spans["wsgi.request"], spans["requests.request"]
+    server_span, client_span = spans["wsgi.request"], spans[CLIENT_SPAN.get(framework, "requests.request")]
     h.assert_continues(server_span, style)
     assert client_span.parent_id == server_span.span_id and client_span.trace_id == h.TRACE_ID
     h.assert_sent_downstream(traced.downstream.received[-1], client_span)
