@@ -101,11 +101,12 @@ wheel-check: wheel
 	cd / && $(CURDIR)/$(WHEEL_VENV)/bin/python -c "import ddfast; assert ddfast.implementation() == 'cython', ddfast.implementation(); print('wheel install:', ddfast.__version__, ddfast.implementation())"
 	cd / && $(CURDIR)/$(WHEEL_VENV)/bin/ddfast demo > /dev/null
 
-## nocompiler-check: with no working C compiler the install still succeeds, in pure Python, saying so once
-nocompiler-check:
+## nocompiler-check: with no working C compiler the sdist still installs, in pure Python, saying so once
+nocompiler-check: dist
 	rm -rf $(NOCC_VENV) && $(PYTHON) -m venv $(NOCC_VENV)
 	rm -rf build
-	CC=false $(NOCC_VENV)/bin/python -m pip install -v . 2>&1 | grep -c "ddfast will run in pure Python" | grep -qx 1
+	CC=false $(NOCC_VENV)/bin/python -m pip install -v --no-cache-dir dist/ddfast-*.tar.gz 2>&1 \
+		| grep -c "ddfast will run in pure Python" | grep -qx 1
 	cd / && $(CURDIR)/$(NOCC_VENV)/bin/python -c "import ddfast; assert ddfast.implementation() == 'python'; print('no compiler: pure install ok')"
 	rm -rf build
 
