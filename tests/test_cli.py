@@ -161,3 +161,25 @@ def test_bench_measures_every_tracer(kind, tmp_path, require_compiled):
 def test_bench_refuses_a_time_that_is_not_positive(kind, tmp_path):
     result = run(kind, tmp_path, "bench", "--seconds", "0")
     assert result.returncode == 2 and "--seconds must be positive" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def agent():
+    pytest.importorskip("ddapm_test_agent")
+    from integration_helpers import RealAgent
+
+    a = RealAgent()
+    yield a
+    a.stop()
+
+
+def test_demo_sends_its_trace_to_the_agent_when_one_is_configured(kind, tmp_path, agent, monkeypatch):
+    agent.start_session()
+    monkeypatch.setenv("DD_TRACE_AGENT_URL", agent.url)
+    result = run(kind, tmp_path, "demo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    spans = [span for trace in agent.traces() for span in trace]
+    assert sorted(s["service"] for s in spans) == ["demo-client"] * 2 + ["inventory"] * 2 + ["web-store"] * 2
+    assert len({s["trace_id"] for s in spans}) == 1
+    printed = [line for line in result.stdout.splitlines() if line.startswith("trace ")][0].split()[1].rstrip(":")
+    assert int(printed, 16) & (2**64 - 1) == spans[0]["trace_id"]
