@@ -348,6 +348,21 @@ def test_known_differences_strict_ids(prop, headers, why):
     assert prop.extract(headers, s).trace_id is None  # ddfast refuses it, as the other Datadog tracers do
 
 
+def test_known_difference_0x_prefixed_tid_is_malformed(prop):
+    headers = {
+        "x-datadog-trace-id": "1",
+        "x-datadog-parent-id": "1",
+        "x-datadog-tags": "_dd.p.tid=0x00000000000001",
+    }
+    assert known_difference(headers) is not None
+    s = prop.Settings(extract_styles=("datadog",))
+    with ddtrace_settings(s):
+        theirs = DDPropagator.extract(headers)
+    assert theirs.trace_id == (1 << 64) | 1  # ddtrace: int("0x00000000000001", 16)
+    ours = prop.extract(headers, s)
+    assert ours.trace_id == 1 and ours._meta["_dd.propagation_error"] == "malformed_tid 0x00000000000001"
+
+
 def test_known_difference_non_hex_p_never_raises(prop):
     headers = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate": "dd=p:XYZ;s:1"}
     s = prop.Settings(extract_styles=("tracecontext",), inject_styles=("tracecontext",))
