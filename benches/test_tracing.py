@@ -109,7 +109,9 @@ if impl == "ddtrace":
         def before_fork(self): pass
     tracer._span_aggregator.writer = W()
 else:
+    import ddfast
     from ddfast import Tracer
+    assert ddfast.implementation() == impl, (ddfast.implementation(), impl)
     class W:
         def write(self, spans): kept.extend(spans)
     tracer = Tracer(writer=W())
@@ -130,13 +132,17 @@ print(json.dumps({"bytes_per_span": (rss() - before) / n}))
 """
 
 
-def test_memory_per_finished_span(benchmark, impl):
+def test_memory_per_finished_span(benchmark, impl, tmp_path):
     benchmark.group = "memory: RSS bytes held per finished span (see extra_info)"
     result = {}
 
     def run():
         out = subprocess.run(
-            [sys.executable, "-c", _MEMORY_SCRIPT, impl, "20000"], capture_output=True, text=True, check=True
+            [sys.executable, "-c", _MEMORY_SCRIPT, impl, "20000"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=str(tmp_path),  # outside the checkout: the installed package, with its compiled modules
         )
         result.update(json.loads(out.stdout.strip().splitlines()[-1]))
 

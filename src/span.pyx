@@ -37,6 +37,7 @@ cdef str TARGET_PORT_KEY = "network.destination.port"
 cdef str DECISION_MAKER_KEY = "_dd.p.dm"
 #: sampling metrics a manual decision makes stale (removed from the local root)
 cdef tuple _RATE_METRICS = ("_dd.rule_psr", "_dd.agent_psr", "_dd.limit_psr")
+cdef tuple _STATUS_TEXT = tuple([str(code) for code in range(100, 600)])
 # the most a traceback tag may hold before frames are dropped (ddtrace's MAX_SPAN_META_VALUE_LEN)
 cdef Py_ssize_t MAX_META_VALUE_LEN = 25000
 cdef int USER_KEEP = 2
@@ -70,6 +71,8 @@ cdef class TraceBuffer:
         self.sink = sink
 
     cdef void started(self, Span span):
+        if self.spans is None:  # a span started after its trace was handed on: a new chunk
+            self.spans = []
         self.spans.append(span)
         self.open += 1
 
@@ -77,7 +80,7 @@ cdef class TraceBuffer:
         self.open -= 1
         if self.open == 0 and self.sink is not None:
             spans = self.spans
-            self.spans = []
+            self.spans = None  # no list kept per finished trace
             self.sink(spans)
         return 0
 
@@ -253,7 +256,8 @@ cdef class Span:
             self.set_metric(key, 1 if value is None else value)
             return
         elif key == STATUS_CODE_KEY:
-            value = str(value)  # always text, as ddtrace stores it
+            # always text, as ddtrace stores it; the usual codes share one string each
+            value = _STATUS_TEXT[value - 100] if type(value) is int and 100 <= value < 600 else str(value)
         elif key == TARGET_PORT_KEY:
             try:
                 value = int(value)
@@ -620,6 +624,20 @@ cpdef Span active_span_of(object var):
     return parent
 
 
+cdef tuple _last_tid = (None, None)  # (upper 64 bits, their text), replaced as one object (thread-safe)
+
+
+cdef str tid_text(object high):
+    """``_dd.p.tid`` of the upper 64 bits ``high``: the traces of one second share one string."""
+    global _last_tid
+    cdef tuple last = _last_tid
+    if last[0] == high:
+        return last[1]
+    text = "%016x" % high
+    _last_tid = (high, text)
+    return text
+
+
 cdef int finish_trace(TracerState st, list spans) except -1:
     """A local trace finished: decide it if undecided, tag it as ddtrace does, write it."""
     if not st.enabled:
@@ -640,7 +658,7 @@ cdef int finish_trace(TracerState st, list spans) except -1:
         if key.startswith(PROPAGATED_PREFIX):
             meta[key] = value
     if root.trace_id > U64 and "_dd.p.tid" not in meta:
-        meta["_dd.p.tid"] = "%016x" % (root.trace_id >> 64)
+        meta["_dd.p.tid"] = tid_text(root.trace_id >> 64)
     if priority is not None:
         root._metrics["_sampling_priority_v1"] = priority
     origin = state._origin

@@ -256,3 +256,39 @@ def test_forked_child_tags_its_own_process(make_tracer):
     os.waitpid(pid, 0)
     reported, actual = os.read(read, 100).split()
     assert reported == actual and int(actual) != os.getpid()
+
+
+def test_a_span_started_after_its_trace_was_written_goes_out_in_a_chunk_of_its_own(make_tracer):
+    t = make_tracer()
+    root = t.start_span("root")
+    root.finish()
+    late = t.start_span("late", child_of=root)
+    late.finish()
+    chunks = [[s.name for s in trace] for trace in t.writer.pop_traces()]
+    assert chunks == [["root"], ["late"]]
+    assert late.trace_id == root.trace_id and late.parent_id == root.span_id
+
+
+def test_traces_of_one_second_share_their_tid_text(make_tracer):
+    t = make_tracer()
+    for _ in range(3):
+        with t.trace("r"):
+            pass
+    roots = t.writer.pop()
+    tids = [r.get_tag("_dd.p.tid") for r in roots]
+    assert all(tid == "%016x" % (r.trace_id >> 64) for tid, r in zip(tids, roots))
+    if len({r.trace_id >> 64 for r in roots}) == 1:
+        assert tids[0] is tids[1] is tids[2]
+
+
+def test_status_codes_are_text(make_tracer):
+    t = make_tracer()
+    with t.trace("r") as span:
+        span.set_tag("http.status_code", 404)
+        assert span.get_tag("http.status_code") == "404"
+        span.set_tag("http.status_code", 99)
+        assert span.get_tag("http.status_code") == "99"
+        span.set_tag("http.status_code", 600)
+        assert span.get_tag("http.status_code") == "600"
+        span.set_tag("http.status_code", True)
+        assert span.get_tag("http.status_code") == "True"
