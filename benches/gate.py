@@ -66,7 +66,8 @@ TARGETS = (
 GUARDED_PAIRS = ("ddtrace/cython", "python/cython")
 #: (operation glob, least allowed loss) where ``--margin`` is too tight: the id operations take 60-350 ns
 #: and their medians jump between two modes from run to run (allocator state; ddtrace's too), up to 1.7x.
-MARGINS = (("ids: *", 1.0),)
+#: ddtrace logs malformed headers (rate-limited), so its side of the malformed extraction varies ~1.6x.
+MARGINS = (("ids: *", 1.0), ("extract: malformed*", 0.7))
 
 
 def load(path):
