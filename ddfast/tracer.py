@@ -77,7 +77,6 @@ class Tracer:
         self._http_extract = propagation.http_extract
         self._http_inject = propagation.http_inject
         self._Span = self._span_mod.Span
-        self._Context = self._span_mod.Context
         self._tracer_start = self._span_mod.tracer_start
         self._tracer_trace = self._span_mod.tracer_trace
         self.context_provider = ContextProvider(self._Span, self._span_mod.active_span_of)
@@ -85,7 +84,6 @@ class Tracer:
         self._state = self._span_mod.TracerState(None, None, self._sampling_mod.sample_spans, _runtime_id, os.getpid())
         self.sampler = sampler if sampler is not None else self._sampling_mod.DatadogSampler()
         self.writer = writer if writer is not None else AgentWriter()
-        self._sink = self._state
         self._configure(config)
         _tracers.add(self)
 
@@ -263,9 +261,9 @@ def _sample_before_inject(obj, context):
     every downstream service receives the decision."""
     buffer = getattr(obj, "_buffer", None)
     if buffer is not None and obj.context is context:
-        tracer = getattr(buffer.sink, "__self__", None)
-        if isinstance(tracer, Tracer):
-            tracer.sample(obj)
+        sampler = getattr(buffer.sink, "sampler", None)  # the sink is its tracer's TracerState
+        if sampler is not None:
+            sampler.sample(obj._local_root)
             return
     for tracer in list(_tracers):
         root = tracer.current_root_span()

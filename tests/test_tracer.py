@@ -292,3 +292,12 @@ def test_status_codes_are_text(make_tracer):
         assert span.get_tag("http.status_code") == "600"
         span.set_tag("http.status_code", True)
         assert span.get_tag("http.status_code") == "True"
+
+
+def test_injecting_a_span_that_is_not_active_decides_its_trace(make_tracer, prop):
+    t = make_tracer()
+    span = t.start_span("x")  # started, not activated
+    headers = {}
+    prop.http_inject(span, headers)
+    assert headers["x-datadog-sampling-priority"] == "1"
+    assert span._trace_ctx._priority == 1
