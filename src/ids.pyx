@@ -26,7 +26,7 @@ cdef inline uint64_t _mix(uint64_t z) noexcept:
     return z ^ (z >> 31)
 
 
-cdef inline uint64_t next_u64() noexcept:
+cdef uint64_t next_u64() noexcept:
     """Next non-zero 64-bit id (for cimport by other compiled modules)."""
     global _state
     cdef uint64_t z = 0
@@ -46,6 +46,14 @@ def seed(value=None):
     _state = <uint64_t>(value & 0xFFFFFFFFFFFFFFFF)
 
 
+cdef object new_trace_id(bint full):
+    """A new trace id: 128 bits in the Datadog layout (unix seconds, 32 zero bits, 64 random bits)
+    when ``full``, else 64 random bits (for cimport by other compiled modules)."""
+    if full:
+        return join_u128((<uint64_t>c_time(NULL) & 0xFFFFFFFFULL) << 32, next_u64())
+    return next_u64()
+
+
 def rand64bits():
     """A uniformly random 64-bit integer in [1, 2**64 - 1]: a span id."""
     return next_u64()
@@ -53,7 +61,7 @@ def rand64bits():
 
 def generate_128bit_trace_id():
     """A 128-bit trace id in the Datadog layout: unix seconds, 32 zero bits, 64 random bits."""
-    return (<object>(<uint64_t>c_time(NULL) & 0xFFFFFFFFULL) << 96) | <object>next_u64()
+    return new_trace_id(True)
 
 
 def parse_dec(s):

@@ -11,10 +11,12 @@ import json
 import logging
 import threading
 
-from libc.math cimport floor
-from libc.stdio cimport snprintf
-from libc.stdint cimport int64_t, uint64_t
 from cpython.long cimport PyLong_AsUnsignedLongLongMask
+from libc.math cimport floor
+from libc.stdint cimport int64_t, uint64_t
+from libc.string cimport memcpy
+
+from idcodec cimport ascii_str
 
 from ddfast._ext.context cimport Context
 from ddfast._ext.span cimport Span
@@ -85,6 +87,14 @@ def format_rate(double rate):
     return ("%.6f" % rounded).rstrip("0").rstrip(".")
 
 
+cdef inline void _write_hex14(char *buf, uint64_t v) noexcept:
+    """The low 56 bits of v as 14 lowercase hex digits (the OTel ``rv`` / ``th`` width)."""
+    cdef int i
+    for i in range(13, -1, -1):
+        buf[i] = b"0123456789abcdef"[v & 0xF]
+        v >>= 4
+
+
 cdef str ot_state(uint64_t trace_id_low, double rate, bint sampled):
     """The OpenTelemetry ``ot=`` value ddtrace sends with a probabilistic decision (OTEP 235): ``th`` the
     56-bit rejection threshold of ``rate`` (rounded half away from zero, trailing zeros cut) and ``rv``
@@ -100,11 +110,16 @@ cdef str ot_state(uint64_t trace_id_low, double rate, bint sampled):
         rv = th
     elif not sampled and rv >= th:
         rv = th - 1 if th > 0 else 0
-    cdef char buf[40]
-    cdef int n = snprintf(buf, sizeof(buf), "rv:%014llx;th:%014llx", <unsigned long long>rv, <unsigned long long>th)
+    cdef char buf[35]
+    cdef int n = 35
+    memcpy(buf, b"rv:", 3)
+    _write_hex14(buf + 3, rv)
+    memcpy(buf + 17, b";th:", 4)
+    _write_hex14(buf + 21, th)
     while n > 22 and buf[n - 1] == b"0":  # trailing zeros of th cut, "0" kept
         n -= 1
-    return buf[:n].decode("ascii")
+    return ascii_str(buf, n)
+
 
 
 # -- glob patterns ---------------------------------------------------------------------------------------

@@ -11,12 +11,13 @@ ddtrace 4.16's ``Span``.
 import sys
 import traceback
 
+from cpython.contextvars cimport PyContextVar_Set, get_value
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from libc.math cimport isinf, isnan
 from libc.stdint cimport int64_t
 
 from ddfast._ext.context cimport Context, span_context
-from ddfast._ext.ids import generate_128bit_trace_id, rand64bits
+from ddfast._ext.ids cimport new_trace_id, next_u64
 from ddfast.span_link import SpanLink
 
 cdef extern from "<time.h>" nogil:
@@ -81,8 +82,18 @@ cdef class TraceBuffer:
         if self.open == 0 and self.sink is not None:
             spans = self.spans
             self.spans = None  # no list kept per finished trace
-            self.sink(spans)
+            if type(self.sink) is TracerState:
+                finish_trace(<TracerState>self.sink, spans)
+            else:
+                self.sink(spans)
         return 0
+
+
+cdef inline TraceBuffer new_buffer(object sink):
+    """``TraceBuffer(sink)`` without the Python-level constructor call."""
+    cdef TraceBuffer buffer = TraceBuffer.__new__(TraceBuffer)
+    buffer.sink = sink
+    return buffer
 
 
 cdef class Span:
@@ -110,7 +121,7 @@ cdef class Span:
         self._resource = _checked_text(resource, "resource")
         self.span_type = _checked_text(span_type, "span_type")
         if span_id is None:
-            span_id = rand64bits()
+            span_id = next_u64()
         elif not isinstance(span_id, int) or not 0 <= span_id < 2**64:
             raise ValueError("Span span_id must be an int in [0, 2**64), got %r" % (span_id,))
         if context is not None and not isinstance(context, Context):
@@ -119,7 +130,7 @@ cdef class Span:
             if context is not None and context.trace_id:
                 trace_id = context.trace_id
             else:
-                trace_id = generate_128bit_trace_id() if _trace_id_128 else rand64bits()
+                trace_id = new_trace_id(_trace_id_128)
         elif not isinstance(trace_id, int) or not 0 <= trace_id < 2**128:
             raise ValueError("Span trace_id must be an int in [0, 2**128), got %r" % (trace_id,))
         if parent_id is not None and (not isinstance(parent_id, int) or not 0 <= parent_id < 2**64):
@@ -485,7 +496,7 @@ cpdef Span start_span(
     span.name = name
     span._resource = _checked_text(resource, "resource")
     span.span_type = _checked_text(span_type, "span_type")
-    span.span_id = rand64bits()
+    span.span_id = next_u64()
     span.start_ns = now_ns()
     span._meta = {}
     span._metrics = {}
@@ -503,12 +514,12 @@ cpdef Span start_span(
             span.trace_id = remote.trace_id
             span.parent_id = remote.span_id
         else:
-            span.trace_id = generate_128bit_trace_id() if _trace_id_128 else rand64bits()
+            span.trace_id = new_trace_id(_trace_id_128)
         span._trace_ctx = trace_context_of(remote, span.trace_id, span.span_id)
         if remote is not None and remote._links_d:
             span._links = list(remote._links_d)
         span._context = span._trace_ctx
-        span._buffer = TraceBuffer(sink)
+        span._buffer = new_buffer(sink)
     span._buffer.started(span)
     return span
 
@@ -600,27 +611,33 @@ cpdef Span tracer_trace(
 ):
     """``Tracer.trace``: a new span of ``st``, child of what is active in the ContextVar ``var`` (a
     span, or an activated Context), made the active one."""
-    item = var.get()
+    item = get_value(var)
     if type(item) is Span and (<Span>item).duration_ns is not None:
-        item = active_span_of(var)
+        item = _open_ancestor(<Span>item)  # no need to store it: the new span replaces it at once
     cdef Span span = tracer_start(st, name, item, service, resource, span_type)
-    var.set(span)
+    PyContextVar_Set(var, span)
     return span
+
+
+cdef inline Span _open_ancestor(Span span):
+    """The nearest unfinished ancestor of the finished ``span``, or None."""
+    parent = span._parent
+    while parent is not None and parent.duration_ns is not None:
+        parent = parent._parent
+    return parent
 
 
 cpdef Span active_span_of(object var):
     """The span (or None) active in the ContextVar ``var`` when it holds a span: a finished span gives
     way to its nearest open ancestor, which becomes the active one."""
-    item = var.get()
+    item = get_value(var)
     if type(item) is not Span:
         return None
     cdef Span span = <Span>item
     if span.duration_ns is None:
         return span
-    parent = span._parent
-    while parent is not None and parent.duration_ns is not None:
-        parent = parent._parent
-    var.set(parent)
+    parent = _open_ancestor(span)
+    PyContextVar_Set(var, parent)
     return parent
 
 
