@@ -14,16 +14,18 @@ from urllib.parse import unquote
 cimport cython
 from cpython.dict cimport PyDict_SetItem
 from cpython.long cimport PyLong_AsUnsignedLongLongMask
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 from libc.stdint cimport uint64_t
 
 from ddfast._ext.context cimport Context, new_context
-from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_Find
+from cpython.unicode cimport Py_UNICODE_ISSPACE, PyUnicode_DecodeUTF8, PyUnicode_Find, PyUnicode_Tailmatch
 from idcodec cimport (
     PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, int_to_u128,
     is_printable_ascii, join_u128, parse_dec_u64, parse_hex_range, parse_hex_u128, read_char, write_hex16,
 )
 from libc.stdint cimport uint32_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from strbuf cimport StrBuf, sb_ascii, sb_bytes, sb_char, sb_free, sb_init, sb_reserve, sb_str
 
 from ddfast.span_link import SpanLink
@@ -67,6 +69,9 @@ cdef str _WSGI_OT_BAGGAGE_PREFIX = "http_ot_baggage_"
 # The known names in C, grouped by length, for matching carrier keys without lower-casing them:
 # names of length n are _known_names[_by_len_start[n] : _by_len_start[n] + _by_len_count[n]].
 cdef char _known_names[32][40]
+# per name, 0x20 where the name has a letter (OR-ing it in lower-cases an ASCII letter of the key, and
+# turns no other byte into a letter), 0 elsewhere: keys are matched eight bytes at a time
+cdef char _known_fold[32][40]
 cdef int _known_slot[32]
 cdef int _by_len_start[64]
 cdef int _by_len_count[64]
@@ -80,6 +85,8 @@ for _key, _slot in sorted(KNOWN_KEYS.items(), key=lambda item: len(item[0])):
         _by_len_start[len(_key_bytes)] = _n_known
     _by_len_count[len(_key_bytes)] += 1
     memcpy(_known_names[_n_known], <char *>_key_bytes, len(_key_bytes))
+    for _i, _c in enumerate(_key_bytes):
+        _known_fold[_n_known][_i] = 0x20 if 0x61 <= _c <= 0x7A else 0
     _known_slot[_n_known] = _slot
     _n_known += 1
 LIST_HEADERS = frozenset([TRACESTATE, BAGGAGE])
@@ -212,12 +219,22 @@ cpdef record(str reason, detail=None):
 cdef class _Headers:
     """The propagation headers of one carrier, one slot each (None when absent)."""
 
-    cdef list slots
+    cdef PyObject *slots[N_HEADERS]  # owned references (str), NULL when absent
     cdef dict ot  # ot-baggage-* headers, when asked for
     cdef bint empty
 
     cdef inline str get(self, int slot):
-        return <str>self.slots[slot]
+        return <str>self.slots[slot] if self.slots[slot] != NULL else None
+
+    cdef inline void put(self, int slot, str text) noexcept:
+        Py_INCREF(text)
+        Py_XDECREF(self.slots[slot])
+        self.slots[slot] = <PyObject *>text
+
+    def __dealloc__(self):
+        cdef int i
+        for i in range(N_HEADERS):
+            Py_XDECREF(self.slots[i])
 
 
 cdef inline str _text(object value, str encoding):
@@ -240,28 +257,38 @@ cdef inline bint _maybe_known(str key, bint ot_baggage):
     return ot_baggage or (n < 64 and _by_len_count[n] > 0)
 
 
+cdef inline bint _folded_equal(const char *key, int k, Py_ssize_t n) noexcept:
+    """``key[:n]`` (bytes) is known name ``k`` in any ASCII letter case, compared a word at a time."""
+    cdef const char *name = _known_names[k]
+    cdef const char *fold = _known_fold[k]
+    cdef uint64_t a, b, f
+    cdef Py_ssize_t i = 0
+    while i + 8 <= n:
+        memcpy(&a, key + i, 8)
+        memcpy(&b, name + i, 8)
+        memcpy(&f, fold + i, 8)
+        if (a | f) != b:
+            return False
+        i += 8
+    while i < n:
+        if (key[i] | fold[i]) != name[i]:
+            return False
+        i += 1
+    return True
+
+
 cdef int _slot_of(str key):
     """The slot of header ``key``, compared ASCII-case-insensitively with the known names of its length
     (what ``KNOWN_KEYS.get(key.lower())`` gives, without making the lower-cased string), or -1."""
-    cdef Py_ssize_t n = len(key), i
-    cdef int kind, k, end
-    cdef void *data
-    cdef uint32_t c
-    cdef const char *name
+    cdef Py_ssize_t n = len(key)
+    cdef int k, end
     if n >= 64 or _by_len_count[n] == 0:
         return -1
-    kind = PyUnicode_KIND(key)
-    data = PyUnicode_DATA(key)
+    if PyUnicode_KIND(key) != 1:  # a character above U+00FF: no known (ASCII) name
+        return -1
     end = _by_len_start[n] + _by_len_count[n]
     for k in range(_by_len_start[n], end):
-        name = _known_names[k]
-        for i in range(n):
-            c = read_char(kind, data, i)
-            if 0x41 <= c <= 0x5A:
-                c += 0x20
-            if c != <uint32_t><unsigned char>name[i]:
-                break
-        else:
+        if _folded_equal(<const char *>PyUnicode_DATA(key), k, n):
             return _known_slot[k]
     return -1
 
@@ -283,10 +310,10 @@ cdef inline void _put(_Headers h, str key, object value, bint ot_baggage):
         if value is not None:
             record("header_value_type", _SLOT_NAMES[slot])
         return
-    if h.slots[slot] is not None and (slot == H_TRACESTATE or slot == H_BAGGAGE):
-        h.slots[slot] = <str>h.slots[slot] + "," + text
+    if h.slots[slot] != NULL and (slot == H_TRACESTATE or slot == H_BAGGAGE):
+        h.put(slot, h.get(slot) + "," + text)
     else:
-        h.slots[slot] = text
+        h.put(slot, text)
     h.empty = False
 
 
@@ -305,7 +332,7 @@ cdef void _put_ot(_Headers h, str name, object value):
 cdef _Headers _read(object carrier, bint ot_baggage):
     cdef _Headers h = _Headers.__new__(_Headers)
     cdef str key
-    h.slots = [None] * N_HEADERS
+    memset(h.slots, 0, sizeof(h.slots))
     h.ot = None
     h.empty = True
     if carrier is None:
@@ -350,8 +377,8 @@ def normalize(carrier, ot_baggage=False):
     cdef int i
     found = {}
     for i in range(N_HEADERS):
-        if h.slots[i] is not None:
-            found[HEADERS[i]] = h.slots[i]
+        if h.slots[i] != NULL:
+            found[HEADERS[i]] = h.get(i)
     if h.ot is not None:
         found.update(h.ot)
     return found
@@ -456,6 +483,14 @@ cdef str _common_tag(str text, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t ski
     return None
 
 
+cdef inline str _ascii_slice(str text, int kind, void *data, Py_ssize_t start, Py_ssize_t stop):
+    """``text[start:stop]``, which the caller has checked is ASCII (one copy, no scan, when ``text`` is
+    one byte per character)."""
+    if kind == 1:
+        return ascii_str((<char *>data) + start, stop - start)
+    return text[start:stop]
+
+
 cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propagated_only):
     """Decode ``text`` into ``out``; None, or the error reason (then ``out`` is left unspecified).
 
@@ -501,9 +536,9 @@ cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propa
         if not propagated_only or _has_dd_p(kind, data, start, eq):
             key = _common_tag(text, start, eq, 6) if propagated_only else None
             if key is None:
-                key = text[start:eq]
-            if not propagated_only or key != "_dd.p.upstream_services":
-                out[key] = text[vs:ve]
+                key = _ascii_slice(text, kind, data, start, eq)
+            if not propagated_only or len(key) != 23 or key != "_dd.p.upstream_services":
+                out[key] = _ascii_slice(text, kind, data, vs, ve)
         if end >= n:
             return None
         start = end + 1
@@ -944,12 +979,21 @@ cdef inline int _parse_priority_range(str text, Py_ssize_t start, Py_ssize_t sto
     return 0
 
 
+cdef inline str _stripped(str text):
+    """``text.strip()``, without the method call when there is nothing to strip (the usual case)."""
+    cdef Py_ssize_t n = len(text)
+    if n == 0 or not (Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(text, 0))
+                      or Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(text, n - 1))):
+        return text
+    return text.strip()
+
+
 cdef str _limited_tracestate(str ts):
     """``",".join(_member_limits(ts.split(",")))``, without the lists when there is one member."""
     cdef str m
     if "," in ts:
         return ",".join(_member_limits(ts.split(",")))
-    m = ts.strip()
+    m = _stripped(ts)
     if m.startswith("dd=") or m.startswith("ot=") or len(m) <= TRACESTATE_MEMBER_MAX_CHARS:
         return m
     if (len(m) if m.isascii() else len(m.encode("utf-8"))) <= TRACESTATE_MAX_BYTES:
@@ -1060,7 +1104,7 @@ cdef class _W3CMerge:
 
     cdef str traceparent
     cdef str tracestate
-    cdef str last_parent
+    cdef str limited  # the tracestate under the limits, its dd= member read only when the parents differ
     cdef object span_id
 
 
@@ -1069,7 +1113,7 @@ cdef str _valid_traceparent(_Headers h, uint64_t *hi, uint64_t *lo, uint64_t *sp
     cdef str tp = h.get(H_TRACEPARENT)
     if tp is None:
         return None
-    tp = tp.strip()
+    tp = _stripped(tp)
     if _parse_traceparent(tp, hi, lo, span, flags) < 0:
         record("traceparent", tp)
         return None
@@ -1105,8 +1149,7 @@ cdef object _tracecontext_secondary(_Headers h, Settings s, Context primary):
     merge.span_id = span
     if ts is not None:
         merge.tracestate = _drop_bad_ot(ts)
-        if ts.startswith("dd="):
-            merge.last_parent = _dd_member_parent(ts)
+        merge.limited = ts
     return merge
 
 
@@ -1656,8 +1699,11 @@ cdef Context _resolve(list contexts, list styles):
             if merge.tracestate:
                 primary_meta["tracestate"] = merge.tracestate
             if primary.span_id != merge.span_id:
-                if merge.last_parent is not None:
-                    primary_meta["_dd.parent_id"] = merge.last_parent
+                last_parent = None
+                if merge.limited is not None and PyUnicode_Tailmatch(merge.limited, "dd=", 0, 3, -1):
+                    last_parent = _dd_member_parent(merge.limited)
+                if last_parent is not None:
+                    primary_meta["_dd.parent_id"] = last_parent
                 elif DATADOG in styles:
                     dd_span_id = (<Context>contexts[styles.index(DATADOG)]).span_id
                     if dd_span_id is not None:
@@ -1733,7 +1779,7 @@ cpdef Context extract(object carrier, Settings s):
     elif h.ot is not None:
         for name, value in h.ot.items():
             context.baggage_dict()[(<str>name)[len(OT_BAGGAGE_PREFIX):]] = value
-    if s.extract_style[S_BAGGAGE] and h.slots[H_BAGGAGE] is not None:
+    if s.extract_style[S_BAGGAGE] and h.slots[H_BAGGAGE] != NULL:
         baggage = _extract_baggage(h, s)
         if baggage:
             context._baggage_d = baggage
