@@ -866,6 +866,7 @@ DD_MEMBER_MAX_CHARS = 256
 OT_VALUE_MAX_CHARS = 256
 cdef enum:
     _DD_MEMBER_RESERVED = 22  # len("dd=") + len("p:0000000000000000;")
+    _DD_MEMBER_MAX = 256  # DD_MEMBER_MAX_CHARS, as a C constant for the hot path
 
 
 cdef int _parse_traceparent(str tp, uint64_t *hi, uint64_t *lo, uint64_t *span, uint64_t *flags) except -2:
@@ -1185,32 +1186,49 @@ cdef Context _tracecontext(str tp, uint64_t hi, uint64_t lo, uint64_t span, uint
     return new_context(join_u128(hi, lo), span, origin, priority, meta)
 
 
+# _write_clean's substitutions per byte: what to write, or 0 for a character that starts (or continues) a
+# run of non-printable ones, written once as "_"
+cdef unsigned char _CLEAN_KEY[256]
+cdef unsigned char _CLEAN_VALUE[256]
+for _c in range(256):
+    _CLEAN_KEY[_c] = _CLEAN_VALUE[_c] = _c if 0x20 <= _c <= 0x7E else 0
+for _c in (0x2C, 0x20, 0x3D):  # , space =
+    _CLEAN_KEY[_c] = 0x5F
+for _c in (0x2C, 0x3B, 0x7E):  # , ; ~
+    _CLEAN_VALUE[_c] = 0x5F
+_CLEAN_VALUE[0x3D] = 0x7E
+
+
 cdef int _write_clean(StrBuf *b, str text, Py_ssize_t start, bint is_key) except -1:
     """Append text[start:] with ddtrace's tracestate substitutions (``_w3c_clean`` in the pure twin):
     ``,`` and ``;`` ``~`` (values) or space ``=`` (keys), and any run of non-printable characters,
     become ``_``; then ``=`` becomes ``~``."""
     cdef int kind = PyUnicode_KIND(text)
     cdef void *data = PyUnicode_DATA(text)
+    cdef const unsigned char *table = &_CLEAN_KEY[0] if is_key else &_CLEAN_VALUE[0]
+    cdef const unsigned char *p = <const unsigned char *>data
     cdef Py_ssize_t i, n = len(text)
     cdef uint32_t c
+    cdef unsigned char t
     cdef bint bad_run = False
+    cdef char *out
     sb_reserve(b, n - start)
+    out = b.data + b.length
     for i in range(start, n):
-        c = read_char(kind, data, i)
-        if c < 0x20 or c > 0x7E:
-            if not bad_run:
-                b.data[b.length] = b"_"
-                b.length += 1
-            bad_run = True
-            continue
-        bad_run = False
-        if c == 0x2C or (is_key and (c == 0x20 or c == 0x3D)) or (not is_key and (c == 0x3B or c == 0x7E)):
-            b.data[b.length] = b"_"
-        elif c == 0x3D:
-            b.data[b.length] = b"~"
+        if kind == 1:
+            t = table[p[i]]
         else:
-            b.data[b.length] = <char>c
-        b.length += 1
+            c = read_char(kind, data, i)
+            t = table[c] if c < 0x80 else 0
+        if t:
+            out[0] = <char>t
+            out += 1
+            bad_run = False
+        elif not bad_run:
+            out[0] = b"_"
+            out += 1
+            bad_run = True
+    b.length = out - b.data
     return 0
 
 
@@ -1280,7 +1298,7 @@ cdef int _write_dd_member(StrBuf *b, Context ctx) except -1:
             _write_clean(b, key.replace("_dd.p.", "t."), 0, True)
         sb_char(b, b":")
         _write_clean(b, value if type(value) is str else str(value), 0, False)
-        if _DD_MEMBER_RESERVED + (b.length - start) > DD_MEMBER_MAX_CHARS:
+        if _DD_MEMBER_RESERVED + (b.length - start) > _DD_MEMBER_MAX:
             b.length = mark  # this tag does not fit: leave it out, try the next
     return 0
 
