@@ -85,6 +85,10 @@ class Tracer:
         self.sampler = sampler if sampler is not None else self._sampling_mod.DatadogSampler()
         self.writer = writer if writer is not None else AgentWriter()
         self._configure(config)
+        # tracer.trace(...) goes straight into the core, without a Python frame per span: the method
+        # below, bound to this tracer's state and active-span variable (the class attribute documents it)
+        self.trace = functools.partial(self._tracer_trace, self._state, self.context_provider._var)
+        self.trace.__doc__ = Tracer.trace.__doc__
         _tracers.add(self)
 
     def _configure(self, cfg):

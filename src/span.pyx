@@ -607,7 +607,7 @@ cpdef Span tracer_start(
 
 
 cpdef Span tracer_trace(
-    TracerState st, object var, object name, object service, object resource, object span_type
+    TracerState st, object var, object name, object service=None, object resource=None, object span_type=None
 ):
     """``Tracer.trace``: a new span of ``st``, child of what is active in the ContextVar ``var`` (a
     span, or an activated Context), made the active one."""

@@ -134,8 +134,8 @@ def tracer_trace(
     st: TracerState,
     var: Any,
     name: str,
-    service: Optional[str],
-    resource: Optional[str],
-    span_type: Optional[str],
+    service: Optional[str] = None,
+    resource: Optional[str] = None,
+    span_type: Optional[str] = None,
 ) -> Span: ...
 def active_span_of(var: Any) -> Optional[Span]: ...

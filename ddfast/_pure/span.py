@@ -592,7 +592,7 @@ def tracer_start(st, name, child_of, service, resource, span_type):
     return span
 
 
-def tracer_trace(st, var, name, service, resource, span_type):
+def tracer_trace(st, var, name, service=None, resource=None, span_type=None):
     """``Tracer.trace``: a new span of ``st``, child of what is active in the ContextVar ``var`` (a
     span, or an activated Context), made the active one."""
     item = var.get()
