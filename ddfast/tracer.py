@@ -89,6 +89,7 @@ class Tracer:
         # below, bound to this tracer's state and active-span variable (the class attribute documents it)
         self.trace = functools.partial(self._tracer_trace, self._state, self.context_provider._var)
         self.trace.__doc__ = Tracer.trace.__doc__
+        self.trace.__self__ = self  # as a bound method: whoever holds tracer.trace keeps the tracer alive
         _tracers.add(self)
 
     def _configure(self, cfg):

@@ -867,6 +867,8 @@ OT_VALUE_MAX_CHARS = 256
 cdef enum:
     _DD_MEMBER_RESERVED = 22  # len("dd=") + len("p:0000000000000000;")
     _DD_MEMBER_MAX = 256  # DD_MEMBER_MAX_CHARS, as a C constant for the hot path
+    _TS_MAX_MEMBERS = 32  # TRACESTATE_MAX_MEMBERS
+    _TS_MAX_BYTES = 512  # TRACESTATE_MAX_BYTES
 
 
 cdef int _parse_traceparent(str tp, uint64_t *hi, uint64_t *lo, uint64_t *span, uint64_t *flags) except -2:
@@ -1358,6 +1360,57 @@ cdef str _traceparent(Context ctx, uint64_t trace_hi, uint64_t trace_lo):
     return ascii_str(buf, 55)
 
 
+cdef str _tracestate_within_limits(str ts, str dd):
+    """``tracestate_of`` for an upstream tracestate that no limit can touch (printable ASCII, no ``ot=``,
+    fewer than 32 members, under 512 bytes with our member): our ``dd=`` member (or, when ours is empty,
+    the last upstream one) then the other members in order, built in one buffer; None otherwise."""
+    cdef Py_ssize_t n = len(ts), i, start, stop, last_dd = -1, last_dd_end = 0, commas = 0
+    cdef const char *p
+    cdef int rnd
+    cdef StrBuf b
+    if n + len(dd) + 4 > _TS_MAX_BYTES or not is_printable_ascii(ts) or PyUnicode_Find(ts, "ot=", 0, n, 1) >= 0:
+        return None
+    p = <const char *>PyUnicode_DATA(ts)
+    for i in range(n):
+        if p[i] == b",":
+            commas += 1
+    if commas + 1 >= _TS_MAX_MEMBERS:
+        return None
+    sb_init(&b)
+    try:
+        if dd:
+            sb_bytes(&b, "dd=", 3)
+            sb_ascii(&b, dd, 0, len(dd))
+            while b.data[b.length - 1] == b" ":  # members are sent stripped, ours too
+                b.length -= 1
+        for rnd in range(2):  # first the last upstream dd= member (when ours is empty), then the others
+            if rnd == 0 and dd:
+                continue
+            start = 0
+            while start <= n:
+                stop = start
+                while stop < n and p[stop] != b",":
+                    stop += 1
+                i = stop
+                while start < stop and p[start] == b" ":
+                    start += 1
+                while stop > start and p[stop - 1] == b" ":
+                    stop -= 1
+                if stop > start:
+                    if stop - start >= 3 and p[start] == b"d" and p[start + 1] == b"d" and p[start + 2] == b"=":
+                        last_dd, last_dd_end = start, stop
+                    elif rnd == 1:
+                        if b.length:
+                            sb_char(&b, b",")
+                        sb_bytes(&b, p + start, stop - start)
+                start = i + 1
+            if rnd == 0 and last_dd >= 0:
+                sb_bytes(&b, p + last_dd, last_dd_end - last_dd)
+        return sb_str(&b)
+    finally:
+        sb_free(&b)
+
+
 cpdef str tracestate_of(Context ctx):
     """The tracestate to send for ``ctx`` (before ``p:``): our ``dd=`` member first, other vendors after."""
     cdef object ts = ctx._meta.get("tracestate", "")
@@ -1379,6 +1432,10 @@ cpdef str tracestate_of(Context ctx):
             return dd + ",ot=" + ot_state if dd else "ot=" + ot_state
         return dd
     dd = dd_member_of(ctx)
+    if ot_state is None and type(ts) is str:
+        ot = _tracestate_within_limits(<str>ts, dd)
+        if ot is not None:
+            return ot
     members = [m for m in [(<str>m).strip() for m in (<str>ts).split(",")] if m]
     rest = [m for m in members if not (<str>m).startswith("ot=")]
     ot = "ot=" + ot_state if ot_state is not None else _ot_member(members)

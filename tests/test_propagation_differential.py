@@ -91,7 +91,9 @@ def context_args(draw):
         meta["tracestate"] = draw(
             st.sampled_from(
                 ["foo=1,bar=2", "dd=s:1;o:x,congo=t61", "ot=p:8;r:62", "", " ot=x , ot=", "ot=", "a=1,ot=",
-                 "a=1,ot=" + "x" * 300, "ot=x,ot=" + "y" * 300, "dd=s:1,ot=q", " , ", "x,ot=" + "z" * 256]
+                 "a=1,ot=" + "x" * 300, "ot=x,ot=" + "y" * 300, "dd=s:1,ot=q", " , ", "x,ot=" + "z" * 256,
+                 "dd=s:1;t.dm:-0", " dd=s:2 , rojo=00f0 ", "dd=a:1,x=1,dd=b:2", "x=1,,y=2",
+                 ",".join("m%d=1" % i for i in range(40)), "k=" + "v" * 520, "a=1," + "b" * 130]
             )
         )  # fmt: skip
     if draw(st.booleans()):

@@ -2,6 +2,7 @@
 continuing an extracted trace, when the trace is decided, tags on finished traces, settings, writer."""
 
 import asyncio
+import gc
 import threading
 
 import pytest
@@ -81,6 +82,19 @@ def test_injection_decides_the_trace_first(make_tracer, prop, sampling):
         assert headers["x-datadog-sampling-priority"] == "-1"
     # the decision stays: finishing does not re-sample
     assert [s.get_metric("_sampling_priority_v1") for s in t.writer.pop() if s._parent is None] == [-1, -1]
+
+
+def test_holding_only_tracer_trace_keeps_the_tracer(make_tracer, prop, sampling):
+    # tracer.trace is bound to its tracer as a method is: the tracer stays registered (so injection of
+    # an undecided trace still finds it and samples first), even when nothing else refers to it
+    trace = make_tracer(rules=[sampling.SamplingRule(0.0)]).trace
+    gc.collect()
+    with trace("root"):
+        with trace("child") as child:
+            headers = {}
+            prop.http_inject(child.context, headers)
+    assert headers["x-datadog-sampling-priority"] == "-1"
+    assert trace.__self__.trace is trace
 
 
 def test_manual_keep_wins(make_tracer, sampling):
