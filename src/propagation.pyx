@@ -25,7 +25,7 @@ from idcodec cimport (
     is_printable_ascii, join_u128, parse_dec_u64, parse_hex_range, parse_hex_u128, read_char, write_hex16,
 )
 from libc.stdint cimport uint32_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memcmp, memcpy, memset
 from strbuf cimport StrBuf, sb_ascii, sb_bytes, sb_char, sb_free, sb_init, sb_reserve, sb_str
 
 from ddfast.span_link import SpanLink
@@ -474,6 +474,10 @@ cdef str _common_tag(str text, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t ski
     for candidate in _COMMON_TAGS:
         tag = <str>candidate
         if len(tag) - 6 != n:
+            continue
+        if kind == 1:  # both one byte per character (the tags are ASCII)
+            if memcmp((<char *>data) + start + skip, (<char *>PyUnicode_DATA(tag)) + 6, n) == 0:
+                return tag
             continue
         for i in range(n):
             if read_char(kind, data, start + skip + i) != PyUnicode_READ_CHAR(tag, 6 + i):
@@ -1758,9 +1762,27 @@ cdef object _link_of(Context ctx, str style, str reason):
     return None
 
 
+cdef void _apply_merge(Context primary, _W3CMerge merge, object dd_span_id) except *:
+    """The tracecontext context of the primary's own trace, merged into it: traceparent and tracestate
+    kept; when the parents differ, the W3C one wins and the Datadog one (the tracestate's ``p``, else
+    ``dd_span_id``, the datadog style's parent when extracted) is kept as ``_dd.parent_id``."""
+    cdef dict primary_meta = primary._meta
+    primary_meta["traceparent"] = merge.traceparent
+    if merge.tracestate:
+        primary_meta["tracestate"] = merge.tracestate
+    if primary.span_id != merge.span_id:
+        last_parent = None
+        if merge.limited is not None and PyUnicode_Tailmatch(merge.limited, "dd=", 0, 3, -1):
+            last_parent = _dd_member_parent(merge.limited)
+        if last_parent is not None:
+            primary_meta["_dd.parent_id"] = last_parent
+        elif dd_span_id is not None:
+            primary_meta["_dd.parent_id"] = _hex16(PyLong_AsUnsignedLongLongMask(dd_span_id))
+        primary.span_id = merge.span_id
+
+
 cdef Context _resolve(list contexts, list styles):
     cdef Context primary = contexts[0], ctx
-    cdef _W3CMerge merge
     cdef list links = []
     cdef Py_ssize_t i
     cdef dict meta, primary_meta
@@ -1768,22 +1790,8 @@ cdef Context _resolve(list contexts, list styles):
         item = contexts[i]
         style = styles[i]
         if type(item) is _W3CMerge:  # tracecontext, same trace: the merge below, from the parts it kept
-            merge = <_W3CMerge>item
-            primary_meta = primary._meta
-            primary_meta["traceparent"] = merge.traceparent
-            if merge.tracestate:
-                primary_meta["tracestate"] = merge.tracestate
-            if primary.span_id != merge.span_id:
-                last_parent = None
-                if merge.limited is not None and PyUnicode_Tailmatch(merge.limited, "dd=", 0, 3, -1):
-                    last_parent = _dd_member_parent(merge.limited)
-                if last_parent is not None:
-                    primary_meta["_dd.parent_id"] = last_parent
-                elif DATADOG in styles:
-                    dd_span_id = (<Context>contexts[styles.index(DATADOG)]).span_id
-                    if dd_span_id is not None:
-                        primary_meta["_dd.parent_id"] = _hex16(PyLong_AsUnsignedLongLongMask(dd_span_id))
-                primary.span_id = merge.span_id
+            _apply_merge(primary, <_W3CMerge>item,
+                         (<Context>contexts[styles.index(DATADOG)]).span_id if DATADOG in styles else None)
             continue
         ctx = <Context>item
         if ctx.trace_id and ctx.trace_id != primary.trace_id:
@@ -1813,7 +1821,8 @@ cpdef Context extract(object carrier, Settings s):
     """The context carried by ``carrier`` under settings ``s``; an empty ``Context()`` when there is none."""
     cdef _Headers h = _read(carrier, s.http_baggage)
     cdef Context context = None, first = None
-    cdef object ctx
+    cdef object ctx, second = None
+    cdef int second_code = 0
     cdef str style = ""
     cdef list contexts = None, styles = None
     cdef int i, code
@@ -1839,14 +1848,23 @@ cpdef Context extract(object carrier, Settings s):
             if first is None:
                 first = <Context>ctx
                 style = STYLES[code]
+            elif second is None:
+                second = ctx
+                second_code = code
             else:
                 if contexts is None:
-                    contexts = [first]
-                    styles = [style]
+                    contexts = [first, second]
+                    styles = [style, STYLES[second_code]]
                 contexts.append(ctx)
                 styles.append(STYLES[code])
         if contexts is not None:
             context = _resolve(contexts, styles)
+        elif type(second) is _W3CMerge:  # the usual pair: datadog (or b3) and tracecontext of one trace
+            _apply_merge(first, <_W3CMerge>second, first.span_id if style == DATADOG else None)
+            first._links_d = []
+            context = first
+        elif second is not None:
+            context = _resolve([first, second], [style, STYLES[second_code]])
         else:
             context = first
     if context is None:
