@@ -67,15 +67,39 @@ cdef extern from *:
     const char *HEX_DIGITS "DDF_HEX_DIGITS"
 
 
+# Value of each byte as a hex digit (0..15), or -1: lower-case only (W3C, _dd.p.tid) and either case (B3).
+cdef extern from *:
+    """
+    static const signed char DDF_HEX_LOWER[256] = {
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    };
+    static const signed char DDF_HEX_ANY[256] = {
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -1, -1, -1, -1, -1,
+        -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    };
+    """
+    const signed char *HEX_LOWER "DDF_HEX_LOWER"
+    const signed char *HEX_ANY "DDF_HEX_ANY"
+
+
 cdef inline int hex_value(uint32_t ch, bint lower_only) noexcept:
     """Value 0..15 of one hex digit, or -1."""
-    if 48 <= ch <= 57:          # 0-9
-        return ch - 48
-    if 97 <= ch <= 102:         # a-f
-        return ch - 87
-    if not lower_only and 65 <= ch <= 70:   # A-F
-        return ch - 55
-    return -1
+    if ch > 255:
+        return -1
+    return HEX_LOWER[ch] if lower_only else HEX_ANY[ch]
 
 
 cdef inline int parse_dec_u64(str s, uint64_t *out) noexcept:
@@ -107,13 +131,22 @@ cdef inline int parse_hex_range(str s, Py_ssize_t start, Py_ssize_t stop, bint l
     cdef int d
     cdef int kind = PyUnicode_KIND(s)
     cdef void *data = PyUnicode_DATA(s)
+    cdef const signed char *table = HEX_LOWER if lower_only else HEX_ANY
+    cdef const unsigned char *p = <const unsigned char *>data
     if stop <= start or stop - start > 16:
         return -1
-    for i in range(start, stop):
-        d = hex_value((<unsigned char *>data)[i] if kind == 1 else PyUnicode_READ(kind, data, i), lower_only)
-        if d < 0:
-            return -1
-        v = (v << 4) | <uint64_t>d
+    if kind == 1:
+        for i in range(start, stop):
+            d = table[p[i]]
+            if d < 0:
+                return -1
+            v = (v << 4) | <uint64_t>d
+    else:
+        for i in range(start, stop):
+            d = hex_value(PyUnicode_READ(kind, data, i), lower_only)
+            if d < 0:
+                return -1
+            v = (v << 4) | <uint64_t>d
     out[0] = v
     return 0
 

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from urllib.parse import unquote
 
 cimport cython
-from cpython.dict cimport PyDict_SetItem
+from cpython.dict cimport PyDict_Next, PyDict_SetItem
 from cpython.long cimport PyLong_AsUnsignedLongLongMask
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
@@ -277,7 +277,7 @@ cdef inline bint _folded_equal(const char *key, int k, Py_ssize_t n) noexcept:
     return True
 
 
-cdef int _slot_of(str key):
+cdef int _slot_of(str key) noexcept:
     """The slot of header ``key``, compared ASCII-case-insensitively with the known names of its length
     (what ``KNOWN_KEYS.get(key.lower())`` gives, without making the lower-cased string), or -1."""
     cdef Py_ssize_t n = len(key)
@@ -337,8 +337,12 @@ cdef _Headers _read(object carrier, bint ot_baggage):
     h.empty = True
     if carrier is None:
         return h
+    cdef Py_ssize_t pos = 0
+    cdef PyObject *k_ptr
+    cdef PyObject *v_ptr
     if type(carrier) is dict:
-        for k, value in (<dict>carrier).items():
+        while PyDict_Next(carrier, &pos, &k_ptr, &v_ptr):  # borrowed references, taken below when kept
+            k = <object>k_ptr
             if type(k) is str:
                 key = <str>k
             else:
@@ -346,7 +350,7 @@ cdef _Headers _read(object carrier, bint ot_baggage):
                 if key is None:
                     continue
             if _maybe_known(key, ot_baggage):
-                _put(h, key, value, ot_baggage)
+                _put(h, key, <object>v_ptr, ot_baggage)
         return h
     if hasattr(carrier, "items"):
         pairs = carrier.items()
@@ -1127,11 +1131,41 @@ cdef str _valid_traceparent(_Headers h, uint64_t *hi, uint64_t *lo, uint64_t *sp
     return tp
 
 
+cdef bint _tracestate_as_is(str ts) noexcept:
+    """``ts`` is a tracestate the W3C limits leave as it is (``_limited_tracestate(ts) == ts``) and is
+    printable ASCII: at most 32 non-empty members and 512 characters, none padded with spaces, a ``dd=``
+    member only first, no ``ot=`` member (the usual case, checked in one pass)."""
+    cdef Py_ssize_t n = len(ts), i, start = 0, members = 0
+    cdef const unsigned char *p = <const unsigned char *>PyUnicode_DATA(ts)
+    cdef unsigned char c
+    if n == 0 or n > _TS_MAX_BYTES or PyUnicode_KIND(ts) != 1:
+        return False
+    for i in range(n + 1):
+        if i == n or p[i] == 0x2C:  # the member ts[start:i]
+            if i == start or p[start] == 0x20 or p[i - 1] == 0x20:
+                return False
+            if i - start >= 3 and p[start + 2] == 0x3D and (
+                    (p[start] == 0x64 and p[start + 1] == 0x64 and members > 0)  # a dd= member not first
+                    or (p[start] == 0x6F and p[start + 1] == 0x74)):  # an ot= member
+                return False
+            members += 1
+            if members > _TS_MAX_MEMBERS:
+                return False
+            start = i + 1
+        else:
+            c = p[i]
+            if c < 0x20 or c > 0x7E:
+                return False
+    return True
+
+
 cdef str _valid_tracestate(_Headers h):
     """The tracestate under the W3C limits, or None when absent, empty or not printable ASCII (recorded)."""
     cdef str ts = h.get(H_TRACESTATE)
     if not ts:
         return None
+    if _tracestate_as_is(ts):
+        return ts
     ts = _limited_tracestate(ts)
     if not is_printable_ascii(ts):
         record("tracestate", ts)

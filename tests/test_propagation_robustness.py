@@ -232,6 +232,45 @@ def test_twins_agree_on_hostile_input(compiled_prop, headers, spec):
     assert out_c == out_p
 
 
+TRACESTATE_MEMBERS = st.one_of(
+    st.sampled_from(
+        [
+            "dd=s:1;p:1234567890abcdef;t.dm:-0",
+            "dd=s:2",
+            "ot=th:8",
+            "rojo=00f067aa0ba902b7",
+            "congo=t61rcWkgMzE",
+            "",
+            " ",
+            " a=1",
+            "b=2 ",
+            "x" * 130 + "=1",
+            "k=v\t",
+            "\u00e9=1",
+        ]
+    ),
+    st.text(alphabet="abdot=;: ,-_", max_size=12),
+)
+
+
+@settings(max_examples=300)
+@given(members=st.lists(TRACESTATE_MEMBERS, max_size=40), with_datadog=st.booleans())
+def test_twins_agree_on_tracestates(compiled_prop, members, with_datadog):
+    # member shapes around every limit and fast path: padded, empty, dd= and ot= anywhere, long, many
+    headers = {"traceparent": TP, "tracestate": ",".join(members)}
+    styles = ("tracecontext",)
+    if with_datadog:
+        headers.update({"x-datadog-trace-id": "2", "x-datadog-parent-id": "3"})
+        styles = ("datadog", "tracecontext")
+    s_c, s_p = compiled_prop.Settings(extract_styles=styles, inject_styles=styles), pure.Settings(styles, styles)
+    ours, theirs = compiled_prop.extract(headers, s_c), pure.extract(headers, s_p)
+    assert repr(ours) == repr(theirs)
+    out_c, out_p = {}, {}
+    compiled_prop.inject(ours, out_c, s_c)
+    pure.inject(theirs, out_p, s_p)
+    assert out_c == out_p
+
+
 def test_oversized_headers_are_bounded(prop):
     huge = {
         "x-datadog-trace-id": "5",
