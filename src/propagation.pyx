@@ -19,7 +19,9 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF
 from libc.stdint cimport uint64_t
 
 from ddfast._ext.context cimport Context, new_context
-from cpython.unicode cimport Py_UNICODE_ISSPACE, PyUnicode_DecodeUTF8, PyUnicode_Find, PyUnicode_Tailmatch
+from cpython.unicode cimport (
+    Py_UNICODE_ISSPACE, PyUnicode_DecodeUTF8, PyUnicode_Find, PyUnicode_GET_LENGTH, PyUnicode_Tailmatch,
+)
 from idcodec cimport (
     PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, int_to_u128,
     is_printable_ascii, join_u128, parse_dec_u64, parse_hex_range, parse_hex_u128, read_char, write_hex16,
@@ -578,9 +580,10 @@ cdef inline bint _trim(str text, Py_ssize_t *start, Py_ssize_t *stop, bint is_ke
     return True
 
 
-cdef str _encode_tagset(dict tags, Py_ssize_t max_size, bint propagated_only):
+cdef str _encode_tagset(dict tags, Py_ssize_t max_size, bint propagated_only, int *error):
     """``encode_tagset``, written straight into one buffer; ``propagated_only`` skips all but the
-    ``_dd.p.*`` keys (what Datadog injection encodes from a context's meta)."""
+    ``_dd.p.*`` keys (what Datadog injection encodes from a context's meta). On failure None, and
+    ``error[0]`` says why (``_TAGSET_ERRORS``)."""
     cdef StrBuf b
     cdef Py_ssize_t ks, ke, vs, ve, size = 0, count = 0
     cdef str key, value, result
@@ -590,15 +593,18 @@ cdef str _encode_tagset(dict tags, Py_ssize_t max_size, bint propagated_only):
             if propagated_only and not _is_propagated_key(k):
                 continue
             if not isinstance(k, str) or not isinstance(v, str):
-                return "encoding_error"
+                error[0] = 1
+                return None
             key = <str>k
             value = <str>v
             ks, ke, vs, ve = 0, len(key), 0, len(value)
             if not _trim(key, &ks, &ke, True) or not _trim(value, &vs, &ve, False):
-                return "encoding_error"
+                error[0] = 1
+                return None
             size += (ke - ks) + 1 + (ve - vs) + (1 if count else 0)
             if size > max_size:
-                return "inject_max_size"
+                error[0] = 2
+                return None
             if count:
                 sb_char(&b, b",")
             sb_ascii(&b, key, ks, ke)
@@ -610,9 +616,15 @@ cdef str _encode_tagset(dict tags, Py_ssize_t max_size, bint propagated_only):
         sb_free(&b)
 
 
+# the reasons of _encode_tagset's error codes 1 and 2
+cdef tuple _TAGSET_ERRORS = (None, "encoding_error", "inject_max_size")
+
+
 cpdef str encode_tagset(dict tags, Py_ssize_t max_size):
     """The ``x-datadog-tags`` value for ``{key: value}``, or an error reason (see the pure twin)."""
-    return _encode_tagset(tags, max_size, False) or ""
+    cdef int error = 0
+    encoded = _encode_tagset(tags, max_size, False, &error)
+    return _TAGSET_ERRORS[error] if error else (encoded or "")
 
 
 cdef inline bint _valid_decision_maker(str dm):
@@ -758,6 +770,7 @@ cdef inline str _priority_str(object priority):
 cdef void _inject_datadog(Context ctx, object headers, Settings s, uint64_t hi, uint64_t lo) except *:
     cdef dict meta = ctx._meta
     cdef str encoded
+    cdef int error = 0
     _set(headers, "x-datadog-trace-id", _dec(lo))
     if hi and not _is_hex_of(meta.get("_dd.p.tid"), hi):
         meta["_dd.p.tid"] = _hex16(hi)
@@ -772,13 +785,11 @@ cdef void _inject_datadog(Context ctx, object headers, Settings s, uint64_t hi, 
         return
     if "_dd.propagation_error" in meta:
         return
-    encoded = _encode_tagset(meta, s.tags_max_length, True)
-    if encoded is None:
-        return
-    if encoded == "inject_max_size" or encoded == "encoding_error":
-        record(encoded, meta)
-        meta["_dd.propagation_error"] = encoded
-    else:
+    encoded = _encode_tagset(meta, s.tags_max_length, True, &error)
+    if error:
+        record(_TAGSET_ERRORS[error], meta)
+        meta["_dd.propagation_error"] = _TAGSET_ERRORS[error]
+    elif encoded is not None:
         _set(headers, "x-datadog-tags", encoded)
 
 
@@ -1297,6 +1308,11 @@ cdef int _write_int(StrBuf *b, object value) except -1:
     return _write_clean(b, text, 0, False)
 
 
+cdef inline bint _is_text(object k, str text):
+    """``k == text`` for a str ``k``, the lengths compared first (no call for the usual mismatch)."""
+    return k is text or (PyUnicode_GET_LENGTH(<str>k) == PyUnicode_GET_LENGTH(text) and k == text)
+
+
 cdef int _write_dd_member(StrBuf *b, Context ctx) except -1:
     """Append the value of the ``dd=`` tracestate member for ``ctx`` (``dd_member_of``): ``s``, ``o``,
     ``t.dm``, ``t.usr.id`` always, then the other ``t.*`` tags while the member stays within 256 chars."""
@@ -1325,7 +1341,7 @@ cdef int _write_dd_member(StrBuf *b, Context ctx) except -1:
         sb_bytes(b, "t.usr.id:", 9)
         _write_clean(b, usr if type(usr) is str else str(usr), 0, False)
     for k, value in meta.items():
-        if not _is_propagated_key(k) or k == "_dd.p.dm" or k == "_dd.p.usr.id":
+        if not _is_propagated_key(k) or _is_text(k, "_dd.p.dm") or _is_text(k, "_dd.p.usr.id"):
             continue
         key = <str>k
         mark = b.length

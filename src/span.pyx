@@ -12,15 +12,15 @@ import sys
 import traceback
 
 from cpython.contextvars cimport PyContextVar_Set, get_value
-from cpython.long cimport PyLong_AsLongLongAndOverflow
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLongMask
 from cpython.unicode cimport PyUnicode_GET_LENGTH, PyUnicode_Tailmatch
 from libc.math cimport isinf, isnan
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcmp
 
 from ddfast._ext.context cimport Context, span_context
 from ddfast._ext.ids cimport new_trace_id, next_u64
-from idcodec cimport PyUnicode_DATA, PyUnicode_KIND
+from idcodec cimport PyUnicode_DATA, PyUnicode_KIND, ascii_str, int_to_u128, write_hex16
 from ddfast.span_link import SpanLink
 
 cdef extern from "<time.h>" nogil:
@@ -541,7 +541,6 @@ cdef inline bint _is_propagated(object key):
     if PyUnicode_KIND(key) == 1:
         return memcmp(PyUnicode_DATA(key), b"_dd.p.", 6) == 0
     return PyUnicode_Tailmatch(key, PROPAGATED_PREFIX, 0, 6, -1) == 1
-cdef object U64 = 0xFFFFFFFFFFFFFFFF
 
 
 cdef class TracerState:
@@ -656,13 +655,15 @@ cpdef Span active_span_of(object var):
 cdef tuple _last_tid = (None, None)  # (upper 64 bits, their text), replaced as one object (thread-safe)
 
 
-cdef str tid_text(object high):
+cdef str tid_text(uint64_t high):
     """``_dd.p.tid`` of the upper 64 bits ``high``: the traces of one second share one string."""
     global _last_tid
     cdef tuple last = _last_tid
-    if last[0] == high:
+    cdef char buf[16]
+    if last[0] is not None and PyLong_AsUnsignedLongLongMask(last[0]) == high:
         return last[1]
-    text = "%016x" % high
+    write_hex16(buf, high)
+    text = ascii_str(buf, 16)
     _last_tid = (high, text)
     return text
 
@@ -672,6 +673,7 @@ cdef int finish_trace(TracerState st, list spans) except -1:
     if not st.enabled:
         return 0
     cdef Span root = <Span>spans[0]  # a trace's buffer starts with its local root
+    cdef uint64_t high, low
     cdef Span span
     cdef Context state = root._trace_ctx
     if state._priority is None:
@@ -686,8 +688,9 @@ cdef int finish_trace(TracerState st, list spans) except -1:
     for key, value in state._meta.items():
         if _is_propagated(key):
             meta[key] = value
-    if root.trace_id > U64 and "_dd.p.tid" not in meta:
-        meta["_dd.p.tid"] = tid_text(root.trace_id >> 64)
+    int_to_u128(root.trace_id, &high, &low)
+    if high and "_dd.p.tid" not in meta:
+        meta["_dd.p.tid"] = tid_text(high)
     if priority is not None:
         root._metrics["_sampling_priority_v1"] = priority
     origin = state._origin
