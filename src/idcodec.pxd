@@ -165,12 +165,31 @@ cdef inline int parse_hex_u128(str s, Py_ssize_t start, Py_ssize_t stop, bint lo
     return parse_hex_range(s, stop - 16, stop, lower_only, lo)
 
 
+# The two lowercase hex digits of every byte value, for writing ids a byte at a time.
+cdef extern from *:
+    """
+    static const char DDF_HEX_PAIRS[513] =
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+        "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+        "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+        "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+        "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+        "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+        "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+        "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+    """
+    const char *HEX_PAIRS "DDF_HEX_PAIRS"
+
+
 cdef inline void write_hex16(char *buf, uint64_t v) noexcept:
     """16 lowercase hex digits of v into buf[0:16]."""
     cdef int i
-    for i in range(15, -1, -1):
-        buf[i] = HEX_DIGITS[v & 0xF]
-        v >>= 4
+    cdef unsigned int byte
+    for i in range(14, -2, -2):
+        byte = <unsigned int>(v & 0xFF)
+        buf[i] = HEX_PAIRS[2 * byte]
+        buf[i + 1] = HEX_PAIRS[2 * byte + 1]
+        v >>= 8
 
 
 cdef inline object join_u128(uint64_t hi, uint64_t lo):
