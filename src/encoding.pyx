@@ -12,6 +12,9 @@ msgpack straight into one reusable buffer: no per-span dicts, no intermediate by
 import json
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.dict cimport PyDict_GetItemWithError
+from cpython.long cimport PyLong_AsSsize_t
+from cpython.object cimport PyObject
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLong, PyLong_AsUnsignedLongLongMask
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport int64_t, uint8_t, uint64_t
@@ -491,16 +494,17 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
 
     cdef Py_ssize_t _ref(self, object s) except -1:
         """The table index of ``s`` (None is the empty string), adding it on first use."""
-        cdef object i
+        cdef PyObject *found
         cdef Py_ssize_t n
         if s is None:
             return 0
         if type(s) is not str:
             s = str(s)
-        s = truncated(<str>s)
-        i = self.index.get(s)
-        if i is not None:
-            return <Py_ssize_t>i
+        if PyUnicode_GET_LENGTH(<str>s) > MAX_TEXT_LEN:
+            s = truncated(<str>s)
+        found = PyDict_GetItemWithError(self.index, s)  # borrowed (the table holds it); NULL: not there yet
+        if found != NULL:
+            return PyLong_AsSsize_t(<object>found)
         n = len(self.strings)
         pk_text(&self.table, s)
         self.index[s] = n
