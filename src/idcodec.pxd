@@ -235,3 +235,19 @@ cdef inline bint is_printable_ascii(str text) noexcept:
         if c < 0x20 or c > 0x7E:
             return False
     return True
+
+
+# -- propagated tags (_dd.p.*): the tracer and the propagation share this test
+
+cdef inline bint has_dd_p(int kind, void *data, Py_ssize_t start, Py_ssize_t stop):
+    """text[start:stop] starts with ``_dd.p.``."""
+    if stop - start < 6:
+        return False
+    return (read_char(kind, data, start) == 0x5F and read_char(kind, data, start + 1) == 0x64
+            and read_char(kind, data, start + 2) == 0x64 and read_char(kind, data, start + 3) == 0x2E
+            and read_char(kind, data, start + 4) == 0x70 and read_char(kind, data, start + 5) == 0x2E)
+
+
+cdef inline bint is_propagated_key(object key):
+    """``key`` is a str starting with ``_dd.p.`` (without a method call)."""
+    return type(key) is str and has_dd_p(PyUnicode_KIND(key), PyUnicode_DATA(key), 0, len(<str>key))

@@ -23,8 +23,9 @@ from cpython.unicode cimport (
     Py_UNICODE_ISSPACE, PyUnicode_DecodeUTF8, PyUnicode_Find, PyUnicode_GET_LENGTH, PyUnicode_Tailmatch,
 )
 from idcodec cimport (
-    PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, int_to_u128,
-    is_printable_ascii, join_u128, parse_dec_u64, parse_hex_range, parse_hex_u128, read_char, write_hex16,
+    PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, has_dd_p, int_to_u128,
+    is_printable_ascii, is_propagated_key, join_u128, parse_dec_u64, parse_hex_range, parse_hex_u128, read_char,
+    write_hex16,
 )
 from libc.stdint cimport uint32_t
 from libc.string cimport memcmp, memcpy, memset
@@ -452,20 +453,6 @@ cdef inline bint _tagset_value_char(uint32_t c):
     return 0x20 <= c <= 0x7E and c != 0x2C
 
 
-cdef inline bint _has_dd_p(int kind, void *data, Py_ssize_t start, Py_ssize_t stop):
-    """text[start:stop] starts with ``_dd.p.``."""
-    if stop - start < 6:
-        return False
-    return (read_char(kind, data, start) == 0x5F and read_char(kind, data, start + 1) == 0x64
-            and read_char(kind, data, start + 2) == 0x64 and read_char(kind, data, start + 3) == 0x2E
-            and read_char(kind, data, start + 4) == 0x70 and read_char(kind, data, start + 5) == 0x2E)
-
-
-cdef inline bint _is_propagated_key(object key):
-    """``key`` is a str starting with ``_dd.p.`` (without a method call)."""
-    return type(key) is str and _has_dd_p(PyUnicode_KIND(key), PyUnicode_DATA(key), 0, len(<str>key))
-
-
 # The propagated tags nearly every trace carries: their keys are reused, not re-made, when decoded.
 cdef tuple _COMMON_TAGS = ("_dd.p.dm", "_dd.p.tid", "_dd.p.ksr", "_dd.p.usr.id", "_dd.p.ts")
 
@@ -543,7 +530,7 @@ cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propa
             ve -= 1
         if ve == vs:
             return "decoding_error"
-        if not propagated_only or _has_dd_p(kind, data, start, eq):
+        if not propagated_only or has_dd_p(kind, data, start, eq):
             key = _common_tag(text, start, eq, 6) if propagated_only else None
             if key is None:
                 key = _ascii_slice(text, kind, data, start, eq)
@@ -590,7 +577,7 @@ cdef str _encode_tagset(dict tags, Py_ssize_t max_size, bint propagated_only, in
     sb_init(&b)
     try:
         for k, v in tags.items():
-            if propagated_only and not _is_propagated_key(k):
+            if propagated_only and not is_propagated_key(k):
                 continue
             if not isinstance(k, str) or not isinstance(v, str):
                 error[0] = 1
@@ -878,16 +865,17 @@ cdef void _inject_b3(Context ctx, object headers) except *:
 
 # -- W3C tracecontext ---------------------------------------------------------------------------------
 
-TRACESTATE_MAX_MEMBERS = 32
-TRACESTATE_MAX_BYTES = 512
-TRACESTATE_MEMBER_MAX_CHARS = 128
-DD_MEMBER_MAX_CHARS = 256
-OT_VALUE_MAX_CHARS = 256
+# the limits as C constants (no module-global lookup on the hot path), published under their names
 cdef enum:
     _DD_MEMBER_RESERVED = 22  # len("dd=") + len("p:0000000000000000;")
-    _DD_MEMBER_MAX = 256  # DD_MEMBER_MAX_CHARS, as a C constant for the hot path
-    _TS_MAX_MEMBERS = 32  # TRACESTATE_MAX_MEMBERS
-    _TS_MAX_BYTES = 512  # TRACESTATE_MAX_BYTES
+    _DD_MEMBER_MAX = 256
+    _TS_MAX_MEMBERS = 32
+    _TS_MAX_BYTES = 512
+TRACESTATE_MAX_MEMBERS = _TS_MAX_MEMBERS
+TRACESTATE_MAX_BYTES = _TS_MAX_BYTES
+TRACESTATE_MEMBER_MAX_CHARS = 128
+DD_MEMBER_MAX_CHARS = _DD_MEMBER_MAX
+OT_VALUE_MAX_CHARS = 256
 
 
 cdef int _parse_traceparent(str tp, uint64_t *hi, uint64_t *lo, uint64_t *span, uint64_t *flags) except -2:
@@ -1341,7 +1329,7 @@ cdef int _write_dd_member(StrBuf *b, Context ctx) except -1:
         sb_bytes(b, "t.usr.id:", 9)
         _write_clean(b, usr if type(usr) is str else str(usr), 0, False)
     for k, value in meta.items():
-        if not _is_propagated_key(k) or _is_text(k, "_dd.p.dm") or _is_text(k, "_dd.p.usr.id"):
+        if not is_propagated_key(k) or _is_text(k, "_dd.p.dm") or _is_text(k, "_dd.p.usr.id"):
             continue
         key = <str>k
         mark = b.length
@@ -1414,13 +1402,35 @@ cdef str _traceparent(Context ctx, uint64_t trace_hi, uint64_t trace_lo):
     return ascii_str(buf, 55)
 
 
+cdef inline bint _next_member(const char *p, Py_ssize_t n, Py_ssize_t *pos, Py_ssize_t *start,
+                              Py_ssize_t *stop) noexcept:
+    """The next ``,``-separated member of ``p[:n]`` from ``pos[0]``, trimmed of spaces, as
+    ``p[start[0]:stop[0]]`` (possibly empty); False when there is none left."""
+    cdef Py_ssize_t i = pos[0], j
+    if i > n:
+        return False
+    j = i
+    while j < n and p[j] != b",":
+        j += 1
+    pos[0] = j + 1
+    while i < j and p[i] == b" ":
+        i += 1
+    while j > i and p[j - 1] == b" ":
+        j -= 1
+    start[0], stop[0] = i, j
+    return True
+
+
+cdef inline bint _is_dd_member(const char *p, Py_ssize_t start, Py_ssize_t stop) noexcept:
+    return stop - start >= 3 and p[start] == b"d" and p[start + 1] == b"d" and p[start + 2] == b"="
+
+
 cdef str _tracestate_within_limits(str ts, str dd):
     """``tracestate_of`` for an upstream tracestate that no limit can touch (printable ASCII, no ``ot=``,
     fewer than 32 members, under 512 bytes with our member): our ``dd=`` member (or, when ours is empty,
     the last upstream one) then the other members in order, built in one buffer; None otherwise."""
-    cdef Py_ssize_t n = len(ts), i, start, stop, last_dd = -1, last_dd_end = 0, commas = 0
+    cdef Py_ssize_t n = len(ts), i, pos, start, stop, last_dd = -1, last_dd_end = 0, commas = 0
     cdef const char *p
-    cdef int rnd
     cdef StrBuf b
     if n + len(dd) + 4 > _TS_MAX_BYTES or not is_printable_ascii(ts) or PyUnicode_Find(ts, "ot=", 0, n, 1) >= 0:
         return None
@@ -1437,29 +1447,19 @@ cdef str _tracestate_within_limits(str ts, str dd):
             sb_ascii(&b, dd, 0, len(dd))
             while b.data[b.length - 1] == b" ":  # members are sent stripped, ours too
                 b.length -= 1
-        for rnd in range(2):  # first the last upstream dd= member (when ours is empty), then the others
-            if rnd == 0 and dd:
-                continue
-            start = 0
-            while start <= n:
-                stop = start
-                while stop < n and p[stop] != b",":
-                    stop += 1
-                i = stop
-                while start < stop and p[start] == b" ":
-                    start += 1
-                while stop > start and p[stop - 1] == b" ":
-                    stop -= 1
-                if stop > start:
-                    if stop - start >= 3 and p[start] == b"d" and p[start + 1] == b"d" and p[start + 2] == b"=":
-                        last_dd, last_dd_end = start, stop
-                    elif rnd == 1:
-                        if b.length:
-                            sb_char(&b, b",")
-                        sb_bytes(&b, p + start, stop - start)
-                start = i + 1
-            if rnd == 0 and last_dd >= 0:
+        else:  # ours is empty: the last upstream dd= member takes its place
+            pos = 0
+            while _next_member(p, n, &pos, &start, &stop):
+                if _is_dd_member(p, start, stop):
+                    last_dd, last_dd_end = start, stop
+            if last_dd >= 0:
                 sb_bytes(&b, p + last_dd, last_dd_end - last_dd)
+        pos = 0
+        while _next_member(p, n, &pos, &start, &stop):
+            if stop > start and not _is_dd_member(p, start, stop):
+                if b.length:
+                    sb_char(&b, b",")
+                sb_bytes(&b, p + start, stop - start)
         return sb_str(&b)
     finally:
         sb_free(&b)

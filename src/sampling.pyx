@@ -16,7 +16,7 @@ from libc.math cimport floor
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy
 
-from idcodec cimport ascii_str
+from idcodec cimport ascii_str, write_hex16
 
 from ddfast._ext.context cimport Context
 from ddfast._ext.span cimport Span
@@ -87,14 +87,6 @@ def format_rate(double rate):
     return ("%.6f" % rounded).rstrip("0").rstrip(".")
 
 
-cdef inline void _write_hex14(char *buf, uint64_t v) noexcept:
-    """The low 56 bits of v as 14 lowercase hex digits (the OTel ``rv`` / ``th`` width)."""
-    cdef int i
-    for i in range(13, -1, -1):
-        buf[i] = b"0123456789abcdef"[v & 0xF]
-        v >>= 4
-
-
 cdef str ot_state(uint64_t trace_id_low, double rate, bint sampled):
     """The OpenTelemetry ``ot=`` value ddtrace sends with a probabilistic decision (OTEP 235): ``th`` the
     56-bit rejection threshold of ``rate`` (rounded half away from zero, trailing zeros cut) and ``rv``
@@ -110,12 +102,15 @@ cdef str ot_state(uint64_t trace_id_low, double rate, bint sampled):
         rv = th
     elif not sampled and rv >= th:
         rv = th - 1 if th > 0 else 0
-    cdef char buf[35]
+    cdef char buf[35]  # "rv:" + 14 hex digits + ";th:" + 14 hex digits (56 bits each)
+    cdef char digits[16]
     cdef int n = 35
     memcpy(buf, b"rv:", 3)
-    _write_hex14(buf + 3, rv)
+    write_hex16(digits, rv)
+    memcpy(buf + 3, digits + 2, 14)
     memcpy(buf + 17, b";th:", 4)
-    _write_hex14(buf + 21, th)
+    write_hex16(digits, th)
+    memcpy(buf + 21, digits + 2, 14)
     while n > 22 and buf[n - 1] == b"0":  # trailing zeros of th cut, "0" kept
         n -= 1
     return ascii_str(buf, n)

@@ -13,14 +13,12 @@ import traceback
 
 from cpython.contextvars cimport PyContextVar_Set, get_value
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLongMask
-from cpython.unicode cimport PyUnicode_GET_LENGTH, PyUnicode_Tailmatch
 from libc.math cimport isinf, isnan
 from libc.stdint cimport int64_t, uint64_t
-from libc.string cimport memcmp
 
 from ddfast._ext.context cimport Context, span_context
 from ddfast._ext.ids cimport new_trace_id, next_u64
-from idcodec cimport PyUnicode_DATA, PyUnicode_KIND, ascii_str, int_to_u128, write_hex16
+from idcodec cimport ascii_str, int_to_u128, is_propagated_key, write_hex16
 from ddfast.span_link import SpanLink
 
 cdef extern from "<time.h>" nogil:
@@ -530,17 +528,7 @@ cpdef Span start_span(
 # -- the tracer's per-span and per-trace work ---------------------------------------------------------
 
 cdef str LANGUAGE = "python"
-cdef str PROPAGATED_PREFIX = "_dd.p."
 cdef tuple NOT_INHERITED = ("_dd.p.dm", "_dd.p.ts")
-
-
-cdef inline bint _is_propagated(object key):
-    """``key`` is a str starting with ``_dd.p.`` (a propagated tag), without a method call."""
-    if type(key) is not str or PyUnicode_GET_LENGTH(key) < 6:
-        return False
-    if PyUnicode_KIND(key) == 1:
-        return memcmp(PyUnicode_DATA(key), b"_dd.p.", 6) == 0
-    return PyUnicode_Tailmatch(key, PROPAGATED_PREFIX, 0, 6, -1) == 1
 
 
 cdef class TracerState:
@@ -604,7 +592,7 @@ cpdef Span tracer_start(
         trace_meta = span._trace_ctx._meta
         if trace_meta:
             for key, value in trace_meta.items():
-                if _is_propagated(key) and key not in NOT_INHERITED:
+                if is_propagated_key(key) and key not in NOT_INHERITED:
                     meta[key] = value
     if st.tags:
         span.set_tags(st.tags)
@@ -686,7 +674,7 @@ cdef int finish_trace(TracerState st, list spans) except -1:
         st.sample_spans(spans, st.span_rules)
     cdef dict meta = root._meta
     for key, value in state._meta.items():
-        if _is_propagated(key):
+        if is_propagated_key(key):
             meta[key] = value
     int_to_u128(root.trace_id, &high, &low)
     if high and "_dd.p.tid" not in meta:

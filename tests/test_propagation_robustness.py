@@ -271,6 +271,18 @@ def test_twins_agree_on_tracestates(compiled_prop, members, with_datadog):
     assert out_c == out_p
 
 
+@settings(max_examples=300)
+@given(members=st.lists(TRACESTATE_MEMBERS, max_size=40), decided=st.booleans(), remote=st.booleans())
+def test_twins_agree_on_injecting_upstream_tracestates(compiled_prop, members, decided, remote):
+    # an undecided trace has an empty dd= member of its own: the upstream one is sent on instead
+    meta = {"tracestate": ",".join(members)}
+    args = {"trace_id": 5, "span_id": 6, "is_remote": remote, "sampling_priority": 1 if decided else None}
+    out_c, out_p = {}, {}
+    compiled_prop.inject(compiled_prop.Context(meta=dict(meta), **args), out_c, compiled_prop.Settings())
+    pure.inject(pure.Context(meta=dict(meta), **args), out_p, pure.Settings())
+    assert out_c == out_p
+
+
 def test_oversized_headers_are_bounded(prop):
     huge = {
         "x-datadog-trace-id": "5",

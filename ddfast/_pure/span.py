@@ -531,6 +531,11 @@ NOT_INHERITED = ("_dd.p.dm", "_dd.p.ts")
 U64 = 0xFFFFFFFFFFFFFFFF
 
 
+def is_propagated_key(key):
+    """``key`` is a str starting with ``_dd.p.`` (a propagated tag; any other key is not)."""
+    return type(key) is str and key.startswith(PROPAGATED_PREFIX)
+
+
 class TracerState:
     """What a tracer applies to every span it starts and every trace it finishes: its settings,
     sampler and writer. Calling it with a finished trace's spans is the traces' sink."""
@@ -579,7 +584,7 @@ def tracer_start(st, name, child_of, service, resource, span_type):
         trace_meta = span._trace_ctx._meta
         if trace_meta:
             for key, value in trace_meta.items():
-                if key.startswith(PROPAGATED_PREFIX) and key not in NOT_INHERITED:
+                if is_propagated_key(key) and key not in NOT_INHERITED:
                     meta[key] = value
     if st.tags:
         span.set_tags(st.tags)
@@ -597,10 +602,18 @@ def tracer_trace(st, var, name, service=None, resource=None, span_type=None):
     span, or an activated Context), made the active one."""
     item = var.get()
     if type(item) is Span and item.duration_ns is not None:
-        item = active_span_of(var)
+        item = _open_ancestor(item)  # no need to store it: the new span replaces it at once
     span = tracer_start(st, name, item, service, resource, span_type)
     var.set(span)
     return span
+
+
+def _open_ancestor(span):
+    """The nearest unfinished ancestor of the finished ``span``, or None."""
+    parent = span._parent
+    while parent is not None and parent.duration_ns is not None:
+        parent = parent._parent
+    return parent
 
 
 def active_span_of(var):
@@ -611,9 +624,7 @@ def active_span_of(var):
         return None
     if item.duration_ns is None:
         return item
-    parent = item._parent
-    while parent is not None and parent.duration_ns is not None:
-        parent = parent._parent
+    parent = _open_ancestor(item)
     var.set(parent)
     return parent
 
@@ -648,7 +659,7 @@ def finish_trace(st, spans):
         st.sample_spans(spans, st.span_rules)
     meta = root._meta
     for key, value in state._meta.items():
-        if key.startswith(PROPAGATED_PREFIX):
+        if is_propagated_key(key):
             meta[key] = value
     if root.trace_id > U64 and "_dd.p.tid" not in meta:
         meta["_dd.p.tid"] = tid_text(root.trace_id >> 64)
