@@ -264,9 +264,9 @@ config.on_change(_configure_all)
 def _sample_before_inject(obj, context):
     """Injection of an undecided trace: decide it first (on its local root), as ddtrace does, so that
     every downstream service receives the decision."""
-    buffer = getattr(obj, "_buffer", None)
-    if buffer is not None and obj.context is context:
-        sampler = getattr(buffer.sink, "sampler", None)  # the sink is its tracer's TracerState
+    sink = getattr(getattr(obj, "_trace_ctx", None), "_sink", None)
+    if sink is not None and obj.context is context:
+        sampler = getattr(sink, "sampler", None)  # the sink is its tracer's TracerState
         if sampler is not None:
             sampler.sample(obj._local_root)
             return

@@ -20,7 +20,8 @@ from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
 
-from ddfast._ext.span cimport Span
+from ddfast._ext.span cimport DERIVED_COUNT, DERIVED_METRICS, DERIVED_TAGS, Span
+from ddfast._ext.span import DERIVED_KEYS as _derived_keys
 from ddfast.encoding_errors import BufferFull, BufferItemTooLarge
 from idcodec cimport int_to_u128, write_hex16
 from strbuf cimport StrBuf, sb_bytes, sb_free, sb_init, sb_reserve
@@ -38,6 +39,7 @@ cdef str LINKS_KEY = "_dd.span_links"
 cdef str CONTENT_TYPE = "application/msgpack"
 # ddtrace starts every v0.5 string table with these two entries
 cdef tuple V05_PRESET = ("", "_dd.origin")
+cdef tuple DERIVED_KEYS = _derived_keys
 DEFAULT_MAX_SIZE = 20 << 20
 
 
@@ -184,6 +186,14 @@ cdef inline uint64_t low64(object v) except? 0xFFFFFFFFFFFFFFFF:
     return PyLong_AsUnsignedLongLongMask(v)
 
 
+cdef inline int bit_count(int bits) noexcept:
+    cdef int n = 0
+    while bits:
+        bits &= bits - 1
+        n += 1
+    return n
+
+
 cdef str tid_of(object trace_id, dict meta):
     """The ``_dd.p.tid`` tag the chunk's first span must carry, or None when present or not needed."""
     cdef uint64_t hi = 0, lo = 0
@@ -317,22 +327,26 @@ cdef class _BufferedEncoder:
                 s = <Span>span
                 self._span(
                     s.name, s.service, s._resource if s._resource is not None else s.name, s.span_type,
-                    s.trace_id, s.span_id, s.parent_id, s.start_ns, s.duration_ns, s.error,
-                    s._meta, s._metrics, s._links, i == 0,
+                    s.trace_id, s.span_id, s.parent_id, s.start_ns, s._duration_ns, s._finished, s.error,
+                    s._meta, s._metrics, s._links, i == 0, s if s._derived else None,
                 )
             else:
+                duration = span.duration_ns
                 self._span(
                     span.name, span.service, span.resource, span.span_type, span.trace_id, span.span_id,
-                    span.parent_id, span.start_ns, span.duration_ns, int(span.error), span.get_tags(),
-                    span.get_metrics(), getattr(span, "_links", None), i == 0,
+                    span.parent_id, span.start_ns, duration if duration is not None else 0, duration is not None,
+                    int(span.error), span.get_tags(), span.get_metrics(), getattr(span, "_links", None), i == 0,
+                    None,
                 )
         return 0
 
     cdef int _span(
         self, object name, object service, object resource, object span_type, object trace_id,
-        object span_id, object parent_id, int64_t start, object duration, int error, dict meta,
-        dict metrics, list links, bint first,
+        object span_id, object parent_id, int64_t start, int64_t duration, bint finished, int error,
+        dict meta, dict metrics, list links, bint first, Span derived,
     ) except -1:
+        """One span; ``metrics`` may be None; ``derived``: the compiled span whose derived tags and
+        metrics (``Span._derived``) are written after the stored ones, or None."""
         raise NotImplementedError
 
     cdef Py_ssize_t _size(self, Py_ssize_t count):
@@ -369,15 +383,17 @@ cdef class MsgpackEncoderV04(_BufferedEncoder):
 
     cdef int _span(
         self, object name, object service, object resource, object span_type, object trace_id,
-        object span_id, object parent_id, int64_t start, object duration, int error, dict meta,
-        dict metrics, list links, bint first,
+        object span_id, object parent_id, int64_t start, int64_t duration, bint finished, int error,
+        dict meta, dict metrics, list links, bint first, Span derived,
     ) except -1:
         cdef StrBuf *b = &self.buf
         cdef str tid = tid_of(trace_id, meta) if first else None
         cdef bint has_parent = parent_id is not None and parent_id != 0
-        cdef Py_ssize_t nmeta = len(meta) + (tid is not None)
+        cdef int bits = derived._derived if derived is not None else 0
+        cdef Py_ssize_t nmeta = len(meta) + (tid is not None) + bit_count(bits & DERIVED_TAGS)
+        cdef Py_ssize_t nmetrics = (len(metrics) if metrics else 0) + bit_count(bits & DERIVED_METRICS)
         pk_map(b, 7 + has_parent + (error != 0) + (span_type is not None) + (1 if links else 0)
-               + (nmeta > 0) + (len(metrics) > 0))
+               + (nmeta > 0) + (nmetrics > 0))
         pk_raw(b, b"trace_id", 8)
         pk_uint(b, low64(trace_id))
         if has_parent:
@@ -394,10 +410,10 @@ cdef class MsgpackEncoderV04(_BufferedEncoder):
         pk_raw(b, b"start", 5)
         pk_int(b, start)
         pk_raw(b, b"duration", 8)
-        if duration is None:
-            pk_nil(b)
+        if finished:
+            pk_int(b, duration)
         else:
-            pk_pyint(b, duration)
+            pk_nil(b)
         if error != 0:
             pk_raw(b, b"error", 5)
             pk_int(b, error)
@@ -416,12 +432,21 @@ cdef class MsgpackEncoderV04(_BufferedEncoder):
             if tid is not None:
                 pk_raw(b, b"_dd.p.tid", 9)
                 pk_text(b, tid)
-        if metrics:
+            for i in range(DERIVED_COUNT):
+                if bits & DERIVED_TAGS & (1 << i):
+                    pk_text(b, DERIVED_KEYS[i])
+                    pk_text(b, derived.derived_value(i))
+        if nmetrics:
             pk_raw(b, b"metrics", 7)
-            pk_map(b, len(metrics))
-            for k, v in metrics.items():
-                pk_text(b, k)
-                pk_number(b, v)
+            pk_map(b, nmetrics)
+            if metrics:
+                for k, v in metrics.items():
+                    pk_text(b, k)
+                    pk_number(b, v)
+            for i in range(DERIVED_COUNT):
+                if bits & DERIVED_METRICS & (1 << i):
+                    pk_text(b, DERIVED_KEYS[i])
+                    pk_number(b, derived.derived_value(i))
         return 0
 
     cdef bytes _payload(self):
@@ -533,12 +558,13 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
 
     cdef int _span(
         self, object name, object service, object resource, object span_type, object trace_id,
-        object span_id, object parent_id, int64_t start, object duration, int error, dict meta,
-        dict metrics, list links, bint first,
+        object span_id, object parent_id, int64_t start, int64_t duration, bint finished, int error,
+        dict meta, dict metrics, list links, bint first, Span derived,
     ) except -1:
         cdef StrBuf *b = &self.buf
         cdef str tid = tid_of(trace_id, meta) if first else None
         cdef str links_json = _links_json(links) if links else None
+        cdef int bits = derived._derived if derived is not None else 0
         pk_array(b, 12)
         pk_uint(b, self._ref(service))
         pk_uint(b, self._ref(name))
@@ -547,9 +573,9 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         pk_pyint(b, span_id)
         pk_pyint(b, parent_id if parent_id is not None else 0)
         pk_int(b, start)
-        pk_pyint(b, duration if duration is not None else 0)
+        pk_int(b, duration if finished else 0)
         pk_int(b, error)
-        pk_map(b, len(meta) + (tid is not None) + (links_json is not None))
+        pk_map(b, len(meta) + (tid is not None) + (links_json is not None) + bit_count(bits & DERIVED_TAGS))
         for k, v in meta.items():
             pk_uint(b, self._ref(k))
             pk_uint(b, self._ref(v))
@@ -559,10 +585,19 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         if links_json is not None:
             pk_uint(b, self._ref(LINKS_KEY))
             pk_uint(b, self._ref(links_json))
-        pk_map(b, len(metrics))
-        for k, v in metrics.items():
-            pk_uint(b, self._ref(k))
-            pk_number(b, v)
+        for i in range(DERIVED_COUNT):
+            if bits & DERIVED_TAGS & (1 << i):
+                pk_uint(b, self._ref(DERIVED_KEYS[i]))
+                pk_uint(b, self._ref(derived.derived_value(i)))
+        pk_map(b, (len(metrics) if metrics else 0) + bit_count(bits & DERIVED_METRICS))
+        if metrics:
+            for k, v in metrics.items():
+                pk_uint(b, self._ref(k))
+                pk_number(b, v)
+        for i in range(DERIVED_COUNT):
+            if bits & DERIVED_METRICS & (1 << i):
+                pk_uint(b, self._ref(DERIVED_KEYS[i]))
+                pk_number(b, derived.derived_value(i))
         pk_uint(b, self._ref(span_type))
         return 0
 

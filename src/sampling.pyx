@@ -345,9 +345,9 @@ cdef class SamplingRule:
         cdef GlobMatcher pattern
         for key, p in self.tags.items():
             pattern = <GlobMatcher>p
-            value = span._meta.get(key)
+            value = span.tag_value(key)  # stored or derived, as ddtrace's spans carry them
             if value is None:
-                number = span._metrics.get(key)
+                number = span.metric_value(key)
                 if number is None:
                     return False
                 if isinstance(number, int) or number.is_integer():

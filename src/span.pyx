@@ -3,9 +3,16 @@
 
 A ``Span`` is one timed operation: name, service, resource, type, ids, start and duration, string
 tags (``meta``) and numeric tags (``metrics``), error state, links. Every span of a local trace shares
-one trace context (priority, origin, propagated tags, baggage) and one ``TraceBuffer``, which hands the
-finished spans to the tracer when the last open span of the trace finishes. Behaviour and names follow
-ddtrace 4.16's ``Span``.
+one trace context (priority, origin, propagated tags, baggage), which also collects the trace's spans
+and hands them to the tracer (its ``_sink``) when the last open span of the trace finishes. Behaviour
+and names follow ddtrace 4.16's ``Span``.
+
+The tags a tracer puts on every local root (``language``, ``runtime-id``, ``process_id``) and those
+that follow from the finished trace (``_sampling_priority_v1`` on a chunk's first span,
+``_dd.top_level`` on service entry spans) are not stored in the span's dicts but derived: flags on the
+span say which it has, and ``get_tag``/``get_tags``/``get_metric``/``get_metrics``, the sampler's tag
+rules and the encoders read them as if stored. A finished span so holds about half of ddtrace's memory.
+Setting or removing one of those keys works as for any other key.
 """
 
 import sys
@@ -64,37 +71,49 @@ cdef inline object _checked_text(object value, str what):
     raise TypeError("Span %s must be a str or None, not %s" % (what, type(value).__name__))
 
 
-cdef class TraceBuffer:
-    """The spans of one local trace: counts the open ones and passes the finished trace to ``sink``."""
+cdef int trace_started(Context state, Span span) except -1:
+    """``span`` of the local trace ``state`` started: collected, and counted until it finishes."""
+    if state._spans is None:  # the first span, or one started after its trace was handed on: a new chunk
+        state._spans = [span]
+    else:
+        state._spans.append(span)
+    state._open += 1
+    return 0
 
-    def __cinit__(self, object sink=None):
-        self.spans = []
-        self.open = 0
-        self.sink = sink
 
-    cdef void started(self, Span span):
-        if self.spans is None:  # a span started after its trace was handed on: a new chunk
-            self.spans = []
-        self.spans.append(span)
-        self.open += 1
+cdef int trace_finished(Context state) except -1:
+    """A span of the local trace ``state`` finished: the last open one hands the spans to the sink."""
+    state._open -= 1
+    if state._open == 0:
+        spans = state._spans
+        state._spans = None  # no list (nor reference cycle) kept per finished trace
+        if type(state._sink) is TracerState:
+            finish_trace(<TracerState>state._sink, spans)
+        else:
+            state._sink(spans)
+    return 0
 
-    cdef int finished(self, Span span) except -1:
-        self.open -= 1
-        if self.open == 0 and self.sink is not None:
-            spans = self.spans
-            self.spans = None  # no list kept per finished trace
-            if type(self.sink) is TracerState:
-                finish_trace(<TracerState>self.sink, spans)
-            else:
-                self.sink(spans)
+
+#: the keys of the derived tags and metrics, in the order of their DERIVED_* bits
+DERIVED_KEYS = ("language", "runtime-id", "process_id", "_sampling_priority_v1", "_dd.top_level")
+
+
+cdef int derived_bit(object key) noexcept:
+    """The DERIVED_* bit of ``key``, 0 for any other key."""
+    if type(key) is not str:
         return 0
-
-
-cdef inline TraceBuffer new_buffer(object sink):
-    """``TraceBuffer(sink)`` without the Python-level constructor call."""
-    cdef TraceBuffer buffer = TraceBuffer.__new__(TraceBuffer)
-    buffer.sink = sink
-    return buffer
+    cdef Py_ssize_t n = len(<str>key)
+    if n == 8:
+        return DERIVED_LANGUAGE if key == "language" else 0
+    if n == 10:
+        if key == "runtime-id":
+            return DERIVED_RUNTIME_ID
+        return DERIVED_PROCESS_ID if key == "process_id" else 0
+    if n == 21:
+        return DERIVED_PRIORITY if key == "_sampling_priority_v1" else 0
+    if n == 13:
+        return DERIVED_TOP_LEVEL if key == "_dd.top_level" else 0
+    return 0
 
 
 cdef class Span:
@@ -140,9 +159,8 @@ cdef class Span:
         self.span_id = span_id
         self.parent_id = parent_id
         self.start_ns = now_ns() if start is None else int(start * 1e9)
-        self.duration_ns = None
+        self._finished = False
         self._meta = {}
-        self._metrics = {}
         self._links = None
         self._on_finish = list(on_finish) if on_finish else None
         self._trace_ctx = trace_context_of(context, trace_id, span_id)
@@ -187,9 +205,22 @@ cdef class Span:
         self.start_ns = int(value * 1e9)
 
     @property
+    def duration_ns(self):
+        """Duration in nanoseconds, None while the span is open."""
+        return self._duration_ns if self._finished else None
+
+    @duration_ns.setter
+    def duration_ns(self, value):
+        if value is None:
+            self._finished = False
+        else:
+            self._duration_ns = value
+            self._finished = True
+
+    @property
     def duration(self):
         """Duration in seconds, None while the span is open."""
-        return None if self.duration_ns is None else self.duration_ns / 1e9
+        return self._duration_ns / 1e9 if self._finished else None
 
     @duration.setter
     def duration(self, value):
@@ -197,7 +228,7 @@ cdef class Span:
 
     @property
     def finished(self):
-        return self.duration_ns is not None
+        return self._finished
 
     @property
     def _trace_id_64bits(self):
@@ -210,14 +241,56 @@ cdef class Span:
 
     # -- tags and metrics --------------------------------------------------------------------------
 
+    cdef object derived_value(self, int index):
+        """The value of derived key ``DERIVED_KEYS[index]`` (whether the span has it is its bit's say)."""
+        if index == 0:
+            return LANGUAGE
+        if index == 1:
+            return self._proc[0]
+        if index == 2:
+            return self._proc[1]
+        if index == 3:
+            return self._chunk_priority
+        return 1
+
+    cdef object tag_value(self, object key):
+        """``get_tag``: a stored tag, else a derived one, else None."""
+        cdef int bit
+        value = self._meta.get(key)
+        if value is None and self._derived & DERIVED_TAGS:
+            bit = derived_bit(key) & self._derived & DERIVED_TAGS
+            if bit:
+                return self.derived_value(0 if bit == DERIVED_LANGUAGE else 1)
+        return value
+
+    cdef object metric_value(self, object key):
+        """``get_metric``: a stored metric, else a derived one, else None."""
+        if self._metrics is not None:
+            value = self._metrics.get(key)
+            if value is not None:
+                return value
+        cdef int bit
+        if self._derived & DERIVED_METRICS:
+            bit = derived_bit(key) & self._derived & DERIVED_METRICS
+            if bit:
+                return self.derived_value(2 if bit == DERIVED_PROCESS_ID else (3 if bit == DERIVED_PRIORITY else 4))
+        return None
+
     cdef int store_tag(self, object key, str value) except -1:
+        if self._derived:
+            self._derived &= ~derived_bit(key)  # a stored value replaces the derived one
         self._meta[key] = value
         if self._metrics:
             self._metrics.pop(key, None)
         return 0
 
     cdef int store_metric(self, object key, object value) except -1:
-        self._metrics[key] = value
+        if self._derived:
+            self._derived &= ~derived_bit(key)
+        if self._metrics is None:
+            self._metrics = {key: value}
+        else:
+            self._metrics[key] = value
         if self._meta:
             self._meta.pop(key, None)
         return 0
@@ -285,12 +358,18 @@ cdef class Span:
                 self.set_tag(key, value)
 
     def get_tag(self, key):
-        return self._meta.get(key)
+        return self.tag_value(key)
 
     def get_tags(self):
-        return dict(self._meta)
+        tags = dict(self._meta)
+        if self._derived & DERIVED_LANGUAGE:
+            tags["language"] = LANGUAGE
+        if self._derived & DERIVED_RUNTIME_ID:
+            tags["runtime-id"] = self._proc[0]
+        return tags
 
     def remove_tag(self, key):
+        self._derived &= ~(derived_bit(key) & DERIVED_TAGS)
         self._meta.pop(key, None)
 
     def set_metric(self, key, value):
@@ -318,13 +397,22 @@ cdef class Span:
                 self.set_metric(key, value)
 
     def get_metric(self, key):
-        return self._metrics.get(key)
+        return self.metric_value(key)
 
     def get_metrics(self):
-        return dict(self._metrics)
+        metrics = dict(self._metrics) if self._metrics else {}
+        if self._derived & DERIVED_PROCESS_ID:
+            metrics["process_id"] = self._proc[1]
+        if self._derived & DERIVED_PRIORITY:
+            metrics["_sampling_priority_v1"] = self._chunk_priority
+        if self._derived & DERIVED_TOP_LEVEL:
+            metrics["_dd.top_level"] = 1
+        return metrics
 
     def remove_metric(self, key):
-        self._metrics.pop(key, None)
+        self._derived &= ~(derived_bit(key) & DERIVED_METRICS)
+        if self._metrics:
+            self._metrics.pop(key, None)
 
     def _set_attribute(self, key, value):
         self.put(key, value)
@@ -363,8 +451,9 @@ cdef class Span:
         state._priority = decision
         state._ot = None
         root = self._root if self._root is not None else self
-        for key in _RATE_METRICS:
-            (<Span>root)._metrics.pop(key, None)
+        if (<Span>root)._metrics:
+            for key in _RATE_METRICS:
+                (<Span>root)._metrics.pop(key, None)
 
     def _set_sampling_decision_maker(self, mechanism):
         value = "-%d" % mechanism
@@ -408,23 +497,23 @@ cdef class Span:
 
     def finish(self, finish_time=None):
         """End the span (``finish_time`` in seconds, default now); finishing twice does nothing."""
-        if self.duration_ns is not None:
+        if self._finished:
             return
         cdef int64_t end = now_ns() if finish_time is None else <int64_t>(finish_time * 1e9)
         self._finish_at(end)
 
     def _finish_ns(self, finish_time_ns):
-        if self.duration_ns is None:
+        if not self._finished:
             self._finish_at(finish_time_ns)
 
     cdef int _finish_at(self, long long end) except -1:
-        cdef int64_t start = self.start_ns
-        self.duration_ns = end - start
+        self._duration_ns = end - self.start_ns
+        self._finished = True
         if self._on_finish is not None:
             for callback in self._on_finish:
                 callback(self)
-        if self._buffer is not None:
-            self._buffer.finished(self)
+        if self._trace_ctx is not None and self._trace_ctx._sink is not None:
+            trace_finished(self._trace_ctx)
         return 0
 
     def __enter__(self):
@@ -450,8 +539,8 @@ cdef class Span:
                 self.start_ns,
                 self.duration_ns,
                 self.error,
-                self._meta,
-                self._metrics,
+                self.get_tags(),
+                self.get_metrics(),
             )
         )
 
@@ -500,7 +589,6 @@ cpdef Span start_span(
     span.span_id = next_u64()
     span.start_ns = now_ns()
     span._meta = {}
-    span._metrics = {}
     if parent is not None:
         span.service = _checked_text(service, "service") if service is not None else parent.service
         span.trace_id = parent.trace_id
@@ -508,7 +596,6 @@ cpdef Span start_span(
         span._trace_ctx = parent._trace_ctx
         span._parent = parent
         span._root = parent._root if parent._root is not None else parent
-        span._buffer = parent._buffer
     else:
         span.service = _checked_text(service, "service")
         if remote is not None and remote.trace_id:
@@ -520,8 +607,9 @@ cpdef Span start_span(
         if remote is not None and remote._links_d:
             span._links = list(remote._links_d)
         span._context = span._trace_ctx
-        span._buffer = new_buffer(sink)
-    span._buffer.started(span)
+        span._trace_ctx._sink = sink
+    if span._trace_ctx._sink is not None:
+        trace_started(span._trace_ctx, span)
     return span
 
 
@@ -539,8 +627,8 @@ cdef class TracerState:
     cdef public object env
     cdef public object version
     cdef public dict tags
-    cdef public object runtime_id
-    cdef public object pid
+    # (runtime id, process id): the values of the local roots' derived tags
+    cdef public tuple proc
     cdef public object sampler
     cdef public object writer
     cdef public list span_rules
@@ -555,9 +643,24 @@ cdef class TracerState:
         self.sampler = sampler
         self.writer = writer
         self.sample_spans = sample_spans
-        self.runtime_id = runtime_id
-        self.pid = pid
+        self.proc = (runtime_id, pid)
         self.enabled = True
+
+    @property
+    def runtime_id(self):
+        return self.proc[0]
+
+    @runtime_id.setter
+    def runtime_id(self, value):
+        self.proc = (value, self.proc[1])
+
+    @property
+    def pid(self):
+        return self.proc[1]
+
+    @pid.setter
+    def pid(self, value):
+        self.proc = (self.proc[0], value)
 
     def __call__(self, spans):
         finish_trace(self, spans)
@@ -584,10 +687,10 @@ cpdef Span tracer_start(
     span = start_span(name, service, resource, span_type, parent, remote, st)
     meta = span._meta
     if parent is None:
-        # the root gets every propagated tag when its trace finishes
-        meta["language"] = LANGUAGE
-        meta["runtime-id"] = st.runtime_id
-        span._metrics["process_id"] = st.pid
+        # language, runtime-id and process_id: derived (see the module docstring); the root gets every
+        # propagated tag when its trace finishes
+        span._derived = DERIVED_LANGUAGE | DERIVED_RUNTIME_ID | DERIVED_PROCESS_ID
+        span._proc = st.proc
     else:
         trace_meta = span._trace_ctx._meta
         if trace_meta:
@@ -611,7 +714,7 @@ cpdef Span tracer_trace(
     """``Tracer.trace``: a new span of ``st``, child of what is active in the ContextVar ``var`` (a
     span, or an activated Context), made the active one."""
     item = get_value(var)
-    if type(item) is Span and (<Span>item).duration_ns is not None:
+    if type(item) is Span and (<Span>item)._finished:
         item = _open_ancestor(<Span>item)  # no need to store it: the new span replaces it at once
     cdef Span span = tracer_start(st, name, item, service, resource, span_type)
     PyContextVar_Set(var, span)
@@ -621,7 +724,7 @@ cpdef Span tracer_trace(
 cdef inline Span _open_ancestor(Span span):
     """The nearest unfinished ancestor of the finished ``span``, or None."""
     parent = span._parent
-    while parent is not None and parent.duration_ns is not None:
+    while parent is not None and parent._finished:
         parent = parent._parent
     return parent
 
@@ -633,7 +736,7 @@ cpdef Span active_span_of(object var):
     if type(item) is not Span:
         return None
     cdef Span span = <Span>item
-    if span.duration_ns is None:
+    if not span._finished:
         return span
     parent = _open_ancestor(span)
     PyContextVar_Set(var, parent)
@@ -654,6 +757,14 @@ cdef str tid_text(uint64_t high):
     text = ascii_str(buf, 16)
     _last_tid = (high, text)
     return text
+
+
+cdef inline int set_derived(Span span, int bit, str key) except -1:
+    """Give ``span`` the derived metric ``key``: it replaces a stored one, as an assignment would."""
+    if span._metrics:
+        span._metrics.pop(key, None)
+    span._derived |= bit
+    return 0
 
 
 cdef int finish_trace(TracerState st, list spans) except -1:
@@ -680,7 +791,8 @@ cdef int finish_trace(TracerState st, list spans) except -1:
     if high and "_dd.p.tid" not in meta:
         meta["_dd.p.tid"] = tid_text(high)
     if priority is not None:
-        root._metrics["_sampling_priority_v1"] = priority
+        set_derived(root, DERIVED_PRIORITY, "_sampling_priority_v1")
+        root._chunk_priority = priority
     origin = state._origin
     service = st.service
     for item in spans:
@@ -688,7 +800,7 @@ cdef int finish_trace(TracerState st, list spans) except -1:
         if origin is not None:
             span._meta["_dd.origin"] = origin
         if span._parent is None or span._parent.service != span.service:
-            span._metrics["_dd.top_level"] = 1
+            set_derived(span, DERIVED_TOP_LEVEL, "_dd.top_level")
         if service and span.service != service:
             span._meta["_dd.base_service"] = service
     if st.shut_down:

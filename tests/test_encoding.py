@@ -339,6 +339,39 @@ def test_twins_write_the_same_bytes(twins, version, specs):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+def test_tracer_spans_encode_their_derived_tags_once(make_tracer, twins, version):
+    # the tags a tracer derives instead of storing (language, runtime-id, process_id,
+    # _sampling_priority_v1, _dd.top_level) are written as if stored, a replaced one once
+    t = make_tracer()
+    with t.trace("root", service="svc") as root:
+        root.set_tag("http.method", "GET")
+        with t.trace("db", service="pg"):
+            pass
+        with t.trace("inner") as inner:
+            inner.set_tag("language", "go")
+    with t.trace("other") as other:
+        other.remove_tag("language")
+        other.set_metric("process_id", 7)
+        other.set_tag("_dd.top_level", "x")  # a text tag of that name next to the metric
+    traces = t.writer.pop_traces()
+    payloads = []
+    for encoding in twins("encoding"):
+        enc = encoder_of(encoding, version, BIG, BIG)
+        for trace in traces:
+            enc.put(trace)
+        ((payload, count),) = enc.encode()
+        payloads.append(payload)
+        decoded = decode(payload, version)
+        assert count == 2 and [len(trace) for trace in decoded] == [3, 1]
+        for trace, got in zip(traces, decoded):
+            for span, d in zip(trace, got):
+                assert d.get("meta", {}) == span.get_tags() and d.get("metrics", {}) == span.get_metrics()
+    assert decoded[0][0]["meta"]["language"] == "python" and decoded[1][0]["metrics"]["process_id"] == 7
+    assert decoded[1][0]["metrics"]["_dd.top_level"] == 1 and decoded[1][0]["meta"]["_dd.top_level"] == "x"
+    assert payloads[0] == payloads[1]  # compiled and pure encoders, the same bytes
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("length", [25000, 25001])
 def test_long_strings_are_truncated_as_ddtrace_does(encoding, spanmod, version, length):
     def long(c):

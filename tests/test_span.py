@@ -147,6 +147,32 @@ def test_trace_buffer_hands_over_finished_trace(spanmod):
     assert got == [[root, a, b]]
 
 
+def test_only_spans_with_a_sink_are_collected(spanmod):
+    # a span made without a sink (Span(), or start_span with none) is not counted nor kept by its trace
+    got = []
+    s = spanmod.Span("op")
+    child = spanmod.start_span("child", None, None, None, s, None, None)
+    child.finish()
+    s.finish()
+    assert s.finished and child.finished and got == []
+    root = spanmod.start_span("root", None, None, None, None, None, got.append)
+    root.finish()
+    late = spanmod.start_span("late", None, None, None, root, None, None)  # after the hand-over
+    late.finish()
+    assert got == [[root], [late]]
+
+
+def test_duration_ns_is_none_until_finished_and_settable(spanmod):
+    s = spanmod.Span("op", start=10.0)
+    assert s.duration_ns is None and s.duration is None and not s.finished
+    s.duration_ns = 2_000
+    assert s.duration_ns == 2_000 and s.duration == 2e-6 and s.finished
+    s.duration_ns = None
+    assert s.duration_ns is None and not s.finished
+    s.finish(finish_time=10.5)
+    assert s.duration_ns == 500_000_000
+
+
 def test_manual_keep_and_drop(spanmod):
     root = spanmod.start_span("root", None, None, None, None, None, None)
     child = spanmod.start_span("child", None, None, None, root, None, None)

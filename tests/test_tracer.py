@@ -40,6 +40,45 @@ def test_finished_trace_is_tagged_as_ddtrace_tags_it(make_tracer):
     assert inner.get_metric("_dd.top_level") is None and inner.get_tag("language") is None
 
 
+def test_root_and_trace_tags_set_replaced_and_removed_as_stored_ones(make_tracer):
+    # language, runtime-id, process_id, _sampling_priority_v1 and _dd.top_level are derived, not stored
+    # per span; a user setting or removing one sees what ddtrace's stored tags would do
+    t = make_tracer()
+    with t.trace("root", service="svc") as root:
+        assert root.get_tags()["language"] == "python" and root.get_metrics()["process_id"] > 0
+        root.set_tag("language", "go")
+        root.remove_tag("runtime-id")
+        root.set_tag("process_id", "worker-1")  # text: a tag now, the metric goes (a key lives once)
+        with t.trace("child") as child:
+            child.set_tag("language", "rust")
+        with t.trace("db", service="pg") as db:
+            db.set_metric("_dd.top_level", 5)  # replaced when the trace finishes, as ddtrace assigns it
+    root, child, db = t.writer.pop()
+    tags, metrics = root.get_tags(), root.get_metrics()
+    assert tags["language"] == "go" and tags["process_id"] == "worker-1" and "runtime-id" not in tags
+    assert root.get_tag("runtime-id") is None and root.get_metric("process_id") is None
+    assert metrics == {"_sampling_priority_v1": 1, "_dd.top_level": 1}
+    root.set_metric("_dd.top_level", 0)
+    root.remove_metric("_sampling_priority_v1")
+    root.remove_tag("language")
+    assert root.get_metrics() == {"_dd.top_level": 0} and root.get_metric("_sampling_priority_v1") is None
+    assert "language" not in root.get_tags() and root.get_tag("language") is None
+    assert child.get_tags()["language"] == "rust" and child.get_metrics() == {}
+    assert db.get_metrics() == {"_dd.top_level": 1} and db.get_metric("_dd.top_level") == 1
+    assert "runtime-id" not in db.get_tags() and "metrics={'_dd.top_level': 1}" in repr(db)
+
+
+def test_sampling_rules_match_the_roots_derived_tags(make_tracer, sampling):
+    t = make_tracer(rules=[sampling.SamplingRule(0.0, tags={"language": "py*"}, discard=True)])
+    with t.trace("root"):
+        pass
+    assert t.writer.pop() == [] and t.dropped_traces == 1
+    t = make_tracer(rules=[sampling.SamplingRule(0.0, tags={"process_id": "*"}, discard=True)])
+    with t.trace("root") as root:
+        root.remove_metric("process_id")
+    assert [s.name for s in t.writer.pop()] == ["root"]
+
+
 def test_continues_an_extracted_trace_and_honours_its_decision(make_tracer, prop, sampling):
     # a rule that would drop everything: the upstream decision wins, it is never re-sampled
     t = make_tracer(rules=[sampling.SamplingRule(0.0)])

@@ -17,6 +17,11 @@ cdef class Context:
     cdef public Context _shared
     # "rv:<hex>;th:<hex>" of a probabilistic local sampling decision (sent as the tracestate ot= member)
     cdef public object _ot
+    # the local trace's collection, on its trace-state context: the spans started and not yet handed on,
+    # how many are open, and what receives them when the last one finishes (None: nothing does)
+    cdef public object _sink
+    cdef list _spans
+    cdef Py_ssize_t _open
 
     cdef dict baggage_dict(self)
     cdef Context trace_state(self)

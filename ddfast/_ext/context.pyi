@@ -16,6 +16,7 @@ class Context:
     _origin: Optional[str]
     _shared: Optional[Context]
     _ot: Optional[str]
+    _sink: Optional[Any]
     def __init__(
         self,
         trace_id: Optional[int] = None,

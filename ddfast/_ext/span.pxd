@@ -1,16 +1,20 @@
-# Declaration of the compiled Span and TraceBuffer (src/span.pyx), for the other compiled modules to
-# cimport (the sampler reads span fields directly).
+# Declaration of the compiled Span (src/span.pyx), for the other compiled modules to cimport (the
+# sampler and the encoders read span fields directly).
 
 from ddfast._ext.context cimport Context
 
 
-cdef class TraceBuffer:
-    cdef list spans
-    cdef Py_ssize_t open
-    cdef public object sink
-
-    cdef void started(self, Span span)
-    cdef int finished(self, Span span) except -1
+cdef enum:
+    # bits of Span._derived: which of DERIVED_KEYS (in that order) the span carries without storing
+    # them; the first two are tags, the other three metrics
+    DERIVED_LANGUAGE = 1
+    DERIVED_RUNTIME_ID = 2
+    DERIVED_PROCESS_ID = 4
+    DERIVED_PRIORITY = 8
+    DERIVED_TOP_LEVEL = 16
+    DERIVED_TAGS = 3
+    DERIVED_METRICS = 28
+    DERIVED_COUNT = 5
 
 
 cdef class Span:
@@ -22,9 +26,16 @@ cdef class Span:
     cdef public object span_id
     cdef public object parent_id
     cdef public long long start_ns
-    cdef public object duration_ns
+    cdef long long _duration_ns  # meaningful once _finished
     cdef public int error
+    cdef bint _finished
+    cdef int _derived
+    # (runtime id, process id) of the tracer that started a local root (its derived tags' values)
+    cdef tuple _proc
+    # the trace's priority when its chunk was handed on (the first span's _sampling_priority_v1)
+    cdef object _chunk_priority
     cdef public dict _meta
+    # None until the span's first stored metric: most spans have none
     cdef public dict _metrics
     cdef public list _links
     cdef public list _on_finish
@@ -34,9 +45,11 @@ cdef class Span:
     cdef public Span _parent
     # the local root of a child span; None for a local root itself (no reference cycle per trace)
     cdef Span _root
-    cdef public TraceBuffer _buffer
     cdef object __weakref__
 
+    cdef object tag_value(self, object key)
+    cdef object metric_value(self, object key)
+    cdef object derived_value(self, int index)
     cdef int store_tag(self, object key, str value) except -1
     cdef int store_metric(self, object key, object value) except -1
     cdef int put(self, object key, object value) except -1

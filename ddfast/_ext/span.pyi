@@ -12,9 +12,7 @@ def format_traceback(
     exc_type: type, exc_val: BaseException, exc_tb: Optional[TracebackType], limit: Optional[int] = None
 ) -> str: ...
 
-class TraceBuffer:
-    sink: Optional[Callable[[list[Span]], None]]
-    def __init__(self, sink: Optional[Callable[[list[Span]], None]] = None) -> None: ...
+DERIVED_KEYS: tuple[str, str, str, str, str]
 
 class Span:
     name: str
@@ -27,11 +25,10 @@ class Span:
     duration_ns: Optional[int]
     error: int
     _meta: dict[str, str]
-    _metrics: dict[str, float]
+    _metrics: Optional[dict[str, float]]
     _on_finish: Optional[list[Callable[[Span], None]]]
     _trace_ctx: Context
     _parent: Optional[Span]
-    _buffer: Optional[TraceBuffer]
     def __init__(
         self,
         name: str,
@@ -108,6 +105,7 @@ class TracerState:
     env: Optional[str]
     version: Optional[str]
     tags: dict[str, Any]
+    proc: tuple[str, int]
     runtime_id: str
     pid: int
     sampler: Any

@@ -65,6 +65,11 @@ class Context:
         "_is_remote",
         "_shared",
         "_ot",
+        # the local trace's collection, on its trace-state context (set by the span module): the spans
+        # started and not yet handed on, how many are open, what receives them (None: nothing does)
+        "_sink",
+        "_spans",
+        "_open",
     )
 
     def __init__(
@@ -87,6 +92,8 @@ class Context:
             )
         self._shared = None
         self._ot = None
+        self._sink = self._spans = None
+        self._open = 0
         self._priority = sampling_priority
         self._origin = None
         self.dd_origin = dd_origin

@@ -12,6 +12,10 @@ import json
 
 import msgpack
 
+from ddfast._pure.span import DERIVED_COUNT
+from ddfast._pure.span import DERIVED_KEYS
+from ddfast._pure.span import DERIVED_METRICS
+from ddfast._pure.span import DERIVED_TAGS
 from ddfast._pure.span import Span as _PureSpan
 from ddfast.encoding_errors import BufferFull
 from ddfast.encoding_errors import BufferItemTooLarge
@@ -100,12 +104,6 @@ def header_size(n):
 
 def _fields(span):
     """The encoded fields of a span of either twin (or any span with ddtrace's public API)."""
-    meta = getattr(span, "_meta", None)
-    if meta is None:
-        meta = span.get_tags()
-    metrics = getattr(span, "_metrics", None)
-    if metrics is None:
-        metrics = span.get_metrics()
     return (
         span.name,
         span.service,
@@ -117,10 +115,21 @@ def _fields(span):
         span.start_ns,
         span.duration_ns,
         int(span.error),
-        meta,
-        metrics,
+        span.get_tags(),
+        span.get_metrics(),
         getattr(span, "_links", None),
+        (),
+        (),
     )
+
+
+def _derived_items(span, mask):
+    """``[(key, value)]`` of the pure span's derived tags (``mask`` DERIVED_TAGS) or metrics, in the
+    order the compiled encoders write them: after the stored ones."""
+    bits = span._derived & mask
+    if not bits:
+        return ()
+    return [(DERIVED_KEYS[i], span.derived_value(i)) for i in range(DERIVED_COUNT) if bits & (1 << i)]
 
 
 def _number(value):
@@ -249,7 +258,7 @@ class MsgpackEncoderV04(_BufferedEncoder):
     def _span(self, fields, first):
         """One span (``fields`` as ``_fields`` reads them) in this version's shape."""
         (name, service, resource, span_type, trace_id, span_id, parent_id,
-         start, duration, error, meta, metrics, links) = fields  # fmt: skip
+         start, duration, error, meta, metrics, links, derived_tags, derived_metrics) = fields  # fmt: skip
         tid = tid_of(trace_id, meta) if first else None
         d = {"trace_id": low64(trace_id)}
         if parent_id:
@@ -266,14 +275,20 @@ class MsgpackEncoderV04(_BufferedEncoder):
             d["type"] = _text(span_type)
         if links:
             d["span_links"] = [_link_v04(link) for link in links]
-        if meta or tid is not None:
+        if meta or tid is not None or derived_tags:
             meta = _texts(meta)
-            if tid is not None:
+            if tid is not None or derived_tags:
                 meta = dict(meta)
-                meta[TID_KEY] = tid
+                if tid is not None:
+                    meta[TID_KEY] = tid
+                meta.update(derived_tags)
             d["meta"] = meta
-        if metrics:
-            d["metrics"] = _numbers(metrics)
+        if metrics or derived_metrics:
+            metrics = _numbers(metrics) if metrics else {}
+            if derived_metrics:
+                metrics = dict(metrics)
+                metrics.update(derived_metrics)
+            d["metrics"] = metrics
         return d
 
     def _payload(self):
@@ -351,7 +366,7 @@ class MsgpackEncoderV05(_BufferedEncoder):
     def _span(self, fields, first):
         """One span (``fields`` as ``_fields`` reads them) in this version's shape."""
         (name, service, resource, span_type, trace_id, span_id, parent_id,
-         start, duration, error, meta, metrics, links) = fields  # fmt: skip
+         start, duration, error, meta, metrics, links, derived_tags, derived_metrics) = fields  # fmt: skip
         ref = self._ref
         tid = tid_of(trace_id, meta) if first else None
         # table indices are taken in the compiled twin's order, so both give the same bytes
@@ -365,6 +380,12 @@ class MsgpackEncoderV05(_BufferedEncoder):
         if links:
             key = ref(LINKS_KEY)
             encoded_meta[key] = ref(_links_json(links))
+        for k, v in derived_tags:
+            key = ref(k)
+            encoded_meta[key] = ref(v)
+        encoded_metrics = {ref(k): _number(v) for k, v in metrics.items()} if metrics else {}
+        for k, v in derived_metrics:
+            encoded_metrics[ref(k)] = _number(v)
         return [
             service_i,
             name_i,
@@ -376,7 +397,7 @@ class MsgpackEncoderV05(_BufferedEncoder):
             duration or 0,
             error,
             encoded_meta,
-            {ref(k): _number(v) for k, v in metrics.items()},
+            encoded_metrics,
             ref(span_type),
         ]
 
@@ -406,4 +427,6 @@ def _fast_fields(span):
         span._meta,
         span._metrics,
         span._links,
+        _derived_items(span, DERIVED_TAGS),
+        _derived_items(span, DERIVED_METRICS),
     )

@@ -289,9 +289,9 @@ class SamplingRule:
 
     def _tags_match(self, span):
         for key, pattern in self.tags.items():
-            value = span._meta.get(key)
+            value = span.get_tag(key)  # stored or derived, as ddtrace's spans carry them
             if value is None:
-                number = span._metrics.get(key)
+                number = span.get_metric(key)
                 if number is None:
                     return False
                 if isinstance(number, int) or number.is_integer():

@@ -1,10 +1,17 @@
-"""Spans and the per-trace buffer that collects them, pure Python. Twin of ``src/span.pyx``.
+"""Spans and the tracer's per-span and per-trace work, pure Python. Twin of ``src/span.pyx``.
 
 A ``Span`` is one timed operation: name, service, resource, type, ids, start and duration, string
 tags (``meta``) and numeric tags (``metrics``), error state, links. Every span of a local trace shares
-one trace context (priority, origin, propagated tags, baggage) and one ``TraceBuffer``, which hands the
-finished spans to the tracer when the last open span of the trace finishes. Behaviour and names follow
-ddtrace 4.16's ``Span``.
+one trace context (priority, origin, propagated tags, baggage), which also collects the trace's spans
+and hands them to the tracer (its ``_sink``) when the last open span of the trace finishes. Behaviour
+and names follow ddtrace 4.16's ``Span``.
+
+The tags a tracer puts on every local root (``language``, ``runtime-id``, ``process_id``) and those
+that follow from the finished trace (``_sampling_priority_v1`` on a chunk's first span,
+``_dd.top_level`` on service entry spans) are not stored in the span's dicts but derived: flags on the
+span say which it has, and ``get_tag``/``get_tags``/``get_metric``/``get_metrics``, the sampler's tag
+rules and the encoders read them as if stored. A finished span so holds about half of ddtrace's memory.
+Setting or removing one of those keys works as for any other key.
 """
 
 import math
@@ -53,28 +60,42 @@ def _checked_text(value, what):
     raise TypeError("Span %s must be a str or None, not %s" % (what, type(value).__name__))
 
 
-class TraceBuffer:
-    """The spans of one local trace: counts the open ones and passes the finished trace to ``sink``."""
+def trace_started(state, span):
+    """``span`` of the local trace ``state`` started: collected, and counted until it finishes."""
+    if state._spans is None:  # the first span, or one started after its trace was handed on: a new chunk
+        state._spans = [span]
+    else:
+        state._spans.append(span)
+    state._open += 1
 
-    __slots__ = ("spans", "open", "sink")
 
-    def __init__(self, sink=None):
-        self.spans = []
-        self.open = 0
-        self.sink = sink
+def trace_finished(state):
+    """A span of the local trace ``state`` finished: the last open one hands the spans to the sink."""
+    state._open -= 1
+    if state._open == 0:
+        spans = state._spans
+        state._spans = None  # no list (nor reference cycle) kept per finished trace
+        state._sink(spans)
 
-    def started(self, span):
-        if self.spans is None:  # a span started after its trace was handed on: a new chunk
-            self.spans = []
-        self.spans.append(span)
-        self.open += 1
 
-    def finished(self, span):
-        self.open -= 1
-        if self.open == 0 and self.sink is not None:
-            spans = self.spans
-            self.spans = None  # no list kept per finished trace
-            self.sink(spans)
+# bits of Span._derived: which of DERIVED_KEYS (in that order) the span carries without storing them;
+# the first two are tags, the other three metrics
+DERIVED_LANGUAGE = 1
+DERIVED_RUNTIME_ID = 2
+DERIVED_PROCESS_ID = 4
+DERIVED_PRIORITY = 8
+DERIVED_TOP_LEVEL = 16
+DERIVED_TAGS = 3
+DERIVED_METRICS = 28
+DERIVED_COUNT = 5
+#: the keys of the derived tags and metrics, in the order of their DERIVED_* bits
+DERIVED_KEYS = ("language", "runtime-id", "process_id", "_sampling_priority_v1", "_dd.top_level")
+_DERIVED_BITS = {key: 1 << i for i, key in enumerate(DERIVED_KEYS)}
+
+
+def derived_bit(key):
+    """The DERIVED_* bit of ``key``, 0 for any other key."""
+    return _DERIVED_BITS.get(key, 0) if type(key) is str else 0
 
 
 class Span:
@@ -91,6 +112,9 @@ class Span:
         "start_ns",
         "duration_ns",
         "error",
+        "_derived",
+        "_proc",
+        "_chunk_priority",
         "_meta",
         "_metrics",
         "_links",
@@ -99,7 +123,6 @@ class Span:
         "_context",
         "_parent",
         "_root",
-        "_buffer",
         "__weakref__",
     )
 
@@ -145,8 +168,11 @@ class Span:
         self.start_ns = time.time_ns() if start is None else int(start * 1e9)
         self.duration_ns = None
         self.error = 0
+        self._derived = 0
+        self._proc = None
+        self._chunk_priority = None
         self._meta = {}
-        self._metrics = {}
+        self._metrics = None
         self._links = None
         self._on_finish = list(on_finish) if on_finish else None
         self._trace_ctx = trace_context_of(context, trace_id, span_id)
@@ -155,7 +181,6 @@ class Span:
         self._context = self._trace_ctx
         self._parent = None
         self._root = None
-        self._buffer = None
         if links:
             for link in links:
                 self._add_link(link)
@@ -216,13 +241,53 @@ class Span:
 
     # -- tags and metrics --------------------------------------------------------------------------
 
+    def derived_value(self, index):
+        """The value of derived key ``DERIVED_KEYS[index]`` (whether the span has it is its bit's say)."""
+        if index == 0:
+            return LANGUAGE
+        if index == 1:
+            return self._proc[0]
+        if index == 2:
+            return self._proc[1]
+        if index == 3:
+            return self._chunk_priority
+        return 1
+
+    def tag_value(self, key):
+        """``get_tag``: a stored tag, else a derived one, else None."""
+        value = self._meta.get(key)
+        if value is None and self._derived & DERIVED_TAGS:
+            bit = derived_bit(key) & self._derived & DERIVED_TAGS
+            if bit:
+                return self.derived_value(0 if bit == DERIVED_LANGUAGE else 1)
+        return value
+
+    def metric_value(self, key):
+        """``get_metric``: a stored metric, else a derived one, else None."""
+        if self._metrics is not None:
+            value = self._metrics.get(key)
+            if value is not None:
+                return value
+        if self._derived & DERIVED_METRICS:
+            bit = derived_bit(key) & self._derived & DERIVED_METRICS
+            if bit:
+                return self.derived_value(2 if bit == DERIVED_PROCESS_ID else (3 if bit == DERIVED_PRIORITY else 4))
+        return None
+
     def store_tag(self, key, value):
+        if self._derived:
+            self._derived &= ~derived_bit(key)  # a stored value replaces the derived one
         self._meta[key] = value
         if self._metrics:
             self._metrics.pop(key, None)
 
     def store_metric(self, key, value):
-        self._metrics[key] = value
+        if self._derived:
+            self._derived &= ~derived_bit(key)
+        if self._metrics is None:
+            self._metrics = {key: value}
+        else:
+            self._metrics[key] = value
         if self._meta:
             self._meta.pop(key, None)
 
@@ -286,12 +351,18 @@ class Span:
                 self.set_tag(key, value)
 
     def get_tag(self, key):
-        return self._meta.get(key)
+        return self.tag_value(key)
 
     def get_tags(self):
-        return dict(self._meta)
+        tags = dict(self._meta)
+        if self._derived & DERIVED_LANGUAGE:
+            tags["language"] = LANGUAGE
+        if self._derived & DERIVED_RUNTIME_ID:
+            tags["runtime-id"] = self._proc[0]
+        return tags
 
     def remove_tag(self, key):
+        self._derived &= ~(derived_bit(key) & DERIVED_TAGS)
         self._meta.pop(key, None)
 
     def set_metric(self, key, value):
@@ -319,13 +390,22 @@ class Span:
                 self.set_metric(key, value)
 
     def get_metric(self, key):
-        return self._metrics.get(key)
+        return self.metric_value(key)
 
     def get_metrics(self):
-        return dict(self._metrics)
+        metrics = dict(self._metrics) if self._metrics else {}
+        if self._derived & DERIVED_PROCESS_ID:
+            metrics["process_id"] = self._proc[1]
+        if self._derived & DERIVED_PRIORITY:
+            metrics["_sampling_priority_v1"] = self._chunk_priority
+        if self._derived & DERIVED_TOP_LEVEL:
+            metrics["_dd.top_level"] = 1
+        return metrics
 
     def remove_metric(self, key):
-        self._metrics.pop(key, None)
+        self._derived &= ~(derived_bit(key) & DERIVED_METRICS)
+        if self._metrics:
+            self._metrics.pop(key, None)
 
     def _set_attribute(self, key, value):
         self.put(key, value)
@@ -364,8 +444,9 @@ class Span:
         state._priority = decision
         state._ot = None
         root = self._root if self._root is not None else self
-        for key in _RATE_METRICS:
-            root._metrics.pop(key, None)
+        if root._metrics:
+            for key in _RATE_METRICS:
+                root._metrics.pop(key, None)
 
     def _set_sampling_decision_maker(self, mechanism):
         value = "-%d" % mechanism
@@ -420,8 +501,8 @@ class Span:
         if self._on_finish is not None:
             for callback in self._on_finish:
                 callback(self)
-        if self._buffer is not None:
-            self._buffer.finished(self)
+        if self._trace_ctx is not None and self._trace_ctx._sink is not None:
+            trace_finished(self._trace_ctx)
 
     def __enter__(self):
         return self
@@ -446,8 +527,8 @@ class Span:
                 self.start_ns,
                 self.duration_ns,
                 self.error,
-                self._meta,
-                self._metrics,
+                self.get_tags(),
+                self.get_metrics(),
             )
         )
 
@@ -491,8 +572,11 @@ def start_span(name, service, resource, span_type, parent, remote, sink):
     span.start_ns = time.time_ns()
     span.duration_ns = None
     span.error = 0
+    span._derived = 0
+    span._proc = None
+    span._chunk_priority = None
     span._meta = {}
-    span._metrics = {}
+    span._metrics = None
     span._links = None
     span._on_finish = None
     if parent is not None:
@@ -503,7 +587,6 @@ def start_span(name, service, resource, span_type, parent, remote, sink):
         span._context = None
         span._parent = parent
         span._root = parent._root if parent._root is not None else parent
-        span._buffer = parent._buffer
     else:
         span.service = _checked_text(service, "service")
         if remote is not None and remote.trace_id:
@@ -518,8 +601,9 @@ def start_span(name, service, resource, span_type, parent, remote, sink):
         span._context = span._trace_ctx
         span._parent = None
         span._root = None
-        span._buffer = TraceBuffer(sink)
-    span._buffer.started(span)
+        span._trace_ctx._sink = sink
+    if span._trace_ctx._sink is not None:
+        trace_started(span._trace_ctx, span)
     return span
 
 
@@ -540,7 +624,7 @@ class TracerState:
     """What a tracer applies to every span it starts and every trace it finishes: its settings,
     sampler and writer. Calling it with a finished trace's spans is the traces' sink."""
 
-    __slots__ = ("service", "env", "version", "tags", "runtime_id", "pid", "sampler", "writer", "span_rules",
+    __slots__ = ("service", "env", "version", "tags", "proc", "sampler", "writer", "span_rules",
                  "sample_spans", "enabled", "shut_down", "dropped")  # fmt: skip
 
     def __init__(self, sampler, writer, sample_spans, runtime_id, pid):
@@ -550,11 +634,27 @@ class TracerState:
         self.sampler = sampler
         self.writer = writer
         self.sample_spans = sample_spans
-        self.runtime_id = runtime_id
-        self.pid = pid
+        # (runtime id, process id): the values of the local roots' derived tags
+        self.proc = (runtime_id, pid)
         self.enabled = True
         self.shut_down = False
         self.dropped = 0
+
+    @property
+    def runtime_id(self):
+        return self.proc[0]
+
+    @runtime_id.setter
+    def runtime_id(self, value):
+        self.proc = (value, self.proc[1])
+
+    @property
+    def pid(self):
+        return self.proc[1]
+
+    @pid.setter
+    def pid(self, value):
+        self.proc = (self.proc[0], value)
 
     def __call__(self, spans):
         finish_trace(self, spans)
@@ -576,10 +676,10 @@ def tracer_start(st, name, child_of, service, resource, span_type):
     span = start_span(name, service, resource, span_type, parent, remote, st)
     meta = span._meta
     if parent is None:
-        # the root gets every propagated tag when its trace finishes
-        meta["language"] = LANGUAGE
-        meta["runtime-id"] = st.runtime_id
-        span._metrics["process_id"] = st.pid
+        # language, runtime-id and process_id: derived (see the module docstring); the root gets every
+        # propagated tag when its trace finishes
+        span._derived = DERIVED_LANGUAGE | DERIVED_RUNTIME_ID | DERIVED_PROCESS_ID
+        span._proc = st.proc
     else:
         trace_meta = span._trace_ctx._meta
         if trace_meta:
@@ -643,6 +743,13 @@ def tid_text(high):
     return text
 
 
+def set_derived(span, bit, key):
+    """Give ``span`` the derived metric ``key``: it replaces a stored one, as an assignment would."""
+    if span._metrics:
+        span._metrics.pop(key, None)
+    span._derived |= bit
+
+
 def finish_trace(st, spans):
     """A local trace finished: decide it if undecided, tag it as ddtrace does, write it."""
     if not st.enabled:
@@ -664,14 +771,15 @@ def finish_trace(st, spans):
     if root.trace_id > U64 and "_dd.p.tid" not in meta:
         meta["_dd.p.tid"] = tid_text(root.trace_id >> 64)
     if priority is not None:
-        root._metrics["_sampling_priority_v1"] = priority
+        set_derived(root, DERIVED_PRIORITY, "_sampling_priority_v1")
+        root._chunk_priority = priority
     origin = state._origin
     service = st.service
     for span in spans:
         if origin is not None:
             span._meta["_dd.origin"] = origin
         if span._parent is None or span._parent.service != span.service:
-            span._metrics["_dd.top_level"] = 1
+            set_derived(span, DERIVED_TOP_LEVEL, "_dd.top_level")
         if service and span.service != service:
             span._meta["_dd.base_service"] = service
     if st.shut_down:
