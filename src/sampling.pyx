@@ -19,7 +19,7 @@ from libc.string cimport memcpy
 from idcodec cimport ascii_str, write_hex16
 
 from ddfast._ext.context cimport Context
-from ddfast._ext.span cimport Span
+from ddfast._ext.span cimport Span, register_sampler
 
 cdef extern from "<time.h>" nogil:
     ctypedef int clockid_t
@@ -548,6 +548,15 @@ cdef class DatadogSampler:
         rates = {key: (<_AgentRate>r).sample_rate for key, r in self._agent_rates.items()}
         return "DatadogSampler(agent_rates=%r, limiter=%r, rules=%r, rate_limit_always_on=%r)" % (
             rates, self.limiter, self.rules, self._rate_limit_always_on)
+
+
+cdef int _decide_root(object sampler, Span root, bint *discard) except -1:
+    (<DatadogSampler>sampler).decide(root, discard)
+    return 0
+
+
+# the tracer's finish path calls the decision directly (see span.register_sampler)
+register_sampler(DatadogSampler, _decide_root)
 
 
 cdef inline str _agent_key(object service, object env):

@@ -522,7 +522,10 @@ cdef class Span:
     def __exit__(self, exc_type, exc_val, exc_tb):
         if exc_type is not None:
             self.set_exc_info(exc_type, exc_val, exc_tb)
-        self.finish()
+        if type(self) is not Span:
+            self.finish()  # a subclass may have its own
+        elif not self._finished:
+            self._finish_at(now_ns())
 
     def __repr__(self):
         return (
@@ -759,6 +762,18 @@ cdef str tid_text(uint64_t high):
     return text
 
 
+cdef decide_fn _decide = NULL
+cdef type _decider_type = None
+
+
+cdef void register_sampler(type sampler_type, decide_fn decide) noexcept:
+    """The compiled sampler's decision, called directly (no Python call) for samplers of exactly
+    ``sampler_type``; any other sampler is asked through ``sample_or_discard``."""
+    global _decide, _decider_type
+    _decider_type = sampler_type
+    _decide = decide
+
+
 cdef inline int set_derived(Span span, int bit, str key) except -1:
     """Give ``span`` the derived metric ``key``: it replaces a stored one, as an assignment would."""
     if span._metrics:
@@ -775,8 +790,12 @@ cdef int finish_trace(TracerState st, list spans) except -1:
     cdef uint64_t high, low
     cdef Span span
     cdef Context state = root._trace_ctx
+    cdef bint discard = False
     if state._priority is None:
-        _, discard = st.sampler.sample_or_discard(root)
+        if _decide != NULL and type(st.sampler) is _decider_type:
+            _decide(st.sampler, root, &discard)
+        else:
+            _, discard = st.sampler.sample_or_discard(root)
         if discard:
             st.dropped += 1
             return 0

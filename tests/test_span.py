@@ -162,6 +162,16 @@ def test_only_spans_with_a_sink_are_collected(spanmod):
     assert got == [[root], [late]]
 
 
+def test_a_subclass_finish_is_what_the_with_statement_calls(spanmod):
+    class Timed(spanmod.Span):
+        def finish(self, finish_time=None):
+            super().finish(finish_time=42.0)
+
+    with Timed("op", start=40.0) as s:
+        pass
+    assert s.duration_ns == 2_000_000_000
+
+
 def test_duration_ns_is_none_until_finished_and_settable(spanmod):
     s = spanmod.Span("op", start=10.0)
     assert s.duration_ns is None and s.duration is None and not s.finished

@@ -79,6 +79,21 @@ def test_sampling_rules_match_the_roots_derived_tags(make_tracer, sampling):
     assert [s.name for s in t.writer.pop()] == ["root"]
 
 
+def test_a_sampler_subclass_is_asked_through_its_own_method(make_tracer, sampling):
+    asked = []
+
+    class Counting(sampling.DatadogSampler):
+        def sample_or_discard(self, span):
+            asked.append(span.name)
+            return super().sample_or_discard(span)
+
+    t = make_tracer(sampler=Counting(rules=[]))
+    with t.trace("root"):
+        pass
+    (root,) = t.writer.pop()
+    assert asked == ["root"] and root.get_metric("_sampling_priority_v1") == 1
+
+
 def test_continues_an_extracted_trace_and_honours_its_decision(make_tracer, prop, sampling):
     # a rule that would drop everything: the upstream decision wins, it is never re-sampled
     t = make_tracer(rules=[sampling.SamplingRule(0.0)])

@@ -57,6 +57,11 @@ cdef class Span:
     cdef int _finish_at(self, long long end) except -1
 
 
+ctypedef int (*decide_fn)(object sampler, Span root, bint *discard) except -1
+
+cdef void register_sampler(type sampler_type, decide_fn decide) noexcept
+
+
 cpdef Span start_span(
     object name, object service, object resource, object span_type, Span parent, Context remote, object sink
 )
