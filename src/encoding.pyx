@@ -389,7 +389,7 @@ cdef class MsgpackEncoderV04(_BufferedEncoder):
         cdef StrBuf *b = &self.buf
         cdef str tid = tid_of(trace_id, meta) if first else None
         cdef bint has_parent = parent_id is not None and parent_id != 0
-        cdef int bits = derived._derived if derived is not None else 0
+        cdef int i, bits = derived._derived if derived is not None else 0
         cdef Py_ssize_t nmeta = len(meta) + (tid is not None) + bit_count(bits & DERIVED_TAGS)
         cdef Py_ssize_t nmetrics = (len(metrics) if metrics else 0) + bit_count(bits & DERIVED_METRICS)
         pk_map(b, 7 + has_parent + (error != 0) + (span_type is not None) + (1 if links else 0)
@@ -564,7 +564,7 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         cdef StrBuf *b = &self.buf
         cdef str tid = tid_of(trace_id, meta) if first else None
         cdef str links_json = _links_json(links) if links else None
-        cdef int bits = derived._derived if derived is not None else 0
+        cdef int i, bits = derived._derived if derived is not None else 0
         pk_array(b, 12)
         pk_uint(b, self._ref(service))
         pk_uint(b, self._ref(name))
