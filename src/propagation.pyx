@@ -548,21 +548,34 @@ cpdef object decode_tagset(str text, Py_ssize_t max_size=512):
     return tags if error is None else error
 
 
+# per byte: 1 a tagset key character, 2 a tagset value character (both, or neither, may hold)
+cdef unsigned char _TAGSET_CHAR[256]
+for _c in range(256):
+    _TAGSET_CHAR[_c] = (1 if _tagset_key_char(_c) else 0) | (2 if _tagset_value_char(_c) else 0)
+
+
 cdef inline bint _trim(str text, Py_ssize_t *start, Py_ssize_t *stop, bint is_key):
     """Trim spaces off text[start:stop] and check what is left is a non-empty tag key (or value)."""
     cdef int kind = PyUnicode_KIND(text)
     cdef void *data = PyUnicode_DATA(text)
+    cdef const unsigned char *p = <const unsigned char *>data
     cdef Py_ssize_t i
     cdef uint32_t c
+    cdef unsigned char need = 1 if is_key else 2
     while start[0] < stop[0] and read_char(kind, data, start[0]) == 0x20:
         start[0] += 1
     while stop[0] > start[0] and read_char(kind, data, stop[0] - 1) == 0x20:
         stop[0] -= 1
     if stop[0] == start[0]:
         return False
+    if kind == 1:  # the usual text: one table look-up per byte
+        for i in range(start[0], stop[0]):
+            if not _TAGSET_CHAR[p[i]] & need:
+                return False
+        return True
     for i in range(start[0], stop[0]):
         c = read_char(kind, data, i)
-        if not (_tagset_key_char(c) if is_key else _tagset_value_char(c)):
+        if c > 0x7E or not _TAGSET_CHAR[c] & need:
             return False
     return True
 
@@ -1253,6 +1266,14 @@ cdef int _write_clean(StrBuf *b, str text, Py_ssize_t start, bint is_key) except
     cdef char *out
     sb_reserve(b, n - start)
     out = b.data + b.length
+    if kind == 1:
+        i = start
+        # the usual text: copied as it is up to the first substitution (NUL maps to 0: not copied)
+        while i < n and p[i] and table[p[i]] == p[i]:
+            i += 1
+        memcpy(out, p + start, i - start)
+        out += i - start
+        start = i
     for i in range(start, n):
         if kind == 1:
             t = table[p[i]]
@@ -1335,7 +1356,7 @@ cdef int _write_dd_member(StrBuf *b, Context ctx) except -1:
         mark = b.length
         if b.length > start:
             sb_char(b, b";")
-        if PyUnicode_Find(key, "_dd.p.", 6, len(key), 1) < 0:
+        if len(key) < 12 or PyUnicode_Find(key, "_dd.p.", 6, len(key), 1) < 0:
             sb_bytes(b, "t.", 2)
             _write_clean(b, key, 6, True)
         else:  # the prefix occurs again inside the key: ddtrace replaces every occurrence
@@ -1425,14 +1446,17 @@ cdef inline bint _is_dd_member(const char *p, Py_ssize_t start, Py_ssize_t stop)
     return stop - start >= 3 and p[start] == b"d" and p[start + 1] == b"d" and p[start + 2] == b"="
 
 
-cdef str _tracestate_within_limits(str ts, str dd):
-    """``tracestate_of`` for an upstream tracestate that no limit can touch (printable ASCII, no ``ot=``,
-    fewer than 32 members, under 512 bytes with our member): our ``dd=`` member (or, when ours is empty,
-    the last upstream one) then the other members in order, built in one buffer; None otherwise."""
+cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64_t parent):
+    """``tracestate_of(ctx)`` (``_with_parent(tracestate_of(ctx), parent)`` when ``with_parent``) for an
+    upstream tracestate ``ts`` that no limit can touch (printable ASCII, no ``ot=``, fewer than 32
+    members, under 512 bytes with our member) and a context with no ``ot=`` state of its own: our
+    ``dd=`` member (or, when ours is empty, the last upstream one) then the other members in order,
+    built in one buffer; None otherwise."""
     cdef Py_ssize_t n = len(ts), i, pos, start, stop, last_dd = -1, last_dd_end = 0, commas = 0
+    cdef Py_ssize_t head, member
     cdef const char *p
     cdef StrBuf b
-    if n + len(dd) + 4 > _TS_MAX_BYTES or not is_printable_ascii(ts) or PyUnicode_Find(ts, "ot=", 0, n, 1) >= 0:
+    if n + 4 > _TS_MAX_BYTES or not is_printable_ascii(ts) or PyUnicode_Find(ts, "ot=", 0, n, 1) >= 0:
         return None
     p = <const char *>PyUnicode_DATA(ts)
     for i in range(n):
@@ -1442,17 +1466,32 @@ cdef str _tracestate_within_limits(str ts, str dd):
         return None
     sb_init(&b)
     try:
-        if dd:
+        if with_parent:  # "dd=p:<parent>", then ";" and the rest of the dd= member, if any
+            sb_bytes(&b, "dd=p:", 5)
+            sb_reserve(&b, 17)
+            write_hex16(b.data + b.length, parent)
+            b.length += 16
+            sb_char(&b, b";")
+        else:
             sb_bytes(&b, "dd=", 3)
-            sb_ascii(&b, dd, 0, len(dd))
-            while b.data[b.length - 1] == b" ":  # members are sent stripped, ours too
+        head = b.length
+        _write_dd_member(&b, ctx)
+        member = b.length - head
+        if n + member + 4 > _TS_MAX_BYTES:
+            return None
+        if member:
+            while b.length > head and b.data[b.length - 1] == b" ":  # members are sent stripped, ours too
                 b.length -= 1
         else:  # ours is empty: the last upstream dd= member takes its place
+            b.length = head - 1 if with_parent else 0
             pos = 0
             while _next_member(p, n, &pos, &start, &stop):
                 if _is_dd_member(p, start, stop):
                     last_dd, last_dd_end = start, stop
             if last_dd >= 0:
+                if with_parent:
+                    sb_char(&b, b";")
+                    last_dd += 3
                 sb_bytes(&b, p + last_dd, last_dd_end - last_dd)
         pos = 0
         while _next_member(p, n, &pos, &start, &stop):
@@ -1485,11 +1524,11 @@ cpdef str tracestate_of(Context ctx):
         if ot_state is not None:
             return dd + ",ot=" + ot_state if dd else "ot=" + ot_state
         return dd
-    dd = dd_member_of(ctx)
     if ot_state is None and type(ts) is str:
-        ot = _tracestate_within_limits(<str>ts, dd)
+        ot = _tracestate_within_limits(ctx, <str>ts, False, 0)
         if ot is not None:
             return ot
+    dd = dd_member_of(ctx)
     members = [m for m in [(<str>m).strip() for m in (<str>ts).split(",")] if m]
     rest = [m for m in members if not (<str>m).startswith("ot=")]
     ot = "ot=" + ot_state if ot_state is not None else _ot_member(members)
@@ -1592,10 +1631,16 @@ cdef void _inject_tracecontext(Context ctx, object headers, uint64_t hi, uint64_
         return
     _set(headers, "traceparent", tp)
     if not ctx._is_remote:
-        if not ctx._meta.get("tracestate"):
-            _set(headers, "tracestate", _local_tracestate(ctx, PyLong_AsUnsignedLongLongMask(ctx.span_id or 0)))
+        upstream = ctx._meta.get("tracestate")
+        parent = PyLong_AsUnsignedLongLongMask(ctx.span_id or 0)
+        if not upstream:
+            _set(headers, "tracestate", _local_tracestate(ctx, parent))
             return
-        ts = _with_parent(tracestate_of(ctx), PyLong_AsUnsignedLongLongMask(ctx.span_id or 0))
+        ts = None
+        if type(upstream) is str and ctx.trace_state()._ot is None:
+            ts = _tracestate_within_limits(ctx, <str>upstream, True, parent)
+        if ts is None:
+            ts = _with_parent(tracestate_of(ctx), parent)
     else:
         ts = tracestate_of(ctx)
         last_parent = ctx._meta.get("_dd.parent_id")
