@@ -15,7 +15,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_GetItemWithError
 from cpython.long cimport PyLong_AsSsize_t
 from cpython.object cimport PyObject
-from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLong, PyLong_AsUnsignedLongLongMask
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLongMask
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
@@ -29,6 +29,10 @@ from strbuf cimport StrBuf, sb_bytes, sb_free, sb_init, sb_reserve
 cdef extern from "Python.h":
     const char *PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except NULL
     double PyFloat_AS_DOUBLE(object f)
+    # without Cython's error check: pk_pyint looks at the error itself
+    unsigned long long as_u64_or_error "PyLong_AsUnsignedLongLong"(object v) noexcept
+    bint PyErr_Occurred_ "PyErr_Occurred"() noexcept
+    void PyErr_Clear() noexcept
 
 # ddtrace's limits: a longer string is cut to its first characters and a marker
 cdef Py_ssize_t MAX_TEXT_LEN = 25000
@@ -158,10 +162,14 @@ cdef int pk_pyint(StrBuf *b, object v) except -1:
     """A Python int: signed 64-bit, unsigned 64-bit, else (out of range) a float."""
     cdef int overflow = 0
     cdef long long x = PyLong_AsLongLongAndOverflow(v, &overflow)
+    cdef unsigned long long u
     if overflow == 0:
         return pk_int(b, x)
-    if overflow > 0 and v <= 0xFFFFFFFFFFFFFFFF:
-        return pk_uint(b, PyLong_AsUnsignedLongLong(v))
+    if overflow > 0:  # above 2**63 - 1 (half of all span ids): unsigned, unless above 2**64 - 1 too
+        u = as_u64_or_error(v)
+        if not (u == 0xFFFFFFFFFFFFFFFFULL and PyErr_Occurred_()):
+            return pk_uint(b, u)
+        PyErr_Clear()
     return pk_double(b, float(v))
 
 
@@ -198,10 +206,10 @@ cdef str tid_of(object trace_id, dict meta):
     """The ``_dd.p.tid`` tag the chunk's first span must carry, or None when present or not needed."""
     cdef uint64_t hi = 0, lo = 0
     cdef char buf[16]
-    if trace_id is None:
+    if trace_id is None or TID_KEY in meta:  # a tracer's chunk has it already: no id conversion
         return None
     int_to_u128(trace_id, &hi, &lo)
-    if hi == 0 or TID_KEY in meta:
+    if hi == 0:
         return None
     write_hex16(buf, hi)
     return buf[:16].decode("ascii")
