@@ -15,6 +15,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_GetItemWithError
 from cpython.long cimport PyLong_AsSsize_t
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLongMask
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport int64_t, uint8_t, uint64_t
@@ -43,6 +44,8 @@ cdef str LINKS_KEY = "_dd.span_links"
 cdef str CONTENT_TYPE = "application/msgpack"
 # ddtrace starts every v0.5 string table with these two entries
 cdef tuple V05_PRESET = ("", "_dd.origin")
+cdef enum:
+    SEEN_SLOTS = 256
 cdef tuple DERIVED_KEYS = _derived_keys
 DEFAULT_MAX_SIZE = 20 << 20
 
@@ -505,6 +508,11 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
     cdef list strings           # the table, in index order
     cdef StrBuf table           # the table's strings, msgpack-encoded as they are added
     cdef Py_ssize_t table_mark, strings_mark
+    # the str objects last looked up, by address (held, so an address is never another object's), and
+    # their table index: a span's names and tags are mostly the same objects span after span, found
+    # here without hashing and comparing them again
+    cdef PyObject *seen[SEEN_SLOTS]
+    cdef Py_ssize_t seen_index[SEEN_SLOTS]
 
     def __cinit__(self, *args, **kwargs):
         sb_init(&self.table)
@@ -512,12 +520,20 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
 
     def __dealloc__(self):
         sb_free(&self.table)
+        self._forget_seen()
+
+    cdef void _forget_seen(self) noexcept:
+        cdef int i
+        for i in range(SEEN_SLOTS):
+            Py_XDECREF(self.seen[i])
+            self.seen[i] = NULL
 
     @property
     def endpoint(self):
         return "v0.5/traces"
 
     cdef int _clear_table(self) except -1:
+        self._forget_seen()
         self.index = {}
         self.strings = []
         self.table.length = 0
@@ -529,8 +545,26 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         """The table index of ``s`` (None is the empty string), adding it on first use."""
         cdef PyObject *found
         cdef Py_ssize_t n
+        cdef size_t slot
         if s is None:
             return 0
+        if type(s) is str:
+            slot = (<size_t><PyObject *>s >> 4) % SEEN_SLOTS
+            if self.seen[slot] == <PyObject *>s:
+                return self.seen_index[slot]
+            n = self._lookup(s)
+            if PyUnicode_GET_LENGTH(<str>s) <= MAX_TEXT_LEN:  # not truncated: the index is this object's
+                Py_INCREF(s)
+                Py_XDECREF(self.seen[slot])
+                self.seen[slot] = <PyObject *>s
+                self.seen_index[slot] = n
+            return n
+        return self._lookup(s)
+
+    cdef Py_ssize_t _lookup(self, object s) except -1:
+        """``_ref`` of a str, through the table's dict."""
+        cdef PyObject *found
+        cdef Py_ssize_t n
         if type(s) is not str:
             s = str(s)
         if PyUnicode_GET_LENGTH(<str>s) > MAX_TEXT_LEN:
@@ -560,6 +594,7 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         for i in range(self.strings_mark, len(self.strings)):
             self.index.pop(self.strings[i], None)
         del self.strings[self.strings_mark:]
+        self._forget_seen()  # some of them may be indices just taken back
 
     cdef Py_ssize_t _item_size(self) noexcept:
         return (self.buf.length - self.mark) + (self.table.length - self.table_mark)

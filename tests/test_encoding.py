@@ -283,6 +283,39 @@ def test_full_buffer_refuses_the_trace_that_does_not_fit(encoding, spanmod, vers
     assert [t[0]["meta"]["k"] for t in decode(enc.encode()[0][0], version)] == ["c"]
 
 
+def test_the_same_strings_across_traces_payloads_and_refused_traces(twins):
+    # the same str objects span after span, more of them than the compiled v0.5 encoder remembers by
+    # identity, refused traces taking their new strings back out of the table, and new payloads: both
+    # twins write the same bytes, and every span decodes to its own strings
+    (compiled_enc, pure_enc), (compiled_span, pure_span) = twins("encoding"), twins("span")
+    words = ["w%d" % i for i in range(700)]
+    long_word = "z" * 400
+
+    def run(encoding, spanmod):
+        enc = encoding.MsgpackEncoderV05(BIG, 2000)
+        payloads, expected = [], []
+        for _ in range(3):
+            for i in range(0, 700, 3):
+                s = spanmod.Span(words[i], service=words[(i * 7) % 700], resource=words[(i * 11) % 700],
+                                 trace_id=i + 1, span_id=i + 1, start=1.0)  # fmt: skip
+                s.set_tag(words[(i * 13) % 700], words[(i * 17) % 700])
+                s.finish(finish_time=2.0)
+                if i % 10 == 0:  # refused: its new strings are taken back, then sent with the next trace
+                    s.set_tag("big", long_word * 10)
+                    with pytest.raises(BufferItemTooLarge):
+                        enc.put([s])
+                    s.remove_tag("big")
+                enc.put([s])
+                expected.append((s.name, s.service, s.resource, s.get_tags()))
+            payloads.append(enc.encode()[0][0])
+        return payloads, expected
+
+    (ours, expected), (theirs, _) = run(compiled_enc, compiled_span), run(pure_enc, pure_span)
+    assert ours == theirs
+    got = [(d["name"], d["service"], d["resource"], d["meta"]) for p in ours for (d,) in decode(p, "v0.5")]
+    assert got == expected
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_buffer_is_reused_across_payloads(encoding, spanmod, version):
     enc = encoder_of(encoding, version)
