@@ -1456,7 +1456,7 @@ cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64
     cdef Py_ssize_t head, member
     cdef const char *p
     cdef StrBuf b
-    if n + 4 > _TS_MAX_BYTES or not is_printable_ascii(ts) or PyUnicode_Find(ts, "ot=", 0, n, 1) >= 0:
+    if n + 4 > _TS_MAX_BYTES or not is_printable_ascii(ts) or _has_ot(ts):
         return None
     p = <const char *>PyUnicode_DATA(ts)
     for i in range(n):
@@ -1557,12 +1557,25 @@ cdef str _ot_value(str value):
     return ";".join(kept)
 
 
+cdef inline bint _has_ot(str ts) except -1:
+    """``"ot=" in ts``, scanned in C for 1-byte text."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(ts), i
+    cdef const unsigned char *p
+    if PyUnicode_KIND(ts) != 1:
+        return PyUnicode_Find(ts, "ot=", 0, n, 1) >= 0
+    p = <const unsigned char *>PyUnicode_DATA(ts)
+    for i in range(n - 2):
+        if p[i] == 0x6F and p[i + 1] == 0x74 and p[i + 2] == 0x3D:
+            return True
+    return False
+
+
 cdef str _drop_bad_ot(str ts):
     """``ts`` with its ``ot=`` member as ddtrace's Context stores it (``_ot_value``; the member dropped when
     nothing is left of it); None when nothing is left of the whole tracestate."""
     cdef list members, kept
     cdef str value
-    if PyUnicode_Find(ts, "ot=", 0, len(ts), 1) < 0:
+    if not _has_ot(ts):
         return ts
     members = ts.split(",")
     kept = []

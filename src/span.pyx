@@ -20,6 +20,7 @@ import traceback
 
 from cpython.contextvars cimport PyContextVar_Set, get_value
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLongMask
+from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.math cimport isinf, isnan
 from libc.stdint cimport int64_t, uint64_t
 
@@ -102,17 +103,18 @@ cdef int derived_bit(object key) noexcept:
     """The DERIVED_* bit of ``key``, 0 for any other key."""
     if type(key) is not str:
         return 0
-    cdef Py_ssize_t n = len(<str>key)
+    cdef str k = <str>key
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(k)
     if n == 8:
-        return DERIVED_LANGUAGE if key == "language" else 0
+        return DERIVED_LANGUAGE if k == "language" else 0
     if n == 10:
-        if key == "runtime-id":
+        if k == "runtime-id":
             return DERIVED_RUNTIME_ID
-        return DERIVED_PROCESS_ID if key == "process_id" else 0
+        return DERIVED_PROCESS_ID if k == "process_id" else 0
     if n == 21:
-        return DERIVED_PRIORITY if key == "_sampling_priority_v1" else 0
+        return DERIVED_PRIORITY if k == "_sampling_priority_v1" else 0
     if n == 13:
-        return DERIVED_TOP_LEVEL if key == "_dd.top_level" else 0
+        return DERIVED_TOP_LEVEL if k == "_dd.top_level" else 0
     return 0
 
 
@@ -320,30 +322,35 @@ cdef class Span:
     def set_tag(self, key, value=None):
         """Set a tag. Numbers become metrics (as ddtrace stores them); ``manual.keep``/``manual.drop``
         decide the trace; ``service.name`` sets the service; bools, bytes and objects are stored as text."""
-        if type(key) is not str:
-            if isinstance(key, bytes):
-                key = (<bytes>key).decode("utf-8", "replace")
-            elif isinstance(key, str):
-                key = str(key)
-            else:
-                raise TypeError("Span tag key must be a str, not %s" % type(key).__name__)
-        if key == MANUAL_KEEP:
+        cdef str k
+        if type(key) is str:
+            k = <str>key
+        elif isinstance(key, bytes):
+            k = (<bytes>key).decode("utf-8", "replace")
+        elif isinstance(key, str):
+            k = str(key)
+        else:
+            raise TypeError("Span tag key must be a str, not %s" % type(key).__name__)
+        key = k
+        # the special keys, told apart by length first (str == str: no call for the usual mismatch)
+        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(k)
+        if n == 11 and k == MANUAL_KEEP:
             self._override_sampling_decision(USER_KEEP)
             return
-        if key == MANUAL_DROP:
+        if n == 11 and k == MANUAL_DROP:
             self._override_sampling_decision(USER_REJECT)
             return
-        if key == SERVICE_KEY:
+        if n == 12 and k == SERVICE_KEY:
             self.service = None if value is None else str(value)
-        elif key == SERVICE_VERSION_KEY:
+        elif n == 15 and k == SERVICE_VERSION_KEY:
             self.put("version", value if isinstance(value, str) else str(value))
-        elif key == MEASURED_KEY:
+        elif n == 12 and k == MEASURED_KEY:
             self.set_metric(key, 1 if value is None else value)
             return
-        elif key == STATUS_CODE_KEY:
+        elif n == 16 and k == STATUS_CODE_KEY:
             # always text, as ddtrace stores it; the usual codes share one string each
             value = _STATUS_TEXT[value - 100] if type(value) is int and 100 <= value < 600 else str(value)
-        elif key == TARGET_PORT_KEY:
+        elif n == 24 and k == TARGET_PORT_KEY:
             try:
                 value = int(value)
             except (TypeError, ValueError):
