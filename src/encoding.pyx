@@ -75,7 +75,15 @@ cdef inline int pk_nil(StrBuf *b) except -1:
     return pk_byte(b, 0xC0)
 
 
-cdef int pk_uint(StrBuf *b, uint64_t v) except -1:
+cdef inline int pk_uint(StrBuf *b, uint64_t v) except -1:
+    if v < 0x80 and b.length < b.capacity:  # a positive fixint with room for it: most table indices
+        b.data[b.length] = <char>v
+        b.length += 1
+        return 0
+    return pk_uint_wide(b, v)
+
+
+cdef int pk_uint_wide(StrBuf *b, uint64_t v) except -1:
     if v < 0x80:
         return pk_byte(b, <uint8_t>v)
     if v <= 0xFF:
