@@ -23,12 +23,12 @@ from cpython.unicode cimport (
     Py_UNICODE_ISSPACE, PyUnicode_DecodeUTF8, PyUnicode_Find, PyUnicode_GET_LENGTH, PyUnicode_Tailmatch,
 )
 from idcodec cimport (
-    PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, has_dd_p, int_to_u128,
+    HEX_LOWER, PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, has_dd_p, int_to_u128,
     is_printable_ascii, is_propagated_key, join_u128, parse_dec_u64, parse_hex_range, parse_hex_u128, read_char,
     write_hex16,
 )
 from libc.stdint cimport uint32_t
-from libc.string cimport memcmp, memcpy, memset
+from libc.string cimport memchr, memcmp, memcpy, memset
 from strbuf cimport StrBuf, sb_ascii, sb_bytes, sb_char, sb_free, sb_init, sb_reserve, sb_str
 
 from ddfast.span_link import SpanLink
@@ -891,10 +891,39 @@ DD_MEMBER_MAX_CHARS = _DD_MEMBER_MAX
 OT_VALUE_MAX_CHARS = 256
 
 
+cdef inline int _hex_bytes(const unsigned char *p, Py_ssize_t start, Py_ssize_t stop, uint64_t *out) noexcept:
+    """Lower-case hex digits p[start:stop] (at most 16) into *out: 0, or -1 for any other character."""
+    cdef uint64_t v = 0
+    cdef int d
+    cdef Py_ssize_t i
+    for i in range(start, stop):
+        d = HEX_LOWER[p[i]]
+        if d < 0:
+            return -1
+        v = (v << 4) | <uint64_t>d
+    out[0] = v
+    return 0
+
+
 cdef int _parse_traceparent(str tp, uint64_t *hi, uint64_t *lo, uint64_t *span, uint64_t *flags) except -2:
     """0 and the fields of a stripped traceparent, or -1 (see the pure twin's ``parse_traceparent``)."""
     cdef Py_ssize_t n = len(tp)
     cdef uint64_t version
+    cdef const unsigned char *p
+    if n >= 55 and PyUnicode_KIND(tp) == 1:  # the usual text: read as bytes
+        p = <const unsigned char *>PyUnicode_DATA(tp)
+        if p[2] != 0x2D or p[35] != 0x2D or p[52] != 0x2D:
+            return -1
+        if _hex_bytes(p, 0, 2, &version) < 0 or version == 0xFF:
+            return -1
+        if n > 55 and (version == 0 or p[55] != 0x2D or n == 56 or memchr(p, 0x0A, n) != NULL):
+            return -1
+        if (_hex_bytes(p, 3, 19, hi) < 0 or _hex_bytes(p, 19, 35, lo) < 0 or _hex_bytes(p, 36, 52, span) < 0
+                or _hex_bytes(p, 53, 55, flags) < 0):
+            return -1
+        if (hi[0] == 0 and lo[0] == 0) or span[0] == 0:
+            return -1
+        return 0
     if n < 55 or tp[2] != u"-" or tp[35] != u"-" or tp[52] != u"-":
         return -1
     if parse_hex_range(tp, 0, 2, True, &version) < 0 or version == 0xFF:
@@ -1399,7 +1428,7 @@ cdef str _traceparent(Context ctx, uint64_t trace_hi, uint64_t trace_lo):
     priority = ctx.trace_state()._priority
     sampled = 1 if priority is not None and priority > 0 else 0
     if tp and type(tp) is str:
-        stripped = (<str>tp).strip()
+        stripped = _stripped(<str>tp)
         if _parse_traceparent(stripped, &hi, &lo, &span, &flags) == 0:
             flags = (flags & 0xFE) | sampled
         else:
@@ -1456,12 +1485,18 @@ cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64
     cdef Py_ssize_t head, member
     cdef const char *p
     cdef StrBuf b
-    if n + 4 > _TS_MAX_BYTES or not is_printable_ascii(ts) or _has_ot(ts):
+    cdef unsigned char c
+    if n + 4 > _TS_MAX_BYTES or PyUnicode_KIND(ts) != 1:
         return None
     p = <const char *>PyUnicode_DATA(ts)
-    for i in range(n):
-        if p[i] == b",":
+    for i in range(n):  # one pass: printable ASCII, no "ot=" anywhere, the members counted
+        c = <unsigned char>p[i]
+        if c < 0x20 or c > 0x7E:
+            return None
+        if c == 0x2C:
             commas += 1
+        elif c == 0x3D and i >= 2 and p[i - 1] == b"t" and p[i - 2] == b"o":
+            return None
     if commas + 1 >= _TS_MAX_MEMBERS:
         return None
     sb_init(&b)

@@ -4,6 +4,7 @@ import logging
 import string
 
 import pytest
+from hypothesis import example
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -369,3 +370,31 @@ def test_context_pickles_and_copies(prop):
     assert pickle.loads(pickle.dumps(ctx)) == ctx
     clone = copy.deepcopy(ctx)
     assert clone == ctx and clone.meta is not ctx.meta
+
+
+@st.composite
+def traceparents(draw):
+    """Traceparents near the rules: versions, case, zero ids, separators, a later version's extra
+    fields, newlines, non-ASCII tails, padding."""
+    version = draw(st.sampled_from(["00", "01", "cc", "fe", "ff", "0A", "z0"]))
+    chars = draw(st.sampled_from(["0123456789abcdef", "0123456789abcdefABC", "0-\n \u00e9\t"]))
+    text = "-".join([version, "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", "01"])
+    for _ in range(draw(st.integers(0, 3))):  # a few characters replaced from the chosen alphabet
+        i = draw(st.integers(0, len(text) - 1))
+        text = text[:i] + draw(st.sampled_from(chars)) + text[i + 1 :]
+    tail = draw(st.sampled_from(["", "-", "-x", "-extra-fields", "\n", "-a\nb", "x", "-\u00e9", "-\u0100"]))
+    return draw(st.sampled_from(["", " ", "\t"])) + text + tail
+
+
+@settings(max_examples=400)
+@given(text=traceparents())
+@example(text=TP)
+@example(text="01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-\u0100")
+@example(text="01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-a\nb")
+def test_twins_agree_on_traceparents(compiled_prop, text):
+    # the compiled parser reads 1-byte text as bytes, other text as before: both parse every shape alike
+    assert compiled_prop.parse_traceparent(text) == pure.parse_traceparent(text)
+    headers = {"traceparent": text}
+    ours = compiled_prop.extract(headers, compiled_prop.Settings(extract_styles=("tracecontext",)))
+    theirs = pure.extract(headers, pure.Settings(extract_styles=("tracecontext",)))
+    assert repr(ours) == repr(theirs)
