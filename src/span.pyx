@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""Spans and the per-trace buffer that collects them, compiled. Twin of ``ddfast/_pure/span.py``.
+"""Spans and the tracer's per-span and per-trace work, compiled. Twin of ``ddfast/_pure/span.py``.
 
 A ``Span`` is one timed operation: name, service, resource, type, ids, start and duration, string
 tags (``meta``) and numeric tags (``metrics``), error state, links. Every span of a local trace shares
@@ -793,7 +793,7 @@ cdef int finish_trace(TracerState st, list spans) except -1:
     """A local trace finished: decide it if undecided, tag it as ddtrace does, write it."""
     if not st.enabled:
         return 0
-    cdef Span root = <Span>spans[0]  # a trace's buffer starts with its local root
+    cdef Span root = <Span>spans[0]  # a chunk's first span: the local root, but in a late chunk
     cdef uint64_t high, low
     cdef Span span
     cdef Context state = root._trace_ctx

@@ -89,7 +89,7 @@ def compiled_prop():
 
 @pytest.fixture
 def spanmod(kind):
-    """``ddfast`` span core module (Span, TraceBuffer, start_span), compiled and pure."""
+    """``ddfast`` span core module (Span, start_span, the tracer's TracerState), compiled and pure."""
     return load_twin("span", kind)
 
 

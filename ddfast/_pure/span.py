@@ -754,7 +754,7 @@ def finish_trace(st, spans):
     """A local trace finished: decide it if undecided, tag it as ddtrace does, write it."""
     if not st.enabled:
         return
-    root = spans[0]  # a trace's buffer starts with its local root
+    root = spans[0]  # a chunk's first span: the local root, but in a late chunk
     state = root._trace_ctx
     if state._priority is None:
         _, discard = st.sampler.sample_or_discard(root)
