@@ -231,9 +231,13 @@ def test_empty_traces_and_empty_buffer(encoding, version):
 def small_trace(spanmod, n=1, tag="v"):
     spans = []
     for i in range(n):
-        s = spanmod.Span("op", service="svc", trace_id=7, span_id=100 + i, parent_id=99 + i if i else None)
+        # fixed times: a measured duration's msgpack width (uint16 below 65.536 us, else uint32) would
+        # make two equal traces differ in size
+        s = spanmod.Span(
+            "op", service="svc", trace_id=7, span_id=100 + i, parent_id=99 + i if i else None, start=1000.0
+        )
         s.set_tag("k", tag % i if "%" in tag else tag)
-        s.finish()
+        s.finish(finish_time=1000.5)
         spans.append(s)
     return spans
 
