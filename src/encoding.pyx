@@ -213,6 +213,19 @@ cdef inline int bit_count(int bits) noexcept:
     return n
 
 
+cdef int pk_derived(StrBuf *b, Span s, int mask) except -1:
+    """The span's derived entries of ``mask`` as v0.4 map items (tags: text values; metrics: numbers)."""
+    cdef int i
+    for i in range(DERIVED_COUNT):
+        if s._derived & mask & (1 << i):
+            pk_text(b, DERIVED_KEYS[i])
+            if mask == DERIVED_TAGS:
+                pk_text(b, s.derived_value(i))
+            else:
+                pk_number(b, s.derived_value(i))
+    return 0
+
+
 cdef str tid_of(object trace_id, dict meta):
     """The ``_dd.p.tid`` tag the chunk's first span must carry, or None when present or not needed."""
     cdef uint64_t hi = 0, lo = 0
@@ -408,7 +421,7 @@ cdef class MsgpackEncoderV04(_BufferedEncoder):
         cdef StrBuf *b = &self.buf
         cdef str tid = tid_of(trace_id, meta) if first else None
         cdef bint has_parent = parent_id is not None and parent_id != 0
-        cdef int i, bits = derived._derived if derived is not None else 0
+        cdef int bits = derived._derived if derived is not None else 0
         cdef Py_ssize_t nmeta = len(meta) + (tid is not None) + bit_count(bits & DERIVED_TAGS)
         cdef Py_ssize_t nmetrics = (len(metrics) if metrics else 0) + bit_count(bits & DERIVED_METRICS)
         pk_map(b, 7 + has_parent + (error != 0) + (span_type is not None) + (1 if links else 0)
@@ -451,10 +464,8 @@ cdef class MsgpackEncoderV04(_BufferedEncoder):
             if tid is not None:
                 pk_raw(b, b"_dd.p.tid", 9)
                 pk_text(b, tid)
-            for i in range(DERIVED_COUNT):
-                if bits & DERIVED_TAGS & (1 << i):
-                    pk_text(b, DERIVED_KEYS[i])
-                    pk_text(b, derived.derived_value(i))
+            if bits & DERIVED_TAGS:
+                pk_derived(b, derived, DERIVED_TAGS)
         if nmetrics:
             pk_raw(b, b"metrics", 7)
             pk_map(b, nmetrics)
@@ -462,10 +473,8 @@ cdef class MsgpackEncoderV04(_BufferedEncoder):
                 for k, v in metrics.items():
                     pk_text(b, k)
                     pk_number(b, v)
-            for i in range(DERIVED_COUNT):
-                if bits & DERIVED_METRICS & (1 << i):
-                    pk_text(b, DERIVED_KEYS[i])
-                    pk_number(b, derived.derived_value(i))
+            if bits & DERIVED_METRICS:
+                pk_derived(b, derived, DERIVED_METRICS)
         return 0
 
     cdef bytes _payload(self):
@@ -549,9 +558,20 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
             self._ref(s)
         return 0
 
+    cdef int _ref_derived(self, Span s, int mask) except -1:
+        """The span's derived entries of ``mask`` (tags: text values; metrics: numbers), keys by index."""
+        cdef int i
+        for i in range(DERIVED_COUNT):
+            if s._derived & mask & (1 << i):
+                pk_uint(&self.buf, self._ref(DERIVED_KEYS[i]))
+                if mask == DERIVED_TAGS:
+                    pk_uint(&self.buf, self._ref(s.derived_value(i)))
+                else:
+                    pk_number(&self.buf, s.derived_value(i))
+        return 0
+
     cdef Py_ssize_t _ref(self, object s) except -1:
         """The table index of ``s`` (None is the empty string), adding it on first use."""
-        cdef PyObject *found
         cdef Py_ssize_t n
         cdef size_t slot
         if s is None:
@@ -570,7 +590,7 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         return self._lookup(s)
 
     cdef Py_ssize_t _lookup(self, object s) except -1:
-        """``_ref`` of a str, through the table's dict."""
+        """``_ref`` without the remembered addresses: through the table's dict."""
         cdef PyObject *found
         cdef Py_ssize_t n
         if type(s) is not str:
@@ -615,7 +635,7 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         cdef StrBuf *b = &self.buf
         cdef str tid = tid_of(trace_id, meta) if first else None
         cdef str links_json = _links_json(links) if links else None
-        cdef int i, bits = derived._derived if derived is not None else 0
+        cdef int bits = derived._derived if derived is not None else 0
         pk_array(b, 12)
         pk_uint(b, self._ref(service))
         pk_uint(b, self._ref(name))
@@ -636,19 +656,15 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         if links_json is not None:
             pk_uint(b, self._ref(LINKS_KEY))
             pk_uint(b, self._ref(links_json))
-        for i in range(DERIVED_COUNT):
-            if bits & DERIVED_TAGS & (1 << i):
-                pk_uint(b, self._ref(DERIVED_KEYS[i]))
-                pk_uint(b, self._ref(derived.derived_value(i)))
+        if bits & DERIVED_TAGS:
+            self._ref_derived(derived, DERIVED_TAGS)
         pk_map(b, (len(metrics) if metrics else 0) + bit_count(bits & DERIVED_METRICS))
         if metrics:
             for k, v in metrics.items():
                 pk_uint(b, self._ref(k))
                 pk_number(b, v)
-        for i in range(DERIVED_COUNT):
-            if bits & DERIVED_METRICS & (1 << i):
-                pk_uint(b, self._ref(DERIVED_KEYS[i]))
-                pk_number(b, derived.derived_value(i))
+        if bits & DERIVED_METRICS:
+            self._ref_derived(derived, DERIVED_METRICS)
         pk_uint(b, self._ref(span_type))
         return 0
 

@@ -23,12 +23,12 @@ from cpython.unicode cimport (
     Py_UNICODE_ISSPACE, PyUnicode_DecodeUTF8, PyUnicode_Find, PyUnicode_GET_LENGTH, PyUnicode_Tailmatch,
 )
 from idcodec cimport (
-    HEX_LOWER, PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, has_dd_p, int_to_u128,
+    PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, has_dd_p, int_to_u128,
     is_printable_ascii, is_propagated_key, join_u128, parse_dec_u64, parse_hex_range, parse_hex_u128, read_char,
     write_hex16,
 )
 from libc.stdint cimport uint32_t
-from libc.string cimport memchr, memcmp, memcpy, memset
+from libc.string cimport memcmp, memcpy, memset
 from strbuf cimport StrBuf, sb_ascii, sb_bytes, sb_char, sb_free, sb_init, sb_reserve, sb_str
 
 from ddfast.span_link import SpanLink
@@ -891,45 +891,19 @@ DD_MEMBER_MAX_CHARS = _DD_MEMBER_MAX
 OT_VALUE_MAX_CHARS = 256
 
 
-cdef inline int _hex_bytes(const unsigned char *p, Py_ssize_t start, Py_ssize_t stop, uint64_t *out) noexcept:
-    """Lower-case hex digits p[start:stop] (at most 16) into *out: 0, or -1 for any other character."""
-    cdef uint64_t v = 0
-    cdef int d
-    cdef Py_ssize_t i
-    for i in range(start, stop):
-        d = HEX_LOWER[p[i]]
-        if d < 0:
-            return -1
-        v = (v << 4) | <uint64_t>d
-    out[0] = v
-    return 0
-
-
 cdef int _parse_traceparent(str tp, uint64_t *hi, uint64_t *lo, uint64_t *span, uint64_t *flags) except -2:
     """0 and the fields of a stripped traceparent, or -1 (see the pure twin's ``parse_traceparent``)."""
     cdef Py_ssize_t n = len(tp)
+    cdef int kind = PyUnicode_KIND(tp)
+    cdef void *data = PyUnicode_DATA(tp)
     cdef uint64_t version
-    cdef const unsigned char *p
-    if n >= 55 and PyUnicode_KIND(tp) == 1:  # the usual text: read as bytes
-        p = <const unsigned char *>PyUnicode_DATA(tp)
-        if p[2] != 0x2D or p[35] != 0x2D or p[52] != 0x2D:
-            return -1
-        if _hex_bytes(p, 0, 2, &version) < 0 or version == 0xFF:
-            return -1
-        if n > 55 and (version == 0 or p[55] != 0x2D or n == 56 or memchr(p, 0x0A, n) != NULL):
-            return -1
-        if (_hex_bytes(p, 3, 19, hi) < 0 or _hex_bytes(p, 19, 35, lo) < 0 or _hex_bytes(p, 36, 52, span) < 0
-                or _hex_bytes(p, 53, 55, flags) < 0):
-            return -1
-        if (hi[0] == 0 and lo[0] == 0) or span[0] == 0:
-            return -1
-        return 0
-    if n < 55 or tp[2] != u"-" or tp[35] != u"-" or tp[52] != u"-":
+    if (n < 55 or read_char(kind, data, 2) != 0x2D or read_char(kind, data, 35) != 0x2D
+            or read_char(kind, data, 52) != 0x2D):
         return -1
     if parse_hex_range(tp, 0, 2, True, &version) < 0 or version == 0xFF:
         return -1
     if n > 55:
-        if version == 0 or tp[55] != u"-" or n == 56 or "\n" in tp:
+        if version == 0 or read_char(kind, data, 55) != 0x2D or n == 56 or "\n" in tp:
             return -1
     if (parse_hex_range(tp, 3, 19, True, hi) < 0 or parse_hex_range(tp, 19, 35, True, lo) < 0
             or parse_hex_range(tp, 36, 52, True, span) < 0 or parse_hex_range(tp, 53, 55, True, flags) < 0):
@@ -1295,14 +1269,6 @@ cdef int _write_clean(StrBuf *b, str text, Py_ssize_t start, bint is_key) except
     cdef char *out
     sb_reserve(b, n - start)
     out = b.data + b.length
-    if kind == 1:
-        i = start
-        # the usual text: copied as it is up to the first substitution (NUL maps to 0: not copied)
-        while i < n and p[i] and table[p[i]] == p[i]:
-            i += 1
-        memcpy(out, p + start, i - start)
-        out += i - start
-        start = i
     for i in range(start, n):
         if kind == 1:
             t = table[p[i]]

@@ -97,25 +97,32 @@ cdef int trace_finished(Context state) except -1:
 
 #: the keys of the derived tags and metrics, in the order of their DERIVED_* bits
 DERIVED_KEYS = ("language", "runtime-id", "process_id", "_sampling_priority_v1", "_dd.top_level")
+cdef tuple _DERIVED_KEYS = DERIVED_KEYS
 
 
-cdef int derived_bit(object key) noexcept:
-    """The DERIVED_* bit of ``key``, 0 for any other key."""
+cdef int derived_index(object key) noexcept:
+    """The position of ``key`` in DERIVED_KEYS (its bit is ``1 << position``), -1 for any other key."""
     if type(key) is not str:
-        return 0
+        return -1
     cdef str k = <str>key
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(k)
     if n == 8:
-        return DERIVED_LANGUAGE if k == "language" else 0
+        return 0 if k == "language" else -1
     if n == 10:
         if k == "runtime-id":
-            return DERIVED_RUNTIME_ID
-        return DERIVED_PROCESS_ID if k == "process_id" else 0
+            return 1
+        return 2 if k == "process_id" else -1
     if n == 21:
-        return DERIVED_PRIORITY if k == "_sampling_priority_v1" else 0
+        return 3 if k == "_sampling_priority_v1" else -1
     if n == 13:
-        return DERIVED_TOP_LEVEL if k == "_dd.top_level" else 0
-    return 0
+        return 4 if k == "_dd.top_level" else -1
+    return -1
+
+
+cdef inline int derived_bit(object key) noexcept:
+    """The DERIVED_* bit of ``key``, 0 for any other key."""
+    cdef int i = derived_index(key)
+    return 1 << i if i >= 0 else 0
 
 
 cdef class Span:
@@ -255,28 +262,31 @@ cdef class Span:
             return self._chunk_priority
         return 1
 
+    cdef object derived_of(self, object key, int mask):
+        """The derived value of ``key`` among the span's derived entries in ``mask``, else None."""
+        cdef int i
+        if not self._derived & mask:
+            return None
+        i = derived_index(key)
+        return self.derived_value(i) if i >= 0 and self._derived & mask & (1 << i) else None
+
+    cdef int add_derived(self, dict into, int mask) except -1:
+        """Add the span's derived entries of ``mask`` to ``into`` (``get_tags``, ``get_metrics``)."""
+        cdef int i
+        for i in range(DERIVED_COUNT):
+            if self._derived & mask & (1 << i):
+                into[_DERIVED_KEYS[i]] = self.derived_value(i)
+        return 0
+
     cdef object tag_value(self, object key):
         """``get_tag``: a stored tag, else a derived one, else None."""
-        cdef int bit
         value = self._meta.get(key)
-        if value is None and self._derived & DERIVED_TAGS:
-            bit = derived_bit(key) & self._derived & DERIVED_TAGS
-            if bit:
-                return self.derived_value(0 if bit == DERIVED_LANGUAGE else 1)
-        return value
+        return value if value is not None else self.derived_of(key, DERIVED_TAGS)
 
     cdef object metric_value(self, object key):
         """``get_metric``: a stored metric, else a derived one, else None."""
-        if self._metrics is not None:
-            value = self._metrics.get(key)
-            if value is not None:
-                return value
-        cdef int bit
-        if self._derived & DERIVED_METRICS:
-            bit = derived_bit(key) & self._derived & DERIVED_METRICS
-            if bit:
-                return self.derived_value(2 if bit == DERIVED_PROCESS_ID else (3 if bit == DERIVED_PRIORITY else 4))
-        return None
+        value = self._metrics.get(key) if self._metrics is not None else None
+        return value if value is not None else self.derived_of(key, DERIVED_METRICS)
 
     cdef int store_tag(self, object key, str value) except -1:
         if self._derived:
@@ -369,10 +379,7 @@ cdef class Span:
 
     def get_tags(self):
         tags = dict(self._meta)
-        if self._derived & DERIVED_LANGUAGE:
-            tags["language"] = LANGUAGE
-        if self._derived & DERIVED_RUNTIME_ID:
-            tags["runtime-id"] = self._proc[0]
+        self.add_derived(tags, DERIVED_TAGS)
         return tags
 
     def remove_tag(self, key):
@@ -408,12 +415,7 @@ cdef class Span:
 
     def get_metrics(self):
         metrics = dict(self._metrics) if self._metrics else {}
-        if self._derived & DERIVED_PROCESS_ID:
-            metrics["process_id"] = self._proc[1]
-        if self._derived & DERIVED_PRIORITY:
-            metrics["_sampling_priority_v1"] = self._chunk_priority
-        if self._derived & DERIVED_TOP_LEVEL:
-            metrics["_dd.top_level"] = 1
+        self.add_derived(metrics, DERIVED_METRICS)
         return metrics
 
     def remove_metric(self, key):
@@ -781,11 +783,12 @@ cdef void register_sampler(type sampler_type, decide_fn decide) noexcept:
     _decide = decide
 
 
-cdef inline int set_derived(Span span, int bit, str key) except -1:
-    """Give ``span`` the derived metric ``key``: it replaces a stored one, as an assignment would."""
+cdef inline int set_derived(Span span, int index) except -1:
+    """Give ``span`` the derived metric ``DERIVED_KEYS[index]``: it replaces a stored one, as an
+    assignment would."""
     if span._metrics:
-        span._metrics.pop(key, None)
-    span._derived |= bit
+        span._metrics.pop(_DERIVED_KEYS[index], None)
+    span._derived |= 1 << index
     return 0
 
 
@@ -813,11 +816,12 @@ cdef int finish_trace(TracerState st, list spans) except -1:
     for key, value in state._meta.items():
         if is_propagated_key(key):
             meta[key] = value
-    int_to_u128(root.trace_id, &high, &low)
-    if high and "_dd.p.tid" not in meta:
-        meta["_dd.p.tid"] = tid_text(high)
+    if "_dd.p.tid" not in meta:
+        int_to_u128(root.trace_id, &high, &low)
+        if high:
+            meta["_dd.p.tid"] = tid_text(high)
     if priority is not None:
-        set_derived(root, DERIVED_PRIORITY, "_sampling_priority_v1")
+        set_derived(root, 3)  # _sampling_priority_v1
         root._chunk_priority = priority
     origin = state._origin
     service = st.service
@@ -826,7 +830,7 @@ cdef int finish_trace(TracerState st, list spans) except -1:
         if origin is not None:
             span._meta["_dd.origin"] = origin
         if span._parent is None or span._parent.service != span.service:
-            set_derived(span, DERIVED_TOP_LEVEL, "_dd.top_level")
+            set_derived(span, 4)  # _dd.top_level
         if service and span.service != service:
             span._meta["_dd.base_service"] = service
     if st.shut_down:

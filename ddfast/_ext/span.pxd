@@ -47,6 +47,8 @@ cdef class Span:
     cdef Span _root
     cdef object __weakref__
 
+    cdef object derived_of(self, object key, int mask)
+    cdef int add_derived(self, dict into, int mask) except -1
     cdef object tag_value(self, object key)
     cdef object metric_value(self, object key)
     cdef object derived_value(self, int index)

@@ -12,8 +12,6 @@ import json
 
 import msgpack
 
-from ddfast._pure.span import DERIVED_COUNT
-from ddfast._pure.span import DERIVED_KEYS
 from ddfast._pure.span import DERIVED_METRICS
 from ddfast._pure.span import DERIVED_TAGS
 from ddfast._pure.span import Span as _PureSpan
@@ -126,10 +124,11 @@ def _fields(span):
 def _derived_items(span, mask):
     """``[(key, value)]`` of the pure span's derived tags (``mask`` DERIVED_TAGS) or metrics, in the
     order the compiled encoders write them: after the stored ones."""
-    bits = span._derived & mask
-    if not bits:
+    if not span._derived & mask:
         return ()
-    return [(DERIVED_KEYS[i], span.derived_value(i)) for i in range(DERIVED_COUNT) if bits & (1 << i)]
+    derived = {}
+    span.add_derived(derived, mask)
+    return derived.items()
 
 
 def _number(value):

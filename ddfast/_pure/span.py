@@ -90,12 +90,18 @@ DERIVED_METRICS = 28
 DERIVED_COUNT = 5
 #: the keys of the derived tags and metrics, in the order of their DERIVED_* bits
 DERIVED_KEYS = ("language", "runtime-id", "process_id", "_sampling_priority_v1", "_dd.top_level")
-_DERIVED_BITS = {key: 1 << i for i, key in enumerate(DERIVED_KEYS)}
+_DERIVED_INDEX = {key: i for i, key in enumerate(DERIVED_KEYS)}
+
+
+def derived_index(key):
+    """The position of ``key`` in DERIVED_KEYS (its bit is ``1 << position``), -1 for any other key."""
+    return _DERIVED_INDEX.get(key, -1) if type(key) is str else -1
 
 
 def derived_bit(key):
     """The DERIVED_* bit of ``key``, 0 for any other key."""
-    return _DERIVED_BITS.get(key, 0) if type(key) is str else 0
+    i = derived_index(key)
+    return 1 << i if i >= 0 else 0
 
 
 class Span:
@@ -253,26 +259,28 @@ class Span:
             return self._chunk_priority
         return 1
 
+    def derived_of(self, key, mask):
+        """The derived value of ``key`` among the span's derived entries in ``mask``, else None."""
+        if not self._derived & mask:
+            return None
+        i = derived_index(key)
+        return self.derived_value(i) if i >= 0 and self._derived & mask & (1 << i) else None
+
+    def add_derived(self, into, mask):
+        """Add the span's derived entries of ``mask`` to ``into`` (``get_tags``, ``get_metrics``)."""
+        for i in range(DERIVED_COUNT):
+            if self._derived & mask & (1 << i):
+                into[DERIVED_KEYS[i]] = self.derived_value(i)
+
     def tag_value(self, key):
         """``get_tag``: a stored tag, else a derived one, else None."""
         value = self._meta.get(key)
-        if value is None and self._derived & DERIVED_TAGS:
-            bit = derived_bit(key) & self._derived & DERIVED_TAGS
-            if bit:
-                return self.derived_value(0 if bit == DERIVED_LANGUAGE else 1)
-        return value
+        return value if value is not None else self.derived_of(key, DERIVED_TAGS)
 
     def metric_value(self, key):
         """``get_metric``: a stored metric, else a derived one, else None."""
-        if self._metrics is not None:
-            value = self._metrics.get(key)
-            if value is not None:
-                return value
-        if self._derived & DERIVED_METRICS:
-            bit = derived_bit(key) & self._derived & DERIVED_METRICS
-            if bit:
-                return self.derived_value(2 if bit == DERIVED_PROCESS_ID else (3 if bit == DERIVED_PRIORITY else 4))
-        return None
+        value = self._metrics.get(key) if self._metrics is not None else None
+        return value if value is not None else self.derived_of(key, DERIVED_METRICS)
 
     def store_tag(self, key, value):
         if self._derived:
@@ -355,10 +363,7 @@ class Span:
 
     def get_tags(self):
         tags = dict(self._meta)
-        if self._derived & DERIVED_LANGUAGE:
-            tags["language"] = LANGUAGE
-        if self._derived & DERIVED_RUNTIME_ID:
-            tags["runtime-id"] = self._proc[0]
+        self.add_derived(tags, DERIVED_TAGS)
         return tags
 
     def remove_tag(self, key):
@@ -394,12 +399,7 @@ class Span:
 
     def get_metrics(self):
         metrics = dict(self._metrics) if self._metrics else {}
-        if self._derived & DERIVED_PROCESS_ID:
-            metrics["process_id"] = self._proc[1]
-        if self._derived & DERIVED_PRIORITY:
-            metrics["_sampling_priority_v1"] = self._chunk_priority
-        if self._derived & DERIVED_TOP_LEVEL:
-            metrics["_dd.top_level"] = 1
+        self.add_derived(metrics, DERIVED_METRICS)
         return metrics
 
     def remove_metric(self, key):
@@ -743,11 +743,12 @@ def tid_text(high):
     return text
 
 
-def set_derived(span, bit, key):
-    """Give ``span`` the derived metric ``key``: it replaces a stored one, as an assignment would."""
+def set_derived(span, index):
+    """Give ``span`` the derived metric ``DERIVED_KEYS[index]``: it replaces a stored one, as an
+    assignment would."""
     if span._metrics:
-        span._metrics.pop(key, None)
-    span._derived |= bit
+        span._metrics.pop(DERIVED_KEYS[index], None)
+    span._derived |= 1 << index
 
 
 def finish_trace(st, spans):
@@ -771,7 +772,7 @@ def finish_trace(st, spans):
     if root.trace_id > U64 and "_dd.p.tid" not in meta:
         meta["_dd.p.tid"] = tid_text(root.trace_id >> 64)
     if priority is not None:
-        set_derived(root, DERIVED_PRIORITY, "_sampling_priority_v1")
+        set_derived(root, 3)  # _sampling_priority_v1
         root._chunk_priority = priority
     origin = state._origin
     service = st.service
@@ -779,7 +780,7 @@ def finish_trace(st, spans):
         if origin is not None:
             span._meta["_dd.origin"] = origin
         if span._parent is None or span._parent.service != span.service:
-            set_derived(span, DERIVED_TOP_LEVEL, "_dd.top_level")
+            set_derived(span, 4)  # _dd.top_level
         if service and span.service != service:
             span._meta["_dd.base_service"] = service
     if st.shut_down:
