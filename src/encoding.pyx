@@ -16,7 +16,7 @@ from cpython.dict cimport PyDict_GetItemWithError
 from cpython.long cimport PyLong_AsSsize_t
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
-from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLongMask
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
@@ -24,7 +24,7 @@ from libc.string cimport memcpy
 from ddfast._ext.span cimport DERIVED_COUNT, DERIVED_METRICS, DERIVED_TAGS, Span
 from ddfast._ext.span import DERIVED_KEYS as _derived_keys
 from ddfast.encoding_errors import BufferFull, BufferItemTooLarge
-from idcodec cimport int_to_u128, write_hex16
+from idcodec cimport int_to_u128, low64 as int_low64, write_hex16
 from strbuf cimport StrBuf, sb_bytes, sb_free, sb_init, sb_reserve
 
 cdef extern from "Python.h":
@@ -202,7 +202,7 @@ cdef inline uint64_t low64(object v) except? 0xFFFFFFFFFFFFFFFF:
     """The low 64 bits of an id (0 for None): what the agent's ``trace_id`` field carries."""
     if v is None:
         return 0
-    return PyLong_AsUnsignedLongLongMask(v)
+    return int_low64(v)
 
 
 cdef inline int bit_count(int bits) noexcept:

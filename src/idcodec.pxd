@@ -26,16 +26,87 @@ cdef inline uint32_t read_char(int kind, void *data, Py_ssize_t i) noexcept:
     return PyUnicode_READ(kind, data, i)
 
 
-# A Python int from 16 little-endian bytes, without parsing text: the public call where it exists (3.13+).
+# Where CPython's int layout is at hand (not the limited API, not PyPy): its digits, their count, its sign.
 cdef extern from *:
     """
-    #if PY_VERSION_HEX >= 0x030D0000
-    #define DDF_INT_FROM_LE16(buf) PyLong_FromUnsignedNativeBytes((buf), 16, Py_ASNATIVEBYTES_LITTLE_ENDIAN)
+    #if !defined(Py_LIMITED_API) && !defined(PYPY_VERSION)
+    #define DDF_LONG_INTERNALS 1
+    #if PY_VERSION_HEX < 0x030B0000
+    #include "longintrepr.h"
+    #endif
+    #if PY_VERSION_HEX >= 0x030C0000
+    #define DDF_LONG_DIGITS(x) (((PyLongObject *)(x))->long_value.ob_digit)
+    #define DDF_LONG_NDIGITS(x) ((Py_ssize_t)(((PyLongObject *)(x))->long_value.lv_tag >> 3))
+    #define DDF_LONG_IS_NEG(x) ((((PyLongObject *)(x))->long_value.lv_tag & 3) == 2)
     #else
-    #define DDF_INT_FROM_LE16(buf) _PyLong_FromByteArray((const unsigned char *)(buf), 16, 1, 0)
+    #define DDF_LONG_DIGITS(x) (((PyLongObject *)(x))->ob_digit)
+    #define DDF_LONG_NDIGITS(x) (Py_SIZE(x) < 0 ? -Py_SIZE(x) : Py_SIZE(x))
+    #define DDF_LONG_IS_NEG(x) (Py_SIZE(x) < 0)
+    #endif
+    #else
+    #define DDF_LONG_INTERNALS 0
     #endif
     """
-    object int_from_le16 "DDF_INT_FROM_LE16"(const unsigned char *buf)
+
+# The low 64 bits of an int (PyLong_AsUnsignedLongLongMask), from its digits when it is a non-negative
+# exact int: the ids the hot paths hash and format, without a call.
+cdef extern from *:
+    """
+    static CYTHON_INLINE unsigned PY_LONG_LONG ddf_low64(PyObject *v) {
+    #if DDF_LONG_INTERNALS
+        if (PyLong_CheckExact(v) && !DDF_LONG_IS_NEG(v)) {
+            Py_ssize_t n = DDF_LONG_NDIGITS(v), j;
+            const digit *d = DDF_LONG_DIGITS(v);
+            uint64_t l = 0;
+            if (n > (64 + PyLong_SHIFT - 1) / PyLong_SHIFT)
+                n = (64 + PyLong_SHIFT - 1) / PyLong_SHIFT;  /* the digits that reach the low 64 bits */
+            for (j = n - 1; j >= 0; j--)
+                l = (l << PyLong_SHIFT) | (uint64_t)d[j];
+            return l;
+        }
+    #endif
+        return PyLong_AsUnsignedLongLongMask(v);
+    }
+    """
+    unsigned long long low64 "ddf_low64"(object v) except? -1
+
+# The Python int hi * 2**64 + lo, without parsing text: its digits written straight into a new int where
+# the layout is at hand (CPython before 3.13), else from 16 little-endian bytes (the public call on 3.13+).
+cdef extern from *:
+    """
+    static PyObject *ddf_int_from_u128(uint64_t hi, uint64_t lo) {
+    #if DDF_LONG_INTERNALS && PY_VERSION_HEX < 0x030D0000
+        digit d[(128 + PyLong_SHIFT - 1) / PyLong_SHIFT];
+        Py_ssize_t n = 0;
+        PyLongObject *r;
+        while (hi || lo) {
+            d[n++] = (digit)(lo & PyLong_MASK);
+            lo = (lo >> PyLong_SHIFT) | (hi << (64 - PyLong_SHIFT));
+            hi >>= PyLong_SHIFT;
+        }
+        if (n == 0)
+            return PyLong_FromLong(0);
+        r = _PyLong_New(n);
+        if (r == NULL)
+            return NULL;
+        memcpy(DDF_LONG_DIGITS(r), d, (size_t)n * sizeof(digit));
+        return (PyObject *)r;
+    #else
+        unsigned char buf[16];
+        int i;
+        for (i = 0; i < 8; i++) {
+            buf[i] = (unsigned char)(lo >> (8 * i));
+            buf[8 + i] = (unsigned char)(hi >> (8 * i));
+        }
+    #if PY_VERSION_HEX >= 0x030D0000
+        return PyLong_FromUnsignedNativeBytes(buf, 16, Py_ASNATIVEBYTES_LITTLE_ENDIAN);
+    #else
+        return _PyLong_FromByteArray(buf, 16, 1, 0);
+    #endif
+    #endif
+    }
+    """
+    object int_from_u128 "ddf_int_from_u128"(uint64_t hi, uint64_t lo)
 
 # The low 128 bits of a non-negative Python int as two 64-bit halves, without shifting (no allocation).
 cdef extern from *:
@@ -43,6 +114,23 @@ cdef extern from *:
     static int ddf_int_to_u128(PyObject *v, uint64_t *hi, uint64_t *lo) {
         unsigned char buf[16];
         int i;
+    #if DDF_LONG_INTERNALS
+        /* an int's own digits when it is non-negative and fits 128 bits: no byte array, no call */
+        if (PyLong_CheckExact(v) && !DDF_LONG_IS_NEG(v)) {
+            Py_ssize_t n = DDF_LONG_NDIGITS(v), j;
+            const digit *d = DDF_LONG_DIGITS(v);
+            if (n <= 128 / PyLong_SHIFT
+                    || (n == 128 / PyLong_SHIFT + 1 && (d[n - 1] >> (128 - (n - 1) * PyLong_SHIFT)) == 0)) {
+                uint64_t h = 0, l = 0;
+                for (j = n - 1; j >= 0; j--) {
+                    h = (h << PyLong_SHIFT) | (l >> (64 - PyLong_SHIFT));
+                    l = (l << PyLong_SHIFT) | (uint64_t)d[j];
+                }
+                *hi = h; *lo = l;
+                return 0;
+            }
+        }
+    #endif
     #if PY_VERSION_HEX >= 0x030D0000
         if (PyLong_AsNativeBytes(v, buf, 16, Py_ASNATIVEBYTES_LITTLE_ENDIAN | Py_ASNATIVEBYTES_UNSIGNED_BUFFER) < 0)
             return -1;
@@ -194,14 +282,9 @@ cdef inline void write_hex16(char *buf, uint64_t v) noexcept:
 
 cdef inline object join_u128(uint64_t hi, uint64_t lo):
     """The Python int hi * 2**64 + lo (one allocation, no text parsing)."""
-    cdef unsigned char buf[16]
-    cdef int i
     if hi == 0:
         return lo
-    for i in range(8):
-        buf[i] = (lo >> (8 * i)) & 0xFF
-        buf[8 + i] = (hi >> (8 * i)) & 0xFF
-    return int_from_le16(buf)
+    return int_from_u128(hi, lo)
 
 
 cdef inline int split_u128(object n, uint64_t *hi, uint64_t *lo) except -1:

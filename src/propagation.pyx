@@ -13,7 +13,6 @@ from urllib.parse import unquote
 
 cimport cython
 from cpython.dict cimport PyDict_Next, PyDict_SetItem
-from cpython.long cimport PyLong_AsUnsignedLongLongMask
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from libc.stdint cimport uint64_t
@@ -24,7 +23,7 @@ from cpython.unicode cimport (
 )
 from idcodec cimport (
     PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, has_dd_p, int_to_u128,
-    is_printable_ascii, is_propagated_key, join_u128, parse_dec_u64, parse_hex_range, parse_hex_u128, read_char,
+    is_printable_ascii, is_propagated_key, join_u128, low64, parse_dec_u64, parse_hex_range, parse_hex_u128, read_char,
     write_hex16,
 )
 from libc.stdint cimport uint32_t
@@ -554,30 +553,32 @@ for _c in range(256):
     _TAGSET_CHAR[_c] = (1 if _tagset_key_char(_c) else 0) | (2 if _tagset_value_char(_c) else 0)
 
 
-cdef inline bint _trim(str text, Py_ssize_t *start, Py_ssize_t *stop, bint is_key):
-    """Trim spaces off text[start:stop] and check what is left is a non-empty tag key (or value)."""
-    cdef int kind = PyUnicode_KIND(text)
-    cdef void *data = PyUnicode_DATA(text)
-    cdef const unsigned char *p = <const unsigned char *>data
-    cdef Py_ssize_t i
-    cdef uint32_t c
-    cdef unsigned char need = 1 if is_key else 2
-    while start[0] < stop[0] and read_char(kind, data, start[0]) == 0x20:
-        start[0] += 1
-    while stop[0] > start[0] and read_char(kind, data, stop[0] - 1) == 0x20:
-        stop[0] -= 1
-    if stop[0] == start[0]:
-        return False
-    if kind == 1:  # the usual text: one table look-up per byte
-        for i in range(start[0], stop[0]):
-            if not _TAGSET_CHAR[p[i]] & need:
-                return False
-        return True
-    for i in range(start[0], stop[0]):
-        c = read_char(kind, data, i)
-        if c > 0x7E or not _TAGSET_CHAR[c] & need:
-            return False
-    return True
+cdef int _put_tag_part(StrBuf *b, str text, unsigned char need) except -1:
+    """Append ``text`` trimmed of spaces when what is left is a non-empty tagset key (``need`` 1) or
+    value (2), checked and copied in one pass: 1; else 0 (the buffer's content is then undefined past
+    its length). Text that is not 1-byte always holds a character the grammar forbids."""
+    cdef Py_ssize_t start = 0, stop = len(text), i
+    cdef const unsigned char *p
+    cdef unsigned char c
+    cdef char *out
+    if PyUnicode_KIND(text) != 1:
+        return 0
+    p = <const unsigned char *>PyUnicode_DATA(text)
+    while start < stop and p[start] == 0x20:
+        start += 1
+    while stop > start and p[stop - 1] == 0x20:
+        stop -= 1
+    if stop == start:
+        return 0
+    sb_reserve(b, stop - start)
+    out = b.data + b.length - start
+    for i in range(start, stop):
+        c = p[i]
+        if not _TAGSET_CHAR[c] & need:
+            return 0
+        out[i] = <char>c
+    b.length += stop - start
+    return 1
 
 
 cdef str _encode_tagset(dict tags, Py_ssize_t max_size, bint propagated_only, int *error):
@@ -585,8 +586,6 @@ cdef str _encode_tagset(dict tags, Py_ssize_t max_size, bint propagated_only, in
     ``_dd.p.*`` keys (what Datadog injection encodes from a context's meta). On failure None, and
     ``error[0]`` says why (``_TAGSET_ERRORS``)."""
     cdef StrBuf b
-    cdef Py_ssize_t ks, ke, vs, ve, size = 0, count = 0
-    cdef str key, value, result
     sb_init(&b)
     try:
         for k, v in tags.items():
@@ -595,23 +594,19 @@ cdef str _encode_tagset(dict tags, Py_ssize_t max_size, bint propagated_only, in
             if not isinstance(k, str) or not isinstance(v, str):
                 error[0] = 1
                 return None
-            key = <str>k
-            value = <str>v
-            ks, ke, vs, ve = 0, len(key), 0, len(value)
-            if not _trim(key, &ks, &ke, True) or not _trim(value, &vs, &ve, False):
+            if b.length:
+                sb_char(&b, b",")
+            if not _put_tag_part(&b, <str>k, 1):
                 error[0] = 1
                 return None
-            size += (ke - ks) + 1 + (ve - vs) + (1 if count else 0)
-            if size > max_size:
+            sb_char(&b, b"=")
+            if not _put_tag_part(&b, <str>v, 2):
+                error[0] = 1
+                return None
+            if b.length > max_size:
                 error[0] = 2
                 return None
-            if count:
-                sb_char(&b, b",")
-            sb_ascii(&b, key, ks, ke)
-            sb_char(&b, b"=")
-            sb_ascii(&b, value, vs, ve)
-            count += 1
-        return sb_str(&b) if count else None
+        return sb_str(&b) if b.length else None
     finally:
         sb_free(&b)
 
@@ -702,24 +697,39 @@ cdef const char *_PAIRS = (b"000102030405060708091011121314151617181920212223242
                            b"8081828384858687888990919293949596979899")
 
 
+cdef inline int _write_pairs(char *end, uint32_t v, int pairs) noexcept:
+    """Write the last ``2 * pairs`` decimal digits of ``v`` just before ``end``, zero-padded."""
+    cdef uint32_t r
+    cdef int i
+    for i in range(pairs):
+        r = v % 100
+        v //= 100
+        end -= 2
+        end[0] = _PAIRS[2 * r]
+        end[1] = _PAIRS[2 * r + 1]
+    return 0
+
+
 cdef str _dec(uint64_t v):
-    """Unsigned decimal of v, two digits per division."""
+    """Unsigned decimal of v: 32-bit arithmetic on 8-digit groups, two digits per division."""
     cdef char buf[20]
     cdef int i = 20
-    cdef unsigned int r
-    while v >= 100:
-        r = <unsigned int>(v % 100)
-        v //= 100
+    cdef uint32_t low
+    while v >= 100000000:
+        _write_pairs(buf + i, <uint32_t>(v % 100000000), 4)
+        v //= 100000000
+        i -= 8
+    low = <uint32_t>v
+    while low >= 100:
         i -= 2
-        buf[i] = _PAIRS[2 * r]
-        buf[i + 1] = _PAIRS[2 * r + 1]
-    if v >= 10:
+        _write_pairs(buf + i + 2, low, 1)
+        low //= 100
+    if low >= 10:
         i -= 2
-        buf[i] = _PAIRS[2 * v]
-        buf[i + 1] = _PAIRS[2 * v + 1]
+        _write_pairs(buf + i + 2, low, 1)
     else:
         i -= 1
-        buf[i] = <char>(48 + v)
+        buf[i] = <char>(48 + low)
     return ascii_str(buf + i, 20 - i)
 
 
@@ -744,9 +754,11 @@ cdef str _hex_id(object value):
 
 cdef inline bint _is_hex_of(object text, uint64_t v):
     """``text`` is already the 16-digit lowercase hex of ``v`` (saves re-making an equal string)."""
-    cdef uint64_t parsed
-    return (type(text) is str and len(<str>text) == 16
-            and parse_hex_range(<str>text, 0, 16, True, &parsed) == 0 and parsed == v)
+    cdef char buf[16]
+    if type(text) is not str or PyUnicode_GET_LENGTH(<str>text) != 16 or PyUnicode_KIND(<str>text) != 1:
+        return False
+    write_hex16(buf, v)
+    return memcmp(buf, PyUnicode_DATA(<str>text), 16) == 0
 
 
 cdef inline int _set(object headers, str name, object value) except -1:
@@ -775,7 +787,7 @@ cdef void _inject_datadog(Context ctx, object headers, Settings s, uint64_t hi, 
     if hi and not _is_hex_of(meta.get("_dd.p.tid"), hi):
         meta["_dd.p.tid"] = _hex16(hi)
     cdef Context state = ctx.trace_state()
-    _set(headers, "x-datadog-parent-id", _dec(PyLong_AsUnsignedLongLongMask(ctx.span_id)))
+    _set(headers, "x-datadog-parent-id", _dec(low64(ctx.span_id)))
     if state._priority is not None:
         _set(headers, "x-datadog-sampling-priority", _priority_str(state._priority))
     if state._origin is not None:
@@ -1411,7 +1423,7 @@ cdef str _traceparent(Context ctx, uint64_t trace_hi, uint64_t trace_lo):
     write_hex16(buf + 3, hi)
     write_hex16(buf + 19, lo)
     buf[35] = b"-"
-    write_hex16(buf + 36, PyLong_AsUnsignedLongLongMask(ctx.span_id))
+    write_hex16(buf + 36, low64(ctx.span_id))
     buf[52] = b"-"
     buf[53] = b"0123456789abcdef"[(flags >> 4) & 0xF]
     buf[54] = b"0123456789abcdef"[flags & 0xF]
@@ -1646,7 +1658,7 @@ cdef void _inject_tracecontext(Context ctx, object headers, uint64_t hi, uint64_
     _set(headers, "traceparent", tp)
     if not ctx._is_remote:
         upstream = ctx._meta.get("tracestate")
-        parent = PyLong_AsUnsignedLongLongMask(ctx.span_id or 0)
+        parent = low64(ctx.span_id or 0)
         if not upstream:
             _set(headers, "tracestate", _local_tracestate(ctx, parent))
             return
@@ -1886,7 +1898,7 @@ cdef void _apply_merge(Context primary, _W3CMerge merge, object dd_span_id) exce
         if last_parent is not None:
             primary_meta["_dd.parent_id"] = last_parent
         elif dd_span_id is not None:
-            primary_meta["_dd.parent_id"] = _hex16(PyLong_AsUnsignedLongLongMask(dd_span_id))
+            primary_meta["_dd.parent_id"] = _hex16(low64(dd_span_id))
         primary.span_id = merge.span_id
 
 
@@ -1920,7 +1932,7 @@ cdef Context _resolve(list contexts, list styles):
                 elif DATADOG in styles:
                     dd_span_id = (<Context>contexts[styles.index(DATADOG)]).span_id
                     if dd_span_id is not None:
-                        primary_meta["_dd.parent_id"] = _hex16(PyLong_AsUnsignedLongLongMask(dd_span_id))
+                        primary_meta["_dd.parent_id"] = _hex16(low64(dd_span_id))
                 primary.span_id = ctx.span_id
     primary._links_d = links
     return primary

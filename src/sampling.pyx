@@ -11,12 +11,11 @@ import json
 import logging
 import threading
 
-from cpython.long cimport PyLong_AsUnsignedLongLongMask
 from libc.math cimport floor
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy
 
-from idcodec cimport ascii_str, write_hex16
+from idcodec cimport ascii_str, low64, write_hex16
 
 from ddfast._ext.context cimport Context
 from ddfast._ext.span cimport Span, register_sampler
@@ -78,7 +77,7 @@ cdef inline bint below(uint64_t hashed, double threshold) noexcept:
 def sampled_by_rate(trace_id, double rate):
     """The Knuth decision for ``rate``: keep when ``(low64(trace_id) * 1111111111111111111) mod 2**64
     <= rate * (2**64 - 1)``."""
-    return below(knuth_hash(PyLong_AsUnsignedLongLongMask(trace_id)), rate * _MAX_U64)
+    return below(knuth_hash(low64(trace_id)), rate * _MAX_U64)
 
 
 def format_rate(double rate):
@@ -366,7 +365,7 @@ cdef class SamplingRule:
             return True
         if self.sample_rate == 0:
             return False
-        return below(knuth_hash(PyLong_AsUnsignedLongLongMask(span.trace_id)), self._threshold)
+        return below(knuth_hash(low64(span.trace_id)), self._threshold)
 
     cdef int mechanism(self):
         if self.provenance == "customer":
@@ -501,7 +500,7 @@ cdef class DatadogSampler:
         cdef double rate = 1.0
         cdef int mechanism
         cdef Context state = span._trace_ctx
-        cdef uint64_t low = PyLong_AsUnsignedLongLongMask(span.trace_id)
+        cdef uint64_t low = low64(span.trace_id)
         for r in self.rules:
             if r.matches(span):
                 rule = r
@@ -605,7 +604,7 @@ cdef class SpanSamplingRule:
         """Keep the span if its id passes the rate and the limiter allows it; tags it when kept."""
         if self.sample_rate == 0:
             return False
-        if self.sample_rate != 1 and not below(knuth_hash(PyLong_AsUnsignedLongLongMask(span.span_id)),
+        if self.sample_rate != 1 and not below(knuth_hash(low64(span.span_id)),
                                               self._threshold):
             return False
         if not self._limiter.is_allowed():

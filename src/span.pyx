@@ -19,14 +19,14 @@ import sys
 import traceback
 
 from cpython.contextvars cimport PyContextVar_Set, get_value
-from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLongMask
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.math cimport isinf, isnan
 from libc.stdint cimport int64_t, uint64_t
 
 from ddfast._ext.context cimport Context, span_context
 from ddfast._ext.ids cimport new_trace_id, next_u64
-from idcodec cimport ascii_str, int_to_u128, is_propagated_key, write_hex16
+from idcodec cimport ascii_str, int_to_u128, is_propagated_key, low64, write_hex16
 from ddfast.span_link import SpanLink
 
 cdef extern from "<time.h>" nogil:
@@ -763,7 +763,7 @@ cdef str tid_text(uint64_t high):
     global _last_tid
     cdef tuple last = _last_tid
     cdef char buf[16]
-    if last[0] is not None and PyLong_AsUnsignedLongLongMask(last[0]) == high:
+    if last[0] is not None and low64(last[0]) == high:
         return last[1]
     write_hex16(buf, high)
     text = ascii_str(buf, 16)

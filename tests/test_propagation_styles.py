@@ -150,6 +150,30 @@ def test_datadog_round_trip(prop):
     assert (back.trace_id, back.span_id, back.sampling_priority, back.dd_origin) == (TRACE_128, SPAN, -1, "synthetics")
 
 
+# ids next to every boundary of CPython's int digits (15 and 30 bits) and of the 64-bit halves: the
+# compiled core reads and builds ints digit by digit
+BOUNDARY_IDS = sorted(
+    {v for k in range(1, 129) for v in ((1 << k) - 1, 1 << k, (1 << k) + 1) if 0 < v < 1 << 128}
+    | {(1 << 128) - 1, (0xFFFFFFFF << 96) | 1, 0x8000000000000000_0000000000000001}
+)
+
+
+@pytest.mark.parametrize("style", ["datadog", "tracecontext", "b3"])
+def test_ids_round_trip_at_digit_boundaries(prop, style):
+    for trace_id in BOUNDARY_IDS:
+        span_id = trace_id & 0xFFFFFFFFFFFFFFFF or 1
+        ctx = prop.Context(trace_id=trace_id, span_id=span_id, sampling_priority=1)
+        headers = inject(prop, ctx, inject_styles=(style,))
+        if style == "tracecontext":
+            assert headers["traceparent"] == "00-%032x-%016x-01" % (trace_id, span_id)
+        elif style == "datadog":
+            assert headers["x-datadog-trace-id"] == str(trace_id & 0xFFFFFFFFFFFFFFFF)
+            assert headers["x-datadog-parent-id"] == str(span_id)
+        back = extract(prop, headers, extract_styles=(style,))
+        expected = trace_id if style != "datadog" or trace_id & 0xFFFFFFFFFFFFFFFF else None
+        assert (back.trace_id, back.span_id) == ((expected, span_id) if expected else (None, None)), hex(trace_id)
+
+
 # -- b3 --------------------------------------------------------------------------------------------
 
 
