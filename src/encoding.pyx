@@ -90,7 +90,7 @@ cdef int pk_uint_wide(StrBuf *b, uint64_t v) except -1:
         return put_be(b, 0xCC, v, 1)
     if v <= 0xFFFF:
         return put_be(b, 0xCD, v, 2)
-    if v <= 0xFFFFFFFF:
+    if v <= <uint64_t>0xFFFFFFFFU:
         return put_be(b, 0xCE, v, 4)
     return put_be(b, 0xCF, v, 8)
 

@@ -446,3 +446,23 @@ def test_long_strings_are_truncated_as_ddtrace_does(encoding, spanmod, version, 
         assert span["name"] == "n" * 2486 + "<truncated>..." and span["meta"]["short"].endswith("<truncated>...")
     else:
         assert span["name"] == "n" * 25000
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_integers_take_their_smallest_msgpack_width(encoding, spanmod, version):
+    """Ids, times and metrics at every msgpack width boundary encode as msgpack itself packs them."""
+    for v in (0x7F, 0x80, 0xFF, 0x100, 0xFFFF, 0x10000, 0xFFFFFFFF, 0x100000000, 2**63, 2**64 - 1):
+        s = spanmod.Span("op", service="svc", trace_id=v, span_id=v, parent_id=v, start=0.0)
+        s.set_metric("m", v)  # dropped from 2**63 on, as ddtrace drops it
+        s.finish(finish_time=1.0)
+        enc = encoder_of(encoding, version)
+        enc.put([s])
+        ((payload, _),) = enc.encode()
+        packed = msgpack.packb(v)
+        if version == "v0.4":
+            for key in ("trace_id", "span_id", "parent_id"):
+                assert msgpack.packb(key) + packed in payload, (key, hex(v))
+        else:  # trace id, span id and parent id follow each other
+            assert packed * 3 in payload, hex(v)
+        (span,) = decode(payload, version)[0]
+        assert span["span_id"] == v and span.get("metrics", {}).get("m") == (v if v < 2**63 else None)
