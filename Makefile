@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?= --benchmark-max-time=0.5 --benchmark-min-rounds=5 --benchmark-warmup=on --benchmark-warmup-iterations=1000
 BENCH_JSON ?= .benchmarks/latest.json
 
-.PHONY: venv wheel install run test lint test-pure bench bench-gate bench-baseline plot dist dist-check \
+.PHONY: venv wheel install run test lint test-pure bench bench-gate bench-baseline counts plot dist dist-check \
 	wheel-check nocompiler-check clean
 
 venv:
@@ -77,6 +77,12 @@ bench-baseline: install
 	$(BIN)/pytest benches --benchmark-only -q $(BENCH_ARGS) --benchmark-json=.benchmarks/baseline-1.json
 	$(BIN)/pytest benches --benchmark-only -q $(BENCH_ARGS) --benchmark-json=.benchmarks/baseline-2.json
 	$(BIN)/python -m benches.gate --save-baseline .benchmarks/baseline-1.json .benchmarks/baseline-2.json
+
+## counts: instructions per operation under callgrind, the steady measure the README quotes (needs
+## valgrind; a few minutes; add --impl cython,python,ddtrace through COUNTS_ARGS)
+COUNTS_ARGS ?= --impl cython
+counts: install
+	$(BIN)/python -m benches.counts $(COUNTS_ARGS)
 
 ## plot: redraw the README's per-request picture (benches/request.png) from the last bench-gate run
 plot: install
