@@ -22,9 +22,9 @@ from cpython.unicode cimport (
     Py_UNICODE_ISSPACE, PyUnicode_DecodeUTF8, PyUnicode_Find, PyUnicode_GET_LENGTH, PyUnicode_Tailmatch,
 )
 from idcodec cimport (
-    PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, has_dd_p, int_to_u128,
-    is_printable_ascii, is_propagated_key, join_u128, low64, parse_dec_u64, parse_hex_range, parse_hex_u128, read_char,
-    write_hex16,
+    HEX_DIGITS, PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, has_dd_p,
+    int_to_u128, is_printable_ascii, is_propagated_key, join_u128, low64, parse_dec_u64, parse_hex_range,
+    parse_hex_u128, read_char, write_hex16,
 )
 from libc.stdint cimport uint32_t
 from libc.string cimport memcmp, memcpy, memset
@@ -1425,8 +1425,8 @@ cdef str _traceparent(Context ctx, uint64_t trace_hi, uint64_t trace_lo):
     buf[35] = b"-"
     write_hex16(buf + 36, low64(ctx.span_id))
     buf[52] = b"-"
-    buf[53] = b"0123456789abcdef"[(flags >> 4) & 0xF]
-    buf[54] = b"0123456789abcdef"[flags & 0xF]
+    buf[53] = HEX_DIGITS[(flags >> 4) & 0xF]
+    buf[54] = HEX_DIGITS[flags & 0xF]
     return ascii_str(buf, 55)
 
 
