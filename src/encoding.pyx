@@ -45,7 +45,10 @@ cdef str CONTENT_TYPE = "application/msgpack"
 # ddtrace starts every v0.5 string table with these two entries
 cdef tuple V05_PRESET = ("", "_dd.origin")
 cdef enum:
-    SEEN_SLOTS = 256
+    # slots of the v0.5 encoder's address cache (16 KB per encoder): at 256, the ~30 recurring strings
+    # of a request and its few fresh ones (extracted tag values) evicted each other, 11 dict look-ups
+    # per request instead of the 3 fresh ones
+    SEEN_SLOTS = 1024
 cdef tuple DERIVED_KEYS = _derived_keys
 DEFAULT_MAX_SIZE = 20 << 20
 
