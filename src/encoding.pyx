@@ -24,7 +24,7 @@ from libc.string cimport memcpy
 from ddfast._ext.span cimport DERIVED_COUNT, DERIVED_METRICS, DERIVED_TAGS, Span
 from ddfast._ext.span import DERIVED_KEYS as _derived_keys
 from ddfast.encoding_errors import BufferFull, BufferItemTooLarge
-from idcodec cimport int_to_u128, low64 as int_low64, write_hex16
+from idcodec cimport int_to_u128, low64, write_hex16
 from strbuf cimport StrBuf, sb_bytes, sb_free, sb_init, sb_reserve
 
 cdef extern from "Python.h":
@@ -201,11 +201,11 @@ cdef int pk_number(StrBuf *b, object v) except -1:
     return pk_double(b, float(v))
 
 
-cdef inline uint64_t low64(object v) except? 0xFFFFFFFFFFFFFFFF:
+cdef inline uint64_t id_low64(object v) except? 0xFFFFFFFFFFFFFFFF:
     """The low 64 bits of an id (0 for None): what the agent's ``trace_id`` field carries."""
     if v is None:
         return 0
-    return int_low64(v)
+    return low64(v)
 
 
 cdef inline int bit_count(int bits) noexcept:
@@ -430,7 +430,7 @@ cdef class MsgpackEncoderV04(_BufferedEncoder):
         pk_map(b, 7 + has_parent + (error != 0) + (span_type is not None) + (1 if links else 0)
                + (nmeta > 0) + (nmetrics > 0))
         pk_raw(b, b"trace_id", 8)
-        pk_uint(b, low64(trace_id))
+        pk_uint(b, id_low64(trace_id))
         if has_parent:
             pk_raw(b, b"parent_id", 9)
             pk_pyint(b, parent_id)
@@ -643,7 +643,7 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         pk_uint(b, self._ref(service))
         pk_uint(b, self._ref(name))
         pk_uint(b, self._ref(resource))
-        pk_uint(b, low64(trace_id))
+        pk_uint(b, id_low64(trace_id))
         pk_pyint(b, span_id)
         pk_pyint(b, parent_id if parent_id is not None else 0)
         pk_int(b, start)

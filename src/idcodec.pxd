@@ -6,7 +6,6 @@ value must fit. They return 0 for success and -1 for any invalid input; the call
 invalid value means (usually: ignore the header and record why).
 """
 
-from cpython.long cimport PyLong_AsUnsignedLongLongMask
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy
@@ -43,6 +42,16 @@ cdef extern from *:
     #define DDF_LONG_NDIGITS(x) (Py_SIZE(x) < 0 ? -Py_SIZE(x) : Py_SIZE(x))
     #define DDF_LONG_IS_NEG(x) (Py_SIZE(x) < 0)
     #endif
+    /* (hi, lo) = the value of n digits d, most significant last; bits above 128 are shifted out */
+    static CYTHON_INLINE void ddf_digits_u128(const digit *d, Py_ssize_t n, uint64_t *hi, uint64_t *lo) {
+        uint64_t h = 0, l = 0;
+        Py_ssize_t j;
+        for (j = n - 1; j >= 0; j--) {
+            h = (h << PyLong_SHIFT) | (l >> (64 - PyLong_SHIFT));
+            l = (l << PyLong_SHIFT) | (uint64_t)d[j];
+        }
+        *hi = h; *lo = l;
+    }
     #else
     #define DDF_LONG_INTERNALS 0
     #endif
@@ -55,13 +64,11 @@ cdef extern from *:
     static CYTHON_INLINE unsigned PY_LONG_LONG ddf_low64(PyObject *v) {
     #if DDF_LONG_INTERNALS
         if (PyLong_CheckExact(v) && !DDF_LONG_IS_NEG(v)) {
-            Py_ssize_t n = DDF_LONG_NDIGITS(v), j;
-            const digit *d = DDF_LONG_DIGITS(v);
-            uint64_t l = 0;
+            Py_ssize_t n = DDF_LONG_NDIGITS(v);
+            uint64_t h, l;
             if (n > (64 + PyLong_SHIFT - 1) / PyLong_SHIFT)
                 n = (64 + PyLong_SHIFT - 1) / PyLong_SHIFT;  /* the digits that reach the low 64 bits */
-            for (j = n - 1; j >= 0; j--)
-                l = (l << PyLong_SHIFT) | (uint64_t)d[j];
+            ddf_digits_u128(DDF_LONG_DIGITS(v), n, &h, &l);
             return l;
         }
     #endif
@@ -117,16 +124,11 @@ cdef extern from *:
     #if DDF_LONG_INTERNALS
         /* an int's own digits when it is non-negative and fits 128 bits: no byte array, no call */
         if (PyLong_CheckExact(v) && !DDF_LONG_IS_NEG(v)) {
-            Py_ssize_t n = DDF_LONG_NDIGITS(v), j;
+            Py_ssize_t n = DDF_LONG_NDIGITS(v);
             const digit *d = DDF_LONG_DIGITS(v);
             if (n <= 128 / PyLong_SHIFT
                     || (n == 128 / PyLong_SHIFT + 1 && (d[n - 1] >> (128 - (n - 1) * PyLong_SHIFT)) == 0)) {
-                uint64_t h = 0, l = 0;
-                for (j = n - 1; j >= 0; j--) {
-                    h = (h << PyLong_SHIFT) | (l >> (64 - PyLong_SHIFT));
-                    l = (l << PyLong_SHIFT) | (uint64_t)d[j];
-                }
-                *hi = h; *lo = l;
+                ddf_digits_u128(d, n, hi, lo);
                 return 0;
             }
         }
@@ -291,9 +293,7 @@ cdef inline int split_u128(object n, uint64_t *hi, uint64_t *lo) except -1:
     """The halves of a non-negative int below 2**128 (ValueError otherwise)."""
     if n < 0 or n >> 128:
         raise ValueError("expected an unsigned 128-bit int, got %r" % (n,))
-    lo[0] = PyLong_AsUnsignedLongLongMask(n)
-    hi[0] = PyLong_AsUnsignedLongLongMask(n >> 64) if lo[0] != n else 0
-    return 0
+    return int_to_u128(n, hi, lo)
 
 
 cdef extern from "Python.h":

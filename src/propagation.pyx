@@ -721,12 +721,12 @@ cdef str _dec(uint64_t v):
         i -= 8
     low = <uint32_t>v
     while low >= 100:
-        i -= 2
-        _write_pairs(buf + i + 2, low, 1)
+        _write_pairs(buf + i, low, 1)
         low //= 100
-    if low >= 10:
         i -= 2
-        _write_pairs(buf + i + 2, low, 1)
+    if low >= 10:
+        _write_pairs(buf + i, low, 1)
+        i -= 2
     else:
         i -= 1
         buf[i] = <char>(48 + low)
