@@ -333,4 +333,4 @@ cdef inline bint has_dd_p(int kind, void *data, Py_ssize_t start, Py_ssize_t sto
 
 cdef inline bint is_propagated_key(object key):
     """``key`` is a str starting with ``_dd.p.`` (without a method call)."""
-    return type(key) is str and has_dd_p(PyUnicode_KIND(key), PyUnicode_DATA(key), 0, len(<str>key))
+    return isinstance(key, str) and has_dd_p(PyUnicode_KIND(key), PyUnicode_DATA(key), 0, len(<str>key))

@@ -581,6 +581,21 @@ cdef int _put_tag_part(StrBuf *b, str text, unsigned char need) except -1:
     return 1
 
 
+cdef int _put_tag(StrBuf *b, object k, object v, Py_ssize_t max_size) except -1:
+    """Append ``k=v`` to the tagset in ``b`` (after a ``,`` unless it is the first): 0, or the error
+    code (``_TAGSET_ERRORS``) that stops the encoding."""
+    if not isinstance(k, str) or not isinstance(v, str):
+        return 1
+    if b.length:
+        sb_char(b, b",")
+    if not _put_tag_part(b, <str>k, 1):
+        return 1
+    sb_char(b, b"=")
+    if not _put_tag_part(b, <str>v, 2):
+        return 1
+    return 2 if b.length > max_size else 0
+
+
 cdef str _encode_tagset(dict tags, Py_ssize_t max_size, bint propagated_only, int *error):
     """``encode_tagset``, written straight into one buffer; ``propagated_only`` skips all but the
     ``_dd.p.*`` keys (what Datadog injection encodes from a context's meta). On failure None, and
@@ -591,20 +606,25 @@ cdef str _encode_tagset(dict tags, Py_ssize_t max_size, bint propagated_only, in
         for k, v in tags.items():
             if propagated_only and not is_propagated_key(k):
                 continue
-            if not isinstance(k, str) or not isinstance(v, str):
-                error[0] = 1
+            error[0] = _put_tag(&b, k, v, max_size)
+            if error[0]:
                 return None
-            if b.length:
-                sb_char(&b, b",")
-            if not _put_tag_part(&b, <str>k, 1):
-                error[0] = 1
-                return None
-            sb_char(&b, b"=")
-            if not _put_tag_part(&b, <str>v, 2):
-                error[0] = 1
-                return None
-            if b.length > max_size:
-                error[0] = 2
+        return sb_str(&b) if b.length else None
+    finally:
+        sb_free(&b)
+
+
+cdef str _encode_scanned_tags(_MetaScan *m, dict meta, Py_ssize_t max_size, int *error):
+    """``_encode_tagset(meta, max_size, True, error)`` from the tags ``_scan_meta`` found."""
+    cdef StrBuf b
+    cdef Py_ssize_t i
+    if m.n_tags < 0:
+        return _encode_tagset(meta, max_size, True, error)
+    sb_init(&b)
+    try:
+        for i in range(m.n_tags):
+            error[0] = _put_tag(&b, <object>m.tags[2 * i], <object>m.tags[2 * i + 1], max_size)
+            if error[0]:
                 return None
         return sb_str(&b) if b.length else None
     finally:
@@ -761,6 +781,143 @@ cdef inline bint _is_hex_of(object text, uint64_t v):
     return memcmp(buf, PyUnicode_DATA(<str>text), 16) == 0
 
 
+# -- what inject reads of a context's meta, found in one walk ------------------------------------------
+
+cdef extern from *:
+    """
+    /* the keys of a context's meta that inject reads */
+    enum { DDF_M_TID, DDF_M_DM, DDF_M_USR, DDF_M_TRACEPARENT, DDF_M_TRACESTATE, DDF_M_PARENT_ID,
+           DDF_M_ERROR, DDF_M_SLOTS };
+    #define DDF_M_NONE 15  /* a key that is none of them */
+    #define DDF_M_TAG 16   /* flag: a str starting with "_dd.p.": a propagated tag */
+    /* The DDF_M_* slot of a meta key (one equal to a name above), with DDF_M_TAG for a propagated tag.
+       Text that is not one byte per character cannot equal an ASCII name: CPython keeps every str in
+       its narrowest kind. */
+    static CYTHON_INLINE int ddf_meta_key(PyObject *key) {
+        const char *p;
+        Py_ssize_t n;
+        int tag;
+        if (!PyUnicode_Check(key) || PyUnicode_KIND(key) != PyUnicode_1BYTE_KIND)
+            return DDF_M_NONE;
+        p = (const char *)PyUnicode_DATA(key);
+        n = PyUnicode_GET_LENGTH(key);
+        tag = n >= 6 && memcmp(p, "_dd.p.", 6) == 0 ? DDF_M_TAG : 0;
+        switch (n) {
+        case 8: if (memcmp(p, "_dd.p.dm", 8) == 0) return tag | DDF_M_DM; break;
+        case 9: if (memcmp(p, "_dd.p.tid", 9) == 0) return tag | DDF_M_TID; break;
+        case 10: if (memcmp(p, "tracestate", 10) == 0) return DDF_M_TRACESTATE; break;
+        case 11: if (memcmp(p, "traceparent", 11) == 0) return DDF_M_TRACEPARENT; break;
+        case 12: if (memcmp(p, "_dd.p.usr.id", 12) == 0) return tag | DDF_M_USR; break;
+        case 13: if (memcmp(p, "_dd.parent_id", 13) == 0) return DDF_M_PARENT_ID; break;
+        case 21: if (memcmp(p, "_dd.propagation_error", 21) == 0) return DDF_M_ERROR; break;
+        }
+        return tag | DDF_M_NONE;
+    }
+    """
+    enum:
+        M_TID "DDF_M_TID"                  # _dd.p.tid
+        M_DM "DDF_M_DM"                    # _dd.p.dm
+        M_USR "DDF_M_USR"                  # _dd.p.usr.id
+        M_TRACEPARENT "DDF_M_TRACEPARENT"  # traceparent
+        M_TRACESTATE "DDF_M_TRACESTATE"    # tracestate
+        M_PARENT_ID "DDF_M_PARENT_ID"      # _dd.parent_id
+        M_ERROR "DDF_M_ERROR"              # _dd.propagation_error
+        M_SLOTS "DDF_M_SLOTS"
+        M_NONE "DDF_M_NONE"
+        M_TAG "DDF_M_TAG"
+    int meta_key "ddf_meta_key"(PyObject *key) noexcept
+
+cdef enum:
+    _SCAN_TAGS = 32  # the propagated tags a scan holds; a meta with more is walked instead
+
+
+cdef struct _MetaScan:
+    PyObject *found[M_SLOTS]         # the value of each key inject reads, NULL when absent
+    PyObject *tags[2 * _SCAN_TAGS]   # the propagated tags' keys and values, in meta's order
+    unsigned char slots[_SCAN_TAGS]  # the M_* slot of each of those keys (M_NONE for most)
+    Py_ssize_t n_tags                # how many tags; -1 when meta has more than fit
+
+
+cdef void _scan_meta(dict meta, _MetaScan *m) noexcept:
+    """What inject reads of the trace's meta, from one walk of it (a handful of entries) rather than a
+    look-up per key and a walk per style. ``m`` holds references until ``_release_meta``, so that what
+    it found stays valid whatever Python code runs in between."""
+    cdef Py_ssize_t pos = 0
+    cdef PyObject *key
+    cdef PyObject *value
+    cdef int kind, slot
+    memset(m.found, 0, sizeof(m.found))
+    m.n_tags = 0
+    if meta is None:
+        return
+    while PyDict_Next(meta, &pos, &key, &value):
+        kind = meta_key(key)
+        slot = kind & 15
+        if slot != M_NONE:
+            Py_INCREF(<object>value)
+            Py_XDECREF(m.found[slot])  # a str subclass equal to a str key: the last one stands
+            m.found[slot] = value
+        if kind & M_TAG and m.n_tags >= 0:
+            if m.n_tags == _SCAN_TAGS:
+                _release_tags(m)
+                m.n_tags = -1
+            else:
+                Py_INCREF(<object>key)
+                Py_INCREF(<object>value)
+                m.tags[2 * m.n_tags] = key
+                m.tags[2 * m.n_tags + 1] = value
+                m.slots[m.n_tags] = slot
+                m.n_tags += 1
+
+
+cdef inline void _release_tags(_MetaScan *m) noexcept:
+    cdef Py_ssize_t i
+    for i in range(2 * m.n_tags):
+        Py_XDECREF(m.tags[i])
+    m.n_tags = 0
+
+
+cdef void _release_meta(_MetaScan *m) noexcept:
+    """Drop the references ``_scan_meta`` took."""
+    cdef int i
+    for i in range(M_SLOTS):
+        Py_XDECREF(m.found[i])
+        m.found[i] = NULL
+    _release_tags(m)
+
+
+cdef void _meta_set(dict meta, _MetaScan *m, int slot, str key, object value) except *:
+    """meta[key] = value, and ``m`` kept up to date: a new propagated tag goes last, as in meta."""
+    cdef Py_ssize_t i
+    meta[key] = value
+    Py_INCREF(value)
+    Py_XDECREF(m.found[slot])
+    m.found[slot] = <PyObject *>value
+    if not key.startswith("_dd.p.") or m.n_tags < 0:
+        return
+    for i in range(m.n_tags):
+        if m.slots[i] == slot:
+            Py_INCREF(value)
+            Py_XDECREF(m.tags[2 * i + 1])
+            m.tags[2 * i + 1] = <PyObject *>value
+            return
+    if m.n_tags == _SCAN_TAGS:
+        _release_tags(m)
+        m.n_tags = -1
+        return
+    Py_INCREF(key)
+    Py_INCREF(value)
+    m.tags[2 * m.n_tags] = <PyObject *>key
+    m.tags[2 * m.n_tags + 1] = <PyObject *>value
+    m.slots[m.n_tags] = slot
+    m.n_tags += 1
+
+
+cdef inline object _found(PyObject *value):
+    """A found value (None when absent)."""
+    return <object>value if value is not NULL else None
+
+
 cdef inline int _set(object headers, str name, object value) except -1:
     """headers[name] = value, straight into the dict when it is one."""
     if type(headers) is dict:
@@ -779,13 +936,16 @@ cdef inline str _priority_str(object priority):
     return str(priority)
 
 
-cdef void _inject_datadog(Context ctx, object headers, Settings s, uint64_t hi, uint64_t lo) except *:
+cdef void _inject_datadog(Context ctx, object headers, Settings s, uint64_t hi, uint64_t lo,
+                          _MetaScan *m) except *:
+    """The datadog headers; ``m`` is ``_scan_meta`` of the context's meta, kept up to date with what this
+    adds to it."""
     cdef dict meta = ctx._meta
     cdef str encoded
     cdef int error = 0
     _set(headers, "x-datadog-trace-id", _dec(lo))
-    if hi and not _is_hex_of(meta.get("_dd.p.tid"), hi):
-        meta["_dd.p.tid"] = _hex16(hi)
+    if hi and not _is_hex_of(_found(m.found[M_TID]), hi):
+        _meta_set(meta, m, M_TID, "_dd.p.tid", _hex16(hi))
     cdef Context state = ctx.trace_state()
     _set(headers, "x-datadog-parent-id", _dec(low64(ctx.span_id)))
     if state._priority is not None:
@@ -793,14 +953,14 @@ cdef void _inject_datadog(Context ctx, object headers, Settings s, uint64_t hi, 
     if state._origin is not None:
         _set(headers, "x-datadog-origin", state._origin)
     if s.tags_max_length == 0:
-        meta["_dd.propagation_error"] = "disabled"
+        _meta_set(meta, m, M_ERROR, "_dd.propagation_error", "disabled")
         return
-    if "_dd.propagation_error" in meta:
+    if m.found[M_ERROR] is not NULL:
         return
-    encoded = _encode_tagset(meta, s.tags_max_length, True, &error)
+    encoded = _encode_scanned_tags(m, meta, s.tags_max_length, &error)
     if error:
         record(_TAGSET_ERRORS[error], meta)
-        meta["_dd.propagation_error"] = _TAGSET_ERRORS[error]
+        _meta_set(meta, m, M_ERROR, "_dd.propagation_error", _TAGSET_ERRORS[error])
     elif encoded is not None:
         _set(headers, "x-datadog-tags", encoded)
 
@@ -1329,12 +1489,30 @@ cdef inline bint _is_text(object k, str text):
     return k is text or (PyUnicode_GET_LENGTH(<str>k) == PyUnicode_GET_LENGTH(text) and k == text)
 
 
-cdef int _write_dd_member(StrBuf *b, Context ctx) except -1:
+cdef int _put_member_tag(StrBuf *b, Py_ssize_t start, str key, object value) except -1:
+    """Append ``t.<key>:<value>`` to the dd= member that starts at ``start`` in ``b`` (after a ``;``
+    unless it is the first item), unless the member would pass 256 chars with it."""
+    cdef Py_ssize_t mark = b.length
+    if b.length > start:
+        sb_char(b, b";")
+    if len(key) < 12 or PyUnicode_Find(key, "_dd.p.", 6, len(key), 1) < 0:
+        sb_bytes(b, "t.", 2)
+        _write_clean(b, key, 6, True)
+    else:  # the prefix occurs again inside the key: ddtrace replaces every occurrence
+        _write_clean(b, key.replace("_dd.p.", "t."), 0, True)
+    sb_char(b, b":")
+    _write_clean(b, value if type(value) is str else str(value), 0, False)
+    if _DD_MEMBER_RESERVED + (b.length - start) > _DD_MEMBER_MAX:
+        b.length = mark  # this tag does not fit: leave it out, try the next
+    return 0
+
+
+cdef int _write_dd_member(StrBuf *b, Context ctx, _MetaScan *m) except -1:
     """Append the value of the ``dd=`` tracestate member for ``ctx`` (``dd_member_of``): ``s``, ``o``,
-    ``t.dm``, ``t.usr.id`` always, then the other ``t.*`` tags while the member stays within 256 chars."""
-    cdef Py_ssize_t start = b.length, mark
-    cdef dict meta = ctx._meta
-    cdef str key
+    ``t.dm``, ``t.usr.id`` always, then the other ``t.*`` tags while the member stays within 256 chars.
+    ``m`` is ``_scan_meta`` of the context's meta."""
+    cdef Py_ssize_t start = b.length, i
+    cdef object dm = _found(m.found[M_DM]), usr = _found(m.found[M_USR])
     cdef Context state = ctx.trace_state()
     if state._priority is not None:
         sb_bytes(b, "s:", 2)
@@ -1344,46 +1522,39 @@ cdef int _write_dd_member(StrBuf *b, Context ctx) except -1:
             sb_char(b, b";")
         sb_bytes(b, "o:", 2)
         _write_clean(b, state._origin, 0, False)
-    dm = meta.get("_dd.p.dm")
     if dm:
         if b.length > start:
             sb_char(b, b";")
         sb_bytes(b, "t.dm:", 5)
         _write_clean(b, dm if type(dm) is str else str(dm), 0, False)
-    usr = meta.get("_dd.p.usr.id")
     if usr:
         if b.length > start:
             sb_char(b, b";")
         sb_bytes(b, "t.usr.id:", 9)
         _write_clean(b, usr if type(usr) is str else str(usr), 0, False)
-    for k, value in meta.items():
-        if not is_propagated_key(k) or _is_text(k, "_dd.p.dm") or _is_text(k, "_dd.p.usr.id"):
-            continue
-        key = <str>k
-        mark = b.length
-        if b.length > start:
-            sb_char(b, b";")
-        if len(key) < 12 or PyUnicode_Find(key, "_dd.p.", 6, len(key), 1) < 0:
-            sb_bytes(b, "t.", 2)
-            _write_clean(b, key, 6, True)
-        else:  # the prefix occurs again inside the key: ddtrace replaces every occurrence
-            _write_clean(b, key.replace("_dd.p.", "t."), 0, True)
-        sb_char(b, b":")
-        _write_clean(b, value if type(value) is str else str(value), 0, False)
-        if _DD_MEMBER_RESERVED + (b.length - start) > _DD_MEMBER_MAX:
-            b.length = mark  # this tag does not fit: leave it out, try the next
+    if m.n_tags >= 0:
+        for i in range(m.n_tags):
+            if m.slots[i] != M_DM and m.slots[i] != M_USR:
+                _put_member_tag(b, start, <str>m.tags[2 * i], <object>m.tags[2 * i + 1])
+        return 0
+    for k, value in list(ctx._meta.items()):
+        if is_propagated_key(k) and not _is_text(k, "_dd.p.dm") and not _is_text(k, "_dd.p.usr.id"):
+            _put_member_tag(b, start, <str>k, value)
     return 0
 
 
 cpdef str dd_member_of(Context ctx):
     """The value of the ``dd=`` tracestate member for ``ctx`` (``s``, ``o``, ``t.*``), at most 256 chars."""
     cdef StrBuf b
+    cdef _MetaScan m
+    _scan_meta(ctx._meta, &m)
     sb_init(&b)
     try:
-        _write_dd_member(&b, ctx)
+        _write_dd_member(&b, ctx, &m)
         return sb_str(&b)
     finally:
         sb_free(&b)
+        _release_meta(&m)
 
 
 cpdef str traceparent_of(Context ctx):
@@ -1391,12 +1562,11 @@ cpdef str traceparent_of(Context ctx):
     cdef uint64_t hi = 0, lo = 0
     if ctx.span_id is not None and ctx.trace_id is not None:
         int_to_u128(ctx.trace_id, &hi, &lo)
-    return _traceparent(ctx, hi, lo)
+    return _traceparent(ctx, hi, lo, ctx._meta.get("traceparent"))
 
 
-cdef str _traceparent(Context ctx, uint64_t trace_hi, uint64_t trace_lo):
-    """``traceparent_of`` with the trace id's halves already at hand."""
-    cdef object tp = ctx._meta.get("traceparent")
+cdef str _traceparent(Context ctx, uint64_t trace_hi, uint64_t trace_lo, object tp):
+    """``traceparent_of`` with the trace id's halves and meta's ``traceparent`` (``tp``) at hand."""
     cdef uint64_t hi, lo, span, flags
     cdef int sampled
     cdef str stripped
@@ -1453,7 +1623,7 @@ cdef inline bint _is_dd_member(const char *p, Py_ssize_t start, Py_ssize_t stop)
     return stop - start >= 3 and p[start] == b"d" and p[start + 1] == b"d" and p[start + 2] == b"="
 
 
-cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64_t parent):
+cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64_t parent, _MetaScan *m):
     """``tracestate_of(ctx)`` (``_with_parent(tracestate_of(ctx), parent)`` when ``with_parent``) for an
     upstream tracestate ``ts`` that no limit can touch (printable ASCII, no ``ot=``, fewer than 32
     members, under 512 bytes with our member) and a context with no ``ot=`` state of its own: our
@@ -1488,7 +1658,7 @@ cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64
         else:
             sb_bytes(&b, "dd=", 3)
         head = b.length
-        _write_dd_member(&b, ctx)
+        _write_dd_member(&b, ctx, m)
         member = b.length - head
         if n + member + 4 > _TS_MAX_BYTES:
             return None
@@ -1519,7 +1689,17 @@ cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64
 
 cpdef str tracestate_of(Context ctx):
     """The tracestate to send for ``ctx`` (before ``p:``): our ``dd=`` member first, other vendors after."""
-    cdef object ts = ctx._meta.get("tracestate", "")
+    cdef _MetaScan m
+    _scan_meta(ctx._meta, &m)
+    try:
+        return _tracestate(ctx, &m)
+    finally:
+        _release_meta(&m)
+
+
+cdef str _tracestate(Context ctx, _MetaScan *m):
+    """``tracestate_of`` with its ``_scan_meta`` at hand."""
+    cdef object ts = _found(m.found[M_TRACESTATE])
     cdef object ot_state = ctx.trace_state()._ot
     cdef list members, rest
     cdef str dd, ot
@@ -1530,7 +1710,7 @@ cpdef str tracestate_of(Context ctx):
         sb_init(&b)
         try:
             sb_bytes(&b, "dd=", 3)
-            _write_dd_member(&b, ctx)
+            _write_dd_member(&b, ctx, m)
             dd = sb_str(&b) if b.length > 3 else ""
         finally:
             sb_free(&b)
@@ -1538,12 +1718,17 @@ cpdef str tracestate_of(Context ctx):
             return dd + ",ot=" + ot_state if dd else "ot=" + ot_state
         return dd
     if ot_state is None and type(ts) is str:
-        ot = _tracestate_within_limits(ctx, <str>ts, False, 0)
+        ot = _tracestate_within_limits(ctx, <str>ts, False, 0, m)
         if ot is not None:
             return ot
-    dd = dd_member_of(ctx)
-    members = [m for m in [(<str>m).strip() for m in (<str>ts).split(",")] if m]
-    rest = [m for m in members if not (<str>m).startswith("ot=")]
+    sb_init(&b)
+    try:
+        _write_dd_member(&b, ctx, m)
+        dd = sb_str(&b)
+    finally:
+        sb_free(&b)
+    members = [item for item in [(<str>item).strip() for item in (<str>ts).split(",")] if item]
+    rest = [item for item in members if not (<str>item).startswith("ot=")]
     ot = "ot=" + ot_state if ot_state is not None else _ot_member(members)
     if not rest and (members or ot_state is not None):
         # only OpenTelemetry's member upstream: ours (untrimmed, as ddtrace sends it) then theirs; an
@@ -1624,7 +1809,7 @@ cdef str _with_parent(str tracestate, uint64_t span_id):
     return "dd=" + p
 
 
-cdef str _local_tracestate(Context ctx, uint64_t span_id):
+cdef str _local_tracestate(Context ctx, uint64_t span_id, _MetaScan *m):
     """``_with_parent(tracestate_of(ctx), span_id)`` for a context with no upstream tracestate, built in
     one buffer: ``dd=p:<span id>`` then ``;`` and our member, if it has anything, then the ``ot=``
     member of our own sampling decision."""
@@ -1637,7 +1822,7 @@ cdef str _local_tracestate(Context ctx, uint64_t span_id):
         write_hex16(b.data + b.length, span_id)
         b.length += 16
         sb_char(&b, b";")
-        _write_dd_member(&b, ctx)
+        _write_dd_member(&b, ctx, m)
         if b.length == 22:  # empty member: no trailing ";"
             b.length = 21
         ot_state = ctx.trace_state()._ot
@@ -1649,27 +1834,27 @@ cdef str _local_tracestate(Context ctx, uint64_t span_id):
         sb_free(&b)
 
 
-cdef void _inject_tracecontext(Context ctx, object headers, uint64_t hi, uint64_t lo) except *:
-    cdef str tp = _traceparent(ctx, hi, lo)
+cdef void _inject_tracecontext(Context ctx, object headers, uint64_t hi, uint64_t lo, _MetaScan *m) except *:
+    """traceparent and tracestate; ``m`` is ``_scan_meta`` of the context's meta."""
+    cdef object upstream = _found(m.found[M_TRACESTATE]), last_parent = _found(m.found[M_PARENT_ID])
+    cdef str tp = _traceparent(ctx, hi, lo, _found(m.found[M_TRACEPARENT]))
     cdef str ts
     cdef uint64_t parent
     if not tp:
         return
     _set(headers, "traceparent", tp)
     if not ctx._is_remote:
-        upstream = ctx._meta.get("tracestate")
         parent = low64(ctx.span_id or 0)
         if not upstream:
-            _set(headers, "tracestate", _local_tracestate(ctx, parent))
+            _set(headers, "tracestate", _local_tracestate(ctx, parent, m))
             return
         ts = None
         if type(upstream) is str and ctx.trace_state()._ot is None:
-            ts = _tracestate_within_limits(ctx, <str>upstream, True, parent)
+            ts = _tracestate_within_limits(ctx, <str>upstream, True, parent, m)
         if ts is None:
-            ts = _with_parent(tracestate_of(ctx), parent)
+            ts = _with_parent(_tracestate(ctx, m), parent)
     else:
-        ts = tracestate_of(ctx)
-        last_parent = ctx._meta.get("_dd.parent_id")
+        ts = _tracestate(ctx, m)
         if type(last_parent) is str and len(<str>last_parent) == 16 and parse_hex_range(
                 <str>last_parent, 0, 16, False, &parent) == 0:
             ts = _with_parent(ts, parent)
@@ -2012,6 +2197,7 @@ cpdef Context extract(object carrier, Settings s):
 cpdef inject(Context ctx, object headers, Settings s):
     """Write ``ctx`` into ``headers`` in every inject style of ``s``."""
     cdef uint64_t hi, lo
+    cdef _MetaScan m
     if not s.inject_styles:
         return
     if s.inject_style[S_BAGGAGE]:
@@ -2022,14 +2208,18 @@ cpdef inject(Context ctx, object headers, Settings s):
         for key, value in list(ctx._baggage_d.items()):
             headers[OT_BAGGAGE_PREFIX + key] = value
     int_to_u128(ctx.trace_id, &hi, &lo)
-    if s.inject_style[S_DATADOG]:
-        _inject_datadog(ctx, headers, s, hi, lo)
-    if s.inject_style[S_B3MULTI]:
-        _inject_b3multi(ctx, headers)
-    if s.inject_style[S_B3]:
-        _inject_b3(ctx, headers)
-    if s.inject_style[S_TRACECONTEXT]:
-        _inject_tracecontext(ctx, headers, hi, lo)
+    _scan_meta(ctx._meta, &m)
+    try:
+        if s.inject_style[S_DATADOG]:
+            _inject_datadog(ctx, headers, s, hi, lo, &m)
+        if s.inject_style[S_B3MULTI]:
+            _inject_b3multi(ctx, headers)
+        if s.inject_style[S_B3]:
+            _inject_b3(ctx, headers)
+        if s.inject_style[S_TRACECONTEXT]:
+            _inject_tracecontext(ctx, headers, hi, lo, &m)
+    finally:
+        _release_meta(&m)
 
 
 # -- the HTTPPropagator entry points -------------------------------------------------------------------

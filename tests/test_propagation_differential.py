@@ -87,6 +87,8 @@ def context_args(draw):
     meta = {}
     for key in draw(st.lists(st.sampled_from(["dm", "usr.id", "a", "b c", "x,y", "tid", "ts"]), unique=True)):
         meta["_dd.p." + key] = draw(st.sampled_from(["-4", "-3"]) if key == "dm" else tag_text)
+    for i in range(draw(st.sampled_from([0, 0, 0, 30, 40]))):  # more tags than one inject pass holds
+        meta["_dd.p.n%d" % i] = draw(tag_text)
     if draw(st.booleans()):
         meta["tracestate"] = draw(
             st.sampled_from(

@@ -144,6 +144,43 @@ def test_datadog_inject_tag_limits(prop):
     assert ctx.meta["_dd.propagation_error"] == "encoding_error"
 
 
+@pytest.mark.parametrize("is_remote", [False, True])
+@pytest.mark.parametrize("extra", [0, 3, 31, 32, 33, 40])
+@pytest.mark.parametrize("tid", [None, "wrong", "%016x" % TID_HI])
+def test_inject_reads_meta_in_order(prop, extra, tid, is_remote):
+    """Tags go out in meta's order in both headers, up to and past the count one inject pass holds; a
+    _dd.p.tid that is wrong is replaced where it stands, a missing one is added last."""
+    meta = {"_dd.p.dm": "-4", "other": "x"}
+    if tid is not None:
+        meta["_dd.p.tid"] = tid
+    for i in range(extra):
+        meta["_dd.p.n%d" % i] = "v%d" % i
+    meta["_dd.p.usr.id"] = "u"
+    ctx = prop.Context(trace_id=TRACE_128, span_id=SPAN, sampling_priority=1, meta=dict(meta), is_remote=is_remote)
+    headers = inject(prop, ctx, inject_styles=("datadog", "tracecontext"), tags_max_length=2048)
+    order = [k for k in meta if k.startswith("_dd.p.")] + ([] if tid is not None else ["_dd.p.tid"])
+    assert list(ctx.meta) == list(meta) + ([] if tid is not None else ["_dd.p.tid"])
+    assert ctx.meta["_dd.p.tid"] == "%016x" % TID_HI
+    assert headers["x-datadog-tags"] == ",".join("%s=%s" % (k, ctx.meta[k]) for k in order)
+    member = headers["tracestate"][3:] if is_remote else headers["tracestate"].split(";", 1)[1]
+    items = ["s:1", "t.dm:-4", "t.usr.id:u"]
+    for k in order:
+        if k not in ("_dd.p.dm", "_dd.p.usr.id") and len(";".join(items + ["t.%s:%s" % (k[6:], ctx.meta[k])])) <= 234:
+            items.append("t.%s:%s" % (k[6:], ctx.meta[k]))
+    assert member == ";".join(items)
+
+
+def test_inject_str_subclass_keys_are_tags(prop):
+    class Key(str):
+        pass
+
+    meta = {Key("_dd.p.x"): "y", Key("_dd.p.dm"): "-3", Key("tracestate"): "a=1"}
+    ctx = prop.Context(trace_id=5, span_id=6, sampling_priority=1, meta=meta, is_remote=False)
+    headers = inject(prop, ctx, inject_styles=("datadog", "tracecontext"))
+    assert headers["x-datadog-tags"] == "_dd.p.x=y,_dd.p.dm=-3"
+    assert headers["tracestate"] == "dd=p:%016x;s:1;t.dm:-3;t.x:y,a=1" % 6
+
+
 def test_datadog_round_trip(prop):
     ctx = prop.Context(trace_id=TRACE_128, span_id=SPAN, sampling_priority=-1, dd_origin="synthetics")
     back = extract(prop, inject(prop, ctx, inject_styles=("datadog",)), extract_styles=("datadog",))

@@ -617,7 +617,7 @@ U64 = 0xFFFFFFFFFFFFFFFF
 
 def is_propagated_key(key):
     """``key`` is a str starting with ``_dd.p.`` (a propagated tag; any other key is not)."""
-    return type(key) is str and key.startswith(PROPAGATED_PREFIX)
+    return isinstance(key, str) and key.startswith(PROPAGATED_PREFIX)
 
 
 class TracerState:
