@@ -77,6 +77,39 @@ cdef extern from *:
     """
     unsigned long long low64 "ddf_low64"(object v) except? -1
 
+# A small exact int as a C value (priorities, sampling decisions): from its digits where the layout is
+# at hand, no call and no comparison of Python objects.
+cdef extern from *:
+    """
+    /* 1 and *out = v when v is an exact int of magnitude below 2**60; else 0 (no error set) */
+    static CYTHON_INLINE int ddf_small_int(PyObject *v, long long *out) {
+        if (!PyLong_CheckExact(v))
+            return 0;
+    #if DDF_LONG_INTERNALS
+        {
+            Py_ssize_t n = DDF_LONG_NDIGITS(v);
+            uint64_t h, l;
+            if (n * PyLong_SHIFT > 60)
+                return 0;
+            ddf_digits_u128(DDF_LONG_DIGITS(v), n, &h, &l);
+            *out = DDF_LONG_IS_NEG(v) ? -(long long)l : (long long)l;
+            return 1;
+        }
+    #else
+        {
+            int overflow;
+            long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+            if (overflow || x <= -(1LL << 60) || x >= (1LL << 60))
+                return 0;
+            *out = x;
+            return 1;
+        }
+    #endif
+    }
+    """
+    bint small_int "ddf_small_int"(object v, long long *out) noexcept
+
+
 # The Python int hi * 2**64 + lo, without parsing text: its digits written straight into a new int where
 # the layout is at hand (CPython before 3.13), else from 16 little-endian bytes (the public call on 3.13+).
 cdef extern from *:

@@ -24,7 +24,7 @@ from cpython.unicode cimport (
 from idcodec cimport (
     HEX_DIGITS, PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, has_dd_p,
     int_to_u128, is_printable_ascii, is_propagated_key, join_u128, low64, parse_dec_u64, parse_hex_range,
-    parse_hex_u128, read_char, write_hex16,
+    parse_hex_u128, read_char, small_int, write_hex16,
 )
 from libc.stdint cimport uint32_t
 from libc.string cimport memcmp, memcpy, memset
@@ -581,17 +581,22 @@ cdef int _put_tag_part(StrBuf *b, str text, unsigned char need) except -1:
     return 1
 
 
-cdef int _put_tag(StrBuf *b, object k, object v, Py_ssize_t max_size) except -1:
+cdef int _put_tag(StrBuf *b, object k, object v, Py_ssize_t max_size, int known) except -1:
     """Append ``k=v`` to the tagset in ``b`` (after a ``,`` unless it is the first): 0, or the error
-    code (``_TAGSET_ERRORS``) that stops the encoding."""
+    code (``_TAGSET_ERRORS``) that stops the encoding. ``known``: ``_KNOWN_KEY`` / ``_KNOWN_VALUE`` when
+    ``k`` / ``v`` are known to be valid as they are (nothing to check)."""
     if not isinstance(k, str) or not isinstance(v, str):
         return 1
     if b.length:
         sb_char(b, b",")
-    if not _put_tag_part(b, <str>k, 1):
+    if known & _KNOWN_KEY:
+        sb_ascii(b, <str>k, 0, len(<str>k))
+    elif not _put_tag_part(b, <str>k, 1):
         return 1
     sb_char(b, b"=")
-    if not _put_tag_part(b, <str>v, 2):
+    if known & _KNOWN_VALUE:
+        sb_ascii(b, <str>v, 0, len(<str>v))
+    elif not _put_tag_part(b, <str>v, 2):
         return 1
     return 2 if b.length > max_size else 0
 
@@ -606,7 +611,7 @@ cdef str _encode_tagset(dict tags, Py_ssize_t max_size, bint propagated_only, in
         for k, v in tags.items():
             if propagated_only and not is_propagated_key(k):
                 continue
-            error[0] = _put_tag(&b, k, v, max_size)
+            error[0] = _put_tag(&b, k, v, max_size, 0)
             if error[0]:
                 return None
         return sb_str(&b) if b.length else None
@@ -623,7 +628,7 @@ cdef str _encode_scanned_tags(_MetaScan *m, dict meta, Py_ssize_t max_size, int 
     sb_init(&b)
     try:
         for i in range(m.n_tags):
-            error[0] = _put_tag(&b, <object>m.tags[2 * i], <object>m.tags[2 * i + 1], max_size)
+            error[0] = _put_tag(&b, <object>m.tags[2 * i], <object>m.tags[2 * i + 1], max_size, _known(m, i))
             if error[0]:
                 return None
         return sb_str(&b) if b.length else None
@@ -836,6 +841,7 @@ cdef struct _MetaScan:
     PyObject *tags[2 * _SCAN_TAGS]   # the propagated tags' keys and values, in meta's order
     unsigned char slots[_SCAN_TAGS]  # the M_* slot of each of those keys (M_NONE for most)
     Py_ssize_t n_tags                # how many tags; -1 when meta has more than fit
+    bint tid_hex                     # found[M_TID] is known to be 16 lowercase hex digits
 
 
 cdef void _scan_meta(dict meta, _MetaScan *m) noexcept:
@@ -846,8 +852,10 @@ cdef void _scan_meta(dict meta, _MetaScan *m) noexcept:
     cdef PyObject *key
     cdef PyObject *value
     cdef int kind, slot
-    memset(m.found, 0, sizeof(m.found))
+    for slot in range(M_SLOTS):
+        m.found[slot] = NULL
     m.n_tags = 0
+    m.tid_hex = False
     if meta is None:
         return
     while PyDict_Next(meta, &pos, &key, &value):
@@ -918,6 +926,18 @@ cdef inline object _found(PyObject *value):
     return <object>value if value is not NULL else None
 
 
+cdef enum:
+    _KNOWN_KEY = 1    # a tag key that is one of the M_* names: valid as it is in both headers
+    _KNOWN_VALUE = 2  # a tag value known to be valid as it is (the _dd.p.tid inject checked or made)
+
+
+cdef inline int _known(_MetaScan *m, Py_ssize_t i) noexcept:
+    """What is known valid of the scan's tag ``i`` (``_KNOWN_*`` bits)."""
+    if m.slots[i] == M_NONE:
+        return 0
+    return _KNOWN_KEY | (_KNOWN_VALUE if m.slots[i] == M_TID and m.tid_hex else 0)
+
+
 cdef inline int _set(object headers, str name, object value) except -1:
     """headers[name] = value, straight into the dict when it is one."""
     if type(headers) is dict:
@@ -931,8 +951,9 @@ cdef tuple _PRIORITIES = ("-1", "0", "1", "2")
 
 cdef inline str _priority_str(object priority):
     """str(priority), without an allocation for the four standard values."""
-    if type(priority) is int and -1 <= priority <= 2:
-        return <str>_PRIORITIES[<int>priority + 1]
+    cdef long long v
+    if small_int(priority, &v) and -1 <= v <= 2:
+        return <str>_PRIORITIES[v + 1]
     return str(priority)
 
 
@@ -944,8 +965,10 @@ cdef void _inject_datadog(Context ctx, object headers, Settings s, uint64_t hi, 
     cdef str encoded
     cdef int error = 0
     _set(headers, "x-datadog-trace-id", _dec(lo))
-    if hi and not _is_hex_of(_found(m.found[M_TID]), hi):
-        _meta_set(meta, m, M_TID, "_dd.p.tid", _hex16(hi))
+    if hi:
+        if not _is_hex_of(_found(m.found[M_TID]), hi):
+            _meta_set(meta, m, M_TID, "_dd.p.tid", _hex16(hi))
+        m.tid_hex = True
     cdef Context state = ctx.trace_state()
     _set(headers, "x-datadog-parent-id", _dec(low64(ctx.span_id)))
     if state._priority is not None:
@@ -1466,8 +1489,7 @@ cdef int _write_int(StrBuf *b, object value) except -1:
     cdef long long v
     cdef unsigned long long u
     cdef str text
-    if type(value) is int and -(2**62) < value < 2**62:
-        v = value
+    if small_int(value, &v):
         u = -v if v < 0 else v
         while True:
             i -= 1
@@ -1489,19 +1511,26 @@ cdef inline bint _is_text(object k, str text):
     return k is text or (PyUnicode_GET_LENGTH(<str>k) == PyUnicode_GET_LENGTH(text) and k == text)
 
 
-cdef int _put_member_tag(StrBuf *b, Py_ssize_t start, str key, object value) except -1:
+cdef int _put_member_tag(StrBuf *b, Py_ssize_t start, str key, object value, int known) except -1:
     """Append ``t.<key>:<value>`` to the dd= member that starts at ``start`` in ``b`` (after a ``;``
-    unless it is the first item), unless the member would pass 256 chars with it."""
+    unless it is the first item), unless the member would pass 256 chars with it. ``known``: as for
+    ``_put_tag`` (a known key or value has nothing to substitute)."""
     cdef Py_ssize_t mark = b.length
     if b.length > start:
         sb_char(b, b";")
-    if len(key) < 12 or PyUnicode_Find(key, "_dd.p.", 6, len(key), 1) < 0:
+    if known & _KNOWN_KEY:
+        sb_bytes(b, "t.", 2)
+        sb_ascii(b, key, 6, len(key))
+    elif len(key) < 12 or PyUnicode_Find(key, "_dd.p.", 6, len(key), 1) < 0:
         sb_bytes(b, "t.", 2)
         _write_clean(b, key, 6, True)
     else:  # the prefix occurs again inside the key: ddtrace replaces every occurrence
         _write_clean(b, key.replace("_dd.p.", "t."), 0, True)
     sb_char(b, b":")
-    _write_clean(b, value if type(value) is str else str(value), 0, False)
+    if known & _KNOWN_VALUE:
+        sb_ascii(b, <str>value, 0, len(<str>value))
+    else:
+        _write_clean(b, value if type(value) is str else str(value), 0, False)
     if _DD_MEMBER_RESERVED + (b.length - start) > _DD_MEMBER_MAX:
         b.length = mark  # this tag does not fit: leave it out, try the next
     return 0
@@ -1535,11 +1564,11 @@ cdef int _write_dd_member(StrBuf *b, Context ctx, _MetaScan *m) except -1:
     if m.n_tags >= 0:
         for i in range(m.n_tags):
             if m.slots[i] != M_DM and m.slots[i] != M_USR:
-                _put_member_tag(b, start, <str>m.tags[2 * i], <object>m.tags[2 * i + 1])
+                _put_member_tag(b, start, <str>m.tags[2 * i], <object>m.tags[2 * i + 1], _known(m, i))
         return 0
     for k, value in list(ctx._meta.items()):
         if is_propagated_key(k) and not _is_text(k, "_dd.p.dm") and not _is_text(k, "_dd.p.usr.id"):
-            _put_member_tag(b, start, <str>k, value)
+            _put_member_tag(b, start, <str>k, value, 0)
     return 0
 
 
@@ -1569,12 +1598,16 @@ cdef str _traceparent(Context ctx, uint64_t trace_hi, uint64_t trace_lo, object 
     """``traceparent_of`` with the trace id's halves and meta's ``traceparent`` (``tp``) at hand."""
     cdef uint64_t hi, lo, span, flags
     cdef int sampled
+    cdef long long v
     cdef str stripped
     cdef char buf[55]
     if ctx.span_id is None or ctx.trace_id is None:
         return tp or ""
     priority = ctx.trace_state()._priority
-    sampled = 1 if priority is not None and priority > 0 else 0
+    if small_int(priority, &v):
+        sampled = v > 0
+    else:
+        sampled = 1 if priority is not None and priority > 0 else 0
     if tp and type(tp) is str:
         stripped = _stripped(<str>tp)
         if _parse_traceparent(stripped, &hi, &lo, &span, &flags) == 0:
