@@ -24,7 +24,7 @@ from cpython.unicode cimport (
 from idcodec cimport (
     HEX_DIGITS, PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, has_dd_p,
     int_to_u128, is_printable_ascii, is_propagated_key, join_u128, low64, parse_dec_u64, parse_hex_range,
-    parse_hex_u128, read_char, small_int, write_hex16,
+    parse_hex_u128, read_char, small_int, write_dec8, write_hex16,
 )
 from libc.stdint cimport uint32_t
 from libc.string cimport memcmp, memcpy, memset
@@ -722,37 +722,24 @@ cdef const char *_PAIRS = (b"000102030405060708091011121314151617181920212223242
                            b"8081828384858687888990919293949596979899")
 
 
-cdef inline int _write_pairs(char *end, uint32_t v, int pairs) noexcept:
-    """Write the last ``2 * pairs`` decimal digits of ``v`` just before ``end``, zero-padded."""
-    cdef uint32_t r
-    cdef int i
-    for i in range(pairs):
-        r = v % 100
-        v //= 100
-        end -= 2
-        end[0] = _PAIRS[2 * r]
-        end[1] = _PAIRS[2 * r + 1]
-    return 0
-
-
 cdef str _dec(uint64_t v):
-    """Unsigned decimal of v: 32-bit arithmetic on 8-digit groups, two digits per division."""
+    """Unsigned decimal of v: 8-digit groups from the right (``write_dec8``), then the leading digits
+    two at a time."""
     cdef char buf[20]
     cdef int i = 20
-    cdef uint32_t low
+    cdef uint32_t low, r
     while v >= 100000000:
-        _write_pairs(buf + i, <uint32_t>(v % 100000000), 4)
-        v //= 100000000
         i -= 8
+        write_dec8(buf + i, <uint32_t>(v % 100000000))
+        v //= 100000000
     low = <uint32_t>v
-    while low >= 100:
-        _write_pairs(buf + i, low, 1)
+    while low >= 10:
+        r = low % 100
         low //= 100
         i -= 2
-    if low >= 10:
-        _write_pairs(buf + i, low, 1)
-        i -= 2
-    else:
+        buf[i] = _PAIRS[2 * r]
+        buf[i + 1] = _PAIRS[2 * r + 1]
+    if low or i == 20:  # a leading single digit, or v == 0
         i -= 1
         buf[i] = <char>(48 + low)
     return ascii_str(buf + i, 20 - i)

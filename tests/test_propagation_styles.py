@@ -192,6 +192,10 @@ def test_datadog_round_trip(prop):
 BOUNDARY_IDS = sorted(
     {v for k in range(1, 129) for v in ((1 << k) - 1, 1 << k, (1 << k) + 1) if 0 < v < 1 << 128}
     | {(1 << 128) - 1, (0xFFFFFFFF << 96) | 1, 0x8000000000000000_0000000000000001}
+    # decimal digit counts (the datadog ids are written 8 digits at a time) and the hex digits 9 / a
+    | {10**k + d for k in range(39) for d in (-1, 0, 1) if 0 < 10**k + d < 1 << 128}
+    | {int(c * 32, 16) for c in "0123456789abcdef" if c != "0"}
+    | {int(("9a" * 16)[i:] + ("a9" * 16)[:i], 16) for i in range(32)}
 )
 
 
