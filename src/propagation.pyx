@@ -24,10 +24,10 @@ from cpython.unicode cimport (
 from idcodec cimport (
     HEX_DIGITS, PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, has_dd_p,
     int_to_u128, is_printable_ascii, is_propagated_key, join_u128, low64, parse_dec_u64, parse_hex_range,
-    parse_hex_u128, read_char, small_int, write_dec8, write_hex16,
+    parse_hex_u128, printable_bytes, read_char, small_int, write_dec8, write_hex16,
 )
 from libc.stdint cimport uint32_t
-from libc.string cimport memcmp, memcpy, memset
+from libc.string cimport memchr, memcmp, memcpy, memset
 from strbuf cimport StrBuf, sb_ascii, sb_bytes, sb_char, sb_free, sb_init, sb_reserve, sb_str
 
 from ddfast.span_link import SpanLink
@@ -1331,29 +1331,27 @@ cdef str _valid_traceparent(_Headers h, uint64_t *hi, uint64_t *lo, uint64_t *sp
 cdef bint _tracestate_as_is(str ts) noexcept:
     """``ts`` is a tracestate the W3C limits leave as it is (``_limited_tracestate(ts) == ts``) and is
     printable ASCII: at most 32 non-empty members and 512 characters, none padded with spaces, a ``dd=``
-    member only first, no ``ot=`` member (the usual case, checked in one pass)."""
+    member only first, no ``ot=`` member (the usual case: one check of the text, then its commas)."""
     cdef Py_ssize_t n = len(ts), i, start = 0, members = 0
     cdef const unsigned char *p = <const unsigned char *>PyUnicode_DATA(ts)
-    cdef unsigned char c
-    if n == 0 or n > _TS_MAX_BYTES or PyUnicode_KIND(ts) != 1:
+    cdef const unsigned char *comma
+    if n == 0 or n > _TS_MAX_BYTES or PyUnicode_KIND(ts) != 1 or not printable_bytes(p, n):
         return False
-    for i in range(n + 1):
-        if i == n or p[i] == 0x2C:  # the member ts[start:i]
-            if i == start or p[start] == 0x20 or p[i - 1] == 0x20:
-                return False
-            if i - start >= 3 and p[start + 2] == 0x3D and (
-                    (p[start] == 0x64 and p[start + 1] == 0x64 and members > 0)  # a dd= member not first
-                    or (p[start] == 0x6F and p[start + 1] == 0x74)):  # an ot= member
-                return False
-            members += 1
-            if members > _TS_MAX_MEMBERS:
-                return False
-            start = i + 1
-        else:
-            c = p[i]
-            if c < 0x20 or c > 0x7E:
-                return False
-    return True
+    while True:  # the member ts[start:i]
+        comma = <const unsigned char *>memchr(p + start, 0x2C, n - start)
+        i = comma - p if comma is not NULL else n
+        if i == start or p[start] == 0x20 or p[i - 1] == 0x20:
+            return False
+        if i - start >= 3 and p[start + 2] == 0x3D and (
+                (p[start] == 0x64 and p[start + 1] == 0x64 and members > 0)  # a dd= member not first
+                or (p[start] == 0x6F and p[start + 1] == 0x74)):  # an ot= member
+            return False
+        members += 1
+        if members > _TS_MAX_MEMBERS:
+            return False
+        if comma is NULL:
+            return True
+        start = i + 1
 
 
 cdef str _valid_tracestate(_Headers h):
@@ -1775,17 +1773,22 @@ cdef str _ot_value(str value):
     return ";".join(kept)
 
 
-cdef inline bint _has_ot(str ts) except -1:
-    """``"ot=" in ts``, scanned in C for 1-byte text."""
-    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(ts), i
-    cdef const unsigned char *p
+cdef inline bint _has_ot_member(str ts) except -1:
+    """A member of ``ts`` starts with ``ot=`` (before any stripping): ``ts`` opens with it or holds
+    ``,ot=``; for 1-byte text, only the commas are looked at."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(ts), i = 0
+    cdef const char *p
+    cdef const char *comma
     if PyUnicode_KIND(ts) != 1:
-        return PyUnicode_Find(ts, "ot=", 0, n, 1) >= 0
-    p = <const unsigned char *>PyUnicode_DATA(ts)
-    for i in range(n - 2):
-        if p[i] == 0x6F and p[i + 1] == 0x74 and p[i + 2] == 0x3D:
+        return PyUnicode_Tailmatch(ts, "ot=", 0, n, -1) or PyUnicode_Find(ts, ",ot=", 0, n, 1) >= 0
+    p = <const char *>PyUnicode_DATA(ts)
+    while True:  # i: where a member starts
+        if n - i >= 3 and p[i] == b"o" and p[i + 1] == b"t" and p[i + 2] == b"=":
             return True
-    return False
+        comma = <const char *>memchr(p + i, 0x2C, n - i)
+        if comma is NULL:
+            return False
+        i = comma - p + 1
 
 
 cdef str _drop_bad_ot(str ts):
@@ -1793,7 +1796,7 @@ cdef str _drop_bad_ot(str ts):
     nothing is left of it); None when nothing is left of the whole tracestate."""
     cdef list members, kept
     cdef str value
-    if not _has_ot(ts):
+    if not _has_ot_member(ts):
         return ts
     members = ts.split(",")
     kept = []

@@ -398,3 +398,25 @@ def test_twins_agree_on_traceparents(compiled_prop, text):
     ours = compiled_prop.extract(headers, compiled_prop.Settings(extract_styles=("tracecontext",)))
     theirs = pure.extract(headers, pure.Settings(extract_styles=("tracecontext",)))
     assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x1f", " ", "~", "\x7f", "\x80", "\xff", "\u0100"])
+def test_twins_agree_on_a_boundary_character_anywhere_in_a_tracestate(compiled_prop, char):
+    # the compiled printable-ASCII check reads 1-byte text eight bytes at a time: a character just in or
+    # out of 0x20-0x7E at every position (in a full word, in the tail) must be judged as one at a time
+    ts = "dd=s:1;o:rum;t.dm:-4,rojo=00f067aa0ba902b7,ot=th:8,congo=t61rcWkgMzE"
+    styles = ("tracecontext",)
+    s_c, s_p = compiled_prop.Settings(extract_styles=styles, inject_styles=styles), pure.Settings(styles, styles)
+    for i in range(len(ts)):
+        headers = {"traceparent": TP, "tracestate": ts[:i] + char + ts[i + 1 :]}
+        ours, theirs = compiled_prop.extract(headers, s_c), pure.extract(headers, s_p)
+        assert repr(ours) == repr(theirs), headers
+        out_c, out_p = {}, {}
+        compiled_prop.inject(ours, out_c, s_c)
+        pure.inject(theirs, out_p, s_p)
+        assert out_c == out_p, headers
+        origin = "synthetics-browser"[: i % 19] + char + "-rum"
+        assert (
+            compiled_prop.Context(trace_id=1, dd_origin=origin).dd_origin
+            == pure.Context(trace_id=1, dd_origin=origin).dd_origin
+        )
