@@ -72,7 +72,10 @@ class Tracer:
         if _core is None:
             _core = (load("span"), load("sampling"), _propagation)
         self._span_mod, self._sampling_mod, propagation = _core
-        propagation.set_before_inject(_sample_before_inject)
+        # an undecided trace is decided before it is injected: a trace of a tracer in the core, any other
+        # context (one activated from extract, a foreign one) through _sample_before_inject
+        self._span_mod.set_inject_fallback(_sample_before_inject)
+        propagation.set_before_inject(self._span_mod.before_inject)
         #: HTTPPropagator's extract/inject of this tracer's core (what ddfast.contrib calls)
         self._http_extract = propagation.http_extract
         self._http_inject = propagation.http_inject
@@ -262,8 +265,8 @@ config.on_change(_configure_all)
 
 
 def _sample_before_inject(obj, context):
-    """Injection of an undecided trace: decide it first (on its local root), as ddtrace does, so that
-    every downstream service receives the decision."""
+    """Injection of an undecided trace the core could not place (``span.before_inject``): decide it first
+    (on its local root), as ddtrace does, so that every downstream service receives the decision."""
     sink = getattr(getattr(obj, "_trace_ctx", None), "_sink", None)
     if sink is not None and obj.context is context:
         sampler = getattr(sink, "sampler", None)  # the sink is its tracer's TracerState

@@ -7,7 +7,6 @@ contexts are made without argument parsing, and nothing is allocated that the re
 """
 
 import logging
-import time
 from urllib.parse import quote
 from urllib.parse import unquote
 
@@ -16,6 +15,7 @@ from cpython.dict cimport PyDict_Next, PyDict_SetItem
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from libc.stdint cimport uint64_t
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from ddfast._ext.context cimport Context, new_context
 from cpython.unicode cimport (
@@ -199,18 +199,38 @@ def _checked_count(value, name):
 
 #: reason -> how many times extraction or injection met it in this process
 ERRORS = {}
+cdef dict _errors = ERRORS
 cdef double _LOG_INTERVAL = 60.0
+cdef double _QUIET_RECHECK = 1.0
 cdef dict _last_logged = {}
+cdef double _quiet_until = 0.0
+
+
+cdef inline double _monotonic() noexcept:
+    """``time.monotonic()``, without a Python call."""
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec + ts.tv_nsec * 1e-9
 
 
 cpdef record(str reason, detail=None):
-    """Count a propagation problem; log it at debug level at most once a minute per reason."""
-    ERRORS[reason] = ERRORS.get(reason, 0) + 1
-    if log.isEnabledFor(logging.DEBUG):
-        now = time.monotonic()
-        if now - _last_logged.get(reason, -_LOG_INTERVAL) >= _LOG_INTERVAL:
-            _last_logged[reason] = now
-            log.debug("ddfast propagation: %s: %r (%d so far)", reason, detail, ERRORS[reason])
+    """Count a propagation problem; log it at debug level at most once a minute per reason. While debug
+    logging is off, whether it is on is asked at most once a second: a flood of bad headers costs a
+    count each, not a logging call each."""
+    global _quiet_until
+    count = _errors.get(reason)
+    _errors[reason] = 1 if count is None else count + 1
+    cdef double now = _monotonic()
+    if now < _quiet_until:
+        return
+    last = _last_logged.get(reason)
+    if last is not None and now - <double>last < _LOG_INTERVAL:
+        return
+    if not log.isEnabledFor(logging.DEBUG):
+        _quiet_until = now + _QUIET_RECHECK
+        return
+    _last_logged[reason] = now
+    log.debug("ddfast propagation: %s: %r (%d so far)", reason, detail, _errors[reason])
 
 
 # -- carriers -------------------------------------------------------------------------------------

@@ -840,6 +840,37 @@ cdef int finish_trace(TracerState st, list spans) except -1:
     return 0
 
 
+cdef object _inject_fallback = None
+
+
+def set_inject_fallback(fallback):
+    """What ``before_inject`` asks about a context that is not of a local trace of a tracer (an
+    extracted or foreign one): ``fallback(obj, context)``; None asks nothing."""
+    global _inject_fallback
+    _inject_fallback = fallback
+
+
+def before_inject(obj, Context context):
+    """The propagation hook for an undecided trace about to be injected: decide it first, on its local
+    root, as ddtrace does, so that every downstream service receives the decision. A local trace of a
+    tracer (the outgoing call of a request) is decided here, in C; anything else through the fallback."""
+    cdef Context state = context.trace_state()
+    cdef TracerState st
+    cdef Span root
+    spans = state._spans
+    if type(state._sink) is TracerState and spans:
+        st = <TracerState>state._sink
+        root = <Span>(<list>spans)[0]
+        if root._root is None and st.sampler is not None:  # the chunk opens with the local root
+            if _decide != NULL and type(st.sampler) is _decider_type:
+                _decide(st.sampler, root, NULL)
+            else:
+                st.sampler.sample(root)
+            return
+    if _inject_fallback is not None:
+        _inject_fallback(obj, context)
+
+
 def set_trace_id_128(bint enabled):
     """New traces get 128-bit ids (ddtrace's default) unless disabled."""
     global _trace_id_128

@@ -369,3 +369,27 @@ def test_injecting_a_span_that_is_not_active_decides_its_trace(make_tracer, prop
     prop.http_inject(span, headers)
     assert headers["x-datadog-sampling-priority"] == "1"
     assert span._trace_ctx._priority == 1
+
+
+def test_injecting_the_context_of_a_trace_that_is_not_active_decides_that_trace(make_tracer, prop, sampling):
+    # the core decides the context's own trace (its local root), not whatever trace is active
+    t = make_tracer(rules=[sampling.SamplingRule(0.0)])
+    background = t.start_span("background")  # a trace of its own, never activated
+    with t.trace("request") as request:
+        with t.trace("child") as child:
+            headers = {}
+            prop.http_inject(background.context, headers)
+            assert headers["x-datadog-sampling-priority"] == "-1"
+            assert background._trace_ctx._priority == -1
+            assert request.context.sampling_priority is None and child.context.sampling_priority is None
+
+
+def test_injecting_a_made_up_context_of_the_active_trace_decides_it(make_tracer, prop, sampling):
+    # a Context that belongs to no local trace (made by hand) but carries the active trace's id: the
+    # tracer's fallback finds the active root and decides there, as ddtrace does
+    t = make_tracer(rules=[sampling.SamplingRule(0.0)])
+    with t.trace("request") as request:
+        headers = {}
+        prop.http_inject(prop.Context(trace_id=request.trace_id, span_id=7), headers)
+        assert request.context.sampling_priority == -1
+        assert headers["x-datadog-sampling-priority"] == "-1"

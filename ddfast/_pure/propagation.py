@@ -151,17 +151,28 @@ def _checked_count(value, name):
 #: reason -> how many times extraction or injection met it in this process
 ERRORS = {}
 _LOG_INTERVAL = 60.0
+_QUIET_RECHECK = 1.0
 _last_logged = {}
+_quiet_until = 0.0
 
 
 def record(reason, detail=None):
-    """Count a propagation problem; log it at debug level at most once a minute per reason."""
+    """Count a propagation problem; log it at debug level at most once a minute per reason. While debug
+    logging is off, whether it is on is asked at most once a second: a flood of bad headers costs a
+    count each, not a logging call each."""
+    global _quiet_until
     ERRORS[reason] = ERRORS.get(reason, 0) + 1
-    if log.isEnabledFor(logging.DEBUG):
-        now = time.monotonic()
-        if now - _last_logged.get(reason, -_LOG_INTERVAL) >= _LOG_INTERVAL:
-            _last_logged[reason] = now
-            log.debug("ddfast propagation: %s: %r (%d so far)", reason, detail, ERRORS[reason])
+    now = time.monotonic()
+    if now < _quiet_until:
+        return
+    last = _last_logged.get(reason)
+    if last is not None and now - last < _LOG_INTERVAL:
+        return
+    if not log.isEnabledFor(logging.DEBUG):
+        _quiet_until = now + _QUIET_RECHECK
+        return
+    _last_logged[reason] = now
+    log.debug("ddfast propagation: %s: %r (%d so far)", reason, detail, ERRORS[reason])
 
 
 # -- carriers -------------------------------------------------------------------------------------

@@ -787,3 +787,29 @@ def finish_trace(st, spans):
         st.dropped += 1
         return
     st.writer.write(spans)
+
+
+_inject_fallback = None
+
+
+def set_inject_fallback(fallback):
+    """What ``before_inject`` asks about a context that is not of a local trace of a tracer (an
+    extracted or foreign one): ``fallback(obj, context)``; None asks nothing."""
+    global _inject_fallback
+    _inject_fallback = fallback
+
+
+def before_inject(obj, context):
+    """The propagation hook for an undecided trace about to be injected: decide it first, on its local
+    root, as ddtrace does, so that every downstream service receives the decision. A local trace of a
+    tracer (the outgoing call of a request) is decided here; anything else through the fallback."""
+    state = context.trace_state()
+    spans = state._spans
+    if type(state._sink) is TracerState and spans:
+        st = state._sink
+        root = spans[0]
+        if root._root is None and st.sampler is not None:  # the chunk opens with the local root
+            st.sampler.sample(root)
+            return
+    if _inject_fallback is not None:
+        _inject_fallback(obj, context)
