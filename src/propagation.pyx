@@ -132,6 +132,7 @@ cdef class Settings:
     cdef bint restart
     cdef bint ignore
     cdef bint tag_all_baggage
+    cdef tuple baggage_tags  # (key, "baggage." + key) of each baggage_tag_keys
 
     def __init__(
         self,
@@ -171,6 +172,7 @@ cdef class Settings:
         self.restart = behavior_extract == RESTART
         self.ignore = behavior_extract == IGNORE
         self.tag_all_baggage = "*" in self.baggage_tag_keys
+        self.baggage_tags = tuple((key, "baggage." + key) for key in self.baggage_tag_keys)
 
 
 def _checked_styles(styles, name):
@@ -1987,38 +1989,75 @@ cdef str _unquote(str text):
         sb_free(&b)
 
 
+cdef Py_ssize_t _utf8_size(str text, Py_ssize_t start, Py_ssize_t stop) noexcept:
+    """How many bytes ``text[start:stop]`` takes in UTF-8; -1 when it holds a lone surrogate (it has
+    none: it cannot be sent on)."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
+    cdef Py_ssize_t i, size = 0
+    cdef uint32_t c
+    for i in range(start, stop):
+        c = read_char(kind, data, i)
+        if c < 0x80:
+            size += 1
+        elif c < 0x800:
+            size += 2
+        elif 0xD800 <= c <= 0xDFFF:
+            return -1
+        else:
+            size += 3 if c < 0x10000 else 4
+    return size
+
+
+cdef str _baggage_part(str text, Py_ssize_t start, Py_ssize_t stop):
+    """``unquote(text[start:stop].strip())``: a baggage key or value; None when nothing is left of it."""
+    while start < stop and Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(text, start)):
+        start += 1
+    while stop > start and Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(text, stop - 1)):
+        stop -= 1
+    if start == stop:
+        return None
+    return _unquote(text[start:stop])
+
+
 cdef dict _extract_baggage(_Headers h, Settings s):
+    """The items of the ``baggage`` header (W3C): ``key=value`` members, each part stripped and
+    percent-decoded; empty when a member is malformed (no ``=``, an empty key or value, a lone
+    surrogate); the members past the item or byte limits dropped. Read in place: no list of members."""
     cdef str value = h.get(H_BAGGAGE)
     cdef dict items = {}
-    cdef Py_ssize_t total = 0, size, index = 0
-    cdef list pairs
-    cdef str pair, key, item
+    cdef Py_ssize_t n, start = 0, stop, eq, total = 0, size, index = 0
+    cdef bint ascii
+    cdef str key, item
     if not value:
         return items
-    pairs = value.split(",")
-    for p in pairs:
-        pair = <str>p
+    n = len(value)
+    ascii = value.isascii()
+    while start <= n:  # the member value[start:stop]
+        stop = PyUnicode_FindChar(value, 0x2C, start, n, 1)
+        if stop < 0:
+            stop = n
         if index >= s.baggage_max_items:
-            record("baggage_max_items", len(pairs))
+            record("baggage_max_items", value.count(",") + 1)
             break
         index += 1
-        if "=" not in pair:
+        eq = PyUnicode_FindChar(value, 0x3D, start, stop, 1)
+        size = stop - start if ascii else _utf8_size(value, start, stop)
+        if eq < 0 or size < 0:
             record("baggage_malformed", value)
             return {}
-        size = (len(pair) if pair.isascii() else len(pair.encode("utf-8"))) + (1 if items else 0)
+        size += 1 if items else 0
         if total + size > s.baggage_max_bytes:
-            record("baggage_max_bytes", len(value))
+            record("baggage_max_bytes", n)
             break
-        key, _, item = pair.partition("=")
-        key = key.strip()
-        item = item.strip()
-        key = _unquote(key)
-        item = _unquote(item)
-        if not key or not item:
+        key = _baggage_part(value, start, eq)
+        item = _baggage_part(value, eq + 1, stop)
+        if key is None or item is None:
             record("baggage_malformed", value)
             return {}
         items[key] = item
         total += size
+        start = stop + 1
     return items
 
 
@@ -2040,9 +2079,9 @@ cdef void _inject_baggage(Context ctx, object headers, Settings s) except *:
                 sb_char(&b, b",")
             item_start = b.length
             try:
-                _write_quoted(&b, (key if type(key) is str else str(key)).strip(), _key_safe)
+                _write_quoted(&b, _stripped(key if type(key) is str else str(key)), _key_safe)
                 sb_char(&b, b"=")
-                _write_quoted(&b, (value if type(value) is str else str(value)).strip(), _value_safe)
+                _write_quoted(&b, _stripped(value if type(value) is str else str(value)), _value_safe)
             except UnicodeEncodeError:  # a lone surrogate: this item cannot be sent, the others can
                 b.length = mark
                 record("baggage_encoding_error", key)
@@ -2225,12 +2264,17 @@ cpdef Context extract(object carrier, Settings s):
         baggage = _extract_baggage(h, s)
         if baggage:
             context._baggage_d = baggage
-            keys = baggage.keys() if s.tag_all_baggage else s.baggage_tag_keys
             meta = context._meta
-            for key in keys:
-                value = baggage.get(key)
-                if value is not None and "baggage." + key not in meta:
-                    meta["baggage." + key] = value
+            if s.tag_all_baggage:
+                for key, value in baggage.items():
+                    tag = "baggage." + key
+                    if tag not in meta:
+                        meta[tag] = value
+            else:
+                for key, tag in s.baggage_tags:
+                    value = baggage.get(key)
+                    if value is not None and tag not in meta:
+                        meta[tag] = value
     if s.restart:
         link = _link_of(context, style, "propagation_behavior_extract")
         context = Context(baggage=dict(context._baggage_d or {}), span_links=[link] if link is not None else [])

@@ -420,3 +420,47 @@ def test_twins_agree_on_a_boundary_character_anywhere_in_a_tracestate(compiled_p
             compiled_prop.Context(trace_id=1, dd_origin=origin).dd_origin
             == pure.Context(trace_id=1, dd_origin=origin).dd_origin
         )
+
+
+def _baggage_as_split(value, max_items, max_bytes):
+    """The baggage header read as the split/partition/strip reading it replaced: the oracle of the
+    in-place parsers (but for a lone surrogate, which now makes the header malformed, not an exception)."""
+    from urllib.parse import unquote
+
+    items, total = {}, 0
+    pairs = value.split(",")
+    for index, pair in enumerate(pairs):
+        if index >= max_items:
+            break
+        if "=" not in pair or "\ud800" in pair:
+            return {}
+        size = len(pair.encode("utf-8")) + (1 if items else 0)
+        if total + size > max_bytes:
+            break
+        key, _, item = pair.partition("=")
+        key, item = unquote(key.strip()), unquote(item.strip())
+        if not key or not item:
+            return {}
+        items[key] = item
+        total += size
+    return items
+
+
+BAGGAGE_PIECES = list("ab=,%9 \t\x1c\u00a0\u2003\u00e9") + ["%41", "%C3%A9", "%zz", "\U0001f600", "\ud800", "k=v"]
+
+
+@settings(max_examples=500)
+@example(value="k=v,\ud800", max_items=1, max_bytes=24)
+@example(value="k=v,\ud800", max_items=2, max_bytes=24)
+@given(
+    value=st.lists(st.sampled_from(BAGGAGE_PIECES), min_size=1, max_size=20).map("".join),
+    max_items=st.integers(0, 4),
+    max_bytes=st.integers(0, 24),
+)
+def test_baggage_header_is_read_as_its_members_say(compiled_prop, value, max_items, max_bytes):
+    # whitespace of every kind str.strip() knows, multi-byte and 4-byte characters against the byte
+    # limit, empty members, '=' inside values, lone surrogates (malformed: the header is dropped)
+    expected = _baggage_as_split(value, max_items, max_bytes)
+    for prop in (compiled_prop, pure):
+        s = prop.Settings(extract_styles=("baggage",), baggage_max_items=max_items, baggage_max_bytes=max_bytes)
+        assert prop.extract({"baggage": value}, s).baggage == expected, prop

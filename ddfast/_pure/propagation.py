@@ -850,33 +850,57 @@ _BAGGAGE_KEY_SAFE = "!#$&'*+-.^_`|~"
 _BAGGAGE_VALUE_SAFE = "!#$&'()*+-./:<>?@[]^_`{|}~"
 
 
+def _utf8_size(text, start, stop):
+    """How many bytes ``text[start:stop]`` takes in UTF-8; -1 when it holds a lone surrogate (it has
+    none: it cannot be sent on)."""
+    try:
+        return len(text[start:stop].encode("utf-8"))
+    except UnicodeEncodeError:
+        return -1
+
+
+def _baggage_part(text, start, stop):
+    """``unquote(text[start:stop].strip())``: a baggage key or value; None when nothing is left of it."""
+    part = text[start:stop].strip()
+    return unquote(part) if part else None
+
+
 def _extract_baggage(h, s):
-    """The baggage items of the ``baggage`` header: a dict, empty when the header is malformed."""
+    """The items of the ``baggage`` header (W3C): ``key=value`` members, each part stripped and
+    percent-decoded; empty when a member is malformed (no ``=``, an empty key or value, a lone
+    surrogate); the members past the item or byte limits dropped."""
     value = h.get(BAGGAGE)
     if not value:
         return {}
     items = {}
-    total = 0
-    pairs = value.split(",")
-    for index, pair in enumerate(pairs):
+    total = index = start = 0
+    n = len(value)
+    ascii = value.isascii()
+    while start <= n:  # the member value[start:stop]
+        stop = value.find(",", start)
+        if stop < 0:
+            stop = n
         if index >= s.baggage_max_items:
-            record("baggage_max_items", len(pairs))
+            record("baggage_max_items", value.count(",") + 1)
             break
-        if "=" not in pair:
+        index += 1
+        eq = value.find("=", start, stop)
+        size = stop - start if ascii else _utf8_size(value, start, stop)
+        if eq < 0 or size < 0:
             record("baggage_malformed", value)
             return {}
-        size = (len(pair) if pair.isascii() else len(pair.encode("utf-8"))) + (1 if items else 0)
+        size += 1 if items else 0
         if total + size > s.baggage_max_bytes:
-            record("baggage_max_bytes", len(value))
+            record("baggage_max_bytes", n)
             break
-        key, _, item = pair.partition("=")
-        key = unquote(key.strip())
-        item = unquote(item.strip())
-        if not key or not item:
+        key = _baggage_part(value, start, eq)
+        item = _baggage_part(value, eq + 1, stop)
+        if key is None or item is None:
             record("baggage_malformed", value)
             return {}
         items[key] = item
         total += size
+        start = stop + 1
     return items
 
 
