@@ -120,3 +120,18 @@ def test_a_failure_names_its_benchmarks_and_a_second_measurement_can_clear_it(tm
     assert gate(tmp_path, noisy, "--merge", str(second)).returncode == 0  # the slowdown did not reproduce
     second.write_text(json.dumps({"benchmarks": [b for b in noisy["benchmarks"] if b["group"].startswith("inject")]}))
     assert gate(tmp_path, noisy, "--merge", str(second)).returncode == 1  # it did
+
+
+def test_absolute_targets_are_reported_not_gated(tmp_path):
+    assert gate(tmp_path, run_of(), "--save-baseline").returncode == 0
+    fast = gate(tmp_path, run_of())
+    assert "met     target  inject: default" in fast.stdout and "0.95 us" not in fast.stdout
+    assert "1.00 us (target <= 1.0 us, median)" in fast.stdout
+    slow = run_of(inject_cython=1.2e-6, extract_cython=1.8e-6)
+    for b in slow["benchmarks"]:  # the reference slower too: the same ratios, so no regression
+        if b["params"]["impl"] != "cython":
+            b["stats"] = {k: v * 1.2 for k, v in b["stats"].items()}
+    out = gate(tmp_path, slow)
+    assert out.returncode == 0, out.stdout
+    assert "NOT MET target  inject: default" in out.stdout and "1.20 us (target <= 1.0 us, median)" in out.stdout
+    assert "NOT MET target  extract: default headers, default styles" in out.stdout
