@@ -773,17 +773,22 @@ cdef str _hex16(uint64_t v):
     return ascii_str(buf, 16)
 
 
-cdef str _hex_id(object value):
-    """16 hex digits for a 64-bit id, 32 for a larger one (B3, traceparent)."""
+cdef str _hex_u128(uint64_t hi, uint64_t lo):
+    """16 hex digits for a 64-bit id (``hi`` 0), 32 for a larger one (B3, traceparent)."""
     cdef char buf[32]
-    cdef uint64_t hi, lo
-    int_to_u128(value, &hi, &lo)
     if hi:
         write_hex16(buf, hi)
         write_hex16(buf + 16, lo)
         return ascii_str(buf, 32)
     write_hex16(buf, lo)
     return ascii_str(buf, 16)
+
+
+cdef str _hex_id(object value):
+    """``_hex_u128`` of an id."""
+    cdef uint64_t hi, lo
+    int_to_u128(value, &hi, &lo)
+    return _hex_u128(hi, lo)
 
 
 cdef inline bint _is_hex_of(object text, uint64_t v):
@@ -1054,8 +1059,8 @@ cdef Context _extract_b3(_Headers h, Settings s):
     return new_context(ids[0], ids[1], None, priority, {})
 
 
-cdef void _inject_b3multi(Context ctx, object headers) except *:
-    _set(headers, "x-b3-traceid", _hex_id(ctx.trace_id))
+cdef void _inject_b3multi(Context ctx, object headers, uint64_t hi, uint64_t lo) except *:
+    _set(headers, "x-b3-traceid", _hex_u128(hi, lo))
     _set(headers, "x-b3-spanid", _hex_id(ctx.span_id))
     priority = ctx.trace_state()._priority
     if priority is not None:
@@ -1067,17 +1072,37 @@ cdef void _inject_b3multi(Context ctx, object headers) except *:
             _set(headers, "x-b3-flags", "1")
 
 
-cdef void _inject_b3(Context ctx, object headers) except *:
-    cdef str value = _hex_id(ctx.trace_id) + "-" + _hex_id(ctx.span_id)
+cdef void _inject_b3(Context ctx, object headers, uint64_t hi, uint64_t lo) except *:
+    """``b3: <trace id>-<span id>[-<0|1|d>]``, written in one buffer."""
+    cdef char buf[70]
+    cdef Py_ssize_t n = 0
+    cdef uint64_t span_hi, span_lo
+    if hi:
+        write_hex16(buf, hi)
+        n = 16
+    write_hex16(buf + n, lo)
+    n += 16
+    buf[n] = b"-"
+    n += 1
+    int_to_u128(ctx.span_id, &span_hi, &span_lo)
+    if span_hi:
+        write_hex16(buf + n, span_hi)
+        n += 16
+    write_hex16(buf + n, span_lo)
+    n += 16
     priority = ctx.trace_state()._priority
     if priority is not None:
         if priority <= 0:
-            value += "-0"
+            buf[n + 1] = b"0"
+            n += 2
         elif priority == 1:
-            value += "-1"
+            buf[n + 1] = b"1"
+            n += 2
         elif priority > 1:
-            value += "-d"
-    _set(headers, "b3", value)
+            buf[n + 1] = b"d"
+            n += 2
+        buf[n - 2] = b"-"
+    _set(headers, "b3", ascii_str(buf, n))
 
 
 # -- W3C tracecontext ---------------------------------------------------------------------------------
@@ -2236,6 +2261,9 @@ cpdef Context extract(object carrier, Settings s):
             if first is None:
                 first = <Context>ctx
                 style = STYLES[code]
+            elif (code == S_B3MULTI or code == S_B3) and not (
+                    (<Context>ctx).trace_id and (<Context>ctx).trace_id != first.trace_id):
+                continue  # a b3 context of the first one's trace lends it nothing (see _resolve)
             elif second is None:
                 second = ctx
                 second_code = code
@@ -2300,9 +2328,9 @@ cpdef inject(Context ctx, object headers, Settings s):
         if s.inject_style[S_DATADOG]:
             _inject_datadog(ctx, headers, s, hi, lo, &m)
         if s.inject_style[S_B3MULTI]:
-            _inject_b3multi(ctx, headers)
+            _inject_b3multi(ctx, headers, hi, lo)
         if s.inject_style[S_B3]:
-            _inject_b3(ctx, headers)
+            _inject_b3(ctx, headers, hi, lo)
         if s.inject_style[S_TRACECONTEXT]:
             _inject_tracecontext(ctx, headers, hi, lo, &m)
     finally:

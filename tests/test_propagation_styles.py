@@ -446,3 +446,28 @@ def test_tracestate_ot_member_as_ddtrace_keeps_it(prop):
     assert extracted.meta["tracestate"] == "a=1"
     extracted = extract(prop, {"traceparent": TP, "tracestate": "ot="}, extract_styles=("tracecontext",))
     assert "tracestate" not in extracted.meta
+
+
+@pytest.mark.parametrize("priority,flag", [(None, ""), (-1, "-0"), (0, "-0"), (1, "-1"), (2, "-d"), (7, "-d")])
+@pytest.mark.parametrize("trace_id", [5, 2**64 - 1, 2**64, TRACE_128])
+def test_b3_inject_every_priority_and_id_width(prop, priority, flag, trace_id):
+    ctx = prop.Context(trace_id=trace_id, span_id=SPAN, sampling_priority=priority)
+    width = 32 if trace_id >= 2**64 else 16
+    trace_hex = "%0*x" % (width, trace_id)
+    assert inject(prop, ctx, inject_styles=("b3",)) == {"b3": "%s-%016x%s" % (trace_hex, SPAN, flag)}
+    multi = inject(prop, ctx, inject_styles=("b3multi",))
+    assert multi["x-b3-traceid"] == trace_hex and multi["x-b3-spanid"] == "%016x" % SPAN
+
+
+def test_b3_of_another_trace_becomes_a_link_and_of_the_same_trace_adds_nothing(prop):
+    headers = {
+        "x-datadog-trace-id": "5",
+        "x-datadog-parent-id": "6",
+        "x-b3-traceid": "%016x" % 5,
+        "x-b3-spanid": "%016x" % 99,
+        "b3": "%016x-%016x-1" % (7, 8),
+    }
+    ctx = extract(prop, headers, extract_styles=("datadog", "b3multi", "b3"))
+    assert (ctx.trace_id, ctx.span_id) == (5, 6)
+    assert [(link.trace_id, link.span_id) for link in ctx.span_links] == [(7, 8)]
+    assert ctx.span_links[0].attributes["context_headers"] == "b3"
