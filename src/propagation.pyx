@@ -501,6 +501,37 @@ cdef str _common_tag(str text, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t ski
     return None
 
 
+# decision makers "-0".."-15" made once; the last _dd.p.tid value seen (a trace id's upper half is its
+# start second: the traces of one second share it), replaced as one object
+cdef tuple _DM_TEXTS = tuple("-%d" % i for i in range(16))
+cdef str _last_tid_text = "0" * 16
+
+
+cdef str _shared_value(str key, str text, int kind, void *data, Py_ssize_t start, Py_ssize_t stop):
+    """A string equal to text[start:stop] that requests share, for the values of ``_dd.p.dm`` and
+    ``_dd.p.tid`` (``key`` one of the ``_COMMON_TAGS`` constants); None for any other. Fewer objects
+    per request, and the encoder finds shared ones by address."""
+    global _last_tid_text
+    cdef const char *p = (<const char *>data) + start
+    cdef Py_ssize_t n = stop - start
+    cdef str last
+    if kind != 1:
+        return None
+    if key is <str>_COMMON_TAGS[0]:  # _dd.p.dm: "-<mechanism>"
+        if n == 2 and p[0] == b"-" and b"0" <= p[1] <= b"9":
+            return <str>_DM_TEXTS[p[1] - 48]
+        if n == 3 and p[0] == b"-" and p[1] == b"1" and b"0" <= p[2] <= b"5":
+            return <str>_DM_TEXTS[10 + p[2] - 48]
+        return None
+    if key is <str>_COMMON_TAGS[1] and n == 16:  # _dd.p.tid
+        last = _last_tid_text
+        if memcmp(p, PyUnicode_DATA(last), 16) != 0:
+            last = ascii_str(p, 16)
+            _last_tid_text = last
+        return last
+    return None
+
+
 cdef inline str _ascii_slice(str text, int kind, void *data, Py_ssize_t start, Py_ssize_t stop):
     """``text[start:stop]``, which the caller has checked is ASCII (one copy, no scan, when ``text`` is
     one byte per character)."""
@@ -519,7 +550,7 @@ cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propa
     cdef int kind = PyUnicode_KIND(text)
     cdef void *data = PyUnicode_DATA(text)
     cdef uint32_t c
-    cdef str key
+    cdef str key, value
     if n > max_size:
         return "extract_max_size"
     if n and read_char(kind, data, n - 1) == 0x2C:  # one trailing comma is tolerated, as ddtrace's is
@@ -556,7 +587,8 @@ cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propa
             if key is None:
                 key = _ascii_slice(text, kind, data, start, eq)
             if not propagated_only or len(key) != 23 or key != "_dd.p.upstream_services":
-                out[key] = _ascii_slice(text, kind, data, vs, ve)
+                value = _shared_value(key, text, kind, data, vs, ve)
+                out[key] = value if value is not None else _ascii_slice(text, kind, data, vs, ve)
         if end >= n:
             return None
         start = end + 1
@@ -1329,11 +1361,17 @@ cdef tuple _apply_dd_member(str ts, dict meta, uint64_t sampled, object priority
             j = m.end
         if j - i >= 3 and ts[i] == u"t" and ts[i + 1] == u".":
             colon = PyUnicode_FindChar(ts, 0x3A, i, j, 1)
-            value = ts[colon + 1:j]
             key = _common_tag(ts, i, colon, 2)
+            value = None
             if key is None:
                 key = "_dd.p." + ts[i + 2:colon]
-            meta[key] = value.replace("~", "=") if "~" in value else value
+            else:
+                value = _shared_value(key, ts, PyUnicode_KIND(ts), PyUnicode_DATA(ts), colon + 1, j)
+            if value is None:
+                value = ts[colon + 1:j]
+                if "~" in value:
+                    value = value.replace("~", "=")
+            meta[key] = value
         if j >= m.end:
             break
         i = j + 1

@@ -464,3 +464,24 @@ def test_baggage_header_is_read_as_its_members_say(compiled_prop, value, max_ite
     for prop in (compiled_prop, pure):
         s = prop.Settings(extract_styles=("baggage",), baggage_max_items=max_items, baggage_max_bytes=max_bytes)
         assert prop.extract({"baggage": value}, s).baggage == expected, prop
+
+
+@pytest.mark.parametrize("dm", ["-0", "-9", "-10", "-15", "-16", "-1a", "-", "-00", "0", "-4~"])
+def test_decision_maker_and_tid_values_come_through_as_sent(prop, dm):
+    # the compiled core hands out shared strings for the usual _dd.p.dm and _dd.p.tid values (and keeps
+    # the last tid): whatever is shared, every value must read exactly as sent, one request after another
+    tids = ["6553a1b200000000", "6553a1b200000000", "6553a1b300000000", "6553a1b200000000"]
+    for tid in tids:
+        tags = "_dd.p.dm=%s,_dd.p.tid=%s" % (dm, tid)
+        headers = {"x-datadog-trace-id": "5", "x-datadog-parent-id": "6", "x-datadog-tags": tags}
+        ctx = prop.extract(headers, prop.Settings(extract_styles=("datadog",)))
+        if "~" in dm:
+            assert ctx.meta.get("_dd.propagation_error") == "decoding_error"
+            continue
+        assert ctx.meta.get("_dd.p.tid") == tid and ctx.trace_id == (int(tid, 16) << 64) + 5
+        assert ctx.meta.get("_dd.p.dm", dm) == dm  # as sent, or dropped as an invalid decision maker
+        assert (ctx.meta.get("_dd.p.dm") is None) == (dm in ("-", "-00", "0", "-1a"))
+        tp = "00-%s0000000000000005-0000000000000006-01" % tid
+        ts = "dd=s:1;t.dm:%s;t.tid:%s" % (dm.replace("=", "~"), tid)
+        w3c = prop.extract({"traceparent": tp, "tracestate": ts}, prop.Settings(extract_styles=("tracecontext",)))
+        assert w3c.meta.get("_dd.p.tid") == tid and w3c.meta.get("_dd.p.dm") == dm.replace("~", "=")
