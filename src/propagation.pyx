@@ -511,10 +511,8 @@ cdef str _shared_value(str key, str text, int kind, void *data, Py_ssize_t start
     """A string equal to text[start:stop] that requests share, for the values of ``_dd.p.dm`` and
     ``_dd.p.tid`` (``key`` one of the ``_COMMON_TAGS`` constants); None for any other. Fewer objects
     per request, and the encoder finds shared ones by address."""
-    global _last_tid_text
     cdef const char *p = (<const char *>data) + start
     cdef Py_ssize_t n = stop - start
-    cdef str last
     if kind != 1:
         return None
     if key is <str>_COMMON_TAGS[0]:  # _dd.p.dm: "-<mechanism>"
@@ -524,12 +522,25 @@ cdef str _shared_value(str key, str text, int kind, void *data, Py_ssize_t start
             return <str>_DM_TEXTS[10 + p[2] - 48]
         return None
     if key is <str>_COMMON_TAGS[1] and n == 16:  # _dd.p.tid
-        last = _last_tid_text
-        if memcmp(p, PyUnicode_DATA(last), 16) != 0:
-            last = ascii_str(p, 16)
-            _last_tid_text = last
-        return last
+        return _shared_tid(p)
     return None
+
+
+cdef str _shared_tid(const char *text):
+    """The 16 characters at ``text`` as the shared last ``_dd.p.tid`` string (made anew when they differ)."""
+    global _last_tid_text
+    cdef str last = _last_tid_text
+    if memcmp(text, PyUnicode_DATA(last), 16) != 0:
+        last = ascii_str(text, 16)
+        _last_tid_text = last
+    return last
+
+
+cdef str _tid_text(uint64_t high):
+    """``_dd.p.tid`` of the trace id's upper half ``high``, as a string shared by the traces of a second."""
+    cdef char buf[16]
+    write_hex16(buf, high)
+    return _shared_tid(buf)
 
 
 cdef inline str _ascii_slice(str text, int kind, void *data, Py_ssize_t start, Py_ssize_t stop):
@@ -1013,7 +1024,7 @@ cdef void _inject_datadog(Context ctx, object headers, Settings s, uint64_t hi, 
     _set(headers, "x-datadog-trace-id", _dec(lo))
     if hi:
         if not _is_hex_of(_found(m.found[M_TID]), hi):
-            _meta_set(meta, m, M_TID, "_dd.p.tid", _hex16(hi))
+            _meta_set(meta, m, M_TID, "_dd.p.tid", _tid_text(hi))
         m.tid_hex = True
     cdef Context state = ctx.trace_state()
     _set(headers, "x-datadog-parent-id", _dec(low64(ctx.span_id)))

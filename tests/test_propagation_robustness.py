@@ -485,3 +485,13 @@ def test_decision_maker_and_tid_values_come_through_as_sent(prop, dm):
         ts = "dd=s:1;t.dm:%s;t.tid:%s" % (dm.replace("=", "~"), tid)
         w3c = prop.extract({"traceparent": tp, "tracestate": ts}, prop.Settings(extract_styles=("tracecontext",)))
         assert w3c.meta.get("_dd.p.tid") == tid and w3c.meta.get("_dd.p.dm") == dm.replace("~", "=")
+
+
+def test_injected_tid_follows_each_trace_id(prop):
+    # the compiled core shares the last _dd.p.tid string between traces of the same upper half
+    for high in (0x6553A1B2, 0x6553A1B2, 0x6553A1B3, 0xFFFFFFFF00000000, 0x6553A1B2):
+        ctx = prop.Context(trace_id=(high << 64) + 7, span_id=8, sampling_priority=1)
+        headers = {}
+        prop.inject(ctx, headers, prop.Settings(inject_styles=("datadog",)))
+        assert headers["x-datadog-tags"] == "_dd.p.tid=%016x" % high
+        assert ctx.meta["_dd.p.tid"] == "%016x" % high
