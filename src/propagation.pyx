@@ -1133,18 +1133,19 @@ cdef void _inject_b3(Context ctx, object headers, uint64_t hi, uint64_t lo) exce
         n += 16
     write_hex16(buf + n, span_lo)
     n += 16
+    cdef char flag = 0
     priority = ctx.trace_state()._priority
     if priority is not None:
         if priority <= 0:
-            buf[n + 1] = b"0"
-            n += 2
+            flag = b"0"
         elif priority == 1:
-            buf[n + 1] = b"1"
-            n += 2
+            flag = b"1"
         elif priority > 1:
-            buf[n + 1] = b"d"
-            n += 2
-        buf[n - 2] = b"-"
+            flag = b"d"
+    if flag:
+        buf[n] = b"-"
+        buf[n + 1] = flag
+        n += 2
     _set(headers, "b3", ascii_str(buf, n))
 
 

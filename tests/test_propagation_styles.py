@@ -448,7 +448,9 @@ def test_tracestate_ot_member_as_ddtrace_keeps_it(prop):
     assert "tracestate" not in extracted.meta
 
 
-@pytest.mark.parametrize("priority,flag", [(None, ""), (-1, "-0"), (0, "-0"), (1, "-1"), (2, "-d"), (7, "-d")])
+@pytest.mark.parametrize(
+    "priority,flag", [(None, ""), (-1, "-0"), (0, "-0"), (1, "-1"), (2, "-d"), (7, "-d"), (float("nan"), "")]
+)
 @pytest.mark.parametrize("trace_id", [5, 2**64 - 1, 2**64, TRACE_128])
 def test_b3_inject_every_priority_and_id_width(prop, priority, flag, trace_id):
     ctx = prop.Context(trace_id=trace_id, span_id=SPAN, sampling_priority=priority)
