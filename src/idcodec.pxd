@@ -373,6 +373,36 @@ cdef inline str ascii_str(const char *buf, Py_ssize_t n):
     return <str>s
 
 
+# The _dd.p.tid text of a trace id's upper half, shared: the upper half of a 128-bit id is its start
+# second, so the traces of one second (extracted, injected or finished) get the same str object, and
+# the v0.5 encoder finds it by address. One remembered string per compiled module that uses it.
+cdef extern from *:
+    """
+    static PyObject *ddf_last_tid = NULL;
+    /* a new reference to a str of the 16 ASCII characters at text: the last one made when equal */
+    static PyObject *ddf_shared_tid(const char *text) {
+        PyObject *s = ddf_last_tid;
+        if (s == NULL || memcmp(PyUnicode_DATA(s), text, 16) != 0) {
+            s = PyUnicode_New(16, 127);
+            if (s == NULL)
+                return NULL;
+            memcpy(PyUnicode_DATA(s), text, 16);
+            Py_XSETREF(ddf_last_tid, s);  /* a str's dealloc runs no Python code: no other thread in between */
+        }
+        Py_INCREF(s);
+        return s;
+    }
+    """
+    str shared_tid "ddf_shared_tid"(const char *text)
+
+
+cdef inline str tid_text(uint64_t high):
+    """``_dd.p.tid`` of a trace id's upper half ``high`` (see ``shared_tid``)."""
+    cdef char buf[16]
+    write_hex16(buf, high)
+    return shared_tid(buf)
+
+
 # Whether bytes are all printable ASCII, eight at a time (SWAR; exact for any input).
 cdef extern from *:
     """

@@ -24,7 +24,7 @@ from cpython.unicode cimport (
 from idcodec cimport (
     HEX_DIGITS, PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, has_dd_p,
     int_to_u128, is_printable_ascii, is_propagated_key, join_u128, low64, parse_dec_u64, parse_hex_range,
-    parse_hex_u128, printable_bytes, read_char, small_int, write_dec8, write_hex16,
+    parse_hex_u128, printable_bytes, read_char, shared_tid, small_int, tid_text, write_dec8, write_hex16,
 )
 from libc.stdint cimport uint32_t
 from libc.string cimport memchr, memcmp, memcpy, memset
@@ -501,16 +501,14 @@ cdef str _common_tag(str text, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t ski
     return None
 
 
-# decision makers "-0".."-15" made once; the last _dd.p.tid value seen (a trace id's upper half is its
-# start second: the traces of one second share it), replaced as one object
+# decision makers "-0".."-15" made once
 cdef tuple _DM_TEXTS = tuple("-%d" % i for i in range(16))
-cdef str _last_tid_text = "0" * 16
 
 
 cdef str _shared_value(str key, str text, int kind, void *data, Py_ssize_t start, Py_ssize_t stop):
     """A string equal to text[start:stop] that requests share, for the values of ``_dd.p.dm`` and
-    ``_dd.p.tid`` (``key`` one of the ``_COMMON_TAGS`` constants); None for any other. Fewer objects
-    per request, and the encoder finds shared ones by address."""
+    ``_dd.p.tid`` (``key`` one of the ``_COMMON_TAGS`` constants; ``shared_tid``); None for any other.
+    Fewer objects per request, and the encoder finds shared ones by address."""
     cdef const char *p = (<const char *>data) + start
     cdef Py_ssize_t n = stop - start
     if kind != 1:
@@ -522,25 +520,8 @@ cdef str _shared_value(str key, str text, int kind, void *data, Py_ssize_t start
             return <str>_DM_TEXTS[10 + p[2] - 48]
         return None
     if key is <str>_COMMON_TAGS[1] and n == 16:  # _dd.p.tid
-        return _shared_tid(p)
+        return shared_tid(p)
     return None
-
-
-cdef str _shared_tid(const char *text):
-    """The 16 characters at ``text`` as the shared last ``_dd.p.tid`` string (made anew when they differ)."""
-    global _last_tid_text
-    cdef str last = _last_tid_text
-    if memcmp(text, PyUnicode_DATA(last), 16) != 0:
-        last = ascii_str(text, 16)
-        _last_tid_text = last
-    return last
-
-
-cdef str _tid_text(uint64_t high):
-    """``_dd.p.tid`` of the trace id's upper half ``high``, as a string shared by the traces of a second."""
-    cdef char buf[16]
-    write_hex16(buf, high)
-    return _shared_tid(buf)
 
 
 cdef inline str _ascii_slice(str text, int kind, void *data, Py_ssize_t start, Py_ssize_t stop):
@@ -816,15 +797,21 @@ cdef str _hex16(uint64_t v):
     return ascii_str(buf, 16)
 
 
-cdef str _hex_u128(uint64_t hi, uint64_t lo):
-    """16 hex digits for a 64-bit id (``hi`` 0), 32 for a larger one (B3, traceparent)."""
-    cdef char buf[32]
+cdef inline Py_ssize_t _write_hex_id(char *buf, uint64_t hi, uint64_t lo) noexcept:
+    """16 hex digits of a 64-bit id (``hi`` 0), 32 of a larger one (B3, traceparent), into ``buf``; how
+    many it wrote."""
     if hi:
         write_hex16(buf, hi)
         write_hex16(buf + 16, lo)
-        return ascii_str(buf, 32)
+        return 32
     write_hex16(buf, lo)
-    return ascii_str(buf, 16)
+    return 16
+
+
+cdef str _hex_u128(uint64_t hi, uint64_t lo):
+    """``_write_hex_id`` as a str."""
+    cdef char buf[32]
+    return ascii_str(buf, _write_hex_id(buf, hi, lo))
 
 
 cdef str _hex_id(object value):
@@ -1024,7 +1011,7 @@ cdef void _inject_datadog(Context ctx, object headers, Settings s, uint64_t hi, 
     _set(headers, "x-datadog-trace-id", _dec(lo))
     if hi:
         if not _is_hex_of(_found(m.found[M_TID]), hi):
-            _meta_set(meta, m, M_TID, "_dd.p.tid", _tid_text(hi))
+            _meta_set(meta, m, M_TID, "_dd.p.tid", tid_text(hi))
         m.tid_hex = True
     cdef Context state = ctx.trace_state()
     _set(headers, "x-datadog-parent-id", _dec(low64(ctx.span_id)))
@@ -1118,21 +1105,12 @@ cdef void _inject_b3multi(Context ctx, object headers, uint64_t hi, uint64_t lo)
 cdef void _inject_b3(Context ctx, object headers, uint64_t hi, uint64_t lo) except *:
     """``b3: <trace id>-<span id>[-<0|1|d>]``, written in one buffer."""
     cdef char buf[70]
-    cdef Py_ssize_t n = 0
+    cdef Py_ssize_t n
     cdef uint64_t span_hi, span_lo
-    if hi:
-        write_hex16(buf, hi)
-        n = 16
-    write_hex16(buf + n, lo)
-    n += 16
-    buf[n] = b"-"
-    n += 1
     int_to_u128(ctx.span_id, &span_hi, &span_lo)
-    if span_hi:
-        write_hex16(buf + n, span_hi)
-        n += 16
-    write_hex16(buf + n, span_lo)
-    n += 16
+    n = _write_hex_id(buf, hi, lo)
+    buf[n] = b"-"
+    n += 1 + _write_hex_id(buf + n + 1, span_hi, span_lo)
     cdef char flag = 0
     priority = ctx.trace_state()._priority
     if priority is not None:

@@ -26,7 +26,7 @@ from libc.stdint cimport int64_t, uint64_t
 
 from ddfast._ext.context cimport Context, span_context
 from ddfast._ext.ids cimport new_trace_id, next_u64
-from idcodec cimport ascii_str, int_to_u128, is_propagated_key, low64, write_hex16
+from idcodec cimport int_to_u128, is_propagated_key, tid_text
 from ddfast.span_link import SpanLink
 
 cdef extern from "<time.h>" nogil:
@@ -753,22 +753,6 @@ cpdef Span active_span_of(object var):
     parent = _open_ancestor(span)
     PyContextVar_Set(var, parent)
     return parent
-
-
-cdef tuple _last_tid = (None, None)  # (upper 64 bits, their text), replaced as one object (thread-safe)
-
-
-cdef str tid_text(uint64_t high):
-    """``_dd.p.tid`` of the upper 64 bits ``high``: the traces of one second share one string."""
-    global _last_tid
-    cdef tuple last = _last_tid
-    cdef char buf[16]
-    if last[0] is not None and low64(last[0]) == high:
-        return last[1]
-    write_hex16(buf, high)
-    text = ascii_str(buf, 16)
-    _last_tid = (high, text)
-    return text
 
 
 cdef decide_fn _decide = NULL
