@@ -24,7 +24,7 @@ from libc.string cimport memcpy
 from ddfast._ext.span cimport DERIVED_COUNT, DERIVED_METRICS, DERIVED_TAGS, Span
 from ddfast._ext.span import DERIVED_KEYS as _derived_keys
 from ddfast.encoding_errors import BufferFull, BufferItemTooLarge
-from idcodec cimport int_to_u128, low64, write_hex16
+from idcodec cimport int_to_u128, low64, u64_exact, write_hex16
 from strbuf cimport StrBuf, sb_bytes, sb_free, sb_init, sb_reserve
 
 cdef extern from "Python.h":
@@ -174,6 +174,9 @@ cdef int pk_text(StrBuf *b, object s) except -1:
 
 cdef int pk_pyint(StrBuf *b, object v) except -1:
     """A Python int: signed 64-bit, unsigned 64-bit, else (out of range) a float."""
+    cdef uint64_t w
+    if u64_exact(v, &w):  # every id a tracer makes: no call
+        return pk_uint(b, w)
     cdef int overflow = 0
     cdef long long x = PyLong_AsLongLongAndOverflow(v, &overflow)
     cdef unsigned long long u

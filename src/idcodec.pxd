@@ -109,6 +109,41 @@ cdef extern from *:
     """
     bint small_int "ddf_small_int"(object v, long long *out) noexcept
 
+# A non-negative exact int below 2**64 (span and parent ids) as a C value, from its digits where the
+# layout is at hand: no call, no overflow flag.
+cdef extern from *:
+    """
+    /* 1 and *out = v when v is an exact int in [0, 2**64); else 0 (no error set) */
+    static CYTHON_INLINE int ddf_u64_exact(PyObject *v, uint64_t *out) {
+        if (!PyLong_CheckExact(v))
+            return 0;
+    #if DDF_LONG_INTERNALS
+        {
+            Py_ssize_t n = DDF_LONG_NDIGITS(v);
+            const digit *d = DDF_LONG_DIGITS(v);
+            uint64_t h, l;
+            if (DDF_LONG_IS_NEG(v) || n * PyLong_SHIFT > 64 + PyLong_SHIFT
+                    || (n * PyLong_SHIFT > 64 && (d[n - 1] >> (64 - (n - 1) * PyLong_SHIFT)) != 0))
+                return 0;
+            ddf_digits_u128(d, n, &h, &l);
+            *out = l;
+            return 1;
+        }
+    #else
+        {
+            unsigned long long x = PyLong_AsUnsignedLongLong(v);
+            if (x == (unsigned long long)-1 && PyErr_Occurred()) {
+                PyErr_Clear();
+                return 0;
+            }
+            *out = x;
+            return 1;
+        }
+    #endif
+    }
+    """
+    bint u64_exact "ddf_u64_exact"(object v, uint64_t *out) noexcept
+
 
 # The Python int hi * 2**64 + lo, without parsing text: its digits written straight into a new int where
 # the layout is at hand (CPython before 3.13), else from 16 little-endian bytes (the public call on 3.13+).

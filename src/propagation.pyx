@@ -669,17 +669,24 @@ cdef str _encode_scanned_tags(_MetaScan *m, dict meta, Py_ssize_t max_size, int 
     """``_encode_tagset(meta, max_size, True, error)`` from the tags ``_scan_meta`` found."""
     cdef StrBuf b
     cdef Py_ssize_t i
+    cdef str text
     if m.n_tags < 0:
         return _encode_tagset(meta, max_size, True, error)
+    if m.n_tags == 0:
+        return None
+    if _memo_hit(m, max_size):
+        return _memo_text
     sb_init(&b)
     try:
         for i in range(m.n_tags):
             error[0] = _put_tag(&b, <object>m.tags[2 * i], <object>m.tags[2 * i + 1], max_size, _known(m, i))
             if error[0]:
                 return None
-        return sb_str(&b) if b.length else None
+        text = sb_str(&b)
     finally:
         sb_free(&b)
+    _memo_store(m, max_size, text)
+    return text
 
 
 # the reasons of _encode_tagset's error codes 1 and 2
@@ -886,6 +893,44 @@ cdef struct _MetaScan:
     unsigned char slots[_SCAN_TAGS]  # the M_* slot of each of those keys (M_NONE for most)
     Py_ssize_t n_tags                # how many tags; -1 when meta has more than fit
     bint tid_hex                     # found[M_TID] is known to be 16 lowercase hex digits
+
+
+# The last x-datadog-tags value encoded from scanned tags, and the tags it was made of (references held):
+# the same key and value objects give the same text. A trace's tags are those of its caller (the shared
+# _dd.p.dm and _dd.p.tid texts of extract: the tid is the trace's start second), so most injects of a
+# busy service repeat the previous one's.
+cdef PyObject *_memo_tags[2 * _SCAN_TAGS]
+cdef Py_ssize_t _memo_n = 0
+cdef Py_ssize_t _memo_max_size = -1
+cdef str _memo_text = None
+
+
+cdef inline bint _memo_hit(_MetaScan *m, Py_ssize_t max_size) noexcept:
+    cdef Py_ssize_t i
+    if m.n_tags != _memo_n or max_size != _memo_max_size:
+        return False
+    for i in range(2 * m.n_tags):
+        if m.tags[i] != _memo_tags[i]:
+            return False
+    return True
+
+
+cdef void _memo_store(_MetaScan *m, Py_ssize_t max_size, str text) noexcept:
+    """Remember ``text`` as the encoding of the scanned tags, when they are all exact str (whose release
+    runs no Python code)."""
+    global _memo_n, _memo_max_size, _memo_text
+    cdef Py_ssize_t i
+    for i in range(2 * m.n_tags):
+        if type(<object>m.tags[i]) is not str:
+            return
+    for i in range(2 * _memo_n):
+        Py_XDECREF(_memo_tags[i])
+    for i in range(2 * m.n_tags):
+        Py_INCREF(<object>m.tags[i])
+        _memo_tags[i] = m.tags[i]
+    _memo_n = m.n_tags
+    _memo_max_size = max_size
+    _memo_text = text
 
 
 cdef void _scan_meta(dict meta, _MetaScan *m) noexcept:

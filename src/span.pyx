@@ -26,7 +26,7 @@ from libc.stdint cimport int64_t, uint64_t
 
 from ddfast._ext.context cimport Context, span_context
 from ddfast._ext.ids cimport new_trace_id, next_u64
-from idcodec cimport int_to_u128, is_propagated_key, tid_text
+from idcodec cimport PyUnicode_DATA, PyUnicode_KIND, int_to_u128, is_propagated_key, read_char, tid_text
 from ddfast.span_link import SpanLink
 
 cdef extern from "<time.h>" nogil:
@@ -628,7 +628,17 @@ cpdef Span start_span(
 # -- the tracer's per-span and per-trace work ---------------------------------------------------------
 
 cdef str LANGUAGE = "python"
-cdef tuple NOT_INHERITED = ("_dd.p.dm", "_dd.p.ts")
+
+
+cdef inline bint inherited(str key) noexcept:
+    """Whether a child span copies the trace's propagated tag ``key`` (a ``_dd.p.`` name): all but the
+    decision maker ``_dd.p.dm`` and ``_dd.p.ts``, which only the root carries (as ddtrace)."""
+    if PyUnicode_GET_LENGTH(key) != 8:
+        return True
+    cdef int kind = PyUnicode_KIND(key)
+    cdef void *data = PyUnicode_DATA(key)
+    cdef Py_UCS4 a = read_char(kind, data, 6), b = read_char(kind, data, 7)
+    return not ((a == 100 and b == 109) or (a == 116 and b == 115))  # "dm", "ts"
 
 
 cdef class TracerState:
@@ -707,7 +717,7 @@ cpdef Span tracer_start(
         trace_meta = span._trace_ctx._meta
         if trace_meta:
             for key, value in trace_meta.items():
-                if is_propagated_key(key) and key not in NOT_INHERITED:
+                if is_propagated_key(key) and inherited(<str>key):
                     meta[key] = value
     if st.tags:
         span.set_tags(st.tags)

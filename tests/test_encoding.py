@@ -215,6 +215,40 @@ def test_large_trace_unicode_and_huge_meta_as_ddtrace(encoding, spanmod, version
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+def test_integers_at_the_width_boundaries_as_ddtrace(encoding, spanmod, version):
+    """Ids and integer metrics on each side of the 30-bit digit, 2**63 and 2**64 boundaries."""
+    ids = [1, 2**30 - 1, 2**30, 2**60 - 1, 2**60, 2**63 - 1, 2**63, 2**64 - 1]
+    metrics = [-(2**63), -1, 0, 2**63 - 1, 2**63, 2**64 - 1, 2**64, 2**64 + 1, 2**68, 2**90]
+    specs = [
+        [
+            {
+                "name": "n",
+                "service": "s",
+                "resource": "r",
+                "type": None,
+                "trace_id": 7,
+                "span_id": span_id,
+                "parent_id": ids[-1 - i],
+                "tags": [],
+                "metrics": [("m%d" % j, v) for j, v in enumerate(metrics)],
+                "links": [],
+                "error": 0,
+                "start": 1_700_000_000_000_000_000,
+                "duration": 1,
+            }
+            for i, span_id in enumerate(ids)
+        ]
+    ]
+    ours = encoder_of(encoding, version, BIG, BIG)
+    theirs = ddtrace_encoder(version)
+    ours.put(build_traces(spanmod.Span, specs)[0])
+    theirs.put(build_traces(DDSpan, specs)[0])
+    got = decode(ours.encode()[0][0], version)
+    assert typed(got) == typed(decode(theirs.encode()[0][0], version))
+    assert [s["span_id"] for s in got[0]] == ids
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 def test_empty_traces_and_empty_buffer(encoding, version):
     enc = encoder_of(encoding, version)
     assert enc.encode() == [] and len(enc) == 0

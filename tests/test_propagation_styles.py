@@ -170,6 +170,26 @@ def test_inject_reads_meta_in_order(prop, extra, tid, is_remote):
     assert member == ";".join(items)
 
 
+def test_datadog_tags_follow_each_context_and_limit(prop):
+    """The same tag objects injected again, between other contexts' tags and under other limits, give
+    each time the text (or the error) of that context and that limit."""
+    shared_key, shared_value = "_dd.p.usr.id", "u" * 12
+    a = {"_dd.p.dm": "-4", shared_key: shared_value}
+    b = {"_dd.p.dm": "-4", shared_key: "v"}
+    expected_a = "_dd.p.dm=-4,_dd.p.usr.id=" + shared_value
+    for _ in range(3):
+        for meta, expected in ((a, expected_a), (b, "_dd.p.dm=-4,_dd.p.usr.id=v"), (a, expected_a)):
+            ctx = prop.Context(trace_id=5, span_id=6, meta=dict(meta))
+            assert inject(prop, ctx, inject_styles=("datadog",))["x-datadog-tags"] == expected
+        ctx = prop.Context(trace_id=5, span_id=6, meta=dict(a))
+        assert "x-datadog-tags" not in inject(prop, ctx, inject_styles=("datadog",), tags_max_length=20)
+        assert ctx.meta["_dd.propagation_error"] == "inject_max_size"
+        ctx = prop.Context(trace_id=5, span_id=6, meta={"_dd.p.dm": "-4"})
+        assert inject(prop, ctx, inject_styles=("datadog",))["x-datadog-tags"] == "_dd.p.dm=-4"
+        ctx = prop.Context(trace_id=5, span_id=6, meta={"other": "x"})
+        assert "x-datadog-tags" not in inject(prop, ctx, inject_styles=("datadog",))
+
+
 def test_inject_str_subclass_keys_are_tags(prop):
     class Key(str):
         pass

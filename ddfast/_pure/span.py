@@ -611,13 +611,19 @@ def start_span(name, service, resource, span_type, parent, remote, sink):
 
 LANGUAGE = "python"
 PROPAGATED_PREFIX = "_dd.p."
-NOT_INHERITED = ("_dd.p.dm", "_dd.p.ts")
+NOT_INHERITED = frozenset(("_dd.p.dm", "_dd.p.ts"))
 U64 = 0xFFFFFFFFFFFFFFFF
 
 
 def is_propagated_key(key):
     """``key`` is a str starting with ``_dd.p.`` (a propagated tag; any other key is not)."""
     return isinstance(key, str) and key.startswith(PROPAGATED_PREFIX)
+
+
+def inherited(key):
+    """Whether a child span copies the trace's propagated tag ``key`` (a ``_dd.p.`` name): all but the
+    decision maker ``_dd.p.dm`` and ``_dd.p.ts``, which only the root carries (as ddtrace)."""
+    return key not in NOT_INHERITED
 
 
 class TracerState:
@@ -684,7 +690,7 @@ def tracer_start(st, name, child_of, service, resource, span_type):
         trace_meta = span._trace_ctx._meta
         if trace_meta:
             for key, value in trace_meta.items():
-                if is_propagated_key(key) and key not in NOT_INHERITED:
+                if is_propagated_key(key) and inherited(key):
                     meta[key] = value
     if st.tags:
         span.set_tags(st.tags)
