@@ -1743,11 +1743,11 @@ cdef inline bint _next_member(const char *p, Py_ssize_t n, Py_ssize_t *pos, Py_s
     """The next ``,``-separated member of ``p[:n]`` from ``pos[0]``, trimmed of spaces, as
     ``p[start[0]:stop[0]]`` (possibly empty); False when there is none left."""
     cdef Py_ssize_t i = pos[0], j
+    cdef const char *comma
     if i > n:
         return False
-    j = i
-    while j < n and p[j] != b",":
-        j += 1
+    comma = <const char *>memchr(p + i, 0x2C, n - i)
+    j = comma - p if comma is not NULL else n
     pos[0] = j + 1
     while i < j and p[i] == b" ":
         i += 1
@@ -1767,22 +1767,25 @@ cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64
     members, under 512 bytes with our member) and a context with no ``ot=`` state of its own: our
     ``dd=`` member (or, when ours is empty, the last upstream one) then the other members in order,
     built in one buffer; None otherwise."""
-    cdef Py_ssize_t n = len(ts), i, pos, start, stop, last_dd = -1, last_dd_end = 0, commas = 0
+    cdef Py_ssize_t n = len(ts), pos, start, stop, last_dd = -1, last_dd_end = 0, commas = 0
     cdef Py_ssize_t head, member
     cdef const char *p
+    cdef const char *at
     cdef StrBuf b
-    cdef unsigned char c
     if n + 4 > _TS_MAX_BYTES or PyUnicode_KIND(ts) != 1:
         return None
     p = <const char *>PyUnicode_DATA(ts)
-    for i in range(n):  # one pass: printable ASCII, no "ot=" anywhere, the members counted
-        c = <unsigned char>p[i]
-        if c < 0x20 or c > 0x7E:
+    if not printable_bytes(<const unsigned char *>p, n):
+        return None
+    at = <const char *>memchr(p, 0x3D, n)
+    while at is not NULL:  # no "ot=" anywhere (a member could start with it)
+        if at - p >= 2 and at[-1] == b"t" and at[-2] == b"o":
             return None
-        if c == 0x2C:
-            commas += 1
-        elif c == 0x3D and i >= 2 and p[i - 1] == b"t" and p[i - 2] == b"o":
-            return None
+        at = <const char *>memchr(at + 1, 0x3D, n - (at + 1 - p))
+    at = <const char *>memchr(p, 0x2C, n)
+    while at is not NULL:  # the members counted
+        commas += 1
+        at = <const char *>memchr(at + 1, 0x2C, n - (at + 1 - p))
     if commas + 1 >= _TS_MAX_MEMBERS:
         return None
     sb_init(&b)
