@@ -11,7 +11,8 @@ from urllib.parse import quote
 from urllib.parse import unquote
 
 cimport cython
-from cpython.dict cimport PyDict_Next, PyDict_SetItem
+from cpython.dict cimport PyDict_GetItem, PyDict_Next, PyDict_SetItem
+from cpython.long cimport PyLong_FromLongLong
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from libc.stdint cimport uint64_t
@@ -220,8 +221,14 @@ cpdef record(str reason, detail=None):
     logging is off, whether it is on is asked at most once a second: a flood of bad headers costs a
     count each, not a logging call each."""
     global _quiet_until
-    count = _errors.get(reason)
-    _errors[reason] = 1 if count is None else count + 1
+    cdef PyObject *count = PyDict_GetItem(_errors, reason)
+    cdef long long n
+    if count is NULL:
+        PyDict_SetItem(_errors, reason, 1)
+    elif small_int(<object>count, &n):
+        PyDict_SetItem(_errors, reason, PyLong_FromLongLong(n + 1))
+    else:  # a count someone replaced with another number
+        PyDict_SetItem(_errors, reason, <object>count + 1)
     cdef double now = _monotonic()
     if now < _quiet_until:
         return

@@ -4,6 +4,8 @@ the context shared by the spans of a trace, links, and misuse."""
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ddfast.span_link import SpanLink
 
@@ -49,6 +51,51 @@ def test_special_tags(spanmod):
     s.set_tag("network.destination.port", "8080")
     assert s.service == "b" and s.get_tag("version") == "1.2" and s.get_metric("_dd.measured") == 1
     assert s.get_tag("http.status_code") == "200" and s.get_metric("network.destination.port") == 8080
+
+
+SPECIAL_KEYS = [
+    "manual.keep",
+    "manual.drop",
+    "service.name",
+    "service.version",
+    "_dd.measured",
+    "http.status_code",
+    "network.destination.port",
+    "language",
+    "runtime-id",
+    "process_id",
+    "_sampling_priority_v1",
+    "_dd.top_level",
+    "version",
+    "env",
+]
+TAG_VALUES = st.one_of(
+    st.text(max_size=6),
+    st.sampled_from(["8080", "200", "1.5", "abc", ""]),
+    st.integers(-(2**70), 2**70),
+    st.floats(),
+    st.booleans(),
+    st.none(),
+    st.binary(max_size=4),
+)
+
+
+@given(
+    tags=st.lists(st.tuples(st.one_of(st.sampled_from(SPECIAL_KEYS), st.text(max_size=16)), TAG_VALUES), max_size=12)
+)
+def test_twins_store_every_tag_alike(twins, tags):
+    """set_tag of any key (special ones, their lengths, any other) and any value type: the compiled span
+    ends up as the pure one, tags, metrics, service and decision."""
+    compiled, pure = twins("span")
+    spans = [mod.Span("op", service="svc") for mod in (compiled, pure)]
+    for key, value in tags:
+        for span in spans:
+            span.set_tag(key, value)
+    ours, theirs = spans
+    assert ours.get_tags() == theirs.get_tags()
+    assert repr(ours.get_metrics()) == repr(theirs.get_metrics())  # NaN-safe, and int stays int
+    assert ours.service == theirs.service
+    assert ours.context.sampling_priority == theirs.context.sampling_priority
 
 
 def test_resource_defaults_to_name(spanmod):
