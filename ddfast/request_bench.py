@@ -286,26 +286,34 @@ def measure(request, seconds):
 def compare(header_sets=None, implementations=IMPLEMENTATIONS, seconds=60.0, progress=None):
     """Per-request medians, ``{header_set: {impl: seconds or "skipped: why"}}``, spending about
     ``seconds`` in all; ``progress(header_set, impl, result)`` is called after each measurement."""
-    with _quiet("ddtrace", "opentelemetry"):
+    with quiet([logger for impl, logger in _LOGGERS.items() if impl in implementations]):
         return _compare(list(header_sets or HEADER_SETS), implementations, seconds, progress)
 
 
+#: implementation -> the logger its library writes to
+_LOGGERS = {"ddtrace": "ddtrace", "otel": "opentelemetry"}
+
+
 @contextlib.contextmanager
-def _quiet(*names):
+def quiet(names=("ddtrace", "opentelemetry")):
     """Keep the named libraries' log records (a warning per malformed request, for some) off the
-    terminal while measuring; they are still made, as they would be in a service."""
+    terminal while measuring; they are still made, as they would be in a service. ddtrace adds its
+    own stderr handler when first imported: it is imported first, so that its handlers are the ones
+    set aside."""
+    if "ddtrace" in names:
+        with contextlib.suppress(ImportError):
+            import ddtrace  # noqa: F401
     saved = []
     for name in names:
         logger = logging.getLogger(name)
-        handler = logging.NullHandler()
-        saved.append((logger, handler, logger.propagate))
-        logger.addHandler(handler)
+        saved.append((logger, logger.handlers[:], logger.propagate))
+        logger.handlers = [logging.NullHandler()]
         logger.propagate = False
     try:
         yield
     finally:
-        for logger, handler, propagate in saved:
-            logger.removeHandler(handler)
+        for logger, handlers, propagate in saved:
+            logger.handlers = handlers
             logger.propagate = propagate
 
 

@@ -47,3 +47,15 @@ def test_measure_returns_a_median_per_call():
     calls = []
     per_call = request_bench.measure(lambda: calls.append(1), 0.05)
     assert calls and 0 < per_call < 0.001
+
+
+def test_compare_keeps_ddtrace_logs_off_the_terminal_and_restores_its_handlers(capfd):
+    import logging
+
+    import ddtrace  # noqa: F401  (it adds its own stderr handler on import)
+
+    before = logging.getLogger("ddtrace").handlers[:]
+    results = request_bench.compare(["malformed"], ["ddtrace"], seconds=0.05)
+    assert isinstance(results["malformed"]["ddtrace"], float)
+    assert capfd.readouterr().err == ""
+    assert logging.getLogger("ddtrace").handlers == before
