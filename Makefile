@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?= --benchmark-max-time=0.5 --benchmark-min-rounds=5 --benchmark-warmup=on --benchmark-warmup-iterations=1000
 BENCH_JSON ?= .benchmarks/latest.json
 
-.PHONY: venv wheel install run test lint test-pure bench bench-gate bench-baseline counts plot dist dist-check \
+.PHONY: venv wheel install run test lint test-pure bench bench-gate bench-baseline counts headroom plot dist dist-check \
 	wheel-check nocompiler-check clean
 
 venv:
@@ -83,6 +83,10 @@ bench-baseline: install
 COUNTS_ARGS ?= --impl cython
 counts: install
 	$(BIN)/python -m benches.counts $(COUNTS_ARGS)
+
+## headroom: per header set, the request, the request with propagation free, and ddtrace's (one process)
+headroom: install
+	$(BIN)/python benches/headroom.py $(HEADROOM_ARGS)
 
 ## plot: redraw the README's per-request picture (benches/request.png) from the last bench-gate run
 plot: install

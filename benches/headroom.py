@@ -3,8 +3,11 @@ could at most give back: per header set, the request as ``benches/test_request.p
 request with propagation free (extract hands over the context it would make, inject writes nothing:
 spans, tags, sampling, finishing and encoding only), and ddtrace's, measured in one process.
 
-    python -m benches.headroom                        # every header set, ~4 s each
-    python -m benches.headroom --sets datadog,default --seconds 10
+    python benches/headroom.py                        # every header set, ~4 s each (make headroom)
+    python benches/headroom.py --sets datadog,default --seconds 10
+
+Run as a script (not ``-m`` from the checkout, which would put the uncompiled source tree first on
+``sys.path``): it measures the installed ddfast.
 
 When the free-propagation request is itself slower than ddtrace / 30, no work on the headers alone can
 meet the ratio on that header set. A development aid (medians of ~1 ms batches, as ``ddfast bench``).
