@@ -1,6 +1,8 @@
 """The per-request scenario that ``ddfast bench`` and ``benches/test_request.py`` measure does what it
 says for every tracer: it continues the caller's trace and encodes what it finishes."""
 
+import time
+
 import pytest
 
 from ddfast import request_bench
@@ -47,6 +49,21 @@ def test_measure_returns_a_median_per_call():
     calls = []
     per_call = request_bench.measure(lambda: calls.append(1), 0.05)
     assert calls and 0 < per_call < 0.001
+
+
+def test_measure_batches_hold_whole_payload_periods():
+    """A round that does heavy work once per period (as a tracer sealing a payload every 64 traces) is
+    measured with that work's share, whatever the phase: every batch holds the same number of seals."""
+    calls = []
+
+    def request():
+        calls.append(1)
+        if len(calls) % 8 == 3:  # the period's heavy round, off the batch boundaries
+            time.sleep(0.002)
+
+    per_call = request_bench.measure(request, 0.3, period=8)
+    assert per_call >= 0.002 / 8
+    assert len(calls) % 8 == 0  # whole periods only
 
 
 def test_compare_keeps_ddtrace_logs_off_the_terminal_and_restores_its_handlers(capfd):
