@@ -56,7 +56,7 @@ def draw(rows, out, title):
     ax.set_xlabel("microseconds per request (median; lower is better); (Nx) = N times the time of ddfast compiled")
     ax.set_xlim(0, max(v for _, values in rows for v in values.values()) * 1.3)
     ax.set_title(title, fontsize=10)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=len(TRACERS), fontsize=8, frameon=False)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()
