@@ -113,31 +113,33 @@ class AgentWriter:
 
     def write(self, spans):
         """Queue one finished trace for the agent; never blocks on the network."""
-        with self._lock:
-            reason = self._put_locked(spans)
+        lock = self._lock
+        lock.acquire()  # not a with-statement: half its cost (~80 ns per trace on CPython 3.11)
+        try:
+            reason = "stopped" if self._stopped else None
+            if reason is None:
+                try:
+                    self._encoder.put(spans)  # the usual case: one C call under the lock, no frame more
+                except Exception as exc:
+                    reason = self._put_failed_locked(spans, exc)
             if reason is not None:
                 self._drop_locked(1, reason)
             elif self._thread is None:
                 self._start_locked()
+        finally:
+            lock.release()
         if reason is not None:
             self._maybe_log_drops()
 
-    def _put_locked(self, spans):
-        """Encode ``spans`` into the current payload; the reason it was dropped, or None."""
-        if self._stopped:
-            return "stopped"
-        encoder = self._encoder
-        try:
-            encoder.put(spans)
-            return None
-        except BufferFull:
-            pass
-        except BufferItemTooLarge:
+    def _put_failed_locked(self, spans, exc):
+        """The encoder refused ``spans`` with ``exc``: a full payload is sealed for the sender (if the
+        waiting room allows) and the trace put into the next; the reason it was dropped, or None."""
+        if isinstance(exc, BufferItemTooLarge):
             return "too_large"
-        except Exception:
-            log.debug("ddfast: a trace could not be encoded", exc_info=True)
+        if not isinstance(exc, BufferFull):
+            log.debug("ddfast: a trace could not be encoded", exc_info=exc)
             return "encoding_error"
-        # the payload is full: seal it for the sender if the waiting room allows, and start another
+        encoder = self._encoder
         if self._pending_bytes + encoder.size > self.buffer_size:
             self._wake.set()
             return "buffer_full"
