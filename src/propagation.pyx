@@ -730,7 +730,8 @@ VALID_DECISION_MAKERS = frozenset("-%d" % value for value in range(256))
 
 cdef Context _extract_datadog(_Headers h, Settings s):
     cdef str trace_id_text = h.get(H_TRACE_ID)
-    cdef str parent_text, priority_text, tags_text, tid, error
+    cdef str parent_text, priority_text, tags_text, tid, dm, error
+    cdef PyObject *found
     cdef uint64_t low, span_id = 0, hi
     cdef object trace_id, priority = None
     cdef dict meta
@@ -759,9 +760,9 @@ cdef Context _extract_datadog(_Headers h, Settings s):
             meta.clear()
             meta["_dd.propagation_error"] = error
         elif meta:
-            tid_obj = meta.get("_dd.p.tid")
-            if tid_obj is not None:
-                tid = <str>tid_obj
+            found = PyDict_GetItem(meta, "_dd.p.tid")  # borrowed; str keys: no error to look for
+            if found is not NULL:
+                tid = <str>found
                 if len(tid) == 16 and parse_hex_range(tid, 0, 16, True, &hi) == 0 and hi != 0:
                     if s.trace_id_128:
                         trace_id = join_u128(hi, low)
@@ -769,8 +770,9 @@ cdef Context _extract_datadog(_Headers h, Settings s):
                     record("malformed_tid", tid)
                     del meta["_dd.p.tid"]
                     meta["_dd.propagation_error"] = "malformed_tid " + tid
-            dm = meta.get("_dd.p.dm")
-            if dm is not None and not _valid_decision_maker(<str>dm):
+            found = PyDict_GetItem(meta, "_dd.p.dm")
+            if found is not NULL and not _valid_decision_maker(<str>found):
+                dm = <str>found
                 record("decision_maker", dm)
                 del meta["_dd.p.dm"]
                 meta["_dd.propagation_error"] = "decoding_error"
@@ -1686,16 +1688,23 @@ cdef int _write_dd_member(StrBuf *b, Context ctx, _MetaScan *m) except -1:
 
 cpdef str dd_member_of(Context ctx):
     """The value of the ``dd=`` tracestate member for ``ctx`` (``s``, ``o``, ``t.*``), at most 256 chars."""
-    cdef StrBuf b
     cdef _MetaScan m
     _scan_meta(ctx._meta, &m)
+    try:
+        return _dd_member(ctx, &m)
+    finally:
+        _release_meta(&m)
+
+
+cdef str _dd_member(Context ctx, _MetaScan *m):
+    """``dd_member_of`` with its ``_scan_meta`` at hand."""
+    cdef StrBuf b
     sb_init(&b)
     try:
-        _write_dd_member(&b, ctx, &m)
+        _write_dd_member(&b, ctx, m)
         return sb_str(&b)
     finally:
         sb_free(&b)
-        _release_meta(&m)
 
 
 cpdef str traceparent_of(Context ctx):
@@ -1851,17 +1860,12 @@ cdef str _tracestate(Context ctx, _MetaScan *m):
     cdef object ot_state = ctx.trace_state()._ot
     cdef list members, rest
     cdef str dd, ot
-    cdef StrBuf b
     if not ts:
         # only our own member, which _write_dd_member keeps within every limit (ddtrace sends it untrimmed),
         # and the OpenTelemetry member of our own sampling decision
-        sb_init(&b)
-        try:
-            sb_bytes(&b, "dd=", 3)
-            _write_dd_member(&b, ctx, m)
-            dd = sb_str(&b) if b.length > 3 else ""
-        finally:
-            sb_free(&b)
+        dd = _dd_member(ctx, m)
+        if dd:
+            dd = "dd=" + dd
         if ot_state is not None:
             return dd + ",ot=" + ot_state if dd else "ot=" + ot_state
         return dd
@@ -1869,12 +1873,7 @@ cdef str _tracestate(Context ctx, _MetaScan *m):
         ot = _tracestate_within_limits(ctx, <str>ts, False, 0, m)
         if ot is not None:
             return ot
-    sb_init(&b)
-    try:
-        _write_dd_member(&b, ctx, m)
-        dd = sb_str(&b)
-    finally:
-        sb_free(&b)
+    dd = _dd_member(ctx, m)
     members = [item for item in [(<str>item).strip() for item in (<str>ts).split(",")] if item]
     rest = [item for item in members if not (<str>item).startswith("ot=")]
     ot = "ot=" + ot_state if ot_state is not None else _ot_member(members)

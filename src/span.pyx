@@ -333,22 +333,20 @@ cdef class Span:
         """Set a tag. Numbers become metrics (as ddtrace stores them); ``manual.keep``/``manual.drop``
         decide the trace; ``service.name`` sets the service; bools, bytes and objects are stored as text."""
         cdef str k
-        cdef Py_ssize_t n
         if type(key) is str:
             k = <str>key
-            n = PyUnicode_GET_LENGTH(k)
-            if type(value) is str and n != 11 and n != 12 and n != 15 and n != 24:  # text, no special key
-                self.store_tag(k, <str>value)
-                return
         elif isinstance(key, bytes):
             k = (<bytes>key).decode("utf-8", "replace")
         elif isinstance(key, str):
             k = str(key)
         else:
             raise TypeError("Span tag key must be a str, not %s" % type(key).__name__)
-        key = k
         # the special keys, told apart by length first (str == str: no call for the usual mismatch)
-        n = PyUnicode_GET_LENGTH(k)
+        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(k)
+        if type(value) is str and n != 11 and n != 12 and n != 15 and n != 24:  # text under no special key
+            self.store_tag(k, <str>value)
+            return
+        key = k
         if n == 11 and k == MANUAL_KEEP:
             self._override_sampling_decision(USER_KEEP)
             return
