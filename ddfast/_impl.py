@@ -1,33 +1,76 @@
 """The one place that knows there are two implementations of each core module.
 
-``load(name)`` returns the compiled ``ddfast._ext.<name>`` when it is importable and not disabled,
-else the pure-Python twin ``ddfast._pure.<name>``. ``DDFAST_NO_EXTENSIONS=1`` (read once, at import)
-forces the pure twins even where the extensions are installed.
+``load(name)`` returns the compiled ``ddfast._ext.<name>`` or the pure-Python twin
+``ddfast._pure.<name>``, and the choice is made once, for every core module together: the compiled
+modules call each other directly, so a process runs all of them compiled or none.
+
+- ``DDFAST_NO_EXTENSIONS=1`` (read once, at import) picks the pure twins on purpose.
+- A package installed without its compiled core (no compiler at install time) runs pure, as its
+  install said.
+- If the compiled core is installed but one of its modules cannot be imported (a wheel for another
+  CPython, a missing symbol, a damaged file), every module falls back to its twin and ddfast warns
+  once, naming the module and the error (``fallback_reason``; ``python -m ddfast`` shows it too).
 """
 
 import importlib
+import importlib.util
 import os
+import warnings
 
 NO_EXTENSIONS = os.environ.get("DDFAST_NO_EXTENSIONS", "").strip().lower() in ("1", "true", "yes", "on")
+
+#: every core module, in the order the compiled ones import each other
+CORE_MODULES = ("ids", "context", "propagation", "span", "sampling", "encoding")
 
 #: module name -> "cython" or "python", for every core module loaded so far
 loaded = {}
 
+#: why the compiled core is not in use although it is installed ("" when it is, or not installed)
+fallback_reason = ""
+
+_chosen = None  # "ddfast._ext" or "ddfast._pure", decided at the first load()
+
+
+class CompiledCoreUnavailable(RuntimeWarning):
+    """The compiled core is installed but cannot be used here; ddfast runs on its pure twins."""
+
+
+def _installed(name):
+    """True when compiled module ``name`` is installed (a pure install has none)."""
+    try:
+        return importlib.util.find_spec("ddfast._ext." + name) is not None
+    except ImportError:
+        return False
+
+
+def _choose():
+    """The package of the core modules to use: all compiled when each imports, else all pure."""
+    global fallback_reason
+    if NO_EXTENSIONS or not any(_installed(name) for name in CORE_MODULES):
+        return "ddfast._pure"
+    for name in CORE_MODULES:
+        try:
+            importlib.import_module("ddfast._ext." + name)
+        except Exception as exc:  # missing, ImportError, or an error raised while the module initialises
+            fallback_reason = "ddfast._ext.%s: %s: %s" % (name, type(exc).__name__, exc)
+            warnings.warn(
+                "ddfast's compiled core cannot be used (%s); every core module runs in pure Python" % fallback_reason,
+                CompiledCoreUnavailable,
+                stacklevel=3,
+            )
+            return "ddfast._pure"
+    return "ddfast._ext"
+
 
 def load(name):
     """The implementation of core module ``name`` to use in this process."""
-    if not NO_EXTENSIONS:
-        try:
-            module = importlib.import_module("ddfast._ext." + name)
-        except ImportError:
-            pass
-        else:
-            loaded[name] = "cython"
-            return module
-    loaded[name] = "python"
-    return importlib.import_module("ddfast._pure." + name)
+    global _chosen
+    if _chosen is None:
+        _chosen = _choose()
+    loaded[name] = "cython" if _chosen == "ddfast._ext" else "python"
+    return importlib.import_module("%s.%s" % (_chosen, name))
 
 
 def implementation():
-    """``"cython"`` when every core module in use is compiled, else ``"python"``."""
+    """``"cython"`` when the core modules in use are compiled, else ``"python"``."""
     return "cython" if loaded and all(kind == "cython" for kind in loaded.values()) else "python"

@@ -198,6 +198,10 @@ def overview():
         "implementation: %s (%s)"
         % (ddfast.implementation(), ", ".join("%s=%s" % kv for kv in sorted(_impl.loaded.items())))
     )
+    if _impl.fallback_reason:
+        print("compiled core not in use: %s" % _impl.fallback_reason)
+    elif _impl.NO_EXTENSIONS:
+        print("compiled core turned off: DDFAST_NO_EXTENSIONS is set")
     print("styles: extract %s, inject %s" % (",".join(config.propagation_style_extract) or "none",
                                               ",".join(config.propagation_style_inject) or "none"))  # fmt: skip
     outgoing = ddfast.Context(

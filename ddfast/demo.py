@@ -153,7 +153,7 @@ def report(spans, sent):
     trace_ids = {s.trace_id for s in spans}
     roots = [s for s in spans if "_sampling_priority_v1" in s.get_metrics()]
     out.append("one request through two services on loopback: demo-client -> web-store -> inventory\n")
-    for hop, headers in zip(("demo-client -> web-store", "web-store -> inventory"), sent):
+    for hop, headers in zip(("demo-client -> web-store", "web-store -> inventory"), sent, strict=False):
         out.append("headers %s:" % hop)
         out.extend("  %s: %s" % kv for kv in headers.items())
     out.append("")

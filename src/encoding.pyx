@@ -32,7 +32,7 @@ cdef extern from "Python.h":
     double PyFloat_AS_DOUBLE(object f)
     # without Cython's error check: pk_pyint looks at the error itself
     unsigned long long as_u64_or_error "PyLong_AsUnsignedLongLong"(object v) noexcept
-    bint PyErr_Occurred_ "PyErr_Occurred"() noexcept
+    void *PyErr_Occurred_ "PyErr_Occurred"() noexcept  # a borrowed PyObject *, NULL when no error
     void PyErr_Clear() noexcept
 
 # ddtrace's limits: a longer string is cut to its first characters and a marker
@@ -184,7 +184,7 @@ cdef int pk_pyint(StrBuf *b, object v) except -1:
         return pk_int(b, x)
     if overflow > 0:  # above 2**63 - 1 (half of all span ids): unsigned, unless above 2**64 - 1 too
         u = as_u64_or_error(v)
-        if not (u == 0xFFFFFFFFFFFFFFFFULL and PyErr_Occurred_()):
+        if not (u == 0xFFFFFFFFFFFFFFFFULL and PyErr_Occurred_() != NULL):
             return pk_uint(b, u)
         PyErr_Clear()
     return pk_double(b, float(v))

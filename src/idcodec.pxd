@@ -219,6 +219,9 @@ cdef extern from *:
 cdef extern from *:
     """
     #define DDF_U64_MAX 0xFFFFFFFFFFFFFFFFULL
+    #if defined(__GNUC__)
+    __attribute__((unused))  /* not every module that cimports this writes hex */
+    #endif
     static const char DDF_HEX_DIGITS[] = "0123456789abcdef";
     """
     const uint64_t U64_MAX "DDF_U64_MAX"

@@ -82,16 +82,25 @@ cdef int _n_known = 0
 for _n in range(64):
     _by_len_start[_n] = 0
     _by_len_count[_n] = 0
-for _key, _slot in sorted(KNOWN_KEYS.items(), key=lambda item: len(item[0])):
-    _key_bytes = _key.encode("ascii")
-    if _by_len_count[len(_key_bytes)] == 0:
-        _by_len_start[len(_key_bytes)] = _n_known
-    _by_len_count[len(_key_bytes)] += 1
-    memcpy(_known_names[_n_known], <char *>_key_bytes, len(_key_bytes))
-    for _i, _c in enumerate(_key_bytes):
-        _known_fold[_n_known][_i] = 0x20 if 0x61 <= _c <= 0x7A else 0
-    _known_slot[_n_known] = _slot
+
+
+cdef void _add_known_name(bytes key, int slot):
+    """Append one known name (ASCII, lower case) to the length-grouped tables above."""
+    global _n_known
+    cdef Py_ssize_t n = len(key)
+    cdef Py_ssize_t i
+    if _by_len_count[n] == 0:
+        _by_len_start[n] = _n_known
+    _by_len_count[n] += 1
+    memcpy(_known_names[_n_known], <const char *>key, n)
+    for i in range(n):
+        _known_fold[_n_known][i] = 0x20 if 0x61 <= key[i] <= 0x7A else 0
+    _known_slot[_n_known] = slot
     _n_known += 1
+
+
+for _key, _slot in sorted(KNOWN_KEYS.items(), key=lambda item: len(item[0])):
+    _add_known_name(_key.encode("ascii"), _slot)
 LIST_HEADERS = frozenset([TRACESTATE, BAGGAGE])
 
 # -- styles and settings --------------------------------------------------------------------------
@@ -1795,7 +1804,7 @@ cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64
         return None
     at = <const char *>memchr(p, 0x3D, n)
     while at is not NULL:  # no "ot=" anywhere (a member could start with it)
-        if at - p >= 2 and at[-1] == b"t" and at[-2] == b"o":
+        if at - p >= 2 and (at - 1)[0] == b"t" and (at - 2)[0] == b"o":
             return None
         at = <const char *>memchr(at + 1, 0x3D, n - (at + 1 - p))
     at = <const char *>memchr(p, 0x2C, n)

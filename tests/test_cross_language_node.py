@@ -32,7 +32,8 @@ def node_hop(tmp_path_factory):
     """``node_hop(headers) -> {"headers", "trace_id", "span_id"}``: one hop through a Node.js service."""
     npm, node = shutil.which("npm"), shutil.which("node")
     if not (npm and node):
-        if os.environ.get("CI"):
+        # CI's host has Node.js; the build matrix's Debian chroots do not (DDFAST_NO_NODE_PEER=1)
+        if os.environ.get("CI") and os.environ.get("DDFAST_NO_NODE_PEER") != "1":
             pytest.fail("npm and node are required under CI for the cross-language test")
         pytest.skip("npm/node not installed: the cross-language test with Node's dd-trace needs them")
     where = tmp_path_factory.mktemp("node")

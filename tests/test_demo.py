@@ -31,7 +31,7 @@ def test_demo_trace_links_every_hop():
     lookup = by_name["inventory", "inventory.lookup"]
     assert len(spans) == 6 and len({s.trace_id for s in spans}) == 1
     chain = [root, call_store, store, call_inventory, inventory, lookup]
-    for parent, child in zip(chain, chain[1:]):
+    for parent, child in zip(chain, chain[1:], strict=False):
         assert child.parent_id == parent.span_id, (parent.name, child.name)
     assert int(sent[0]["x-datadog-parent-id"]) == call_store.span_id
     assert int(sent[1]["x-datadog-parent-id"]) == call_inventory.span_id

@@ -134,7 +134,7 @@ def test_one_trace_across_three_processes(agent, kinds, compiled_prop):
         ("inventory", "asgi.request"),
         ("inventory", "inventory.lookup"),
     ]
-    for parent, child in zip(chain, chain[1:]):
+    for parent, child in zip(chain, chain[1:], strict=False):
         assert by_key[child]["parent_id"] == by_key[parent]["span_id"], (parent, child)
     assert by_key[chain[0]]["parent_id"] == 0
     roots = [by_key[k] for k in (chain[0], chain[2], chain[4])]  # each process's local root

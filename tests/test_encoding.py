@@ -434,8 +434,8 @@ def test_tracer_spans_encode_their_derived_tags_once(make_tracer, twins, version
         payloads.append(payload)
         decoded = decode(payload, version)
         assert count == 2 and [len(trace) for trace in decoded] == [3, 1]
-        for trace, got in zip(traces, decoded):
-            for span, d in zip(trace, got):
+        for trace, got in zip(traces, decoded, strict=True):
+            for span, d in zip(trace, got, strict=True):
                 assert d.get("meta", {}) == span.get_tags() and d.get("metrics", {}) == span.get_metrics()
     assert decoded[0][0]["meta"]["language"] == "python" and decoded[1][0]["metrics"]["process_id"] == 7
     assert decoded[1][0]["metrics"]["_dd.top_level"] == 1 and decoded[1][0]["meta"]["_dd.top_level"] == "x"

@@ -69,7 +69,7 @@ def test_environment_parses_as_ddtrace_does():
     )
     assert out.returncode == 0, out.stderr
     theirs = json.loads(out.stdout.strip().splitlines()[-1])
-    for env_vars, expected in zip(ENVS, theirs):
+    for env_vars, expected in zip(ENVS, theirs, strict=True):
         assert _ours(env_vars) == expected, env_vars
 
 

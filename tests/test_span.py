@@ -276,3 +276,30 @@ def test_misuse_raises_clear_errors(spanmod, kwargs, error):
         spanmod.Span(**kwargs)
     with pytest.raises(TypeError):
         spanmod.Span("op").set_tag(3, "x")
+
+
+def _deep_error(depth, name_length):
+    """An exception raised ``depth`` frames down a chain of functions whose names are ``name_length``
+    long (each a different function: tracebacks fold repeated frames)."""
+    namespace = {}
+    names = ["f%03d_%s" % (i, "x" * (name_length - 5)) for i in range(depth + 1)]
+    for i, name in enumerate(names):
+        body = "raise ValueError('deep')" if i == depth else "return %s()" % names[i + 1]
+        exec("def %s():\n    %s\n" % (name, body), namespace)
+    try:
+        namespace[names[0]]()
+    except ValueError:
+        return sys.exc_info()
+
+
+@pytest.mark.parametrize("limit", [15, 11, 9, 7])
+def test_long_tracebacks_are_halved_by_floor_division_as_ddtrace_does(spanmod, limit):
+    # 2,500-character frames: more than 9 of them do not fit in a tag value (25,000), so 15 and 11
+    # frames are halved with Python's floor division, as ddtrace does (-15 // 2 = -8 frames, -11 // 2
+    # = -6), not C's truncation (7 and 5); 9 and 7 fit as they are
+    exc_type, exc_val, exc_tb = _deep_error(40, 2500)
+    s = spanmod.Span("op")
+    s.set_exc_info(exc_type, exc_val, exc_tb, limit=limit)
+    stack = s.get_tag("error.stack")
+    assert stack.count("_xxxxx") == {15: 8, 11: 6, 9: 9, 7: 7}[limit]
+    assert stack.endswith("ValueError: deep\n")

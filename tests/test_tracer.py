@@ -344,7 +344,7 @@ def test_traces_of_one_second_share_their_tid_text(make_tracer):
             pass
     roots = t.writer.pop()
     tids = [r.get_tag("_dd.p.tid") for r in roots]
-    assert all(tid == "%016x" % (r.trace_id >> 64) for tid, r in zip(tids, roots))
+    assert all(tid == "%016x" % (r.trace_id >> 64) for tid, r in zip(tids, roots, strict=True))
     if len({r.trace_id >> 64 for r in roots}) == 1:
         assert tids[0] is tids[1] is tids[2]
 

@@ -433,7 +433,9 @@ class Span:
         if exc_type and exc_val and exc_tb:
             self.set_exc_info(exc_type, exc_val, exc_tb, limit=limit)
         else:
-            self._meta["error.stack"] = "".join(traceback.format_stack(limit=(limit or 30) + 1)[:-1])
+            frames = traceback.format_stack(limit=(limit or 30) + 1)
+            del frames[len(frames) - 1]  # this method's own frame
+            self._meta["error.stack"] = "".join(frames)
 
     # -- sampling ----------------------------------------------------------------------------------
 
