@@ -244,7 +244,7 @@ def test_supported_versions_are_stated_alike_everywhere():
         for c in project["project"]["classifiers"]
         if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
     )
-    assert minors[0] == int(lowest[len(">=3."):]) and minors == list(range(minors[0], minors[-1] + 1))
+    assert minors[0] == int(lowest[len(">=3.") :]) and minors == list(range(minors[0], minors[-1] + 1))
     wheels = project["tool"]["cibuildwheel"]["build"].split()
     assert wheels == ["cp3%d-*" % minor for minor in minors]
     readme = (CHECKOUT / "README.md").read_text()
