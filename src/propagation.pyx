@@ -115,6 +115,12 @@ STYLES = (DATADOG, TRACECONTEXT, B3MULTI, B3, BAGGAGE_STYLE)
 cdef enum:
     S_DATADOG, S_TRACECONTEXT, S_B3MULTI, S_B3, S_BAGGAGE
 
+# traceparent flags W3C defines: sampled (bit 0) and, in level 2, a random trace id (bit 1)
+cdef enum:
+    W3C_SAMPLED_FLAG = 0x01
+    W3C_RANDOM_FLAG = 0x02
+    W3C_KNOWN_FLAGS = 0x03
+
 CONTINUE = "continue"
 RESTART = "restart"
 IGNORE = "ignore"
@@ -351,6 +357,10 @@ cdef inline void _put(_Headers h, str key, object value, bint ot_baggage):
             record("header_value_type", _SLOT_NAMES[slot])
         return
     if h.slots[slot] != NULL and (slot == H_TRACESTATE or slot == H_BAGGAGE):
+        h.put(slot, h.get(slot) + "," + text)
+    elif h.slots[slot] != NULL and slot == H_TRACEPARENT and h.get(slot) != text:
+        # two different traceparents: combined as HTTP combines a repeated field, which no parser
+        # accepts, so the trace restarts (W3C; what a WSGI server hands over for the same request)
         h.put(slot, h.get(slot) + "," + text)
     else:
         h.put(slot, text)
@@ -1385,15 +1395,15 @@ cdef bint _scan_dd_member(str ts, _DDMember *m):
 
 
 cdef str _dd_member_p(str ts, _DDMember *m):
-    """The member's ``p`` when it is 16 hex digits (the last Datadog parent), else None (recorded)."""
+    """The member's ``p`` (the last Datadog parent) as sent, None when absent; one that is not 16 hex
+    digits is recorded (and never injected)."""
     cdef str value
     if m.p_at < 0 or m.p_end == m.p_at:
         return None
     value = ts[m.p_at:m.p_end]
-    if is_hex(value, 16):
-        return value
-    record("tracestate_p", value)
-    return None
+    if not is_hex(value, 16):
+        record("tracestate_p", value)
+    return value
 
 
 cdef tuple _apply_dd_member(str ts, dict meta, uint64_t sampled, object priority):
@@ -1431,7 +1441,19 @@ cdef tuple _apply_dd_member(str ts, dict meta, uint64_t sampled, object priority
     value = _dd_member_p(ts, &m)
     if value is not None:
         meta["_dd.parent_id"] = value
-    return _priority_from_w3c(sampled, m.priority if m.has_priority else None, origin), origin
+    priority = _priority_from_w3c(sampled, m.priority if m.has_priority else None, origin)
+    if m.has_priority and priority != m.priority:
+        _redecided(meta, priority)
+    return priority, origin
+
+
+cdef void _redecided(dict meta, object priority) except *:
+    """The decision maker of a decision the traceparent flag changed on extraction: a keep is the
+    default decision (``-0``), a drop carries none (Datadog's tracestate rules)."""
+    if priority > 0:
+        meta["_dd.p.dm"] = "-0"
+    elif "_dd.p.dm" in meta:
+        del meta["_dd.p.dm"]
 
 
 cdef str _dd_member_parent(str ts):
@@ -1463,7 +1485,15 @@ cdef str _valid_traceparent(_Headers h, uint64_t *hi, uint64_t *lo, uint64_t *sp
     if _parse_traceparent(tp, hi, lo, span, flags) < 0:
         record("traceparent", tp)
         return None
+    if flags[0] & ~W3C_KNOWN_FLAGS or len(tp) != 55 or tp[0] != u"0" or tp[1] != u"0":
+        tp = _normal_traceparent(tp, flags[0])
     return tp
+
+
+cdef str _normal_traceparent(str tp, uint64_t flags):
+    """A valid traceparent as this tracer understands it: version 00, the flags W3C defines (sampled,
+    random trace id) and none other, no fields of a later version (W3C Trace Context level 2)."""
+    return "00-%s-%02x" % (tp[3:52], flags & W3C_KNOWN_FLAGS)
 
 
 cdef bint _tracestate_as_is(str ts) noexcept:
@@ -1556,7 +1586,28 @@ cdef Context _tracecontext(str tp, uint64_t hi, uint64_t lo, uint64_t span, uint
         # after the limits, the dd= member (the last one sent) comes first
         if ts.startswith("dd="):
             priority, origin = _apply_dd_member(ts, meta, sampled, priority)
+            if "_dd.p.tid" in meta:
+                _check_tid(meta, hi)
     return new_context(join_u128(hi, lo), span, origin, priority, meta)
+
+
+cdef int _check_tid(dict meta, uint64_t hi) except -1:
+    """``t.tid`` of tracestate against the traceparent's upper 64 bits ``hi``, which win: a different
+    one is replaced (or removed for a 64-bit trace id) and recorded as ``malformed_tid`` (not 16 hex
+    digits) or ``inconsistent_tid``, so that no later injection sends a trace id the traceparent
+    does not carry."""
+    cdef str tid = meta["_dd.p.tid"]
+    cdef str expected = tid_text(hi) if hi else None
+    if tid == expected:
+        return 0
+    reason = "inconsistent_tid" if is_lower_hex(tid, 16) and tid != "0000000000000000" else "malformed_tid"
+    record(reason, tid)
+    meta["_dd.propagation_error"] = reason + " " + tid
+    if expected is None:
+        del meta["_dd.p.tid"]
+    else:
+        meta["_dd.p.tid"] = expected
+    return 0
 
 
 # _write_clean's substitutions per byte: what to write, or 0 for a character that starts (or continues) a
@@ -1741,7 +1792,7 @@ cdef str _traceparent(Context ctx, uint64_t trace_hi, uint64_t trace_lo, object 
     if tp and type(tp) is str:
         stripped = _stripped(<str>tp)
         if _parse_traceparent(stripped, &hi, &lo, &span, &flags) == 0:
-            flags = (flags & 0xFE) | sampled
+            flags = (flags & W3C_RANDOM_FLAG) | sampled  # the other bits are not ours to send (W3C)
         else:
             stripped = None
     else:

@@ -45,6 +45,7 @@ cdef str MEASURED_KEY = "_dd.measured"
 cdef str STATUS_CODE_KEY = "http.status_code"
 cdef str TARGET_PORT_KEY = "network.destination.port"
 cdef str DECISION_MAKER_KEY = "_dd.p.dm"
+cdef str LAST_PARENT_KEY = "_dd.parent_id"
 #: sampling metrics a manual decision makes stale (removed from the local root)
 cdef tuple _RATE_METRICS = ("_dd.rule_psr", "_dd.agent_psr", "_dd.limit_psr")
 cdef tuple _STATUS_TEXT = tuple([str(code) for code in range(100, 600)])
@@ -815,6 +816,10 @@ cdef int finish_trace(TracerState st, list spans) except -1:
     for key, value in state._meta.items():
         if is_propagated_key(key):
             meta[key] = value
+    if root._parent is None:  # the local root shows the last Datadog parent upstream (tracestate p:)
+        value = state._meta.get(LAST_PARENT_KEY)
+        if value is not None:
+            meta[LAST_PARENT_KEY] = value
     if "_dd.p.tid" not in meta:
         int_to_u128(root.trace_id, &high, &low)
         if high:

@@ -149,3 +149,21 @@ def traced(make_tracer, prop):
                 importlib.import_module("ddfast.contrib." + name).unpatch()
             except ImportError:
                 pass
+
+
+@pytest.fixture
+def library(kind):
+    """``library(env)``: the conformance suite's test application (``tests/conformance.py``) on the
+    implementation under test, configured from the ``DD_*`` variables of ``env``; undone afterwards."""
+    import conformance
+
+    core = (load_twin("span", kind), load_twin("sampling", kind), load_twin("propagation", kind))
+    made = []
+
+    def make(env=None):
+        made.append(conformance.Library(core, env or {}))
+        return made[-1]
+
+    yield make
+    for lib in reversed(made):
+        lib.close()

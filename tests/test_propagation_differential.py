@@ -254,7 +254,31 @@ def known_difference(headers):
                     return "ddtrace parses tracestate s: with int()"
                 if key == "p" and value and not _strict_matches(value, hexd, 16) or key == "p" and len(value) != 16:
                     return "ddtrace keeps a malformed tracestate p: (and raises on re-inject)"
+    tp = h.get("traceparent", "").strip(" \t")
+    if len(tp) >= 55 and tp[2:3] == "-":
+        if tp[:2] != "00" or len(tp) != 55:
+            return "ddtrace keeps a later traceparent version and its extra fields"
+        flags = _lenient_int(tp[53:55], 16)
+        if flags is not None and flags & ~0x03:
+            return "ddtrace forwards traceparent flags W3C does not define"
+        dd = _dd_items(state)
+        if "t.tid" in dd and dd["t.tid"] != tp[3:19]:
+            return "ddtrace keeps a tracestate t.tid the traceparent contradicts"
+        sampled = flags & 1 if flags is not None else None
+        s_item = _lenient_int(dd.get("s", ""))
+        if "t.dm" in dd and s_item is not None and sampled is not None and (s_item > 0) != bool(sampled):
+            return "ddtrace keeps the decision maker of a decision the traceparent flag changed"
     return None
+
+
+def _dd_items(tracestate):
+    """The ``k:v`` items of the last ``dd=`` member of a tracestate text."""
+    items = {}
+    for member in tracestate.split(","):
+        member = member.strip()
+        if member.startswith("dd="):
+            items = dict(item.partition(":")[::2] for item in member[3:].split(";"))
+    return items
 
 
 def ddtrace_dropped_everything(headers, s, theirs):

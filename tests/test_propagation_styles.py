@@ -348,9 +348,12 @@ def test_tracestate_dd_member(prop):
     }
 
 
-def test_tracestate_non_hex_p_is_ignored_and_reinject_never_raises(prop):
+def test_tracestate_non_hex_p_is_kept_recorded_and_reinject_never_raises(prop):
+    # kept as sent (the conformance suite reads it on the span), counted, and never sent on
+    before = dict(prop.ERRORS)
     ctx = extract(prop, {"traceparent": TP, "tracestate": "dd=p:XYZ;s:1"}, extract_styles=("tracecontext",))
-    assert "_dd.parent_id" not in ctx.meta
+    assert ctx.meta["_dd.parent_id"] == "XYZ"
+    assert prop.ERRORS.get("tracestate_p", 0) == before.get("tracestate_p", 0) + 1
     headers = inject(prop, ctx, inject_styles=("tracecontext",))
     assert headers["tracestate"] == "dd=s:1"
 

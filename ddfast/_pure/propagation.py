@@ -73,6 +73,11 @@ BAGGAGE_STYLE = "baggage"
 NONE = "none"
 STYLES = (DATADOG, TRACECONTEXT, B3MULTI, B3, BAGGAGE_STYLE)
 
+# traceparent flags W3C defines: sampled (bit 0) and, in level 2, a random trace id (bit 1)
+W3C_SAMPLED_FLAG = 0x01
+W3C_RANDOM_FLAG = 0x02
+W3C_KNOWN_FLAGS = 0x03
+
 CONTINUE = "continue"
 RESTART = "restart"
 IGNORE = "ignore"
@@ -194,7 +199,8 @@ def normalize(carrier, ot_baggage=False):
     Accepts a dict or any mapping (WSGI ``environ`` included), an object with ``items()`` or ``get()``,
     and a list of ``(name, value)`` pairs (ASGI, bytes or str). Names are case-insensitive; a value
     that is neither str nor bytes is ignored; a repeated list header (tracestate, baggage) is joined
-    with ``,``, any other repeated header keeps its last value. ``ot_baggage`` also keeps the
+    with ``,``, as is a ``traceparent`` repeated with another value (making it invalid); any other
+    repeated header keeps its last value. ``ot_baggage`` also keeps the
     ``ot-baggage-*`` headers, under their lower-cased HTTP names.
     """
     if carrier is None:
@@ -237,6 +243,10 @@ def normalize(carrier, ot_baggage=False):
                 record("header_value_type", name)
             continue
         if name in found and name in LIST_HEADERS:
+            found[name] = found[name] + "," + text
+        elif name == TRACEPARENT and name in found and found[name] != text:
+            # two different traceparents: combined as HTTP combines a repeated field, which no parser
+            # accepts, so the trace restarts (W3C; what a WSGI server hands over for the same request)
             found[name] = found[name] + "," + text
         else:
             found[name] = text
@@ -630,6 +640,39 @@ def _priority_from_w3c(sampled, ts_priority, origin):
     return ts_priority
 
 
+def _redecided(meta, priority):
+    """The decision maker of a decision the traceparent flag changed on extraction: a keep is the
+    default decision (``-0``), a drop carries none (Datadog's tracestate rules)."""
+    if priority > 0:
+        meta["_dd.p.dm"] = "-0"
+    else:
+        meta.pop("_dd.p.dm", None)
+
+
+def _check_tid(meta, high):
+    """``t.tid`` of tracestate against the traceparent's upper 64 bits ``high``, which win: a different
+    one is replaced (or removed for a 64-bit trace id) and recorded as ``malformed_tid`` (not 16 hex
+    digits) or ``inconsistent_tid``, so that no later injection sends a trace id the traceparent
+    does not carry."""
+    tid = meta["_dd.p.tid"]
+    expected = "%016x" % high if high else None
+    if tid == expected:
+        return
+    reason = "inconsistent_tid" if is_lower_hex(tid, 16) and tid != "0000000000000000" else "malformed_tid"
+    record(reason, tid)
+    meta["_dd.propagation_error"] = reason + " " + tid
+    if expected is None:
+        del meta["_dd.p.tid"]
+    else:
+        meta["_dd.p.tid"] = expected
+
+
+def _normal_traceparent(tp, flags):
+    """A valid traceparent as this tracer understands it: version 00, the flags W3C defines (sampled,
+    random trace id) and none other, no fields of a later version (W3C Trace Context level 2)."""
+    return "00-%s-%02x" % (tp[3:52], flags & W3C_KNOWN_FLAGS)
+
+
 def _extract_tracecontext(h, s):
     """The context in ``traceparent`` / ``tracestate``, or None."""
     tp = h.get(TRACEPARENT)
@@ -641,7 +684,10 @@ def _extract_tracecontext(h, s):
         return None
     trace_id, span_id, flags = parsed
     sampled = flags & 1
-    meta = {"traceparent": tp.strip()}
+    tp = tp.strip()
+    if flags & ~W3C_KNOWN_FLAGS or len(tp) != 55 or not tp.startswith("00"):
+        tp = _normal_traceparent(tp, flags)
+    meta = {"traceparent": tp}
     priority = sampled
     origin = None
     ts = h.get(TRACESTATE)
@@ -678,11 +724,16 @@ def _extract_tracecontext(h, s):
                             meta["_dd.p." + key[2:]] = value.replace("~", "=")
                     last_parent = dd.get("p")
                     if last_parent:
-                        if is_hex(last_parent, 16):
-                            meta["_dd.parent_id"] = last_parent
-                        else:
+                        # kept as sent, as every Datadog tracer does (the span shows it); an injection
+                        # sends only a valid one
+                        meta["_dd.parent_id"] = last_parent
+                        if not is_hex(last_parent, 16):
                             record("tracestate_p", last_parent)
                     priority = _priority_from_w3c(sampled, ts_priority, origin)
+                    if ts_priority is not None and priority != ts_priority:
+                        _redecided(meta, priority)
+                    if "_dd.p.tid" in meta:
+                        _check_tid(meta, trace_id >> 64)
     return Context(trace_id=trace_id, span_id=span_id, dd_origin=origin, sampling_priority=priority, meta=meta)
 
 
@@ -741,7 +792,7 @@ def traceparent_of(ctx):
     sampled = 1 if ctx.sampling_priority is not None and ctx.sampling_priority > 0 else 0
     if tp and parse_traceparent(tp) is not None:
         tp = tp.strip()
-        flags = (int(tp[53:55], 16) & 0xFE) | sampled
+        flags = (int(tp[53:55], 16) & W3C_RANDOM_FLAG) | sampled  # the other bits are not ours to send (W3C)
         return "00-%s-%016x-%02x" % (tp[3:35], ctx.span_id, flags)
     return "00-%032x-%016x-%02x" % (ctx.trace_id, ctx.span_id, sampled)
 

@@ -33,6 +33,7 @@ MEASURED_KEY = "_dd.measured"
 STATUS_CODE_KEY = "http.status_code"
 TARGET_PORT_KEY = "network.destination.port"
 DECISION_MAKER_KEY = "_dd.p.dm"
+LAST_PARENT_KEY = "_dd.parent_id"
 #: sampling metrics a manual decision makes stale (removed from the local root)
 _RATE_METRICS = ("_dd.rule_psr", "_dd.agent_psr", "_dd.limit_psr")
 _STATUS_TEXT = tuple([str(code) for code in range(100, 600)])
@@ -777,6 +778,10 @@ def finish_trace(st, spans):
     for key, value in state._meta.items():
         if is_propagated_key(key):
             meta[key] = value
+    if root._parent is None:  # the local root shows the last Datadog parent upstream (tracestate p:)
+        value = state._meta.get(LAST_PARENT_KEY)
+        if value is not None:
+            meta[LAST_PARENT_KEY] = value
     if root.trace_id > U64 and "_dd.p.tid" not in meta:
         meta["_dd.p.tid"] = tid_text(root.trace_id >> 64)
     if priority is not None:
