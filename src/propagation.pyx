@@ -1926,7 +1926,7 @@ cdef str _tracestate(Context ctx, _MetaScan *m):
         dd = _dd_member(ctx, m)
         if dd:
             dd = "dd=" + dd
-        if ot_state is not None:
+        if ot_state:
             return dd + ",ot=" + ot_state if dd else "ot=" + ot_state
         return dd
     if ot_state is None and type(ts) is str:
@@ -1936,8 +1936,9 @@ cdef str _tracestate(Context ctx, _MetaScan *m):
     dd = _dd_member(ctx, m)
     members = [item for item in [(<str>item).strip() for item in (<str>ts).split(",")] if item]
     rest = [item for item in members if not (<str>item).startswith("ot=")]
-    ot = "ot=" + ot_state if ot_state is not None else _ot_member(members)
-    if not rest and (members or ot_state is not None):
+    # an inherited decision is forwarded as it came; a manual decision of ours ("") makes its th stale
+    ot = "ot=" + ot_state if ot_state else _ot_member(members, ot_state is None)
+    if not rest and (members or ot_state):
         # only OpenTelemetry's member upstream: ours (untrimmed, as ddtrace sends it) then theirs; an
         # upstream tracestate of no member at all goes through the limits below, trimmed, as in ddtrace
         return ",".join(([("dd=" + dd)] if dd else []) + ([ot] if ot else []))
@@ -1948,18 +1949,28 @@ cdef str _tracestate(Context ctx, _MetaScan *m):
     return ",".join(_member_limits(rest))
 
 
-cdef str _ot_value(str value):
-    """OpenTelemetry's ``ot=`` value as ddtrace keeps it: its ``;``-separated entries, empty ones dropped,
-    each kept only while the whole stays within 256 characters."""
+cdef str _ot_value(str value, bint keep_th=True):
+    """OpenTelemetry's ``ot=`` value as it is sent on: its ``;``-separated entries, empty ones dropped, a
+    malformed ``rv`` (14 hex digits) or ``th`` (1 to 14) dropped (OTEP 235: cleared, never re-derived),
+    ``th`` also when ``keep_th`` is false, each kept only while the whole stays within 256 characters."""
     cdef list kept = []
     cdef Py_ssize_t size = 0, extra
     for entry in value.split(";"):
-        if entry:
+        if entry and _ot_entry_ok(<str>entry, keep_th):
             extra = len(<str>entry) + (1 if kept else 0)
             if size + extra <= OT_VALUE_MAX_CHARS:
                 kept.append(entry)
                 size += extra
     return ";".join(kept)
+
+
+cdef bint _ot_entry_ok(str entry, bint keep_th) except -1:
+    """An ``ot=`` entry to send on: any sub-key but a malformed ``rv``/``th`` (or ``th`` not kept)."""
+    if entry.startswith("rv:"):
+        return is_lower_hex(entry[3:], 14)
+    if entry.startswith("th:"):
+        return keep_th and 4 <= len(entry) <= 17 and is_lower_hex(entry[3:], len(entry) - 3)
+    return True
 
 
 cdef inline bint _has_ot_member(str ts) except -1:
@@ -2001,12 +2012,12 @@ cdef str _drop_bad_ot(str ts):
     return ",".join(kept) or None
 
 
-cdef str _ot_member(list members):
+cdef str _ot_member(list members, bint keep_th):
     """The last ``ot=`` member, its value as ``_ot_value`` keeps it; None when there is none left."""
     cdef str value
     for member in reversed(members):
         if (<str>member).startswith("ot="):
-            value = _ot_value((<str>member)[3:])
+            value = _ot_value((<str>member)[3:], keep_th)
             return "ot=" + value if value else None
     return None
 
@@ -2038,7 +2049,7 @@ cdef str _local_tracestate(Context ctx, uint64_t span_id, _MetaScan *m):
         if b.length == 22:  # empty member: no trailing ";"
             b.length = 21
         ot_state = ctx.trace_state()._ot
-        if ot_state is not None:
+        if ot_state:
             sb_bytes(&b, ",ot=", 4)
             sb_ascii(&b, <str>ot_state, 0, len(<str>ot_state))
         return sb_str(&b)

@@ -39,6 +39,8 @@ cdef extern from "<time.h>" nogil:
 
 cdef str MANUAL_KEEP = "manual.keep"
 cdef str MANUAL_DROP = "manual.drop"
+cdef str AUTO_KEEP_TAG = "auto.keep"
+cdef str AUTO_DROP_TAG = "auto.drop"
 cdef str SERVICE_KEY = "service.name"
 cdef str SERVICE_VERSION_KEY = "service.version"
 cdef str MEASURED_KEY = "_dd.measured"
@@ -46,6 +48,7 @@ cdef str STATUS_CODE_KEY = "http.status_code"
 cdef str TARGET_PORT_KEY = "network.destination.port"
 cdef str DECISION_MAKER_KEY = "_dd.p.dm"
 cdef str LAST_PARENT_KEY = "_dd.parent_id"
+cdef str BAGGAGE_TAG_PREFIX = "baggage."
 #: sampling metrics a manual decision makes stale (removed from the local root)
 cdef tuple _RATE_METRICS = ("_dd.rule_psr", "_dd.agent_psr", "_dd.limit_psr")
 cdef tuple _STATUS_TEXT = tuple([str(code) for code in range(100, 600)])
@@ -53,6 +56,8 @@ cdef tuple _STATUS_TEXT = tuple([str(code) for code in range(100, 600)])
 cdef Py_ssize_t MAX_META_VALUE_LEN = 25000
 cdef int USER_KEEP = 2
 cdef int USER_REJECT = -1
+cdef int AUTO_KEEP = 1
+cdef int AUTO_REJECT = 0
 cdef int MECHANISM_MANUAL = 4
 
 
@@ -332,7 +337,8 @@ cdef class Span:
 
     def set_tag(self, key, value=None):
         """Set a tag. Numbers become metrics (as ddtrace stores them); ``manual.keep``/``manual.drop``
-        decide the trace; ``service.name`` sets the service; bools, bytes and objects are stored as text."""
+        (and ``auto.keep``/``auto.drop``, the Datadog tracers' automatic priorities) decide the trace;
+        ``service.name`` sets the service; bools, bytes and objects are stored as text."""
         cdef str k
         if type(key) is str:
             k = <str>key
@@ -344,7 +350,7 @@ cdef class Span:
             raise TypeError("Span tag key must be a str, not %s" % type(key).__name__)
         # the special keys, told apart by length first (str == str: no call for the usual mismatch)
         cdef Py_ssize_t n = PyUnicode_GET_LENGTH(k)
-        if type(value) is str and n != 11 and n != 12 and n != 15 and n != 24:  # text under no special key
+        if type(value) is str and n != 9 and n != 11 and n != 12 and n != 15 and n != 24:  # text, no special key
             self.store_tag(k, <str>value)
             return
         key = k
@@ -353,6 +359,9 @@ cdef class Span:
             return
         if n == 11 and k == MANUAL_DROP:
             self._override_sampling_decision(USER_REJECT)
+            return
+        if n == 9 and (k == AUTO_KEEP_TAG or k == AUTO_DROP_TAG):
+            self._override_sampling_decision(AUTO_KEEP if k == AUTO_KEEP_TAG else AUTO_REJECT)
             return
         if n == 12 and k == SERVICE_KEY:
             self.service = None if value is None else str(value)
@@ -464,7 +473,7 @@ cdef class Span:
         cdef Context state = self._trace_ctx
         state._meta[DECISION_MAKER_KEY] = "-4"
         state._priority = decision
-        state._ot = None
+        state._ot = ""  # a manual decision: no ot= of ours, and an inherited th no longer holds
         root = self._root if self._root is not None else self
         if (<Span>root)._metrics:
             for key in _RATE_METRICS:
@@ -500,7 +509,17 @@ cdef class Span:
             raise ValueError(
                 "Invalid span or trace id. trace_id:%s span_id:%s" % (context.trace_id, context.span_id)
             )
-        self.set_link(context.trace_id, context.span_id, attributes=attributes)
+        # the linked span's W3C tracestate (for a context extracted from headers, as it came: the
+        # decision its dd= member carries is the linked span's own) and its sampled flag
+        priority = getattr(context, "sampling_priority", None)
+        upstream = context._meta.get("tracestate") if getattr(context, "_is_remote", False) else None
+        self.set_link(
+            context.trace_id,
+            context.span_id,
+            tracestate=upstream or getattr(context, "_tracestate", None) or None,
+            flags=1 if priority is not None and priority > 0 else 0,
+            attributes=attributes,
+        )
 
     @property
     def _span_links(self):
@@ -792,6 +811,44 @@ cdef inline int set_derived(Span span, int index) except -1:
     return 0
 
 
+cdef bint adopt_link_decision(Span root, Context state) except -1:
+    """An undecided local trace whose root links to a decided context takes that decision (priority
+    and decision maker of the first link whose tracestate ``dd=`` member has ``s:``), as the other
+    Datadog tracers do; False when no link carries one."""
+    for link in root._links:
+        decision = _dd_decision(link.tracestate)
+        if decision is not None:
+            state._priority, dm = decision
+            if dm is not None:
+                state._meta[DECISION_MAKER_KEY] = dm
+            return True
+    return False
+
+
+cdef object _dd_decision(object tracestate):
+    """(priority, decision maker or None) of the ``dd=`` member of ``tracestate``, or None without ``s:``."""
+    if not tracestate or "dd=" not in tracestate:
+        return None
+    for member in (<str>tracestate).split(","):
+        member = (<str>member).strip()
+        if (<str>member).startswith("dd="):
+            priority = dm = None
+            for item in (<str>member)[3:].split(";"):
+                key, _, value = (<str>item).partition(":")
+                if key == "s" and len(value) <= 4 and _is_int_text(value):
+                    priority = int(value)
+                elif key == "t.dm" and value[:1] == "-" and _is_int_text(value):
+                    dm = value
+            return None if priority is None else (priority, dm)
+    return None
+
+
+cdef bint _is_int_text(str value):
+    """``value`` is ASCII digits, with an optional leading ``-``."""
+    digits = value[1:] if value[:1] == "-" else value
+    return digits.isascii() and digits.isdigit()
+
+
 cdef int finish_trace(TracerState st, list spans) except -1:
     """A local trace finished: decide it if undecided, tag it as ddtrace does, write it."""
     if not st.enabled:
@@ -801,7 +858,7 @@ cdef int finish_trace(TracerState st, list spans) except -1:
     cdef Span span
     cdef Context state = root._trace_ctx
     cdef bint discard = False
-    if state._priority is None:
+    if state._priority is None and not (root._links and adopt_link_decision(root, state)):
         if _decide != NULL and type(st.sampler) is _decider_type:
             _decide(st.sampler, root, &discard)
         else:
@@ -813,13 +870,14 @@ cdef int finish_trace(TracerState st, list spans) except -1:
     if st.span_rules and priority is not None and priority <= 0:
         st.sample_spans(spans, st.span_rules)
     cdef dict meta = root._meta
+    cdef bint local_root = root._parent is None
     for key, value in state._meta.items():
         if is_propagated_key(key):
             meta[key] = value
-    if root._parent is None:  # the local root shows the last Datadog parent upstream (tracestate p:)
-        value = state._meta.get(LAST_PARENT_KEY)
-        if value is not None:
-            meta[LAST_PARENT_KEY] = value
+        elif local_root and (key == LAST_PARENT_KEY or (<str>key).startswith(BAGGAGE_TAG_PREFIX)):
+            # the local root also shows the last Datadog parent upstream (tracestate p:) and the
+            # baggage items DD_TRACE_BAGGAGE_TAG_KEYS names
+            meta[key] = value
     if "_dd.p.tid" not in meta:
         int_to_u128(root.trace_id, &high, &low)
         if high:
@@ -866,6 +924,8 @@ def before_inject(obj, Context context):
         st = <TracerState>state._sink
         root = <Span>(<list>spans)[0]
         if root._root is None and st.sampler is not None:  # the chunk opens with the local root
+            if root._links and adopt_link_decision(root, state):
+                return
             if _decide != NULL and type(st.sampler) is _decider_type:
                 _decide(st.sampler, root, NULL)
             else:

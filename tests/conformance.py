@@ -28,11 +28,6 @@ NOT_EXPRESSED = [
         "links between local spans and their attribute flattening: no header is involved (span API, test_span.py)",
     ),
     (
-        "test_otel_tracestate_sampling.py: test_emits_probability_sampling_vectors, test_precision_boundary_decisions",
-        "their expected ot=rv/th values are constants of the suite's tests/otel/utils (not transcribed); the same"
-        " rule (th from the rate, rv moved to the decision's side) is tested in test_sampling.py",
-    ),
-    (
         "test_headers_precedence.py: ..._propagationstyle_legacy, ..._propagationstyle_default_tracecontext_datadog",
         "defaults of older tracers (datadog only; tracecontext first), marked irrelevant for Python by the suite;"
         " the current default is tested as ..._default_datadog_tracecontext",

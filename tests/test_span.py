@@ -56,6 +56,8 @@ def test_special_tags(spanmod):
 SPECIAL_KEYS = [
     "manual.keep",
     "manual.drop",
+    "auto.keep",
+    "auto.drop",
     "service.name",
     "service.version",
     "_dd.measured",

@@ -15,7 +15,8 @@ cdef class Context:
     # a span's context: the trace's own context, which holds the trace-wide priority, origin and
     # OpenTelemetry sampling state; None for a context that is its own trace state
     cdef public Context _shared
-    # "rv:<hex>;th:<hex>" of a probabilistic local sampling decision (sent as the tracestate ot= member)
+    # "rv:<hex>;th:<hex>" of a probabilistic local sampling decision (sent as the tracestate ot= member);
+    # "" after a manual decision (none of ours, and an inherited th no longer holds); None otherwise
     cdef public object _ot
     # the local trace's collection, on its trace-state context: the spans started and not yet handed on,
     # how many are open, and what receives them when the last one finishes (None: nothing does)

@@ -806,14 +806,15 @@ def tracestate_of(ctx):
         # only our own member, which dd_member_of keeps within every limit (ddtrace sends it untrimmed),
         # and the OpenTelemetry member of our own sampling decision
         dd = "dd=" + dd if dd else ""
-        if ot_state is not None:
+        if ot_state:
             return dd + ",ot=" + ot_state if dd else "ot=" + ot_state
         return dd
     members = [m.strip() for m in ts.split(",")]
     members = [m for m in members if m]
     rest = [m for m in members if not m.startswith("ot=")]
-    ot = "ot=" + ot_state if ot_state is not None else _ot_member(members)
-    if not rest and (members or ot_state is not None):
+    # an inherited decision is forwarded as it came; a manual decision of ours ("") makes its th stale
+    ot = "ot=" + ot_state if ot_state else _ot_member(members, ot_state is None)
+    if not rest and (members or ot_state):
         # only OpenTelemetry's member upstream: ours (untrimmed, as ddtrace sends it) then theirs; an
         # upstream tracestate of no member at all goes through the limits below, trimmed, as in ddtrace
         return ",".join(([("dd=" + dd)] if dd else []) + ([ot] if ot else []))
@@ -824,18 +825,28 @@ def tracestate_of(ctx):
     return ",".join(_member_limits(rest))
 
 
-def _ot_value(value):
-    """OpenTelemetry's ``ot=`` value as ddtrace keeps it: its ``;``-separated entries, empty ones dropped,
-    each kept only while the whole stays within 256 characters."""
+def _ot_value(value, keep_th=True):
+    """OpenTelemetry's ``ot=`` value as it is sent on: its ``;``-separated entries, empty ones dropped, a
+    malformed ``rv`` (14 hex digits) or ``th`` (1 to 14) dropped (OTEP 235: cleared, never re-derived),
+    ``th`` also when ``keep_th`` is false, each kept only while the whole stays within 256 characters."""
     kept = []
     size = 0
     for entry in value.split(";"):
-        if entry:
+        if entry and _ot_entry_ok(entry, keep_th):
             extra = len(entry) + (1 if kept else 0)
             if size + extra <= OT_VALUE_MAX_CHARS:
                 kept.append(entry)
                 size += extra
     return ";".join(kept)
+
+
+def _ot_entry_ok(entry, keep_th):
+    """An ``ot=`` entry to send on: any sub-key but a malformed ``rv``/``th`` (or ``th`` not kept)."""
+    if entry.startswith("rv:"):
+        return is_lower_hex(entry[3:], 14)
+    if entry.startswith("th:"):
+        return keep_th and 4 <= len(entry) <= 17 and is_lower_hex(entry[3:], len(entry) - 3)
+    return True
 
 
 def _drop_bad_ot(ts):
@@ -857,11 +868,11 @@ def _drop_bad_ot(ts):
     return ",".join(kept) or None
 
 
-def _ot_member(members):
+def _ot_member(members, keep_th):
     """The last ``ot=`` member, its value as ``_ot_value`` keeps it; None when there is none left."""
     for member in reversed(members):
         if member.startswith("ot="):
-            value = _ot_value(member[3:])
+            value = _ot_value(member[3:], keep_th)
             return "ot=" + value if value else None
     return None
 

@@ -27,6 +27,8 @@ from ddfast.span_link import SpanLink
 
 MANUAL_KEEP = "manual.keep"
 MANUAL_DROP = "manual.drop"
+AUTO_KEEP_TAG = "auto.keep"
+AUTO_DROP_TAG = "auto.drop"
 SERVICE_KEY = "service.name"
 SERVICE_VERSION_KEY = "service.version"
 MEASURED_KEY = "_dd.measured"
@@ -34,6 +36,7 @@ STATUS_CODE_KEY = "http.status_code"
 TARGET_PORT_KEY = "network.destination.port"
 DECISION_MAKER_KEY = "_dd.p.dm"
 LAST_PARENT_KEY = "_dd.parent_id"
+BAGGAGE_TAG_PREFIX = "baggage."
 #: sampling metrics a manual decision makes stale (removed from the local root)
 _RATE_METRICS = ("_dd.rule_psr", "_dd.agent_psr", "_dd.limit_psr")
 _STATUS_TEXT = tuple([str(code) for code in range(100, 600)])
@@ -41,6 +44,8 @@ _STATUS_TEXT = tuple([str(code) for code in range(100, 600)])
 MAX_META_VALUE_LEN = 25000
 USER_KEEP = 2
 USER_REJECT = -1
+AUTO_KEEP = 1
+AUTO_REJECT = 0
 _I64_MIN = -(2**63)
 _I64_MAX = 2**63 - 1
 
@@ -321,7 +326,8 @@ class Span:
 
     def set_tag(self, key, value=None):
         """Set a tag. Numbers become metrics (as ddtrace stores them); ``manual.keep``/``manual.drop``
-        decide the trace; ``service.name`` sets the service; bools, bytes and objects are stored as text."""
+        (and ``auto.keep``/``auto.drop``, the Datadog tracers' automatic priorities) decide the trace;
+        ``service.name`` sets the service; bools, bytes and objects are stored as text."""
         if type(key) is not str:
             if isinstance(key, bytes):
                 key = key.decode("utf-8", "replace")
@@ -334,6 +340,9 @@ class Span:
             return
         if key == MANUAL_DROP:
             self._override_sampling_decision(USER_REJECT)
+            return
+        if key == AUTO_KEEP_TAG or key == AUTO_DROP_TAG:
+            self._override_sampling_decision(AUTO_KEEP if key == AUTO_KEEP_TAG else AUTO_REJECT)
             return
         if key == SERVICE_KEY:
             self.service = None if value is None else str(value)
@@ -445,7 +454,7 @@ class Span:
         state = self._trace_ctx
         state._meta[DECISION_MAKER_KEY] = "-4"
         state._priority = decision
-        state._ot = None
+        state._ot = ""  # a manual decision: no ot= of ours, and an inherited th no longer holds
         root = self._root if self._root is not None else self
         if root._metrics:
             for key in _RATE_METRICS:
@@ -479,7 +488,17 @@ class Span:
         """Link this span to the span a Context points at."""
         if not context.trace_id or not context.span_id:
             raise ValueError("Invalid span or trace id. trace_id:%s span_id:%s" % (context.trace_id, context.span_id))
-        self.set_link(context.trace_id, context.span_id, attributes=attributes)
+        # the linked span's W3C tracestate (for a context extracted from headers, as it came: the
+        # decision its dd= member carries is the linked span's own) and its sampled flag
+        priority = getattr(context, "sampling_priority", None)
+        upstream = context._meta.get("tracestate") if getattr(context, "_is_remote", False) else None
+        self.set_link(
+            context.trace_id,
+            context.span_id,
+            tracestate=upstream or getattr(context, "_tracestate", None) or None,
+            flags=1 if priority is not None and priority > 0 else 0,
+            attributes=attributes,
+        )
 
     @property
     def _span_links(self):
@@ -760,13 +779,51 @@ def set_derived(span, index):
     span._derived |= 1 << index
 
 
+def adopt_link_decision(root, state):
+    """An undecided local trace whose root links to a decided context takes that decision (priority
+    and decision maker of the first link whose tracestate ``dd=`` member has ``s:``), as the other
+    Datadog tracers do; False when no link carries one."""
+    for link in root._links:
+        decision = _dd_decision(link.tracestate)
+        if decision is not None:
+            state._priority, dm = decision
+            if dm is not None:
+                state._meta[DECISION_MAKER_KEY] = dm
+            return True
+    return False
+
+
+def _dd_decision(tracestate):
+    """(priority, decision maker or None) of the ``dd=`` member of ``tracestate``, or None without ``s:``."""
+    if not tracestate or "dd=" not in tracestate:
+        return None
+    for member in tracestate.split(","):
+        member = member.strip()
+        if member.startswith("dd="):
+            priority = dm = None
+            for item in member[3:].split(";"):
+                key, _, value = item.partition(":")
+                if key == "s" and len(value) <= 4 and _is_int_text(value):
+                    priority = int(value)
+                elif key == "t.dm" and value[:1] == "-" and _is_int_text(value):
+                    dm = value
+            return None if priority is None else (priority, dm)
+    return None
+
+
+def _is_int_text(value):
+    """``value`` is ASCII digits, with an optional leading ``-``."""
+    digits = value[1:] if value[:1] == "-" else value
+    return digits.isascii() and digits.isdigit()
+
+
 def finish_trace(st, spans):
     """A local trace finished: decide it if undecided, tag it as ddtrace does, write it."""
     if not st.enabled:
         return
     root = spans[0]  # a chunk's first span: the local root, but in a late chunk
     state = root._trace_ctx
-    if state._priority is None:
+    if state._priority is None and not (root._links and adopt_link_decision(root, state)):
         _, discard = st.sampler.sample_or_discard(root)
         if discard:
             st.dropped += 1
@@ -775,13 +832,14 @@ def finish_trace(st, spans):
     if st.span_rules and priority is not None and priority <= 0:
         st.sample_spans(spans, st.span_rules)
     meta = root._meta
+    local_root = root._parent is None
     for key, value in state._meta.items():
         if is_propagated_key(key):
             meta[key] = value
-    if root._parent is None:  # the local root shows the last Datadog parent upstream (tracestate p:)
-        value = state._meta.get(LAST_PARENT_KEY)
-        if value is not None:
-            meta[LAST_PARENT_KEY] = value
+        elif local_root and (key == LAST_PARENT_KEY or key.startswith(BAGGAGE_TAG_PREFIX)):
+            # the local root also shows the last Datadog parent upstream (tracestate p:) and the
+            # baggage items DD_TRACE_BAGGAGE_TAG_KEYS names
+            meta[key] = value
     if root.trace_id > U64 and "_dd.p.tid" not in meta:
         meta["_dd.p.tid"] = tid_text(root.trace_id >> 64)
     if priority is not None:
@@ -822,7 +880,8 @@ def before_inject(obj, context):
         st = state._sink
         root = spans[0]
         if root._root is None and st.sampler is not None:  # the chunk opens with the local root
-            st.sampler.sample(root)
+            if not (root._links and adopt_link_decision(root, state)):
+                st.sampler.sample(root)
             return
     if _inject_fallback is not None:
         _inject_fallback(obj, context)
