@@ -795,7 +795,7 @@ cdef Context _extract_datadog(_Headers h, Settings s):
                 record("decision_maker", dm)
                 del meta["_dd.p.dm"]
                 meta["_dd.propagation_error"] = "decoding_error"
-    return new_context(trace_id, span_id if span_id else None, h.get(H_ORIGIN), priority, meta)
+    return new_context(trace_id, span_id if span_id else None, _accepted_origin(h.get(H_ORIGIN)), priority, meta)
 
 
 cdef const char *_PAIRS = (b"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
@@ -1205,6 +1205,8 @@ cdef void _inject_b3(Context ctx, object headers, uint64_t hi, uint64_t lo) exce
 # the limits as C constants (no module-global lookup on the hot path), published under their names
 cdef enum:
     _DD_MEMBER_RESERVED = 22  # len("dd=") + len("p:0000000000000000;")
+    _ORIGIN_MAX = 128
+    _W3C_FIELD_MAX = 256  # the longest key, and the longest value, of a tracestate list member
     _DD_MEMBER_MAX = 256
     _TS_MAX_MEMBERS = 32
     _TS_MAX_BYTES = 512
@@ -1212,6 +1214,10 @@ TRACESTATE_MAX_MEMBERS = _TS_MAX_MEMBERS
 TRACESTATE_MAX_BYTES = _TS_MAX_BYTES
 TRACESTATE_MEMBER_MAX_CHARS = 128
 DD_MEMBER_MAX_CHARS = _DD_MEMBER_MAX
+#: the longest origin accepted from the wire (x-datadog-origin, tracestate o:)
+ORIGIN_MAX_CHARS = _ORIGIN_MAX
+#: the longest key, and the longest value, of a tracestate list member (W3C)
+W3C_FIELD_MAX_CHARS = _W3C_FIELD_MAX
 OT_VALUE_MAX_CHARS = 256
 
 
@@ -1245,6 +1251,18 @@ def parse_traceparent(str text):
     return join_u128(hi, lo), span, flags
 
 
+cdef bint _member_sized(str member) except -1:
+    """A member's key and value are each at most 256 chars (W3C); a longer one is dropped, recorded."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(member), eq
+    if n <= _W3C_FIELD_MAX + 2:  # key and "=" take at least 2: both fit
+        return True
+    eq = PyUnicode_FindChar(member, 0x3D, 0, n, 1)
+    if (eq < 0 and n <= _W3C_FIELD_MAX) or (0 <= eq <= _W3C_FIELD_MAX and n - eq - 1 <= _W3C_FIELD_MAX):
+        return True
+    record("tracestate_member_size", member[:64])
+    return False
+
+
 cdef list _member_limits(list members):
     """The tracestate members kept under the W3C limits, ddtrace's way (see the pure twin)."""
     cdef list kept = []
@@ -1255,7 +1273,7 @@ cdef list _member_limits(list members):
     cdef Py_ssize_t i, room, excess, total, size, n_protected
     for item in members:
         m = (<str>item).strip()
-        if m:
+        if m and _member_sized(m):
             kept.append(m)
     for prefix in ("dd=", "ot="):
         for i in range(len(kept) - 1, -1, -1):
@@ -1308,6 +1326,15 @@ cdef object _priority_from_w3c(uint64_t sampled, object ts_priority, object orig
     if sampled == 1 and (not ts_priority or ts_priority < 0):
         return 1
     return ts_priority
+
+
+cdef str _accepted_origin(str origin):
+    """An extracted origin, or None when longer than any real one (``synthetics``, ``rum``, ``lambda``...):
+    a hostile value is not fanned out into every downstream call (recorded ``origin_too_long``)."""
+    if origin is not None and PyUnicode_GET_LENGTH(origin) > _ORIGIN_MAX:
+        record("origin_too_long", origin[:64])
+        return None
+    return origin
 
 
 cdef inline int _parse_priority_range(str text, Py_ssize_t start, Py_ssize_t stop, long long *out):
@@ -1416,7 +1443,7 @@ cdef tuple _apply_dd_member(str ts, dict meta, uint64_t sampled, object priority
         return priority, None
     if m.o_at >= 0:
         value = ts[m.o_at:m.o_end]
-        origin = value.replace("~", "=") if "~" in value else value
+        origin = _accepted_origin(value.replace("~", "=") if "~" in value else value)
     # the t.* items, in order
     while True:
         j = PyUnicode_FindChar(ts, 0x3B, i, m.end, 1)
@@ -1508,7 +1535,7 @@ cdef bint _tracestate_as_is(str ts) noexcept:
     while True:  # the member ts[start:i]
         comma = <const unsigned char *>memchr(p + start, 0x2C, n - start)
         i = comma - p if comma is not NULL else n
-        if i == start or p[start] == 0x20 or p[i - 1] == 0x20:
+        if i == start or p[start] == 0x20 or p[i - 1] == 0x20 or i - start > _W3C_FIELD_MAX + 2:
             return False
         if i - start >= 3 and p[start + 2] == 0x3D and (
                 (p[start] == 0x64 and p[start + 1] == 0x64 and members > 0)  # a dd= member not first
@@ -1710,31 +1737,44 @@ cdef int _put_member_tag(StrBuf *b, Py_ssize_t start, str key, object value, int
     return 0
 
 
+cdef inline int _fits_member(StrBuf *b, Py_ssize_t start, Py_ssize_t mark, str item) except -1:
+    """Take back the item written since ``mark`` when the dd= member that starts at ``start`` no longer
+    fits 256 chars with it (W3C's limit for a list member; recorded ``inject_dd_member_size``)."""
+    if _DD_MEMBER_RESERVED + (b.length - start) > _DD_MEMBER_MAX:
+        b.length = mark
+        record("inject_dd_member_size", item)
+    return 0
+
+
 cdef int _write_dd_member(StrBuf *b, Context ctx, _MetaScan *m) except -1:
     """Append the value of the ``dd=`` tracestate member for ``ctx`` (``dd_member_of``): ``s``, ``o``,
-    ``t.dm``, ``t.usr.id`` always, then the other ``t.*`` tags while the member stays within 256 chars.
-    ``m`` is ``_scan_meta`` of the context's meta."""
-    cdef Py_ssize_t start = b.length, i
+    ``t.dm``, ``t.usr.id`` when they fit, then the other ``t.*`` tags while the member stays within 256
+    chars. ``m`` is ``_scan_meta`` of the context's meta."""
+    cdef Py_ssize_t start = b.length, i, mark
     cdef object dm = _found(m.found[M_DM]), usr = _found(m.found[M_USR])
     cdef Context state = ctx.trace_state()
     if state._priority is not None:
         sb_bytes(b, "s:", 2)
         _write_int(b, state._priority)
     if state._origin:
+        mark = b.length
         if b.length > start:
             sb_char(b, b";")
         sb_bytes(b, "o:", 2)
         _write_clean(b, state._origin, 0, False)
+        _fits_member(b, start, mark, "o")
     if dm:
         if b.length > start:
             sb_char(b, b";")
         sb_bytes(b, "t.dm:", 5)
         _write_clean(b, dm if type(dm) is str else str(dm), 0, False)
     if usr:
+        mark = b.length
         if b.length > start:
             sb_char(b, b";")
         sb_bytes(b, "t.usr.id:", 9)
         _write_clean(b, usr if type(usr) is str else str(usr), 0, False)
+        _fits_member(b, start, mark, "t.usr.id")
     if m.n_tags >= 0:
         for i in range(m.n_tags):
             if m.slots[i] != M_DM and m.slots[i] != M_USR:

@@ -254,6 +254,12 @@ def known_difference(headers):
                     return "ddtrace parses tracestate s: with int()"
                 if key == "p" and value and not _strict_matches(value, hexd, 16) or key == "p" and len(value) != 16:
                     return "ddtrace keeps a malformed tracestate p: (and raises on re-inject)"
+    if len(h.get("x-datadog-origin") or "") > 128 or len(_dd_items(state).get("o", "")) > 128:
+        return "ddtrace forwards an origin of any length"
+    for member in state.split(","):
+        key, _, value = member.strip().partition("=")
+        if len(key) > 256 or len(value) > 256:
+            return "ddtrace forwards a tracestate member over W3C's 256-character key or value"
     tp = h.get("traceparent", "").strip(" \t")
     if len(tp) >= 55 and tp[2:3] == "-":
         if tp[:2] != "00" or len(tp) != 55:

@@ -495,3 +495,89 @@ def test_injected_tid_follows_each_trace_id(prop):
         prop.inject(ctx, headers, prop.Settings(inject_styles=("datadog",)))
         assert headers["x-datadog-tags"] == "_dd.p.tid=%016x" % high
         assert ctx.meta["_dd.p.tid"] == "%016x" % high
+
+
+# -- no amplification: every injected header within its limits, whatever came in ------------------------
+
+
+def assert_within_limits(prop, out):
+    """Every header ``out`` holds is within what its spec (or Datadog's convention) allows."""
+    if "x-datadog-origin" in out:
+        assert len(out["x-datadog-origin"]) <= prop.ORIGIN_MAX_CHARS
+    if "x-datadog-tags" in out:
+        assert len(out["x-datadog-tags"]) <= 512
+    if "traceparent" in out:
+        assert len(out["traceparent"]) == 55
+    if "tracestate" in out:
+        members = out["tracestate"].split(",")
+        assert len(out["tracestate"]) <= 512 and len(members) <= 32
+        for member in members:
+            key, _, value = member.partition("=")
+            assert len(key) <= 256 and len(value) <= 256, member
+            if key == "dd":
+                assert len(member) <= prop.DD_MEMBER_MAX_CHARS
+    if "baggage" in out:
+        assert len(out["baggage"].encode("utf-8")) <= 8192 and len(out["baggage"].split(",")) <= 64
+    if "b3" in out:
+        assert len(out["b3"]) <= 32 + 1 + 16 + 2 + 17
+
+
+HOSTILE_SIZES = st.integers(min_value=0, max_value=20_000)
+
+
+@settings(max_examples=200)
+@given(
+    sizes=st.fixed_dictionaries({name: HOSTILE_SIZES for name in ("origin", "tags", "dd", "tracestate", "baggage")}),
+    filler=st.sampled_from(["x", "~", "=", ";", "a=b", "é", " "]),
+)
+def test_no_injected_header_exceeds_its_limits_whatever_the_sizes_sent(prop, sizes, filler):
+    def fill(n):
+        return (filler * (n // len(filler) + 1))[:n]
+
+    headers = {
+        "x-datadog-trace-id": "5",
+        "x-datadog-parent-id": "6",
+        "x-datadog-sampling-priority": "1",
+        "x-datadog-origin": "o" + fill(sizes["origin"]),
+        "x-datadog-tags": "_dd.p.usr.id=" + fill(sizes["tags"]),
+        "traceparent": "00-00000000000000000000000000000005-0000000000000006-01",
+        "tracestate": "dd=s:1;o:" + fill(sizes["dd"]) + ",k=" + fill(sizes["tracestate"]),
+        "baggage": "k=" + fill(sizes["baggage"]),
+    }
+    s = prop.Settings(extract_styles=ALL, inject_styles=ALL)
+    ctx = prop.extract(headers, s)
+    for context in (ctx, prop.Context(trace_id=ctx.trace_id, span_id=7, meta=dict(ctx.meta), is_remote=False,
+                                      dd_origin=ctx.dd_origin, sampling_priority=1)):  # fmt: skip
+        out = {}
+        prop.inject(context, out, s)
+        assert_within_limits(prop, out)
+
+
+@pytest.mark.parametrize("header", ["x-datadog-origin", "tracestate"])
+def test_an_origin_longer_than_any_real_one_is_not_sent_on(prop, header):
+    long_origin = "synthetics" + "x" * 5000
+    headers = {"x-datadog-trace-id": "5", "x-datadog-parent-id": "6", "traceparent": TP}
+    headers[header] = long_origin if header == "x-datadog-origin" else "dd=s:1;o:" + long_origin[:200]
+    before = prop.ERRORS.get("origin_too_long", 0)
+    styles = ("datadog",) if header == "x-datadog-origin" else ("tracecontext",)
+    ctx = prop.extract(headers, prop.Settings(extract_styles=styles))
+    assert ctx.dd_origin is None
+    assert prop.ERRORS["origin_too_long"] == before + 1
+    out = {}
+    prop.inject(ctx, out, prop.Settings(inject_styles=ALL))
+    assert "x-datadog-origin" not in out and "o:" not in out["tracestate"]
+    ok = prop.extract({"x-datadog-trace-id": "5", "x-datadog-origin": "o" * prop.ORIGIN_MAX_CHARS}, prop.Settings())
+    assert ok.dd_origin == "o" * prop.ORIGIN_MAX_CHARS
+
+
+def test_a_dd_member_item_that_does_not_fit_is_left_out_and_counted(prop):
+    # an origin set in code (not capped: the caller's choice) still never breaks the W3C member limit
+    ctx = prop.Context(trace_id=5, span_id=6, sampling_priority=1, dd_origin="o" * 300, is_remote=False,
+                       meta={"_dd.p.usr.id": "u" * 300, "_dd.p.dm": "-4"})  # fmt: skip
+    before = prop.ERRORS.get("inject_dd_member_size", 0)
+    out = {}
+    prop.inject(ctx, out, prop.Settings(inject_styles=("datadog", "tracecontext")))
+    assert out["x-datadog-origin"] == "o" * 300
+    assert out["tracestate"] == "dd=p:0000000000000006;s:1;t.dm:-4"
+    assert prop.ERRORS["inject_dd_member_size"] == before + 2
+    assert_within_limits(prop, {"tracestate": out["tracestate"]})

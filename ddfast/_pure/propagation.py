@@ -416,7 +416,7 @@ def _extract_datadog(h, s):
     return Context(
         trace_id=trace_id,
         span_id=span_id or None,
-        dd_origin=h.get(ORIGIN),
+        dd_origin=_accepted_origin(h.get(ORIGIN)),
         sampling_priority=priority,
         meta=meta,
     )
@@ -540,6 +540,10 @@ TRACESTATE_MAX_MEMBERS = 32
 TRACESTATE_MAX_BYTES = 512
 TRACESTATE_MEMBER_MAX_CHARS = 128
 DD_MEMBER_MAX_CHARS = 256
+#: the longest origin accepted from the wire (x-datadog-origin, tracestate o:)
+ORIGIN_MAX_CHARS = 128
+#: the longest key, and the longest value, of a tracestate list member (W3C)
+W3C_FIELD_MAX_CHARS = 256
 OT_VALUE_MAX_CHARS = 256
 _DD_MEMBER_RESERVED = len("dd=") + len("p:0000000000000000;")
 
@@ -570,6 +574,15 @@ def parse_traceparent(text):
     return trace_id, span_id, int(flags_hex, 16)
 
 
+def _member_sized(member):
+    """A member's key and value are each at most 256 chars (W3C); a longer one is dropped, recorded."""
+    key, eq, value = member.partition("=")
+    if len(key) <= W3C_FIELD_MAX_CHARS and len(value) <= W3C_FIELD_MAX_CHARS:
+        return True
+    record("tracestate_member_size", member[:64])
+    return False
+
+
 def _member_limits(members):
     """The tracestate members kept under the W3C limits, ddtrace's way.
 
@@ -578,7 +591,7 @@ def _member_limits(members):
     whole must fit 512 bytes, dropping whole members from the end.
     """
     members = [m.strip() for m in members]
-    members = [m for m in members if m]
+    members = [m for m in members if m and _member_sized(m)]
     protected = []
     for prefix in ("dd=", "ot="):
         for member in reversed(members):
@@ -624,6 +637,15 @@ def _dd_member_values(member):
             return None
         values[key] = value
     return values
+
+
+def _accepted_origin(origin):
+    """An extracted origin, or None when longer than any real one (``synthetics``, ``rum``, ``lambda``...):
+    a hostile value is not fanned out into every downstream call (recorded ``origin_too_long``)."""
+    if origin is not None and len(origin) > ORIGIN_MAX_CHARS:
+        record("origin_too_long", origin[:64])
+        return None
+    return origin
 
 
 def _priority_from_w3c(sampled, ts_priority, origin):
@@ -718,7 +740,7 @@ def _extract_tracecontext(h, s):
                 else:
                     origin = dd.get("o")
                     if origin:
-                        origin = origin.replace("~", "=")
+                        origin = _accepted_origin(origin.replace("~", "="))
                     for key, value in dd.items():
                         if key.startswith("t."):
                             meta["_dd.p." + key[2:]] = value.replace("~", "=")
@@ -758,20 +780,30 @@ def _w3c_clean(text, is_key):
     return "".join(out)
 
 
+def _fits_member(tags, item):
+    """Append ``item`` to the dd= member's ``tags`` unless the member would no longer fit 256 chars
+    (W3C's limit for a list member; recorded ``inject_dd_member_size``)."""
+    if _DD_MEMBER_RESERVED + len(";".join(tags + [item])) > DD_MEMBER_MAX_CHARS:
+        record("inject_dd_member_size", item.partition(":")[0])
+    else:
+        tags.append(item)
+
+
 def dd_member_of(ctx):
-    """The value of the ``dd=`` tracestate member for ``ctx`` (``s``, ``o``, ``t.*``), at most 256 chars."""
+    """The value of the ``dd=`` tracestate member for ``ctx``: ``s``, ``o``, ``t.dm``, ``t.usr.id`` when
+    they fit, then the other ``t.*`` tags while the member stays within 256 chars."""
     tags = []
     if ctx.sampling_priority is not None:
         tags.append("s:%s" % (ctx.sampling_priority,))
     if ctx.dd_origin:
-        tags.append("o:" + _w3c_clean(ctx.dd_origin, False))
+        _fits_member(tags, "o:" + _w3c_clean(ctx.dd_origin, False))
     meta = ctx._meta
     dm = meta.get("_dd.p.dm")
     if dm:
         tags.append("t.dm:" + _w3c_clean(str(dm), False))
     usr = meta.get("_dd.p.usr.id")
     if usr:
-        tags.append("t.usr.id:" + _w3c_clean(str(usr), False))
+        _fits_member(tags, "t.usr.id:" + _w3c_clean(str(usr), False))
     size = _DD_MEMBER_RESERVED + len(";".join(tags))
     for key, value in list(meta.items()):
         if not isinstance(key, str) or not key.startswith("_dd.p.") or key == "_dd.p.dm" or key == "_dd.p.usr.id":
