@@ -8,6 +8,7 @@ baggage and span links. Keywords and behaviour follow ddtrace's ``Context``.
 
 from idcodec cimport is_printable_ascii
 
+cdef str ORIGIN_KEY = "_dd.origin"
 cdef object _U64 = 0xFFFFFFFFFFFFFFFF
 cdef object _U128 = (1 << 128) - 1
 
@@ -42,6 +43,8 @@ cdef Context new_context(object trace_id, object span_id, object origin, object 
     ctx.span_id = span_id
     ctx._priority = priority
     ctx._origin = origin if origin is not None and _valid_origin(origin) else None
+    if ctx._origin is not None:
+        meta[ORIGIN_KEY] = origin  # where ddtrace's Context keeps it: code reading _meta finds it there
     ctx._meta = meta
     ctx._is_remote = True
     return ctx
@@ -83,8 +86,10 @@ cdef class Context:
                 "Context sampling_priority must be a number or None, not %s" % type(sampling_priority).__name__
             )
         self._priority = sampling_priority
-        self.dd_origin = dd_origin
         self._meta = _checked_dict(meta, "meta")
+        if dd_origin is None and type(self._meta.get(ORIGIN_KEY)) is str:
+            dd_origin = self._meta[ORIGIN_KEY]  # ddtrace reads the origin from meta
+        self.dd_origin = dd_origin
         self._metrics_d = _checked_dict(metrics, "metrics") if metrics is not None else None
         self._baggage_d = _checked_dict(baggage, "baggage") if baggage is not None else None
         if span_links is not None and not isinstance(span_links, list):
@@ -123,12 +128,15 @@ cdef class Context:
 
     @dd_origin.setter
     def dd_origin(self, value):
-        if value is None:
-            self.trace_state()._origin = None
-        elif not isinstance(value, str):
+        if value is not None and not isinstance(value, str):
             raise TypeError("Context dd_origin must be a str or None, not %s" % type(value).__name__)
-        else:
-            self.trace_state()._origin = value if _valid_origin(value) else None
+        cdef Context state = self.trace_state()
+        state._origin = value if value is not None and _valid_origin(value) else None
+        # kept in meta too, as ddtrace's Context keeps it
+        if state._origin is not None:
+            state._meta[ORIGIN_KEY] = state._origin
+        elif ORIGIN_KEY in state._meta:
+            del state._meta[ORIGIN_KEY]
 
     @property
     def meta(self):

@@ -42,7 +42,12 @@ def test_datadog_extract_full(prop):
     assert ctx.span_id == SPAN
     assert ctx.sampling_priority == 2
     assert ctx.dd_origin == "synthetics"
-    assert ctx.meta == {"_dd.p.dm": "-4", "_dd.p.tid": "%016x" % TID_HI, "_dd.p.usr.id": "baz64"}
+    assert ctx.meta == {
+        "_dd.p.dm": "-4",
+        "_dd.p.tid": "%016x" % TID_HI,
+        "_dd.p.usr.id": "baz64",
+        "_dd.origin": "synthetics",  # where ddtrace's Context keeps the origin too
+    }
     assert ctx.is_remote is True
 
 
@@ -345,6 +350,7 @@ def test_tracestate_dd_member(prop):
         "_dd.p.dm": "-4",
         "_dd.p.usr.id": "baz64==",
         "_dd.parent_id": "00f067aa0ba902b7",
+        "_dd.origin": "rum=1",
     }
 
 
@@ -496,3 +502,18 @@ def test_b3_of_another_trace_becomes_a_link_and_of_the_same_trace_adds_nothing(p
     assert (ctx.trace_id, ctx.span_id) == (5, 6)
     assert [(link.trace_id, link.span_id) for link in ctx.span_links] == [(7, 8)]
     assert ctx.span_links[0].attributes["context_headers"] == "b3"
+
+
+def test_origin_is_kept_in_meta_as_ddtrace_keeps_it(prop):
+    ctx = prop.Context(trace_id=5, span_id=6, dd_origin="synthetics")
+    assert ctx.meta["_dd.origin"] == "synthetics"
+    ctx.dd_origin = "rum"
+    assert ctx.meta["_dd.origin"] == "rum"
+    ctx.dd_origin = None
+    assert "_dd.origin" not in ctx.meta
+    ctx.dd_origin = "bad\norigin"  # not printable: dropped, as ddtrace drops it
+    assert ctx.dd_origin is None and "_dd.origin" not in ctx.meta
+    # and read from meta when only meta has it, as ddtrace's Context reads it
+    assert prop.Context(trace_id=5, meta={"_dd.origin": "lambda"}).dd_origin == "lambda"
+    extracted = extract(prop, {"x-datadog-trace-id": "5", "x-datadog-origin": "rum"}, extract_styles=("datadog",))
+    assert extracted.meta["_dd.origin"] == "rum" and extracted.dd_origin == "rum"

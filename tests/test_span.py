@@ -179,7 +179,7 @@ def test_root_continues_a_remote_context_without_sharing_its_dicts(spanmod):
     root = spanmod.start_span("root", None, None, None, None, remote, None)
     assert (root.trace_id, root.parent_id) == (5, 6)
     assert root.context.sampling_priority == 1 and root.context.dd_origin == "rum"
-    assert root.context.meta == {"_dd.p.dm": "-1"} and root.context.baggage == {"a": "b"}
+    assert root.context.meta == {"_dd.p.dm": "-1", "_dd.origin": "rum"} and root.context.baggage == {"a": "b"}
     root.context.meta["_dd.p.new"] = "1"
     assert "_dd.p.new" not in remote.meta
 

@@ -5,6 +5,7 @@ id, sampling priority, origin, the propagated ``_dd.p.*`` tags and propagation e
 baggage and span links. Keywords and behaviour follow ddtrace's ``Context``.
 """
 
+ORIGIN_KEY = "_dd.origin"
 _U64 = 0xFFFFFFFFFFFFFFFF
 _U128 = (1 << 128) - 1
 
@@ -96,8 +97,10 @@ class Context:
         self._open = 0
         self._priority = sampling_priority
         self._origin = None
-        self.dd_origin = dd_origin
         self._meta = _checked_dict(meta, "meta")
+        if dd_origin is None and type(self._meta.get(ORIGIN_KEY)) is str:
+            dd_origin = self._meta[ORIGIN_KEY]  # ddtrace reads the origin from meta
+        self.dd_origin = dd_origin
         self._metrics = _checked_dict(metrics, "metrics")
         self._baggage = _checked_dict(baggage, "baggage")
         if span_links is None:
@@ -133,12 +136,15 @@ class Context:
 
     @dd_origin.setter
     def dd_origin(self, value):
-        if value is None:
-            self.trace_state()._origin = None
-        elif not isinstance(value, str):
+        if value is not None and not isinstance(value, str):
             raise TypeError("Context dd_origin must be a str or None, not %s" % type(value).__name__)
+        state = self.trace_state()
+        state._origin = value if value is not None and _valid_origin(value) else None
+        # kept in meta too, as ddtrace's Context keeps it
+        if state._origin is not None:
+            state._meta[ORIGIN_KEY] = state._origin
         else:
-            self.trace_state()._origin = value if _valid_origin(value) else None
+            state._meta.pop(ORIGIN_KEY, None)
 
     @property
     def meta(self):
