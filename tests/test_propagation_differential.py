@@ -437,3 +437,74 @@ def test_known_difference_extract_first_tries_the_next_style(prop):
         theirs = DDPropagator.extract(headers)
     assert theirs is None  # ddtrace tries only the first style, and returns None instead of a Context
     assert prop.extract(headers, s).trace_id == 0x0AF7651916CD43DD8448EB211C80319C
+
+
+# (what is sent, what ddtrace 4.16 sends on, what ddfast sends on): header values of one re-injection
+W3C_ONLY = ("tracecontext",)
+TP_FF = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-ff"
+
+
+def _reinjected(prop, headers, styles=W3C_ONLY):
+    """(ddtrace's headers, ddfast's headers) after extracting ``headers`` and injecting the context again."""
+    s = prop.Settings(extract_styles=styles, inject_styles=styles)
+    with ddtrace_settings(s):
+        theirs = {}
+        DDPropagator.inject(DDPropagator.extract(headers), theirs)
+    ours = {}
+    prop.inject(prop.extract(headers, s), ours, s)
+    return theirs, ours
+
+
+def test_known_difference_undefined_traceparent_flags_are_not_kept(prop):
+    # sent on, both keep the sampled and random-trace-id flags only; the extracted context differs
+    theirs, ours = _reinjected(prop, {"traceparent": TP_FF})
+    assert known_difference({"traceparent": TP_FF}) is not None
+    assert theirs["traceparent"].endswith("-03") and ours["traceparent"].endswith("-03")
+    s = prop.Settings(extract_styles=W3C_ONLY)
+    with ddtrace_settings(s):
+        assert DDPropagator.extract({"traceparent": TP_FF})._meta["traceparent"] == TP_FF
+    assert prop.extract({"traceparent": TP_FF}, s).meta["traceparent"] == TP_FF[:-2] + "03"
+
+
+def test_known_difference_a_contradicting_tid_is_replaced_and_recorded(prop):
+    headers = {"traceparent": TP_FF[:-2] + "01", "tracestate": "dd=s:1;t.tid:1111111111111111"}
+    s = prop.Settings(extract_styles=W3C_ONLY)
+    assert known_difference(headers) is not None
+    with ddtrace_settings(s):
+        assert DDPropagator.extract(headers)._meta["_dd.p.tid"] == "1111111111111111"
+    ours = prop.extract(headers, s)
+    assert ours.meta["_dd.p.tid"] == "0af7651916cd43dd"
+    assert ours.meta["_dd.propagation_error"] == "inconsistent_tid 1111111111111111"
+
+
+def test_known_difference_the_decision_maker_follows_a_flag_that_overrides_s(prop):
+    headers = {"traceparent": TP_FF[:-2] + "00", "tracestate": "dd=s:2;t.dm:-4"}
+    theirs, ours = _reinjected(prop, headers)
+    assert known_difference(headers) is not None
+    assert "t.dm:-4" in theirs["tracestate"] and "s:0" in theirs["tracestate"]
+    assert "t.dm" not in ours["tracestate"] and "s:0" in ours["tracestate"]
+
+
+def test_known_difference_an_origin_longer_than_any_real_one_is_not_sent_on(prop):
+    headers = {"x-datadog-trace-id": "5", "x-datadog-parent-id": "6", "x-datadog-origin": "o" * 5000}
+    theirs, ours = _reinjected(prop, headers, ("datadog", "tracecontext"))
+    assert known_difference(headers) is not None
+    assert len(theirs["x-datadog-origin"]) == 5000 and len(theirs["tracestate"]) > 5000
+    assert "x-datadog-origin" not in ours and len(ours["tracestate"]) <= 256
+
+
+def test_known_difference_an_oversized_tracestate_member_is_dropped(prop):
+    headers = {"traceparent": TP_FF[:-2] + "01", "tracestate": "big=" + "v" * 300 + ",ok=1"}
+    theirs, ours = _reinjected(prop, headers)
+    assert known_difference(headers) is not None
+    assert "big=" in theirs["tracestate"]
+    assert "big=" not in ours["tracestate"] and "ok=1" in ours["tracestate"]
+
+
+def test_known_difference_a_repeated_traceparent_of_another_trace_restarts(prop):
+    other = "00-%032x-b7ad6b7169203331-01" % 5
+    pairs = [("traceparent", TP_FF[:-2] + "01"), ("traceparent", other)]
+    assert prop.extract(pairs, prop.Settings(extract_styles=W3C_ONLY)).trace_id is None
+    # ddtrace reads a dict, where the last value wins (it does not take header lists)
+    with ddtrace_settings(prop.Settings(extract_styles=W3C_ONLY)):
+        assert DDPropagator.extract(dict(pairs)).trace_id == 5
