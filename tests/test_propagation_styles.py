@@ -517,3 +517,21 @@ def test_origin_is_kept_in_meta_as_ddtrace_keeps_it(prop):
     assert prop.Context(trace_id=5, meta={"_dd.origin": "lambda"}).dd_origin == "lambda"
     extracted = extract(prop, {"x-datadog-trace-id": "5", "x-datadog-origin": "rum"}, extract_styles=("datadog",))
     assert extracted.meta["_dd.origin"] == "rum" and extracted.dd_origin == "rum"
+
+
+@pytest.mark.parametrize("flags,kept", [("ff", "03"), ("09", "01"), ("fe", "02"), ("02", "02"), ("00", "00")])
+def test_only_the_w3c_flags_are_kept_extracted_reinjected_and_on_child_spans(prop, make_tracer, flags, kept):
+    # sampled (bit 0) and random trace id (bit 1, W3C level 2) are defined; any other bit is dropped
+    tp = TP[:-2] + flags
+    ctx = extract(prop, {"traceparent": tp}, extract_styles=("tracecontext",))
+    assert ctx.meta["traceparent"] == TP[:-2] + kept
+    assert inject(prop, ctx, inject_styles=("tracecontext",))["traceparent"] == TP[:-2] + kept
+    tracer = make_tracer()
+    with tracer.start_span("child", child_of=ctx) as child:
+        out = inject(prop, child.context, inject_styles=("tracecontext",))
+    assert out["traceparent"] == "00-%s-%016x-%s" % (TP[3:35], child.span_id, kept)
+
+
+def test_a_later_traceparent_version_is_read_as_00(prop):
+    ctx = extract(prop, {"traceparent": "cc" + TP[2:] + "-future-fields"}, extract_styles=("tracecontext",))
+    assert ctx.trace_id == 0x0AF7651916CD43DD8448EB211C80319C and ctx.meta["traceparent"] == TP
