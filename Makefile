@@ -36,10 +36,11 @@ install: wheel
 run: install
 	$(BIN)/python -m ddfast
 
-## lint: ruff over the Python sources
+## lint: ruff over the Python sources, cython-lint over the Cython ones
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/cython-lint --max-line-length 120 src/
 
 ## test: install, lint, and run the test suite on the compiled build (both twins; no silent fallback)
 test: lint

@@ -1,7 +1,12 @@
 """``ddfast.Context``: the propagated state of a trace (compiled when available)."""
 
+from typing import TYPE_CHECKING
+
 from ddfast._impl import load
 
-Context = load("context").Context
+if TYPE_CHECKING:  # type checkers read the typed pure twin; at run time the selector picks (ddfast._impl)
+    from ddfast._pure.context import Context
+else:
+    Context = load("context").Context
 
 __all__ = ["Context"]

@@ -5,11 +5,16 @@
 ddtrace's encoders do; ``BufferFull`` / ``BufferItemTooLarge`` say why a trace was refused.
 """
 
+from typing import TYPE_CHECKING
+
 from ddfast._impl import load
 from ddfast.encoding_errors import BufferFull
 from ddfast.encoding_errors import BufferItemTooLarge
 
-_core = load("encoding")
+if TYPE_CHECKING:  # type checkers read the typed pure twin; at run time the selector picks (ddfast._impl)
+    from ddfast._pure import encoding as _core
+else:
+    _core = load("encoding")
 
 MsgpackEncoderV04 = _core.MsgpackEncoderV04
 MsgpackEncoderV05 = _core.MsgpackEncoderV05

@@ -3,10 +3,15 @@
 The functions come from the compiled core when available (see ``ddfast.implementation()``).
 """
 
+from typing import TYPE_CHECKING
+
 from ddfast._impl import load
 from ddfast.settings import config
 
-_impl = load("ids")
+if TYPE_CHECKING:  # type checkers read the typed pure twin; at run time the selector picks (ddfast._impl)
+    from ddfast._pure import ids as _impl
+else:
+    _impl = load("ids")
 
 seed = _impl.seed
 rand64bits = _impl.rand64bits

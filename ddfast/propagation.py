@@ -5,10 +5,15 @@ frame. This module keeps the core's settings current: built once from ``ddfast.c
 when the configuration changes (an invalid change is refused with ``ValueError``/``TypeError``).
 """
 
+from typing import TYPE_CHECKING
+
 from ddfast._impl import load
 from ddfast.settings import config
 
-_core = load("propagation")
+if TYPE_CHECKING:  # type checkers read the typed pure twin; at run time the selector picks (ddfast._impl)
+    from ddfast._pure import propagation as _core
+else:
+    _core = load("propagation")
 Settings = _core.Settings
 #: reason -> count of propagation problems met in this process (malformed headers, limits, ...)
 ERRORS = _core.ERRORS

@@ -1,7 +1,12 @@
 """``ddfast.Span``: one timed operation of a trace (compiled when available)."""
 
+from typing import TYPE_CHECKING
+
 from ddfast._impl import load
 
-Span = load("span").Span
+if TYPE_CHECKING:  # type checkers read the typed pure twin; at run time the selector picks (ddfast._impl)
+    from ddfast._pure.span import Span
+else:
+    Span = load("span").Span
 
 __all__ = ["Span"]

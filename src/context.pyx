@@ -13,6 +13,17 @@ cdef object _U64 = 0xFFFFFFFFFFFFFFFF
 cdef object _U128 = (1 << 128) - 1
 
 
+# (traceparent_of, tracestate_of) of the propagation module, which hands them over when it is imported:
+# writing W3C headers is its job, and this module does not import it
+cdef tuple _w3c_writers = (None, None)
+
+
+def set_w3c_writers(traceparent_of, tracestate_of):
+    """Called once by the propagation module: what ``Context._traceparent``/``_tracestate`` use."""
+    global _w3c_writers
+    _w3c_writers = (traceparent_of, tracestate_of)
+
+
 cdef inline bint _valid_origin(str origin):
     """ddtrace drops an origin that is not printable ASCII: it could not be propagated intact."""
     return is_printable_ascii(origin)
@@ -196,15 +207,13 @@ cdef class Context:
 
     @property
     def _traceparent(self):
-        from ddfast._ext.propagation import traceparent_of
-
-        return traceparent_of(self)
+        """The ``traceparent`` this context is sent with (ddtrace's private property)."""
+        return _w3c_writers[0](self)
 
     @property
     def _tracestate(self):
-        from ddfast._ext.propagation import tracestate_of
-
-        return tracestate_of(self)
+        """The ``tracestate`` this context is sent with (ddtrace's private property)."""
+        return _w3c_writers[1](self)
 
     # -- baggage -----------------------------------------------------------------------------------
 

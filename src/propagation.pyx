@@ -7,7 +7,6 @@ contexts are made without argument parsing, and nothing is allocated that the re
 """
 
 import logging
-from urllib.parse import quote
 from urllib.parse import unquote
 
 cimport cython
@@ -31,6 +30,7 @@ from libc.stdint cimport uint32_t
 from libc.string cimport memchr, memcmp, memcpy, memset
 from strbuf cimport StrBuf, sb_ascii, sb_bytes, sb_char, sb_free, sb_init, sb_reserve, sb_str
 
+from ddfast._ext.context import set_w3c_writers
 from ddfast.span_link import SpanLink
 
 log = logging.getLogger("ddfast.propagation")
@@ -2282,7 +2282,7 @@ cdef dict _extract_baggage(_Headers h, Settings s):
 cdef void _inject_baggage(Context ctx, object headers, Settings s) except *:
     cdef dict baggage = ctx._baggage_d
     cdef StrBuf b
-    cdef Py_ssize_t index = 0, mark, item_start
+    cdef Py_ssize_t index = 0, mark
     if not baggage:
         return
     sb_init(&b)
@@ -2295,7 +2295,6 @@ cdef void _inject_baggage(Context ctx, object headers, Settings s) except *:
             mark = b.length
             if b.length:
                 sb_char(&b, b",")
-            item_start = b.length
             try:
                 _write_quoted(&b, _stripped(key if type(key) is str else str(key)), _key_safe)
                 sb_char(&b, b"=")
@@ -2575,3 +2574,6 @@ cpdef Context http_extract(object headers):
 
 # Context is cimported (a C-level name); publish it as a module attribute too, as the pure twin has it.
 globals()["Context"] = Context
+
+# the W3C views of a context (Context._traceparent/_tracestate, ddtrace's private properties) are ours
+set_w3c_writers(traceparent_of, tracestate_of)

@@ -9,7 +9,6 @@ trace id is the one every Datadog tracer uses, so services in any language decid
 
 import json
 import logging
-import threading
 
 from libc.math cimport floor
 from libc.stdint cimport int64_t, uint64_t
@@ -113,7 +112,6 @@ cdef str ot_state(uint64_t trace_id_low, double rate, bint sampled):
     while n > 22 and buf[n - 1] == b"0":  # trailing zeros of th cut, "0" kept
         n -= 1
     return ascii_str(buf, n)
-
 
 
 # -- glob patterns ---------------------------------------------------------------------------------------
@@ -604,8 +602,7 @@ cdef class SpanSamplingRule:
         """Keep the span if its id passes the rate and the limiter allows it; tags it when kept."""
         if self.sample_rate == 0:
             return False
-        if self.sample_rate != 1 and not below(knuth_hash(low64(span.span_id)),
-                                              self._threshold):
+        if self.sample_rate != 1 and not below(knuth_hash(low64(span.span_id)), self._threshold):
             return False
         if not self._limiter.is_allowed():
             return False

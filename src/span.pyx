@@ -209,7 +209,6 @@ cdef class Span:
         """The first span of this trace in this process."""
         return self._root if self._root is not None else self
 
-
     @property
     def start(self):
         """Start time in seconds since the epoch."""

@@ -254,3 +254,52 @@ def test_supported_versions_are_stated_alike_everywhere():
     for minor in minors:  # each has its row saying where it is tested
         assert re.search(r"^\| 3\.%d \|" % minor, section, re.M), minor
     assert sys.version_info >= (3, minors[0])
+
+
+# -- the stubs type checkers read say what both twins have ----------------------------------------------
+
+
+def _stub_names(name):
+    """``{name: members}`` of ``ddfast/_ext/<name>.pyi``: its functions, values and public classes (with
+    the members they inherit from classes of the stub); type aliases left out (no run-time name)."""
+    import ast
+
+    ext_dir = os.path.dirname(importlib.import_module("ddfast._ext").__file__)
+    tree = ast.parse(pathlib.Path(ext_dir, name + ".pyi").read_text())
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+
+    def members(node):
+        own = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
+        own |= {n.target.id for n in node.body if isinstance(n, ast.AnnAssign)}
+        for base in node.bases:
+            if isinstance(base, ast.Name) and base.id in classes:
+                own |= members(classes[base.id])
+        return own
+
+    names = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            names[node.name] = set()
+        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            names[node.name] = members(node)
+        elif isinstance(node, ast.AnnAssign):
+            names[node.target.id] = set()
+        elif isinstance(node, ast.Assign) and not isinstance(node.value, ast.Subscript):
+            names.update((target.id, set()) for target in node.targets)
+    return names
+
+
+@pytest.mark.parametrize("name", CORE_MODULES)
+def test_stubs_match_both_twins(compiled_installed, name):
+    stub = _stub_names(name)
+    for kind in ("_ext", "_pure"):
+        module = importlib.import_module("ddfast.%s.%s" % (kind, name))
+        missing = [n for n in stub if not hasattr(module, n)]
+        missing += ["%s.%s" % (c, m) for c, ms in stub.items() for m in ms if not hasattr(getattr(module, c), m)]
+        assert not missing, "in the stub of %s but not in ddfast.%s.%s" % (name, kind, name)
+    compiled = importlib.import_module("ddfast._ext." + name)
+    public = {
+        n for n, v in vars(compiled).items()
+        if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == compiled.__name__
+    }  # fmt: skip
+    assert not sorted(public - set(stub)), "compiled names the stub of %s does not declare" % name

@@ -1,7 +1,10 @@
 from typing import Any
+from typing import Callable
 from typing import Optional
 
 from ddfast.span_link import SpanLink
+
+def set_w3c_writers(traceparent_of: Callable[[Context], str], tracestate_of: Callable[[Context], str]) -> None: ...
 
 class Context:
     trace_id: Optional[int]

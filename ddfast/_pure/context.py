@@ -10,6 +10,17 @@ _U64 = 0xFFFFFFFFFFFFFFFF
 _U128 = (1 << 128) - 1
 
 
+# (traceparent_of, tracestate_of) of the propagation module, which hands them over when it is imported:
+# writing W3C headers is its job, and this module does not import it
+_w3c_writers = (None, None)
+
+
+def set_w3c_writers(traceparent_of, tracestate_of):
+    """Called once by the propagation module: what ``Context._traceparent``/``_tracestate`` use."""
+    global _w3c_writers
+    _w3c_writers = (traceparent_of, tracestate_of)
+
+
 def _valid_origin(origin):
     """ddtrace drops an origin that is not printable ASCII: it could not be propagated intact."""
     return origin.isascii() and origin.isprintable()
@@ -174,15 +185,13 @@ class Context:
 
     @property
     def _traceparent(self):
-        from ddfast._pure.propagation import traceparent_of
-
-        return traceparent_of(self)
+        """The ``traceparent`` this context is sent with (ddtrace's private property)."""
+        return _w3c_writers[0](self)
 
     @property
     def _tracestate(self):
-        from ddfast._pure.propagation import tracestate_of
-
-        return tracestate_of(self)
+        """The ``tracestate`` this context is sent with (ddtrace's private property)."""
+        return _w3c_writers[1](self)
 
     # -- baggage -----------------------------------------------------------------------------------
 

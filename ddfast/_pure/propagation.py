@@ -17,6 +17,7 @@ from urllib.parse import quote
 from urllib.parse import unquote
 
 from ddfast._pure.context import Context
+from ddfast._pure.context import set_w3c_writers
 from ddfast.span_link import SpanLink
 
 log = logging.getLogger("ddfast.propagation")
@@ -1226,3 +1227,7 @@ def http_extract(headers):
     """``HTTPPropagator.extract``: the Context carried by ``headers`` (dict, mapping, WSGI environ, ASGI
     pair list), an empty Context when there is none; bad header values never raise (see ``ERRORS``)."""
     return extract(headers, _active)
+
+
+# the W3C views of a context (Context._traceparent/_tracestate, ddtrace's private properties) are ours
+set_w3c_writers(traceparent_of, tracestate_of)
