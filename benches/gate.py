@@ -34,7 +34,7 @@ from benches import ratios
 BASELINE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "baseline.json")
 
 #: (operation glob, "slow/fast", minimum ratio): regression floors. They guard what is met today,
-#: below the noise; the issues' targets are in TARGETS and reported, not gated.
+#: below the noise; the targets are in TARGETS and reported, not gated.
 FLOORS = (
     ("inject: *", "ddtrace/cython", 5.0),
     ("extract: *", "ddtrace/cython", 5.0),
@@ -52,7 +52,7 @@ FLOORS = (
 )
 #: the statistic compared (see the module docstring); the README quotes medians
 STATISTIC = "min"
-#: the issues' targets (ratio), reported on every run
+#: the targets (ratios), reported on every run
 TARGETS = (
     ("inject: default", "ddtrace/cython", 10.0),
     ("extract: default headers, default styles", "ddtrace/cython", 10.0),
@@ -63,7 +63,7 @@ TARGETS = (
     ("span: start+finish*", "ddtrace/cython", 10.0),
     ("memory: *", "ddtrace/cython", 2.0),
 )
-#: the issues' absolute targets: (operation glob, most seconds for ddfast compiled's median), reported on
+#: the absolute targets: (operation glob, most seconds for ddfast compiled's median), reported on
 #: every run and not gated, as they hold for one machine only (the README quotes them)
 TIME_TARGETS = (
     ("inject: default", 1.0e-6),

@@ -1,7 +1,7 @@
 """Encoding finished traces for the agent: ddfast compiled vs pure vs ddtrace 4.16's own compiled
 encoders, measured in one run. One round puts one trace of 1, 10 or 100 spans (web-like tags and
 metrics, as a tracer leaves them) into the encoder and takes the payload out (``put`` + ``encode``).
-Target (issue 5): compiled at least 2x faster than ddtrace's encoder.
+Target: compiled at least 2x faster than ddtrace's encoder.
 """
 
 import pytest
