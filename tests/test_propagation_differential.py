@@ -228,6 +228,8 @@ def known_difference(headers):
     prio = h.get("x-datadog-sampling-priority")
     if prio is not None and _lenient_int(prio) is not None and prio.lstrip("-") != str(abs(int(prio))):
         return "ddtrace parses the priority with int()"
+    if prio is not None and _lenient_int(prio) is not None and len(prio.lstrip("-")) > 18:
+        return "ddtrace accepts a priority of any size (a corrupt header for the Go and Java tracers)"
     b3_values = [h.get("x-b3-traceid"), h.get("x-b3-spanid")] + (h.get("b3") or "").split("-")[:2]
     for v in b3_values:
         if v and _lenient_int(v, 16) is not None and not _strict_matches(v, hexd, 32):

@@ -1,0 +1,182 @@
+# Propagation: reading the carrier (a mapping, WSGI environ or pair list).
+# Included by src/propagation.pyx (one extension module); pure twin: ddfast/_pure/propagation_carrier.py.
+
+# -- carriers -------------------------------------------------------------------------------------
+
+
+@cython.final
+@cython.freelist(4)
+cdef class _Headers:
+    """The propagation headers of one carrier, one slot each (None when absent)."""
+
+    cdef PyObject *slots[N_HEADERS]  # owned references (str), NULL when absent
+    cdef dict ot  # ot-baggage-* headers, when asked for
+    cdef bint empty
+
+    cdef inline str get(self, int slot):
+        return <str>self.slots[slot] if self.slots[slot] != NULL else None
+
+    cdef inline void put(self, int slot, str text) noexcept:
+        Py_INCREF(text)
+        Py_XDECREF(self.slots[slot])
+        self.slots[slot] = <PyObject *>text
+
+    def __dealloc__(self):
+        cdef int i
+        for i in range(N_HEADERS):
+            Py_XDECREF(self.slots[i])
+
+
+cdef inline str _text(object value, str encoding):
+    """``value`` as str: itself, or bytes decoded (``latin-1`` for names, as ASGI servers do; UTF-8 with
+    backslash escapes for values, as ddtrace does); None for any other type."""
+    if type(value) is str:
+        return <str>value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode(encoding, "backslashreplace")
+    return None
+
+
+cdef inline bint _maybe_known(str key, bint ot_baggage):
+    """False when ``key`` cannot be a propagation header (cheap: its length)."""
+    cdef Py_ssize_t n = len(key)
+    if n == 0:
+        return False
+    return ot_baggage or (n < 64 and _by_len_count[n] > 0)
+
+
+cdef inline bint _folded_equal(const char *key, int k, Py_ssize_t n) noexcept:
+    """``key[:n]`` (bytes) is known name ``k`` in any ASCII letter case, compared a word at a time."""
+    cdef const char *name = _known_names[k]
+    cdef const char *fold = _known_fold[k]
+    cdef uint64_t a, b, f
+    cdef Py_ssize_t i = 0
+    while i + 8 <= n:
+        memcpy(&a, key + i, 8)
+        memcpy(&b, name + i, 8)
+        memcpy(&f, fold + i, 8)
+        if (a | f) != b:
+            return False
+        i += 8
+    while i < n:
+        if (key[i] | fold[i]) != name[i]:
+            return False
+        i += 1
+    return True
+
+
+cdef int _slot_of(str key) noexcept:
+    """The slot of header ``key``, compared ASCII-case-insensitively with the known names of its length
+    (what ``KNOWN_KEYS.get(key.lower())`` gives, without making the lower-cased string), or -1."""
+    cdef Py_ssize_t n = len(key)
+    cdef int k, end
+    if n >= 64 or _by_len_count[n] == 0:
+        return -1
+    if PyUnicode_KIND(key) != 1:  # a character above U+00FF: no known (ASCII) name
+        return -1
+    end = _by_len_start[n] + _by_len_count[n]
+    for k in range(_by_len_start[n], end):
+        if _folded_equal(<const char *>PyUnicode_DATA(key), k, n):
+            return _known_slot[k]
+    return -1
+
+
+cdef inline void _put(_Headers h, str key, object value, bint ot_baggage):
+    cdef int slot = _slot_of(key)
+    cdef str lower
+    cdef str text
+    if slot < 0:
+        if ot_baggage:
+            lower = key.lower()
+            if lower.startswith(OT_BAGGAGE_PREFIX):
+                _put_ot(h, lower, value)
+            elif lower.startswith(_WSGI_OT_BAGGAGE_PREFIX):
+                _put_ot(h, OT_BAGGAGE_PREFIX + lower[len(_WSGI_OT_BAGGAGE_PREFIX):], value)
+        return
+    text = _text(value, "utf-8")
+    if text is None:
+        if value is not None:
+            record("header_value_type", _SLOT_NAMES[slot])
+        return
+    if h.slots[slot] != NULL and (slot == H_TRACESTATE or slot == H_BAGGAGE):
+        h.put(slot, h.get(slot) + "," + text)
+    elif h.slots[slot] != NULL and slot == H_TRACEPARENT and h.get(slot) != text:
+        # two different traceparents: combined as HTTP combines a repeated field, which no parser
+        # accepts, so the trace restarts (W3C; what a WSGI server hands over for the same request)
+        h.put(slot, h.get(slot) + "," + text)
+    else:
+        h.put(slot, text)
+    h.empty = False
+
+
+cdef void _put_ot(_Headers h, str name, object value):
+    cdef str text = _text(value, "utf-8")
+    if text is None:
+        if value is not None:
+            record("header_value_type", name)
+        return
+    if h.ot is None:
+        h.ot = {}
+    h.ot[name] = text
+    h.empty = False
+
+
+cdef _Headers _read(object carrier, bint ot_baggage):
+    cdef _Headers h = _Headers.__new__(_Headers)
+    cdef str key
+    memset(h.slots, 0, sizeof(h.slots))
+    h.ot = None
+    h.empty = True
+    if carrier is None:
+        return h
+    cdef Py_ssize_t pos = 0
+    cdef PyObject *k_ptr
+    cdef PyObject *v_ptr
+    if type(carrier) is dict:
+        while PyDict_Next(carrier, &pos, &k_ptr, &v_ptr):  # borrowed references, taken below when kept
+            k = <object>k_ptr
+            if type(k) is str:
+                key = <str>k
+            else:
+                key = _text(k, "latin-1")
+                if key is None:
+                    continue
+            if _maybe_known(key, ot_baggage):
+                _put(h, key, <object>v_ptr, ot_baggage)
+        return h
+    if hasattr(carrier, "items"):
+        pairs = carrier.items()
+    elif isinstance(carrier, (list, tuple)):
+        pairs = carrier
+    elif hasattr(carrier, "get"):
+        pairs = [(name, carrier.get(name)) for name in HEADERS]
+    else:
+        raise TypeError(
+            "extract() expects a mapping of headers, a WSGI environ or a list of (name, value) pairs, not %s"
+            % type(carrier).__name__
+        )
+    for pair in pairs:
+        try:
+            k, value = pair
+        except (TypeError, ValueError):
+            record("malformed_carrier_item", pair)
+            continue
+        key = _text(k, "latin-1")
+        if key is not None and _maybe_known(key, ot_baggage):
+            _put(h, key, value, ot_baggage)
+    return h
+
+
+def normalize(carrier, ot_baggage=False):
+    """The propagation headers of ``carrier`` as ``{header name: str value}`` (see the pure twin)."""
+    cdef _Headers h = _read(carrier, ot_baggage)
+    cdef int i
+    found = {}
+    for i in range(N_HEADERS):
+        if h.slots[i] != NULL:
+            found[HEADERS[i]] = h.get(i)
+    if h.ot is not None:
+        found.update(h.ot)
+    return found
