@@ -3,8 +3,6 @@
 
 # -- the tracer's per-span and per-trace work ---------------------------------------------------------
 
-
-
 cdef inline bint inherited(str key) noexcept:
     """Whether a child span copies the trace's propagated tag ``key`` (a ``_dd.p.`` name): all but the
     decision maker ``_dd.p.dm`` and ``_dd.p.ts``, which only the root carries (as ddtrace)."""
