@@ -19,21 +19,25 @@ Settings = _core.Settings
 ERRORS = _core.ERRORS
 
 
-def _configure(cfg):
-    _core.configure(
-        _core.Settings(
-            extract_styles=tuple(cfg.propagation_style_extract),
-            inject_styles=tuple(cfg.propagation_style_inject),
-            extract_first=cfg.propagation_extract_first,
-            behavior_extract=cfg.propagation_behavior_extract,
-            tags_max_length=cfg.x_datadog_tags_max_length,
-            trace_id_128=cfg.trace_128_bit_traceid_generation_enabled,
-            baggage_max_items=cfg.baggage_max_items,
-            baggage_max_bytes=cfg.baggage_max_bytes,
-            baggage_tag_keys=tuple(cfg.baggage_tag_keys),
-            http_baggage=cfg.propagation_http_baggage_enabled,
-        )
+def settings_of(cfg, core=_core):
+    """The core's propagation ``Settings`` for a ``ddfast.settings.Config`` (``core``: the propagation
+    core module, by default the one in use)."""
+    return core.Settings(
+        extract_styles=tuple(cfg.propagation_style_extract),
+        inject_styles=tuple(cfg.propagation_style_inject),
+        extract_first=cfg.propagation_extract_first,
+        behavior_extract=cfg.propagation_behavior_extract,
+        tags_max_length=cfg.x_datadog_tags_max_length,
+        trace_id_128=cfg.trace_128_bit_traceid_generation_enabled,
+        baggage_max_items=cfg.baggage_max_items,
+        baggage_max_bytes=cfg.baggage_max_bytes,
+        baggage_tag_keys=tuple(cfg.baggage_tag_keys),
+        http_baggage=cfg.propagation_http_baggage_enabled,
     )
+
+
+def _configure(cfg):
+    _core.configure(settings_of(cfg))
 
 
 config.on_change(_configure)
@@ -51,4 +55,4 @@ class HTTPPropagator:
     extract = staticmethod(_core.http_extract)
 
 
-__all__ = ["ERRORS", "HTTPPropagator", "Settings"]
+__all__ = ["ERRORS", "HTTPPropagator", "Settings", "settings_of"]

@@ -17,9 +17,11 @@ from collections import namedtuple
 
 import msgpack
 
+from ddfast.propagation import settings_of
 from ddfast.settings import Config
 
 SAMPLING_PRIORITY = "_sampling_priority_v1"
+ORIGIN = "_dd.origin"
 
 #: the suite's header and link tests these transcriptions leave out, and why
 NOT_EXPRESSED = [
@@ -38,7 +40,6 @@ NOT_EXPRESSED = [
         "skipped there for every tracer",
     ),
 ]
-ORIGIN = "_dd.origin"
 
 
 class Library:
@@ -53,20 +54,7 @@ class Library:
         self.config = Config(environ=dict(env))
         self._saved = self._prop.active_settings()
         cfg = self.config
-        self._prop.configure(
-            self._prop.Settings(
-                extract_styles=tuple(cfg.propagation_style_extract),
-                inject_styles=tuple(cfg.propagation_style_inject),
-                extract_first=cfg.propagation_extract_first,
-                behavior_extract=cfg.propagation_behavior_extract,
-                tags_max_length=cfg.x_datadog_tags_max_length,
-                trace_id_128=cfg.trace_128_bit_traceid_generation_enabled,
-                baggage_max_items=cfg.baggage_max_items,
-                baggage_max_bytes=cfg.baggage_max_bytes,
-                baggage_tag_keys=tuple(cfg.baggage_tag_keys),
-                http_baggage=cfg.propagation_http_baggage_enabled,
-            )
-        )
+        self._prop.configure(settings_of(cfg, self._prop))
         rules = self._sampling.parse_sampling_rules(cfg.trace_sampling_rules) if cfg.trace_sampling_rules else []
         sampler = self._sampling.DatadogSampler(rules=rules, rate_limit=cfg.trace_rate_limit)
         self.tracer = Tracer(writer=InMemoryWriter(), sampler=sampler, _core=core)
