@@ -15,6 +15,7 @@ PATCHABLE = {
     "urllib3": "ddfast.contrib.urllib3",
     "aiohttp": "ddfast.contrib.aiohttp",
     "tornado": "ddfast.contrib.tornado",
+    "logging": "ddfast.contrib.logging",
 }
 
 

@@ -174,6 +174,19 @@ def _span_rules(env):
         return ""
 
 
+def _logs_injection(value):
+    """DD_LOGS_INJECTION as ddtrace 4.16 reads it: unset means on; ``true``/``1``/``structured`` on,
+    ``false``/``0`` off; anything else is off, with a warning."""
+    if value is None or not value.strip():
+        return True
+    value = value.strip().lower()
+    if value in ("true", "1", "structured"):
+        return True
+    if value not in ("false", "0"):
+        log.warning("ddfast: DD_LOGS_INJECTION=%r is not true, structured or false; logs injection is off", value)
+    return False
+
+
 class Config:
     """ddfast's settings, with ddtrace 4.16's defaults. Assigning an attribute re-validates it."""
 
@@ -203,6 +216,7 @@ class Config:
         "trace_writer_buffer_size",
         "trace_writer_max_payload_size",
         "distributed_tracing",
+        "logs_injection",
     )
     __slots__ = _fields + ("_listeners",)
 
@@ -239,6 +253,9 @@ class Config:
         #: integrations continue the caller's trace and send ours downstream (ddfast's switch for all;
         #: ``DD_<INTEGRATION>_DISTRIBUTED_TRACING`` for one, see ``ddfast.contrib``)
         self.distributed_tracing = asbool(env.get("DD_TRACE_DISTRIBUTED_TRACING"), True)
+        #: log records carry the active trace's ids once ``ddfast.patch(logging=True)`` ran
+        #: (``ddfast.contrib.logging``); ddtrace's values: true, structured, false
+        self.logs_injection = _logs_injection(env.get("DD_LOGS_INJECTION"))
         #: false makes the tracer a cheap no-op (spans are made but never sampled nor written)
         self.tracing_enabled = asbool(env.get("DD_TRACE_ENABLED"), True)
         #: tags of every span (``DD_TAGS``: ``k:v`` pairs separated by commas or spaces)
