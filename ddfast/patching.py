@@ -16,6 +16,8 @@ PATCHABLE = {
     "aiohttp": "ddfast.contrib.aiohttp",
     "tornado": "ddfast.contrib.tornado",
     "logging": "ddfast.contrib.logging",
+    "flask": "ddfast.contrib.flask",
+    "starlette": "ddfast.contrib.starlette",
 }
 
 

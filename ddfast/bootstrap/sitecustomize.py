@@ -1,0 +1,37 @@
+"""Run at interpreter start when ``ddfast-run`` put this folder first on ``PYTHONPATH``: every
+supported library that is installed is patched (HTTP clients, Flask, Starlette/FastAPI, Tornado,
+logging), then the ``sitecustomize`` this one hides, if any, runs too."""
+
+import importlib
+import importlib.util
+import os
+import sys
+
+
+def _patch_installed():
+    from ddfast.patching import PATCHABLE
+    from ddfast.patching import patch
+
+    patch(**{name: True for name in PATCHABLE if importlib.util.find_spec(name) is not None})
+
+
+def _chain():
+    """Import the next ``sitecustomize`` on the path (the one this module hides), if any."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    me = sys.modules.pop("sitecustomize")
+    saved = sys.path[:]
+    sys.path[:] = [entry for entry in saved if os.path.abspath(entry or ".") != here]
+    try:
+        importlib.import_module("sitecustomize")
+    except ImportError:
+        pass
+    finally:
+        sys.path[:] = saved
+        sys.modules.setdefault("sitecustomize", me)
+
+
+try:
+    _patch_installed()
+except Exception as exc:  # never stop the user's program from starting
+    sys.stderr.write("ddfast-run: tracing not set up: %s: %s\n" % (type(exc).__name__, exc))
+_chain()

@@ -1,0 +1,137 @@
+"""``ddfast-run``: unmodified programs traced end to end, as a user runs them: gunicorn (forked sync
+workers) serving a Flask app, and uvicorn serving a FastAPI app, each sending its traces to the real
+Datadog test agent; and the runner's own command line. On both implementations."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from integration_helpers import RealAgent
+from integration_helpers import free_port
+from integration_helpers import get
+
+FLASK_APP = """
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.route("/hello/<name>")
+def hello(name):
+    return "hello " + name
+"""
+
+FASTAPI_APP = """
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/hello/{name}")
+def hello(name: str):
+    return {"hello": name}
+"""
+
+INCOMING = {"x-datadog-trace-id": "1234567", "x-datadog-parent-id": "7654321", "x-datadog-sampling-priority": "1"}
+RUNNER = os.path.join(os.path.dirname(sys.executable), "ddfast-run")
+
+
+@pytest.fixture(scope="module")
+def agent():
+    a = RealAgent()
+    try:
+        yield a
+    finally:
+        a.stop()
+
+
+def _serve(tmp_path, agent, kind, source, command):
+    """Start ``ddfast-run <command>`` on a free port serving ``source`` as ``app.py``; (process, port)."""
+    (tmp_path / "app.py").write_text(source)
+    port = free_port()
+    env = dict(
+        os.environ, DD_TRACE_AGENT_URL=agent.url, DD_SERVICE="svc-" + kind, DD_TRACE_WRITER_INTERVAL_SECONDS="0.2"
+    )
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")  # the venv's servers
+    env.pop("DDFAST_NO_EXTENSIONS", None)
+    if kind == "python":
+        env["DDFAST_NO_EXTENSIONS"] = "1"
+    args = [RUNNER] + [part.replace("PORT", str(port)) for part in command]
+    proc = subprocess.Popen(args, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if get(port, "/hello/up", {})[0] == 200:
+                return proc, port
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("the server did not start:\n" + proc.stdout.read().decode()[-3000:])
+        time.sleep(0.2)
+
+
+def _stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _traces_of(agent, trace_id, deadline=15):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        found = [t for t in agent.traces() if t and t[0]["trace_id"] == trace_id]
+        if found:
+            return found
+        time.sleep(0.2)
+    return []
+
+
+@pytest.mark.parametrize(
+    "server,source,command,span_name",
+    [
+        ("gunicorn", FLASK_APP, ["gunicorn", "--workers", "2", "--bind", "127.0.0.1:PORT", "app:app"], "wsgi.request"),
+        ("uvicorn", FASTAPI_APP, ["uvicorn", "--port", "PORT", "--host", "127.0.0.1", "app:app"], "asgi.request"),
+    ],
+)
+def test_an_unmodified_service_is_traced_under_ddfast_run(tmp_path, agent, kind, server, source, command, span_name):
+    agent.start_session()
+    proc, port = _serve(tmp_path, agent, kind, source, command)
+    try:
+        for i in range(4):  # several requests: with gunicorn, more than one forked worker answers
+            headers = dict(INCOMING, **{"x-datadog-trace-id": str(1234567 + i)})
+            assert get(port, "/hello/%d" % i, headers)[0] == 200
+        for i in range(4):
+            (trace,) = _traces_of(agent, 1234567 + i)
+            (span,) = [s for s in trace if s["name"] == span_name]
+            assert span["parent_id"] == 7654321 and span["service"] == "svc-" + kind
+            assert span["resource"] == "GET /hello/%d" % i and span["meta"]["http.status_code"] == "200"
+            assert span["metrics"]["_sampling_priority_v1"] == 1
+            assert span["meta"]["language"] == "python"
+    finally:
+        _stop(proc)
+
+
+def test_the_runner_says_how_to_use_it_and_reports_a_missing_command():
+    usage = subprocess.run([RUNNER], capture_output=True, text=True)
+    assert usage.returncode == 2 and "usage: ddfast-run COMMAND" in usage.stderr
+    missing = subprocess.run([RUNNER, "no-such-command-here"], capture_output=True, text=True)
+    assert missing.returncode == 127 and "command not found: no-such-command-here" in missing.stderr
+
+
+def test_a_program_keeps_its_own_sitecustomize(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text("import os\nos.environ['OWN_SITECUSTOMIZE'] = 'ran'\n")
+    code = (
+        "import os, flask, ddfast.contrib.flask as f;"
+        " print(os.environ.get('OWN_SITECUSTOMIZE'), f._original_init is not None)"
+    )
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    out = subprocess.run(
+        [RUNNER, sys.executable, "-c", code], env=env, cwd=str(tmp_path), capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["ran", "True"]
