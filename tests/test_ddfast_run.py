@@ -92,13 +92,17 @@ def _traces_of(agent, trace_id, deadline=15):
 
 
 @pytest.mark.parametrize(
-    "server,source,command,span_name",
+    "server,source,command,span_name,route",
     [
-        ("gunicorn", FLASK_APP, ["gunicorn", "--workers", "2", "--bind", "127.0.0.1:PORT", "app:app"], "wsgi.request"),
-        ("uvicorn", FASTAPI_APP, ["uvicorn", "--port", "PORT", "--host", "127.0.0.1", "app:app"], "asgi.request"),
+        ("gunicorn", FLASK_APP, ["gunicorn", "--workers", "2", "--bind", "127.0.0.1:PORT", "app:app"],
+         "wsgi.request", "/hello/<name>"),
+        ("uvicorn", FASTAPI_APP, ["uvicorn", "--port", "PORT", "--host", "127.0.0.1", "app:app"],
+         "asgi.request", "/hello/{name}"),
     ],
-)
-def test_an_unmodified_service_is_traced_under_ddfast_run(tmp_path, agent, kind, server, source, command, span_name):
+)  # fmt: skip
+def test_an_unmodified_service_is_traced_under_ddfast_run(
+    tmp_path, agent, kind, server, source, command, span_name, route
+):
     agent.start_session()
     proc, port = _serve(tmp_path, agent, kind, source, command)
     try:
@@ -109,9 +113,16 @@ def test_an_unmodified_service_is_traced_under_ddfast_run(tmp_path, agent, kind,
             (trace,) = _traces_of(agent, 1234567 + i)
             (span,) = [s for s in trace if s["name"] == span_name]
             assert span["parent_id"] == 7654321 and span["service"] == "svc-" + kind
-            assert span["resource"] == "GET /hello/%d" % i and span["meta"]["http.status_code"] == "200"
+            # one resource per route, not per URL: the framework's own route template
+            assert span["resource"] == "GET " + route and span["meta"]["http.route"] == route
+            assert span["meta"]["http.status_code"] == "200" and span["meta"]["http.url"].endswith("/hello/%d" % i)
             assert span["metrics"]["_sampling_priority_v1"] == 1
             assert span["meta"]["language"] == "python"
+        # a URL no route matches keeps one low-cardinality resource
+        assert get(port, "/no/such/page", dict(INCOMING, **{"x-datadog-trace-id": "7777777"}))[0] == 404
+        (trace,) = _traces_of(agent, 7777777)
+        (span,) = [s for s in trace if s["name"] == span_name]
+        assert span["resource"] == "GET 404" and "http.route" not in span["meta"]
     finally:
         _stop(proc)
 

@@ -87,6 +87,22 @@ def set_server_status(span, status):
         span.error = 1
 
 
+#: where a framework hook leaves the route template of a WSGI request (``ddfast.contrib.flask``);
+#: None there means the framework routed nothing (a 404)
+ROUTE_KEY = "ddfast.route"
+
+
+def set_route(span, method, route):
+    """A routed request's server span: resource ``"METHOD <route template>"`` (one per route, not one
+    per URL) and ``http.route``; a request the framework's router matched to nothing (``route`` None)
+    gets ``"METHOD <status code>"``, so that unknown URLs make no new resources either."""
+    if route is None:
+        span.resource = "%s %s" % (method, span.get_tag("http.status_code") or "404")
+    else:
+        span.resource = "%s %s" % (method, route)
+        span.set_tag("http.route", route)
+
+
 def start_client_span(tracer, name, component, method, url, service=None):
     """The client span of one outgoing request, a child of the active span and the active span
     from now on; ``None`` when another integration already traces this exchange."""

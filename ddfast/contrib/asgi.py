@@ -75,4 +75,6 @@ class TraceMiddleware:
             span.set_exc_info(type(e), e, e.__traceback__)
             raise
         finally:
+            if "router" in scope:  # Starlette's router (FastAPI's too) leaves the matched route in the scope
+                _http.set_route(span, scope.get("method", "GET"), getattr(scope.get("route"), "path", None))
             span.finish()

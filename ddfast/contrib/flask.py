@@ -1,6 +1,8 @@
 """``patch()``: every Flask application made afterwards is traced by the WSGI middleware
-(``ddfast.contrib.wsgi.TraceMiddleware``), without a change to its code: what ``ddfast-run`` uses."""
+(``ddfast.contrib.wsgi.TraceMiddleware``), without a change to its code: what ``ddfast-run`` uses. The
+resource is the matched rule (``GET /users/<int:id>``, tagged ``http.route``), ``GET 404`` when none."""
 
+from ddfast.contrib import _http
 from ddfast.contrib import wsgi
 
 _original_init = None
@@ -17,10 +19,19 @@ def patch(tracer=None, service=None):
 
     def __init__(self, *args, **kwargs):
         original(self, *args, **kwargs)
+        self.before_request(_note_route)
         self.wsgi_app = wsgi.TraceMiddleware(self.wsgi_app, tracer=tracer, service=service)
 
     flask.Flask.__init__ = __init__
     return True
+
+
+def _note_route():
+    """Leave the matched rule (``/users/<int:id>``, or None for a 404) for the middleware's span."""
+    from flask import request
+
+    rule = request.url_rule
+    request.environ[_http.ROUTE_KEY] = rule.rule if rule is not None else None
 
 
 def unpatch():

@@ -22,6 +22,9 @@ def request_url(environ):
     return "%s://%s%s%s" % (scheme, host, environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""))
 
 
+_NOT_ROUTED = object()
+
+
 class _Response:
     """The application's response iterable; finishes the span when the server closes it."""
 
@@ -85,4 +88,7 @@ class TraceMiddleware:
         except BaseException as e:
             _http.finish_with_error(span, e)
             raise
+        route = environ.get(_http.ROUTE_KEY, _NOT_ROUTED)
+        if route is not _NOT_ROUTED:  # a framework hook said which route served the request
+            _http.set_route(span, environ.get("REQUEST_METHOD", "GET"), route)
         return _Response(body, span)
