@@ -174,6 +174,25 @@ def _span_rules(env):
         return ""
 
 
+def parse_statuses(text, default, name):
+    """HTTP status codes from ``400-403,405``-style ranges (ddtrace's format), as a frozenset; unset or
+    empty means ``default``. A malformed value is refused at startup, naming the setting."""
+    text = default if text is None or not text.strip() else text
+    codes = set()
+    for item in text.replace(" ", "").split(","):
+        if not item:
+            continue
+        low, sep, high = item.partition("-")
+        try:
+            first, last = int(low), int(high if sep else low)
+        except ValueError:
+            raise ValueError("%s: %r is not a status code or a range like 500-599" % (name, item)) from None
+        if not 100 <= first <= last <= 599:
+            raise ValueError("%s: %r is not within 100-599, low to high" % (name, item))
+        codes.update(range(first, last + 1))
+    return frozenset(codes)
+
+
 def _logs_injection(value):
     """DD_LOGS_INJECTION as ddtrace 4.16 reads it: unset means on; ``true``/``1``/``structured`` on,
     ``false``/``0`` off; anything else is off, with a warning."""
@@ -217,6 +236,8 @@ class Config:
         "trace_writer_max_payload_size",
         "distributed_tracing",
         "logs_injection",
+        "http_server_error_statuses",
+        "http_client_error_statuses",
     )
     __slots__ = _fields + ("_listeners",)
 
@@ -253,6 +274,13 @@ class Config:
         #: integrations continue the caller's trace and send ours downstream (ddfast's switch for all;
         #: ``DD_<INTEGRATION>_DISTRIBUTED_TRACING`` for one, see ``ddfast.contrib``)
         self.distributed_tracing = asbool(env.get("DD_TRACE_DISTRIBUTED_TRACING"), True)
+        #: response status codes that mark a server / client span as an error (ddtrace's settings)
+        self.http_server_error_statuses = parse_statuses(
+            env.get("DD_TRACE_HTTP_SERVER_ERROR_STATUSES"), "500-599", "DD_TRACE_HTTP_SERVER_ERROR_STATUSES"
+        )
+        self.http_client_error_statuses = parse_statuses(
+            env.get("DD_TRACE_HTTP_CLIENT_ERROR_STATUSES"), "400-499", "DD_TRACE_HTTP_CLIENT_ERROR_STATUSES"
+        )
         #: log records carry the active trace's ids once ``ddfast.patch(logging=True)`` ran
         #: (``ddfast.contrib.logging``); ddtrace's values: true, structured, false
         self.logs_injection = _logs_injection(env.get("DD_LOGS_INJECTION"))

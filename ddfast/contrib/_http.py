@@ -4,9 +4,8 @@ A server integration extracts the caller's context from the request headers and 
 under it; a client integration starts a client span under the active span and injects its context into
 the outgoing headers. Tags follow ddtrace's HTTP integrations: ``component``, ``span.kind``,
 ``http.method``, ``http.url`` (without the query string), ``http.status_code`` (text),
-``http.useragent``, ``out.host``; a 5xx response marks a server span as an error, a 4xx response a
-client span (ddtrace's defaults for ``DD_TRACE_HTTP_SERVER_ERROR_STATUSES`` /
-``DD_TRACE_HTTP_CLIENT_ERROR_STATUSES``).
+``http.useragent``, ``out.host``; a status of ``DD_TRACE_HTTP_SERVER_ERROR_STATUSES`` (5xx by default)
+marks a server span as an error, one of ``DD_TRACE_HTTP_CLIENT_ERROR_STATUSES`` (4xx) a client span.
 
 Distributed tracing (continuing the caller's trace, sending ours downstream) is on by default. It is
 turned off for every integration by ``DD_TRACE_DISTRIBUTED_TRACING=false`` (``ddfast.config``), for one
@@ -79,11 +78,29 @@ def start_server_span(tracer, carrier, name, component, service, method, url, pa
     return span
 
 
+# the status codes that make a span an error, kept current with ddfast.config (read once a change)
+_error_statuses = {"server": frozenset(), "client": frozenset()}
+
+
+def _read_error_statuses(cfg):
+    _error_statuses["server"] = cfg.http_server_error_statuses
+    _error_statuses["client"] = cfg.http_client_error_statuses
+
+
+_read_error_statuses(config)
+config.on_change(_read_error_statuses)
+
+
+def _is_error(code, side):
+    return code.isdigit() and int(code) in _error_statuses[side]
+
+
 def set_server_status(span, status):
-    """Tag a server span with the response's status code (int or text such as ``"200 OK"``)."""
+    """Tag a server span with the response's status code (int or text such as ``"200 OK"``); one of
+    ``DD_TRACE_HTTP_SERVER_ERROR_STATUSES`` (5xx by default) marks it as an error."""
     code = str(status).split(" ", 1)[0]
     span.set_tag("http.status_code", code)
-    if len(code) == 3 and code[0] == "5":
+    if _is_error(code, "server"):
         span.error = 1
 
 
@@ -148,10 +165,11 @@ class client_call:
 
 
 def set_client_status(span, status):
-    """Tag a client span with the response's status code; 4xx marks it as an error."""
+    """Tag a client span with the response's status code; one of ``DD_TRACE_HTTP_CLIENT_ERROR_STATUSES``
+    (4xx by default) marks it as an error."""
     code = str(status)
     span.set_tag("http.status_code", code)
-    if len(code) == 3 and code[0] == "4":
+    if _is_error(code, "client"):
         span.error = 1
 
 

@@ -1,0 +1,69 @@
+"""``DD_TRACE_HTTP_SERVER_ERROR_STATUSES`` / ``DD_TRACE_HTTP_CLIENT_ERROR_STATUSES``: which response
+statuses make an HTTP span an error (ddtrace's settings and defaults), on both implementations."""
+
+import pytest
+
+import ddfast
+from ddfast.contrib import _http
+from ddfast.contrib.wsgi import TraceMiddleware
+from ddfast.settings import Config
+from ddfast.settings import parse_statuses
+
+
+def _serve(make_tracer, status):
+    """One in-process WSGI request answered with ``status``: the server span."""
+    tracer = make_tracer()
+
+    def app(environ, start_response):
+        start_response(status, [("Content-Type", "text/plain")])
+        return [b"x"]
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/p", "SERVER_NAME": "h", "SERVER_PORT": "80"}
+    body = TraceMiddleware(app, tracer=tracer)(environ, lambda *a: None)
+    list(body)
+    body.close()
+    (span,) = tracer.writer.pop()
+    return span
+
+
+@pytest.fixture
+def statuses():
+    saved = (ddfast.config.http_server_error_statuses, ddfast.config.http_client_error_statuses)
+    yield
+    ddfast.config.http_server_error_statuses, ddfast.config.http_client_error_statuses = saved
+
+
+@pytest.mark.parametrize("status,error", [("200 OK", 0), ("404 Not Found", 0), ("500 Error", 1), ("503 X", 1)])
+def test_by_default_5xx_makes_a_server_span_an_error(make_tracer, status, error):
+    assert _serve(make_tracer, status).error == error
+
+
+def test_the_server_statuses_setting_is_honoured(make_tracer, statuses):
+    ddfast.config.http_server_error_statuses = parse_statuses("404,500-502", "", "test")
+    assert [_serve(make_tracer, s).error for s in ("404 A", "500 B", "503 C")] == [1, 1, 0]
+
+
+def test_client_statuses(spanmod, statuses):
+    span = spanmod.Span("http.request")
+    _http.set_client_status(span, 404)
+    assert span.error == 1  # 4xx by default
+    ddfast.config.http_client_error_statuses = parse_statuses("500-599", "", "test")
+    other = spanmod.Span("http.request")
+    _http.set_client_status(other, 404)
+    assert other.error == 0 and other.get_tag("http.status_code") == "404"
+
+
+@pytest.mark.parametrize(
+    "text,codes",
+    [(None, set(range(500, 600))), ("", set(range(500, 600))), ("404", {404}), ("400-402, 500", {400, 401, 402, 500})],
+)
+def test_statuses_parse_as_ddtrace_writes_them(text, codes):
+    env = {} if text is None else {"DD_TRACE_HTTP_SERVER_ERROR_STATUSES": text}
+    assert Config(environ=env).http_server_error_statuses == codes
+    assert Config(environ={}).http_client_error_statuses == set(range(400, 500))
+
+
+@pytest.mark.parametrize("text", ["abc", "500-", "600", "599-500", "50x"])
+def test_a_bad_value_is_refused_at_startup_naming_the_setting(text):
+    with pytest.raises(ValueError, match="DD_TRACE_HTTP_CLIENT_ERROR_STATUSES"):
+        Config(environ={"DD_TRACE_HTTP_CLIENT_ERROR_STATUSES": text})
