@@ -18,6 +18,7 @@ PATCHABLE = {
     "logging": "ddfast.contrib.logging",
     "flask": "ddfast.contrib.flask",
     "starlette": "ddfast.contrib.starlette",
+    "django": "ddfast.contrib.django",
 }
 
 

@@ -162,8 +162,8 @@ def test_patching_twice_traces_once_and_unpatch_restores(traced):
 def test_ddfast_patch_entry_point(traced, caplog):
     pytest.importorskip("requests")
     assert ddfast.patch(tracer=traced, requests=True, httpx=False) == ["requests"]
-    with pytest.raises(TypeError, match="cannot patch django"):
-        ddfast.patch(django=True)
+    with pytest.raises(TypeError, match="cannot patch pylons"):
+        ddfast.patch(pylons=True)
 
 
 def test_disabled_tracer_traces_nothing(traced):

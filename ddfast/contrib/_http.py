@@ -104,8 +104,8 @@ def set_server_status(span, status):
         span.error = 1
 
 
-#: where a framework hook leaves the route template of a WSGI request (``ddfast.contrib.flask``);
-#: None there means the framework routed nothing (a 404)
+#: where a framework hook leaves the route template of a request (in the WSGI environ or the ASGI scope:
+#: ``ddfast.contrib.flask``, ``.django``); None there means the framework routed nothing (a 404)
 ROUTE_KEY = "ddfast.route"
 
 

@@ -77,4 +77,6 @@ class TraceMiddleware:
         finally:
             if "router" in scope:  # Starlette's router (FastAPI's too) leaves the matched route in the scope
                 _http.set_route(span, scope.get("method", "GET"), getattr(scope.get("route"), "path", None))
+            elif _http.ROUTE_KEY in scope:  # a framework hook's (ddfast.contrib.django)
+                _http.set_route(span, scope.get("method", "GET"), scope[_http.ROUTE_KEY])
             span.finish()
