@@ -104,6 +104,15 @@ def set_server_status(span, status):
         span.error = 1
 
 
+def traced_instance(app, middleware_of):
+    """The tracing middleware of framework application ``app`` (made once, by ``middleware_of(app)``,
+    and kept on it), for hooks that patch the framework's ``__call__`` (``contrib.django``, ``.starlette``)."""
+    traced = app.__dict__.get("_ddfast_traced")
+    if traced is None:
+        traced = app.__dict__["_ddfast_traced"] = middleware_of(app)
+    return traced
+
+
 #: where a framework hook leaves the route template of a request (in the WSGI environ or the ASGI scope:
 #: ``ddfast.contrib.flask``, ``.django``); None there means the framework routed nothing (a 404)
 ROUTE_KEY = "ddfast.route"

@@ -43,19 +43,17 @@ def patch(tracer=None, service=None):
         _note_route(request, "/" + route.lstrip("/") if route else None)
         return match
 
+    def wsgi_of(app):
+        return wsgi.TraceMiddleware(functools.partial(_originals["wsgi"], app), tracer=tracer, service=service)
+
+    def asgi_of(app):
+        return asgi.TraceMiddleware(functools.partial(_originals["asgi"], app), tracer=tracer, service=service)
+
     def wsgi_call(self, environ, start_response):
-        traced = self.__dict__.get("_ddfast_traced")
-        if traced is None:
-            original = functools.partial(_originals["wsgi"], self)
-            traced = self.__dict__["_ddfast_traced"] = wsgi.TraceMiddleware(original, tracer=tracer, service=service)
-        return traced(environ, start_response)
+        return _http.traced_instance(self, wsgi_of)(environ, start_response)
 
     async def asgi_call(self, scope, receive, send):
-        traced = self.__dict__.get("_ddfast_traced")
-        if traced is None:
-            original = functools.partial(_originals["asgi"], self)
-            traced = self.__dict__["_ddfast_traced"] = asgi.TraceMiddleware(original, tracer=tracer, service=service)
-        await traced(scope, receive, send)
+        await _http.traced_instance(self, asgi_of)(scope, receive, send)
 
     BaseHandler.resolve_request = resolve_request
     WSGIHandler.__call__ = wsgi_call

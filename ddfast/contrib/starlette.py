@@ -6,6 +6,7 @@ middleware instance, made on its first call, as the outermost layer."""
 
 import functools
 
+from ddfast.contrib import _http
 from ddfast.contrib import asgi
 
 _original_call = None
@@ -20,12 +21,11 @@ def patch(tracer=None, service=None):
         return False
     _original_call = original = Starlette.__call__
 
+    def middleware_of(app):
+        return asgi.TraceMiddleware(functools.partial(original, app), tracer=tracer, service=service)
+
     async def __call__(self, scope, receive, send):
-        traced = self.__dict__.get("_ddfast_traced")
-        if traced is None:
-            traced = asgi.TraceMiddleware(functools.partial(original, self), tracer=tracer, service=service)
-            self.__dict__["_ddfast_traced"] = traced
-        await traced(scope, receive, send)
+        await _http.traced_instance(self, middleware_of)(scope, receive, send)
 
     Starlette.__call__ = __call__
     return True
