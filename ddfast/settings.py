@@ -238,6 +238,7 @@ class Config:
         "logs_injection",
         "http_server_error_statuses",
         "http_client_error_statuses",
+        "trace_header_tags",
     )
     __slots__ = _fields + ("_listeners",)
 
@@ -281,6 +282,11 @@ class Config:
         self.http_client_error_statuses = parse_statuses(
             env.get("DD_TRACE_HTTP_CLIENT_ERROR_STATUSES"), "400-499", "DD_TRACE_HTTP_CLIENT_ERROR_STATUSES"
         )
+        #: HTTP headers recorded as span tags: ``{lower-case header name: tag name, "" for ddtrace's
+        #: default http.request.headers.<name> / http.response.headers.<name>}``
+        self.trace_header_tags = {
+            name.strip().lower(): tag for name, tag in parse_tags(env.get("DD_TRACE_HEADER_TAGS")).items()
+        }
         #: log records carry the active trace's ids once ``ddfast.patch(logging=True)`` ran
         #: (``ddfast.contrib.logging``); ddtrace's values: true, structured, false
         self.logs_injection = _logs_injection(env.get("DD_LOGS_INJECTION"))

@@ -16,6 +16,7 @@ argument. Each is read once, when the middleware is made or the library patched.
 
 import contextvars
 import os
+import re
 import urllib.parse
 
 from ddfast.settings import asbool
@@ -89,6 +90,42 @@ def _read_error_statuses(cfg):
 
 _read_error_statuses(config)
 config.on_change(_read_error_statuses)
+
+
+# DD_TRACE_HEADER_TAGS: lower-case header name -> (tag for a request header, tag for a response header)
+header_tags = {}
+_NOT_TAG_CHAR = re.compile(r"[^a-z0-9_\-:/]")
+
+
+def _read_header_tags(cfg):
+    global header_tags
+    tags = {}
+    for name, tag in cfg.trace_header_tags.items():
+        normalized = _NOT_TAG_CHAR.sub("_", name)
+        tags[name] = (tag or "http.request.headers." + normalized, tag or "http.response.headers." + normalized)
+    header_tags = tags
+
+
+_read_header_tags(config)
+config.on_change(_read_header_tags)
+
+
+def tag_headers(span, get, response=False):
+    """Tag ``span`` with the headers ``DD_TRACE_HEADER_TAGS`` names; ``get(lower-case name)`` gives a
+    header's value or None (a case-insensitive mapping's ``get``, or ``environ_header``)."""
+    for name, tags in header_tags.items():
+        value = get(name)
+        if value is not None:
+            span.set_tag(tags[response], value if isinstance(value, str) else bytes(value).decode("latin-1"))
+
+
+def pairs_getter(pairs):
+    """``get`` for ``tag_headers`` over ``(name, value)`` pairs (str or bytes, as WSGI and ASGI give)."""
+    found = {}
+    for name, value in pairs:
+        name = name.decode("latin-1") if isinstance(name, bytes) else name
+        found.setdefault(name.lower(), value)
+    return found.get
 
 
 def _is_error(code, side):
@@ -192,8 +229,16 @@ def traced_send(span, status_of, send, *args, **kwargs):
         finish_with_error(span, e)
         raise
     set_client_status(span, status_of(response))
+    if header_tags:
+        _tag_response_headers(span, response)
     span.finish()
     return response
+
+
+def _tag_response_headers(span, response):
+    headers = getattr(response, "headers", None)
+    if headers is not None and hasattr(headers, "get"):
+        tag_headers(span, headers.get, True)
 
 
 async def traced_send_async(span, status_of, send, *args, **kwargs):
@@ -205,6 +250,8 @@ async def traced_send_async(span, status_of, send, *args, **kwargs):
         finish_with_error(span, e)
         raise
     set_client_status(span, status_of(response))
+    if header_tags:
+        _tag_response_headers(span, response)
     span.finish()
     return response
 

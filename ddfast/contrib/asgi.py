@@ -62,9 +62,14 @@ class TraceMiddleware:
             _useragent(scope),
         )
 
+        if _http.header_tags:
+            _http.tag_headers(span, _http.pairs_getter(scope.get("headers", ())))
+
         async def traced_send(message):
             if message.get("type") == "http.response.start":
                 _http.set_server_status(span, message.get("status", 200))
+                if _http.header_tags:
+                    _http.tag_headers(span, _http.pairs_getter(message.get("headers", ())), True)
             await send(message)
 
         try:

@@ -17,6 +17,8 @@ def patch(tracer=None, distributed_tracing=None):
 
     def start(request):
         span = _http.start_client_span(tracer, "http.request", "httpx", request.method, str(request.url))
+        if span is not None and _http.header_tags:
+            _http.tag_headers(span, request.headers.get)
         if span is not None and distributed:
             _http.inject(tracer, span, request.headers)
         return span

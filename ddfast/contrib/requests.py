@@ -22,6 +22,8 @@ def patch(tracer=None, distributed_tracing=None):
             span = _http.start_client_span(tracer, "requests.request", "requests", request.method, request.url)
             if span is None:
                 return send(self, request, **kwargs)
+            if _http.header_tags:
+                _http.tag_headers(span, request.headers.get)
             if distributed:
                 _http.inject(tracer, span, request.headers)
             return _http.traced_send(span, _status, send, self, request, **kwargs)

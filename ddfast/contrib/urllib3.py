@@ -22,6 +22,9 @@ def patch(tracer=None, distributed_tracing=None):
                 return urlopen(self, method, url, *args, **kwargs)
             full = url if "://" in url else "%s://%s:%s%s" % (self.scheme, self.host, self.port, url)
             span = _http.start_client_span(tracer, "urllib3.request", "urllib3", method, full)
+            if _http.header_tags:
+                sent = args[1] if len(args) >= 2 else kwargs.get("headers")
+                _http.tag_headers(span, _http.pairs_getter((sent or self.headers or {}).items()))
             if distributed:
                 if len(args) >= 2:  # urlopen(method, url, body, headers, ...)
                     args = list(args)

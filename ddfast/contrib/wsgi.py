@@ -7,6 +7,8 @@ carries one (any configured propagation style), tagged as ``ddfast.contrib._http
 are timed whole. ``distributed_tracing``: see ``ddfast.contrib._http`` (``DD_WSGI_DISTRIBUTED_TRACING``).
 """
 
+import functools
+
 from ddfast.contrib import _http
 
 
@@ -23,6 +25,13 @@ def request_url(environ):
 
 
 _NOT_ROUTED = object()
+_UNPREFIXED = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+
+
+def environ_header(environ, name):
+    """The value of request header ``name`` (lower case) in a WSGI ``environ``, or None."""
+    key = _UNPREFIXED.get(name) or "HTTP_" + name.upper().replace("-", "_")
+    return environ.get(key)
 
 
 class _Response:
@@ -79,8 +88,13 @@ class TraceMiddleware:
             environ.get("HTTP_USER_AGENT"),
         )
 
+        if _http.header_tags:
+            _http.tag_headers(span, functools.partial(environ_header, environ))
+
         def traced_start_response(status, headers, exc_info=None):
             _http.set_server_status(span, status)
+            if _http.header_tags:
+                _http.tag_headers(span, _http.pairs_getter(headers), True)
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
         try:
