@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 PURE_VENV ?= .venv-pure
 DIST_VENV ?= .venv-dist
 NOCC_VENV ?= .venv-nocc
+SERVICE_VENV ?= .venv-service
 WHEEL_VENV ?= .venv-wheel
 PYTEST_ARGS ?=
 # CI's benchmark settings: enough rounds for stable medians, about a minute for the whole suite
@@ -12,7 +13,7 @@ BENCH_ARGS ?= --benchmark-max-time=0.5 --benchmark-min-rounds=5 --benchmark-warm
 BENCH_JSON ?= .benchmarks/latest.json
 
 .PHONY: venv wheel install run test lint test-pure bench bench-gate bench-baseline counts headroom plot dist dist-check \
-	wheel-check nocompiler-check matrix clean
+	wheel-check nocompiler-check matrix service-venv bench-service bench-service-check clean
 
 venv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -92,6 +93,30 @@ headroom: install
 ## plot: redraw the README's per-request picture (benches/request.png) from the last bench-gate run
 plot: install
 	$(BIN)/python -m benches.plot $(BENCH_JSON) benches/request.png
+
+## service-venv: the service benchmark's environment (the wheel, the frameworks, ddtrace, the OpenTelemetry
+## SDK and instrumentations at benches/service/requirements.txt)
+service-venv: wheel
+	test -x $(SERVICE_VENV)/bin/python || $(PYTHON) -m venv $(SERVICE_VENV)
+	$(SERVICE_VENV)/bin/python -m pip install -q -U pip
+	$(SERVICE_VENV)/bin/python -m pip install -q -r benches/service/requirements.txt
+	$(SERVICE_VENV)/bin/python -m pip install -q --force-reinstall --no-deps wheelhouse/ddfast-*.whl
+
+## bench-service: what tracing adds to a real service (Flask/gunicorn + requests, Starlette/uvicorn + httpx),
+## untraced, ddfast, ddtrace, OpenTelemetry: instructions per request (callgrind) and CPU, throughput,
+## latency, memory and traces under wrk; JSON in .benchmarks/service.json, picture benches/service/service.png.
+## Needs valgrind, wrk and taskset (installed with apt-get when missing and run as root); about 15 minutes
+SERVICE_ARGS ?=
+bench-service: service-venv
+	command -v wrk >/dev/null || { test "$$(id -u)" = 0 && apt-get install -y -q wrk >/dev/null; }
+	$(SERVICE_VENV)/bin/python -m benches.service --json .benchmarks/service.json $(SERVICE_ARGS)
+	$(SERVICE_VENV)/bin/python -m benches.service.plot .benchmarks/service.json benches/service/service.png
+
+## bench-service-check: CI's short run: instructions per request, untraced and ddfast, in both scenarios;
+## fails when what ddfast adds went past benches/service/baseline.json by more than the margin
+bench-service-check: service-venv
+	$(SERVICE_VENV)/bin/python -m benches.service --figures instructions --variants none,ddfast \
+		--warmup 20 --requests 120 --json .benchmarks/service-check.json --check benches/service/baseline.json
 
 ## dist: an sdist in dist/
 dist: venv

@@ -1,0 +1,3 @@
+from benches.service.run import main
+
+main()

@@ -1,0 +1,451 @@
+"""The service benchmark's driver: what tracing adds to a real web service, per tracer.
+
+For each scenario (``flask``: Flask on gunicorn, one sync worker, ``requests`` to the downstream;
+``starlette``: Starlette on uvicorn, ``httpx.AsyncClient``) and each variant (``none``, ``ddfast``,
+``ddtrace``, ``otel``; see ``tracers``), every incoming request carrying Datadog and W3C headers:
+
+- **instructions**: the server process under ``valgrind --tool=callgrind``, started twice, once
+  answering ``warmup`` requests and once ``warmup + requests``; the difference of the two counts over
+  ``requests`` is the instructions per request (start-up, imports and exit cancel). Deterministic to
+  about 1%, whatever else the machine does.
+- **load**: ``wrk`` with fixed connections and duration, the service pinned to core 0 and everything
+  else (wrk, downstream, sink, this driver) to core 1, variants interleaved, ``rounds`` times: CPU time
+  of the server process per request, requests/s, p50/p99 latency, RSS; then the service is stopped and
+  the traces the sink received are compared with the requests served (each request is one trace).
+
+Results go to a JSON file (``--json``), drawn by ``benches.service.plot``. ``--check BASELINE`` fails
+when what ddfast adds in instructions per request went past the committed figure by more than the margin.
+
+    python -m benches.service                                   # everything (make bench-service)
+    python -m benches.service --figures instructions --variants none,ddfast --check benches/service/baseline.json
+"""
+
+import argparse
+import datetime
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from benches.service.tracers import VARIANTS
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BENCHES = os.path.dirname(HERE)
+
+SCENARIOS = {
+    "flask": "Flask on gunicorn (1 sync worker), requests",
+    "starlette": "Starlette on uvicorn, httpx.AsyncClient",
+}
+
+#: what the service's callers send: a sampled Datadog trace, in the Datadog and the W3C headers
+INCOMING = {
+    "x-datadog-trace-id": "14902366710419959657",
+    "x-datadog-parent-id": "1311768467463790320",
+    "x-datadog-sampling-priority": "1",
+    "x-datadog-tags": "_dd.p.dm=-0,_dd.p.tid=6b06331600000000",
+    "traceparent": "00-6b06331600000000cecfd79127302f69-123456789abcdef0-01",
+    "tracestate": "dd=s:1;p:123456789abcdef0;t.dm:-0",
+}
+PATH = "/users/42"
+
+#: a margin for --check: instruction counts move by about 1% from run to run (the writer's timer decides
+#: how many flushes fall inside the measured requests), a real regression moves them by more
+CHECK_MARGIN = 0.15
+CHECK_FLOOR = 15000
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the service exited while starting (status %s)" % proc.returncode)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the service did not listen on port %d within %d s" % (port, timeout))
+
+
+def get(port, path, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+class Bench:
+    """The processes around the service: downstream and sink on core 1, and the service's environment."""
+
+    def __init__(self, python, cpus):
+        self.python = python
+        self.cpus = cpus
+        # the service imports benches.service from here, not from the checkout: a checkout's ddfast/
+        # (the sources, no compiled modules) must not shadow the installed ddfast
+        self.root = tempfile.mkdtemp(prefix="ddfast-service-")
+        os.symlink(BENCHES, os.path.join(self.root, "benches"))
+        self.downstream_port, self.sink_port = free_port(), free_port()
+        self.aux = [
+            self._start_aux("benches.service.downstream", self.downstream_port),
+            self._start_aux("benches.service.agent_sink", self.sink_port),
+        ]
+        for proc, port in zip(self.aux, (self.downstream_port, self.sink_port), strict=True):
+            wait_port(port, proc, 30)
+
+    def _pin(self, core):
+        return ["taskset", "-c", str(self.cpus[core])] if self.cpus else []
+
+    def _start_aux(self, module, port):
+        return subprocess.Popen(
+            self._pin(1) + [self.python, "-m", module, str(port)], cwd=self.root, env=self.env("none")
+        )
+
+    def env(self, variant):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "DDFAST_", "PYTHON"))}
+        env.update(
+            PYTHONPATH=self.root,
+            PYTHONHASHSEED="0",
+            SERVICE_TRACER=variant,
+            SERVICE_DOWNSTREAM="http://127.0.0.1:%d" % getattr(self, "downstream_port", 0),
+            SERVICE_SINK="http://127.0.0.1:%d" % getattr(self, "sink_port", 0),
+            DD_SERVICE="bench-service",
+            DD_ENV="bench",
+            DD_TRACE_AGENT_URL="http://127.0.0.1:%d" % getattr(self, "sink_port", 0),
+            # what the sink does not serve, ddtrace would poll for (remote configuration) or report to
+            DD_REMOTE_CONFIGURATION_ENABLED="false",
+            DD_INSTRUMENTATION_TELEMETRY_ENABLED="false",
+            DD_TRACE_STARTUP_LOGS="false",
+        )
+        return env
+
+    def service_command(self, scenario, port):
+        if scenario == "flask":
+            return [self.python, "-m", "gunicorn", "--workers", "1", "--worker-class", "sync", "--timeout", "900",
+                    "--bind", "127.0.0.1:%d" % port, "benches.service.app_flask:app"]  # fmt: skip
+        return [self.python, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                "--log-level", "warning", "benches.service.app_starlette:app"]  # fmt: skip
+
+    def sink(self, path="/__stats"):
+        return json.loads(get(self.sink_port, path)[1])
+
+    def downstream_count(self):
+        return int(get(self.downstream_port, "/__count")[1])
+
+    def close(self):
+        for proc in self.aux:
+            proc.terminate()
+            proc.wait(10)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def server_pid(scenario, proc):
+    """The process that answers requests: gunicorn's worker (the only child), uvicorn itself."""
+    if scenario != "flask":
+        return proc.pid
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as f:
+                children = f.read().split()
+        except OSError:
+            children = []
+        if children:
+            return int(children[0])
+        time.sleep(0.1)
+    raise RuntimeError("gunicorn started no worker")
+
+
+def stop(proc, timeout=120):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise RuntimeError("the service did not stop within %d s" % timeout) from None
+
+
+# -- the deterministic figure ------------------------------------------------------------------------
+
+
+def callgrind_run(bench, scenario, variant, count):
+    """Instructions the server process executed in a life answering ``count`` requests."""
+    out = tempfile.mkdtemp(prefix="ddfast-callgrind-")
+    port = free_port()
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=%s/cg.%%p" % out] + bench.service_command(
+        scenario, port
+    )
+    log = open(os.path.join(out, "log"), "w+")
+    proc = subprocess.Popen(bench._pin(0) + command, cwd=bench.root, env=bench.env(variant), stdout=log, stderr=log)
+    try:
+        wait_port(port, proc, 600)
+        pid = server_pid(scenario, proc)
+        for _ in range(count):
+            status, _body = get(port, PATH, INCOMING)
+            if status != 200:
+                raise RuntimeError("the service answered %d" % status)
+        stop(proc, 300)
+        path = os.path.join(out, "cg.%d" % pid)
+        with open(path) as f:
+            totals = re.search(r"^(?:totals|summary): (\d+)", f.read(), re.M)
+        return int(totals.group(1))
+    except Exception:
+        log.seek(0)
+        sys.stderr.write(log.read()[-4000:])
+        raise
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def instructions(bench, scenario, variant, warmup, requests):
+    short = callgrind_run(bench, scenario, variant, warmup)
+    long = callgrind_run(bench, scenario, variant, warmup + requests)
+    return {"per_request": round((long - short) / requests), "warmup": warmup, "requests": requests,
+            "runs": [short, long]}  # fmt: skip
+
+
+# -- the load figure ---------------------------------------------------------------------------------
+
+
+def cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime, all threads
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def wrk(bench, port, duration, connections):
+    headers = []
+    for name, value in INCOMING.items():
+        headers += ["-H", "%s: %s" % (name, value)]
+    command = bench._pin(1) + ["wrk", "-t1", "-c%d" % connections, "-d%ds" % duration, "--latency", "--timeout", "10s"]
+    out = subprocess.run(command + headers + ["http://127.0.0.1:%d%s" % (port, PATH)], capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    if "Non-2xx" in out or "Socket errors" in out and re.search(r"Socket errors:.*(read|write|timeout) [1-9]", out):
+        raise RuntimeError("wrk saw failed requests:\n" + out)
+
+    def latency(pct):
+        value, unit = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\b" % pct, out, re.M).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return {
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": latency(50),
+        "p99_ms": latency(99),
+    }
+
+
+def load_round(bench, scenario, variant, duration, connections, warmup_seconds=2):
+    """One service life under wrk: its figures, and the traces the sink received for it."""
+    bench.sink("/__reset")
+    served_before = bench.downstream_count()
+    port = free_port()
+    proc = subprocess.Popen(bench._pin(0) + bench.service_command(scenario, port), cwd=bench.root,
+                            env=bench.env(variant), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        wait_port(port, proc, 60)
+        pid = server_pid(scenario, proc)
+        wrk(bench, port, warmup_seconds, connections)
+        ticks = cpu_ticks(pid)
+        result = wrk(bench, port, duration, connections)
+        ticks = cpu_ticks(pid) - ticks
+        result["rss_mb"] = round(rss_kb(pid) / 1024, 1)
+        result["cpu_us_per_request"] = round(ticks / os.sysconf("SC_CLK_TCK") * 1e6 / result["requests"], 1)
+        stop(proc, 60)
+    except Exception:
+        proc.kill()
+        sys.stderr.write(proc.stderr.read().decode(errors="replace")[-4000:])
+        raise
+    served = bench.downstream_count() - served_before
+    deadline = time.monotonic() + 10
+    sink = bench.sink()
+    while variant != "none" and sink["traces"] < served and time.monotonic() < deadline:
+        time.sleep(0.5)
+        sink = bench.sink()
+    result.update(served=served, traces_received=sink["traces"], spans_received=sink["spans"],
+                  sink_errors=sink["errors"])  # fmt: skip
+    return result
+
+
+def summarize_load(rounds):
+    keys = ("cpu_us_per_request", "rps", "p50_ms", "p99_ms", "rss_mb")
+    summary = {k: round(statistics.median(r[k] for r in rounds), 2) for k in keys}
+    summary["served"] = sum(r["served"] for r in rounds)
+    summary["traces_received"] = sum(r["traces_received"] for r in rounds)
+    summary["spans_per_request"] = round(sum(r["spans_received"] for r in rounds) / max(1, summary["served"]), 2)
+    summary["rounds"] = rounds
+    return summary
+
+
+# -- the report --------------------------------------------------------------------------------------
+
+
+def machine():
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = re.search(r"model name\s*:\s*(.*)", f.read()).group(1).strip()
+    except (OSError, AttributeError):
+        pass
+    versions = {}
+    for package in ("ddfast", "ddtrace", "opentelemetry-sdk", "flask", "gunicorn", "starlette", "uvicorn",
+                    "requests", "httpx"):  # fmt: skip
+        try:
+            from importlib.metadata import version
+
+            versions[package] = version(package)
+        except Exception:
+            versions[package] = None
+    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release(),
+            "packages": versions}  # fmt: skip
+
+
+def table(results):
+    lines = []
+    for scenario, variants in results["scenarios"].items():
+        lines.append("\n%s" % SCENARIOS[scenario])
+        base_i = variants.get("none", {}).get("instructions", {}).get("per_request")
+        base_c = variants.get("none", {}).get("load", {}).get("cpu_us_per_request")
+        lines.append("%-8s %12s %18s %10s %16s %9s %8s %8s %7s %14s %9s" % (
+            "variant", "instr/req", "added", "CPU us/req", "added", "req/s", "p50 ms", "p99 ms", "RSS MB",
+            "traces recv/sent", "spans/req"))  # fmt: skip
+        for variant, figures in variants.items():
+            ins, load = figures.get("instructions", {}), figures.get("load", {})
+            per = ins.get("per_request")
+            cpu = load.get("cpu_us_per_request")
+            lines.append("%-8s %12s %18s %10s %16s %9s %8s %8s %7s %14s %9s" % (
+                variant,
+                "%.2f M" % (per / 1e6) if per else "-",
+                _added(per, base_i, 1e3, "k") if variant != "none" else "",
+                cpu if cpu is not None else "-",
+                _added(cpu, base_c, 1, "us") if variant != "none" else "",
+                load.get("rps", "-"), load.get("p50_ms", "-"), load.get("p99_ms", "-"), load.get("rss_mb", "-"),
+                "%s/%s" % (load["traces_received"], load["served"]) if load and variant != "none" else "-",
+                load.get("spans_per_request", "-") if variant != "none" else "-",
+            ))  # fmt: skip
+    return "\n".join(lines)
+
+
+def _added(value, base, scale, unit):
+    if value is None or not base:
+        return "-"
+    return "+%.0f %s (%.1f%%)" % ((value - base) / scale, unit, 100.0 * (value - base) / base)
+
+
+def added_instructions(results, scenario, variant):
+    variants = results["scenarios"][scenario]
+    return variants[variant]["instructions"]["per_request"] - variants["none"]["instructions"]["per_request"]
+
+
+def check(results, baseline_path):
+    """Fail (False) when ddfast's added instructions per request went past the committed figures."""
+    with open(baseline_path) as f:
+        baseline = json.load(f)
+    ok = True
+    for scenario, committed in baseline["ddfast_added_instructions"].items():
+        if scenario not in results["scenarios"]:
+            continue
+        added = added_instructions(results, scenario, "ddfast")
+        limit = committed + max(CHECK_FLOOR, CHECK_MARGIN * committed)
+        verdict = "ok" if added <= limit else "REGRESSED"
+        ok &= added <= limit
+        print("service check %-10s ddfast adds %7d instructions per request (committed %d, limit %d): %s"
+              % (scenario, added, committed, limit, verdict))  # fmt: skip
+    return ok
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benches.service", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--figures", default="instructions,load")
+    parser.add_argument("--warmup", type=int, default=50, help="requests before the measured ones (callgrind)")
+    parser.add_argument("--requests", type=int, default=300, help="measured requests per callgrind run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved load rounds per variant")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk load per round")
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--cpus", default="0,1", help="cores for the service and for everything else ('' to not pin)")
+    parser.add_argument("--json", default=".benchmarks/service.json")
+    parser.add_argument("--check", metavar="BASELINE", help="fail when ddfast's added instructions regressed")
+    args = parser.parse_args(argv)
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    variants = [v for v in args.variants.split(",") if v]
+    figures = set(args.figures.split(","))
+    for name, known, what in ((scenarios, SCENARIOS, "scenario"), (variants, VARIANTS, "variant")):
+        unknown = set(name) - set(known)
+        if unknown:
+            parser.error("unknown %s %s (known: %s)" % (what, ", ".join(sorted(unknown)), ", ".join(known)))
+    needed = (["valgrind"] if "instructions" in figures else []) + (["wrk"] if "load" in figures else [])
+    needed += ["taskset"] if args.cpus else []
+    missing = [tool for tool in needed if shutil.which(tool) is None]
+    if missing:
+        sys.exit(
+            "benches.service needs %s on PATH (Debian: apt-get install %s)" % (", ".join(missing), " ".join(missing))
+        )
+    if args.check and "none" not in variants:
+        variants.insert(0, "none")
+
+    results = {"date": datetime.date.today().isoformat(), "machine": machine(), "incoming_headers": INCOMING,
+               "settings": vars(args), "scenarios": {s: {v: {} for v in variants} for s in scenarios}}  # fmt: skip
+    bench = Bench(sys.executable, [int(c) for c in args.cpus.split(",")] if args.cpus else None)
+    try:
+        if "instructions" in figures:
+            for scenario in scenarios:
+                for variant in variants:
+                    figure = instructions(bench, scenario, variant, args.warmup, args.requests)
+                    results["scenarios"][scenario][variant]["instructions"] = figure
+                    print("instructions  %-10s %-8s %10d per request" % (scenario, variant, figure["per_request"]),
+                          flush=True)  # fmt: skip
+        if "load" in figures:
+            rounds = {(s, v): [] for s in scenarios for v in variants}
+            for i in range(args.rounds):
+                for scenario in scenarios:
+                    order = variants[i % len(variants) :] + variants[: i % len(variants)]  # interleaved, rotated
+                    for variant in order:
+                        r = load_round(bench, scenario, variant, args.duration, args.connections)
+                        rounds[scenario, variant].append(r)
+                        print("load round %d %-10s %-8s %7.1f us CPU/request %8.1f req/s  traces %d/%d"
+                              % (i + 1, scenario, variant, r["cpu_us_per_request"], r["rps"], r["traces_received"],
+                                 r["served"]), flush=True)  # fmt: skip
+            for (scenario, variant), rs in rounds.items():
+                results["scenarios"][scenario][variant]["load"] = summarize_load(rs)
+    finally:
+        bench.close()
+
+    if args.json:
+        os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    print(table(results))
+    if args.check and not check(results, args.check):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The service benchmark's services (``benches/service``), traced by ddfast and sending to the real
+Datadog test agent under concurrent load: every request arrives as one whole trace (the server span,
+child of the caller's span, named by its route; the client span of the downstream call under it), and
+none is lost. Flask on gunicorn and Starlette on uvicorn, on both implementations. The harness's own
+pieces (the agent sink, the figures, the regression check) are tested here too."""
+
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+from integration_helpers import RealAgent
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# benches.service from a directory holding only the benches package: the checkout's ddfast/ (sources,
+# no compiled modules) stays off sys.path
+_benches_dir = tempfile.mkdtemp(prefix="ddfast-benches-")
+os.symlink(os.path.join(ROOT, "benches"), os.path.join(_benches_dir, "benches"))
+sys.path.insert(0, _benches_dir)
+try:
+    from benches.service import agent_sink
+    from benches.service import run
+finally:
+    sys.path.remove(_benches_dir)
+
+pytest.importorskip("gunicorn")
+pytest.importorskip("uvicorn")
+pytest.importorskip("ddapm_test_agent", reason="ddapm-test-agent is a test dependency (pip install .[test])")
+
+REQUESTS = 120
+TRACE_ID = 4000000000
+
+
+@pytest.fixture(scope="module")
+def agent():
+    a = RealAgent()
+    try:
+        yield a
+    finally:
+        a.stop()
+
+
+@pytest.fixture(scope="module")
+def bench():
+    b = run.Bench(sys.executable, None)
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+@pytest.mark.parametrize(
+    "scenario,server_span,route,client_span",
+    [
+        ("flask", "wsgi.request", "/users/<int:user_id>", "requests.request"),
+        ("starlette", "asgi.request", "/users/{user_id:int}", "http.request"),
+    ],
+)
+def test_every_request_reaches_the_real_agent_as_one_whole_trace(
+    agent, bench, kind, scenario, server_span, route, client_span
+):
+    agent.start_session()
+    env = bench.env("ddfast")
+    env.update(DD_TRACE_AGENT_URL=agent.url, DD_TRACE_WRITER_INTERVAL_SECONDS="0.2")
+    if kind == "python":
+        env.update(DDFAST_NO_EXTENSIONS="1", SERVICE_ALLOW_PURE="1")
+    port = run.free_port()
+    proc = subprocess.Popen(bench.service_command(scenario, port), cwd=bench.root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        run.wait_port(port, proc, 60)
+
+        def call(i):
+            headers = {
+                "x-datadog-trace-id": str(TRACE_ID + i),
+                "x-datadog-parent-id": "77",
+                "x-datadog-sampling-priority": "1",
+            }
+            return run.get(port, "/users/%d" % i, headers)[0]
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:  # concurrent: the writer is fed from many requests
+            assert set(pool.map(call, range(REQUESTS))) == {200}
+        run.stop(proc, 30)  # the last traces are sent at exit
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # a clean exit (uvicorn ends by re-raising the SIGTERM it handled)
+    assert proc.returncode in (0, -15), proc.stdout.read().decode()[-3000:]
+
+    traces = {}
+    for trace in agent.traces():
+        traces.setdefault(trace[0]["trace_id"], []).extend(trace)
+    assert sorted(traces) == [TRACE_ID + i for i in range(REQUESTS)]  # none lost, none extra
+    for trace_id, spans in traces.items():
+        by_name = {s["name"]: s for s in spans}
+        assert sorted(by_name) == sorted([server_span, client_span]) and len(spans) == 2
+        server, client = by_name[server_span], by_name[client_span]
+        assert server["parent_id"] == 77 and client["parent_id"] == server["span_id"]
+        assert server["resource"] == "GET " + route and server["meta"]["http.route"] == route
+        assert client["resource"] == "GET /profile/%d" % (trace_id - TRACE_ID)
+        assert server["meta"]["http.status_code"] == client["meta"]["http.status_code"] == "200"
+        assert server["metrics"]["_sampling_priority_v1"] == 1
+
+
+def test_the_agent_sink_counts_datadog_and_otlp_payloads():
+    import msgpack
+
+    agent_sink.stats = agent_sink.new_stats()
+    traces = [[{"trace_id": 1, "span_id": 1}, {"trace_id": 1, "span_id": 2}], [{"trace_id": 2, "span_id": 3}]]
+    status, _, body = agent_sink.handle("PUT", "/v0.4/traces", msgpack.packb(traces))
+    assert status == 200 and "rate_by_service" in json.loads(body)
+    status, _, _ = agent_sink.handle("PUT", "/v0.5/traces", msgpack.packb([["a"], traces[:1]]))
+    assert status == 200
+    assert agent_sink.handle("PUT", "/v0.4/traces", b"\xc1")[0] == 400  # undecodable: counted, not crashed
+    assert agent_sink.handle("GET", "/info", b"")[0] == 404  # feature discovery: "absent"
+    stats = json.loads(agent_sink.handle("GET", "/__stats", b"")[2])
+    assert (stats["payloads"], stats["traces"], stats["spans"], stats["errors"]) == (3, 3, 5, 1)
+
+
+def _result(none, ddfast):
+    figures = {"none": {"instructions": {"per_request": none}}, "ddfast": {"instructions": {"per_request": ddfast}}}
+    return {"scenarios": {"flask": figures}}
+
+
+def test_the_check_fails_only_past_the_margin(tmp_path, capsys):
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps({"ddfast_added_instructions": {"flask": 200000}}))
+    assert run.check(_result(4000000, 4200000), str(baseline))
+    assert run.check(_result(4000000, 4000000 + 200000 + 29000), str(baseline))  # within 15%
+    assert not run.check(_result(4000000, 4000000 + 200000 + 31000), str(baseline))
+    assert "REGRESSED" in capsys.readouterr().out
