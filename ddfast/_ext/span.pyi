@@ -1,6 +1,7 @@
 from types import TracebackType
 from typing import Any
 from typing import Callable
+from typing import Collection
 from typing import Optional
 from typing import Union
 
@@ -139,3 +140,21 @@ def tracer_trace(
     span_type: Optional[str] = None,
 ) -> Span: ...
 def active_span_of(var: Any) -> Optional[Span]: ...
+def url_without_query(url: str) -> str: ...
+def split_url(url: str) -> tuple[Optional[str], str, str]: ...
+def http_server_start(
+    st: TracerState,
+    var: Any,
+    parent: Optional[Context],
+    name: str,
+    service: Optional[str],
+    component: str,
+    method: str,
+    url: str,
+    path: str,
+    useragent: Optional[str],
+) -> Span: ...
+def http_client_start(
+    st: TracerState, var: Any, name: str, component: str, method: str, url: str, service: Optional[str]
+) -> Span: ...
+def http_status(span: Span, status: Union[int, str], error_statuses: Collection[int]) -> bool: ...

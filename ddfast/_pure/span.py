@@ -15,6 +15,11 @@ Setting or removing one of those keys works as for any other key.
 """
 
 # The module's source, one concern a file (each beside its compiled twin src/span_<name>.pxi).
+from ddfast._pure.span_http import http_client_start  # noqa: F401
+from ddfast._pure.span_http import http_server_start  # noqa: F401
+from ddfast._pure.span_http import http_status  # noqa: F401
+from ddfast._pure.span_http import split_url  # noqa: F401
+from ddfast._pure.span_http import url_without_query  # noqa: F401
 from ddfast._pure.span_object import AUTO_DROP_TAG  # noqa: F401
 from ddfast._pure.span_object import AUTO_KEEP  # noqa: F401
 from ddfast._pure.span_object import AUTO_KEEP_TAG  # noqa: F401

@@ -17,10 +17,15 @@ argument. Each is read once, when the middleware is made or the library patched.
 import contextvars
 import os
 import re
-import urllib.parse
+import sys
 
+from ddfast._impl import load
 from ddfast.settings import asbool
 from ddfast.settings import config
+
+# the per-request span work (ddfast.span's http_* functions) runs in the core; spans of a tracer made on
+# the other twin (tests) go to that twin's functions
+_core = load("span")
 
 #: set while a client integration's span is open, so that a library it calls into (requests ->
 #: urllib3) does not trace and inject the same exchange a second time
@@ -48,44 +53,25 @@ def global_tracer(tracer=None):
 
 def url_without_query(url):
     """``url`` without its query string and fragment (ddtrace does not tag them by default)."""
-    cut = len(url)
-    for mark in ("?", "#"):
-        i = url.find(mark)
-        if 0 <= i < cut:
-            cut = i
-    return url[:cut]
+    return _core.url_without_query(url)
 
 
 def start_server_span(tracer, carrier, name, component, service, method, url, path, distributed, useragent=None):
     """The server span of one request, a child of the context ``carrier``'s headers carry (when
     ``distributed``) and the active span from now on."""
     parent = tracer._http_extract(carrier) if distributed else None
-    if parent is not None and parent.trace_id is None:
-        parent = None
-    span = tracer.start_span(
-        name,
-        child_of=parent,
-        service=service or tracer._service or component,
-        resource="%s %s" % (method, path or "/"),
-        span_type="web",
-        activate=True,
+    return tracer._span_mod.http_server_start(
+        tracer._state, tracer.context_provider._var, parent, name, service, component, method, url, path, useragent
     )
-    span.set_tag("component", component)
-    span.set_tag("span.kind", "server")
-    span.set_tag("http.method", method)
-    span.set_tag("http.url", url_without_query(url))
-    if useragent:
-        span.set_tag("http.useragent", useragent)
-    return span
 
 
 # the status codes that make a span an error, kept current with ddfast.config (read once a change)
-_error_statuses = {"server": frozenset(), "client": frozenset()}
+error_statuses = {"server": frozenset(), "client": frozenset()}
 
 
 def _read_error_statuses(cfg):
-    _error_statuses["server"] = cfg.http_server_error_statuses
-    _error_statuses["client"] = cfg.http_client_error_statuses
+    error_statuses["server"] = cfg.http_server_error_statuses
+    error_statuses["client"] = cfg.http_client_error_statuses
 
 
 _read_error_statuses(config)
@@ -128,17 +114,15 @@ def pairs_getter(pairs):
     return found.get
 
 
-def _is_error(code, side):
-    return code.isdigit() and int(code) in _error_statuses[side]
+def core_of(span):
+    """The core module (compiled or pure twin) whose ``Span`` ``span`` is."""
+    return sys.modules[type(span).__module__]
 
 
 def set_server_status(span, status):
     """Tag a server span with the response's status code (int or text such as ``"200 OK"``); one of
     ``DD_TRACE_HTTP_SERVER_ERROR_STATUSES`` (5xx by default) marks it as an error."""
-    code = str(status).split(" ", 1)[0]
-    span.set_tag("http.status_code", code)
-    if _is_error(code, "server"):
-        span.error = 1
+    core_of(span).http_status(span, status, error_statuses["server"])
 
 
 def traced_instance(app, middleware_of):
@@ -171,22 +155,16 @@ def start_client_span(tracer, name, component, method, url, service=None):
     from now on; ``None`` when another integration already traces this exchange."""
     if _in_client_call.get():
         return None
-    span = tracer.start_span(
-        name,
-        child_of=tracer.context_provider.active(),
-        service=service,
-        resource="%s %s" % (method, urllib.parse.urlsplit(url).path or "/"),
-        span_type="http",
-        activate=True,
+    return tracer._span_mod.http_client_start(
+        tracer._state, tracer.context_provider._var, name, component, method, text(url), service
     )
-    span.set_tag("component", component)
-    span.set_tag("span.kind", "client")
-    span.set_tag("http.method", method)
-    span.set_tag("http.url", url_without_query(url))
-    host = urllib.parse.urlsplit(url).hostname
-    if host:
-        span.set_tag("out.host", host)
-    return span
+
+
+def text(url):
+    """A URL as ``str`` (bytes decoded as latin-1, anything else by ``str``)."""
+    if type(url) is str:
+        return url
+    return url.decode("latin-1") if isinstance(url, bytes) else str(url)
 
 
 def inject(tracer, span, headers):
@@ -213,10 +191,7 @@ class client_call:
 def set_client_status(span, status):
     """Tag a client span with the response's status code; one of ``DD_TRACE_HTTP_CLIENT_ERROR_STATUSES``
     (4xx by default) marks it as an error."""
-    code = str(status)
-    span.set_tag("http.status_code", code)
-    if _is_error(code, "client"):
-        span.error = 1
+    core_of(span).http_status(span, status, error_statuses["client"])
 
 
 def traced_send(span, status_of, send, *args, **kwargs):

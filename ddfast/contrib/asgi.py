@@ -26,13 +26,6 @@ def request_url(scope):
     return "%s://%s%s%s" % (scheme, host, scope.get("root_path", ""), scope.get("path", ""))
 
 
-def _useragent(scope):
-    for name, value in scope.get("headers", ()):
-        if name == b"user-agent":
-            return value.decode("latin-1")
-    return None
-
-
 class TraceMiddleware:
     """Wraps an ASGI 3 ``app``. ``tracer`` defaults to ddfast's global one; ``service`` to
     ``DD_SERVICE`` or ``"asgi"``."""
@@ -41,33 +34,49 @@ class TraceMiddleware:
         if not callable(app):
             raise TypeError("TraceMiddleware wraps an ASGI application (a callable), not %s" % type(app).__name__)
         self.app = app
-        self.tracer = _http.global_tracer(tracer)
+        self.tracer = tracer = _http.global_tracer(tracer)
         self.service = service
         self.distributed_tracing = _http.distributed_tracing("asgi", distributed_tracing)
         self.span_name = span_name
+        # what runs per request, bound once (see ddfast.contrib.wsgi)
+        self._state = tracer._state
+        self._var = tracer.context_provider._var
+        self._start = tracer._span_mod.http_server_start
+        self._status = tracer._span_mod.http_status
+        self._extract = tracer._http_extract if self.distributed_tracing else None
 
     async def __call__(self, scope, receive, send):
-        if scope.get("type") != "http" or not self.tracer.enabled:
+        state = self._state
+        if scope.get("type") != "http" or not state.enabled:
             return await self.app(scope, receive, send)
-        span = _http.start_server_span(
-            self.tracer,
-            scope.get("headers", ()),
-            self.span_name,
-            "asgi",
-            self.service,
-            scope.get("method", "GET"),
-            request_url(scope),
-            scope.get("root_path", "") + scope.get("path", ""),
-            self.distributed_tracing,
-            _useragent(scope),
-        )
+        headers = scope.get("headers", ())
+        host = useragent = None
+        for name, value in headers:  # one pass for the two headers the span needs
+            if name == b"host":
+                host = value.decode("latin-1")
+                if useragent is not None:
+                    break
+            elif name == b"user-agent":
+                useragent = value.decode("latin-1")
+                if host is not None:
+                    break
+        if host is None:
+            server = scope.get("server")
+            host = "%s:%s" % server if server else ""
+        method = scope.get("method", "GET")
+        path = scope.get("root_path", "") + scope.get("path", "")
+        extract = self._extract
+        span = self._start(state, self._var, None if extract is None else extract(headers), self.span_name,
+                           self.service, "asgi", method, "%s://%s%s" % (scope.get("scheme", "http"), host, path),
+                           path, useragent)  # fmt: skip
 
         if _http.header_tags:
-            _http.tag_headers(span, _http.pairs_getter(scope.get("headers", ())))
+            _http.tag_headers(span, _http.pairs_getter(headers))
+        status_of = self._status
 
         async def traced_send(message):
-            if message.get("type") == "http.response.start":
-                _http.set_server_status(span, message.get("status", 200))
+            if message["type"] == "http.response.start":
+                status_of(span, message.get("status", 200), _http.error_statuses["server"])
                 if _http.header_tags:
                     _http.tag_headers(span, _http.pairs_getter(message.get("headers", ())), True)
             await send(message)
@@ -76,12 +85,12 @@ class TraceMiddleware:
             await self.app(scope, receive, traced_send)
         except BaseException as e:
             if "http.status_code" not in span.get_tags():
-                _http.set_server_status(span, 500)
+                status_of(span, 500, _http.error_statuses["server"])
             span.set_exc_info(type(e), e, e.__traceback__)
             raise
         finally:
             if "router" in scope:  # Starlette's router (FastAPI's too) leaves the matched route in the scope
-                _http.set_route(span, scope.get("method", "GET"), getattr(scope.get("route"), "path", None))
+                _http.set_route(span, method, getattr(scope.get("route"), "path", None))
             elif _http.ROUTE_KEY in scope:  # a framework hook's (ddfast.contrib.django)
-                _http.set_route(span, scope.get("method", "GET"), scope[_http.ROUTE_KEY])
+                _http.set_route(span, method, scope[_http.ROUTE_KEY])
             span.finish()

@@ -19,19 +19,33 @@ def patch(tracer=None, service=None):
 
     def __init__(self, *args, **kwargs):
         original(self, *args, **kwargs)
-        self.before_request(_note_route)
         self.wsgi_app = wsgi.TraceMiddleware(self.wsgi_app, tracer=tracer, service=service)
+        self.dispatch_request = _noting_route(self.dispatch_request)
 
     flask.Flask.__init__ = __init__
     return True
 
 
-def _note_route():
-    """Leave the matched rule (``/users/<int:id>``, or None for a 404) for the middleware's span."""
-    from flask import request
+def _noting_route(dispatch_request):
+    """``Flask.dispatch_request`` of one application, leaving the rule it dispatches to (``/users/<int:id>``,
+    or None for a 404) in the environ for the middleware's span: one call per request, inside Flask's own
+    handling (a ``before_request`` function would cost Flask's per-call checks too)."""
+    from flask import globals as flask_globals
 
-    rule = request.url_rule
-    request.environ[_http.ROUTE_KEY] = rule.rule if rule is not None else None
+    current = getattr(flask_globals, "_cv_request", None)
+
+    def dispatch(*args, **kwargs):
+        if current is not None:
+            ctx = current.get(None)
+            request = ctx.request if ctx is not None else None
+        else:
+            request = flask_globals.request
+        if request is not None:
+            rule = request.url_rule
+            request.environ[_http.ROUTE_KEY] = rule.rule if rule is not None else None
+        return dispatch_request(*args, **kwargs)
+
+    return dispatch
 
 
 def unpatch():

@@ -14,30 +14,65 @@ def patch(tracer=None, distributed_tracing=None):
 
     tracer = _http.global_tracer(tracer)
     distributed = _http.distributed_tracing("httpx", distributed_tracing)
+    # bound once: what runs per request
+    state, var, inject = tracer._state, tracer.context_provider._var, tracer._http_inject
+    start_span, status_of = tracer._span_mod.http_client_start, tracer._span_mod.http_status
+    in_client_call, errors = _http._in_client_call, _http.error_statuses
+    headers_type = httpx.Headers
 
     def start(request):
-        span = _http.start_client_span(tracer, "http.request", "httpx", request.method, str(request.url))
-        if span is not None and _http.header_tags:
-            _http.tag_headers(span, request.headers.get)
-        if span is not None and distributed:
-            _http.inject(tracer, span, request.headers)
+        if not state.enabled or in_client_call.get():
+            return None
+        span = start_span(state, var, "http.request", "httpx", request.method, str(request.url), None)
+        headers = request.headers
+        if _http.header_tags:
+            _http.tag_headers(span, headers.get)
+        if distributed:
+            if type(headers) is headers_type and hasattr(headers, "_list"):
+                _inject_into_list(inject, span, headers)
+            else:
+                inject(span, headers)
         return span
+
+    def finish(span, response):
+        status_of(span, response.status_code, errors["client"])
+        if _http.header_tags:
+            _http.tag_headers(span, response.headers.get, True)
+        span.finish()
 
     def make_sync(send):
         def traced_send(self, request, *args, **kwargs):
-            span = start(request) if tracer.enabled else None
+            span = start(request)
             if span is None:
                 return send(self, request, *args, **kwargs)
-            return _http.traced_send(span, _status, send, self, request, *args, **kwargs)
+            token = in_client_call.set(True)
+            try:
+                response = send(self, request, *args, **kwargs)
+            except BaseException as e:
+                _http.finish_with_error(span, e)
+                raise
+            finally:
+                in_client_call.reset(token)
+            finish(span, response)
+            return response
 
         return traced_send
 
     def make_async(send):
         async def traced_send(self, request, *args, **kwargs):
-            span = start(request) if tracer.enabled else None
+            span = start(request)
             if span is None:
                 return await send(self, request, *args, **kwargs)
-            return await _http.traced_send_async(span, _status, send, self, request, *args, **kwargs)
+            token = in_client_call.set(True)
+            try:
+                response = await send(self, request, *args, **kwargs)
+            except BaseException as e:
+                _http.finish_with_error(span, e)
+                raise
+            finally:
+                in_client_call.reset(token)
+            finish(span, response)
+            return response
 
         return traced_send
 
@@ -45,8 +80,21 @@ def patch(tracer=None, distributed_tracing=None):
     return _patch.wrap(httpx.AsyncClient, "send", make_async) or patched
 
 
-def _status(response):
-    return response.status_code
+def _inject_into_list(inject, span, headers):
+    """Inject into ``httpx.Headers`` through its list of ``(name, lower-case name, value)`` bytes, as its
+    ``__setitem__`` stores them, without a Python call and a scan of the list per header; a header the
+    request already has is replaced the usual way."""
+    injected = {}
+    inject(span, injected)
+    items = headers._list
+    present = {item[1] for item in items} if items else ()
+    for name, value in injected.items():
+        raw = name.encode("latin-1")
+        lower = raw.lower()
+        if lower in present:
+            headers[name] = value
+        else:
+            items.append((raw, lower, value.encode("latin-1")))
 
 
 def unpatch():

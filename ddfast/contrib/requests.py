@@ -14,27 +14,50 @@ def patch(tracer=None, distributed_tracing=None):
 
     tracer = _http.global_tracer(tracer)
     distributed = _http.distributed_tracing("requests", distributed_tracing)
+    # bound once: what runs per request
+    state, var, inject = tracer._state, tracer.context_provider._var, tracer._http_inject
+    start, status_of = tracer._span_mod.http_client_start, tracer._span_mod.http_status
+    in_client_call, errors = _http._in_client_call, _http.error_statuses
+    from requests.structures import CaseInsensitiveDict as case_insensitive
 
     def make(send):
         def traced_send(self, request, **kwargs):
-            if not tracer.enabled:
+            if not state.enabled or in_client_call.get():
                 return send(self, request, **kwargs)
-            span = _http.start_client_span(tracer, "requests.request", "requests", request.method, request.url)
-            if span is None:
-                return send(self, request, **kwargs)
+            url = request.url
+            span = start(state, var, "requests.request", "requests", request.method,
+                         url if type(url) is str else _http.text(url), None)  # fmt: skip
+            headers = request.headers
             if _http.header_tags:
-                _http.tag_headers(span, request.headers.get)
+                _http.tag_headers(span, headers.get)
             if distributed:
-                _http.inject(tracer, span, request.headers)
-            return _http.traced_send(span, _status, send, self, request, **kwargs)
+                if type(headers) is case_insensitive:
+                    # straight into the dict's store (lower-case name -> (name, value)), as its __setitem__
+                    # would put them, without a Python call per header
+                    injected = {}
+                    inject(span, injected)
+                    store = headers._store
+                    for name, value in injected.items():
+                        store[name.lower()] = (name, value)
+                else:
+                    inject(span, headers)
+            token = in_client_call.set(True)  # requests -> urllib3: the exchange is traced once
+            try:
+                response = send(self, request, **kwargs)
+            except BaseException as e:
+                _http.finish_with_error(span, e)
+                raise
+            finally:
+                in_client_call.reset(token)
+            status_of(span, response.status_code, errors["client"])
+            if _http.header_tags:
+                _http.tag_headers(span, response.headers.get, True)
+            span.finish()
+            return response
 
         return traced_send
 
     return _patch.wrap(requests.Session, "send", make)
-
-
-def _status(response):
-    return response.status_code
 
 
 def unpatch():

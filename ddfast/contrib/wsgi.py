@@ -24,7 +24,8 @@ def request_url(environ):
     return "%s://%s%s%s" % (scheme, host, environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""))
 
 
-_NOT_ROUTED = object()
+#: what ``route_of`` gives (and the default of the environ's ``ROUTE_KEY``) when no framework said
+NOT_ROUTED = object()
 _UNPREFIXED = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
 
 
@@ -61,38 +62,43 @@ class _Response:
 
 class TraceMiddleware:
     """Wraps a WSGI ``app``. ``tracer`` defaults to ddfast's global one; ``service`` to ``DD_SERVICE``
-    or ``"wsgi"``."""
+    or ``"wsgi"``. ``route_of(environ)``, when a framework hook sets it, gives the route template that
+    served the request (None when the router matched nothing, ``NOT_ROUTED`` when it cannot tell)."""
 
     def __init__(self, app, tracer=None, service=None, distributed_tracing=None, span_name="wsgi.request"):
         if not callable(app):
             raise TypeError("TraceMiddleware wraps a WSGI application (a callable), not %s" % type(app).__name__)
         self.app = app
-        self.tracer = _http.global_tracer(tracer)
+        self.tracer = tracer = _http.global_tracer(tracer)
         self.service = service
         self.distributed_tracing = _http.distributed_tracing("wsgi", distributed_tracing)
         self.span_name = span_name
+        self.route_of = None
+        # what runs per request, bound once: the tracer's state and active-span variable, the core's
+        # span functions and the extraction (None: not distributed)
+        self._state = tracer._state
+        self._var = tracer.context_provider._var
+        self._start = tracer._span_mod.http_server_start
+        self._status = tracer._span_mod.http_status
+        self._extract = tracer._http_extract if self.distributed_tracing else None
 
     def __call__(self, environ, start_response):
-        if not self.tracer.enabled:
+        state = self._state
+        if not state.enabled:
             return self.app(environ, start_response)
-        span = _http.start_server_span(
-            self.tracer,
-            environ,
-            self.span_name,
-            "wsgi",
-            self.service,
-            environ.get("REQUEST_METHOD", "GET"),
-            request_url(environ),
-            environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
-            self.distributed_tracing,
-            environ.get("HTTP_USER_AGENT"),
-        )
-
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        host = environ.get("HTTP_HOST")
+        url = "%s://%s%s" % (environ.get("wsgi.url_scheme", "http"), host, path) if host else request_url(environ)
+        extract = self._extract
+        span = self._start(state, self._var, None if extract is None else extract(environ), self.span_name,
+                           self.service, "wsgi", method, url, path, environ.get("HTTP_USER_AGENT"))  # fmt: skip
         if _http.header_tags:
             _http.tag_headers(span, functools.partial(environ_header, environ))
+        status_of = self._status
 
         def traced_start_response(status, headers, exc_info=None):
-            _http.set_server_status(span, status)
+            status_of(span, status, _http.error_statuses["server"])
             if _http.header_tags:
                 _http.tag_headers(span, _http.pairs_getter(headers), True)
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
@@ -102,7 +108,8 @@ class TraceMiddleware:
         except BaseException as e:
             _http.finish_with_error(span, e)
             raise
-        route = environ.get(_http.ROUTE_KEY, _NOT_ROUTED)
-        if route is not _NOT_ROUTED:  # a framework hook said which route served the request
-            _http.set_route(span, environ.get("REQUEST_METHOD", "GET"), route)
+        route_of = self.route_of
+        route = environ.get(_http.ROUTE_KEY, NOT_ROUTED) if route_of is None else route_of(environ)
+        if route is not NOT_ROUTED:  # a framework hook said which route served the request
+            _http.set_route(span, method, route)
         return _Response(body, span)
