@@ -32,6 +32,10 @@ cdef inline str _text(object value, str encoding):
     backslash escapes for values, as ddtrace does); None for any other type."""
     if type(value) is str:
         return <str>value
+    if type(value) is bytes:  # what ASGI servers give: decoded in place, no copy, no method call
+        if encoding == "latin-1":
+            return PyUnicode_DecodeLatin1(PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value), NULL)
+        return PyUnicode_DecodeUTF8(PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value), "backslashreplace")
     if isinstance(value, str):
         return str(value)
     if isinstance(value, (bytes, bytearray)):
@@ -70,15 +74,19 @@ cdef inline bint _folded_equal(const char *key, int k, Py_ssize_t n) noexcept:
 cdef int _slot_of(str key) noexcept:
     """The slot of header ``key``, compared ASCII-case-insensitively with the known names of its length
     (what ``KNOWN_KEYS.get(key.lower())`` gives, without making the lower-cased string), or -1."""
-    cdef Py_ssize_t n = len(key)
+    if PyUnicode_KIND(key) != 1:  # a character above U+00FF: no known (ASCII) name
+        return -1
+    return _slot_of_chars(<const char *>PyUnicode_DATA(key), len(key))
+
+
+cdef int _slot_of_chars(const char *key, Py_ssize_t n) noexcept:
+    """``_slot_of`` for a name of ``n`` one-byte characters at ``key`` (a latin-1 str's or a bytes' data)."""
     cdef int k, end
     if n >= 64 or _by_len_count[n] == 0:
         return -1
-    if PyUnicode_KIND(key) != 1:  # a character above U+00FF: no known (ASCII) name
-        return -1
     end = _by_len_start[n] + _by_len_count[n]
     for k in range(_by_len_start[n], end):
-        if _folded_equal(<const char *>PyUnicode_DATA(key), k, n):
+        if _folded_equal(key, k, n):
             return _known_slot[k]
     return -1
 
@@ -86,7 +94,6 @@ cdef int _slot_of(str key) noexcept:
 cdef inline void _put(_Headers h, str key, object value, bint ot_baggage):
     cdef int slot = _slot_of(key)
     cdef str lower
-    cdef str text
     if slot < 0:
         if ot_baggage:
             lower = key.lower()
@@ -95,7 +102,11 @@ cdef inline void _put(_Headers h, str key, object value, bint ot_baggage):
             elif lower.startswith(_WSGI_OT_BAGGAGE_PREFIX):
                 _put_ot(h, OT_BAGGAGE_PREFIX + lower[len(_WSGI_OT_BAGGAGE_PREFIX):], value)
         return
-    text = _text(value, "utf-8")
+    _put_slot(h, slot, value)
+
+
+cdef void _put_slot(_Headers h, int slot, object value):
+    cdef str text = _text(value, "utf-8")
     if text is None:
         if value is not None:
             record("header_value_type", _SLOT_NAMES[slot])
@@ -157,11 +168,21 @@ cdef _Headers _read(object carrier, bint ot_baggage):
             "extract() expects a mapping of headers, a WSGI environ or a list of (name, value) pairs, not %s"
             % type(carrier).__name__
         )
+    cdef int slot
     for pair in pairs:
-        try:
-            k, value = pair
-        except (TypeError, ValueError):
-            record("malformed_carrier_item", pair)
+        if type(pair) is tuple and PyTuple_GET_SIZE(pair) == 2:
+            k = <object>PyTuple_GET_ITEM(pair, 0)
+            value = <object>PyTuple_GET_ITEM(pair, 1)
+        else:
+            try:
+                k, value = pair
+            except (TypeError, ValueError):
+                record("malformed_carrier_item", pair)
+                continue
+        if type(k) is bytes and not ot_baggage:  # ASGI's names: compared as they are, never decoded
+            slot = _slot_of_chars(PyBytes_AS_STRING(k), PyBytes_GET_SIZE(k))
+            if slot >= 0:
+                _put_slot(h, slot, value)
             continue
         key = _text(k, "latin-1")
         if key is not None and _maybe_known(key, ot_baggage):

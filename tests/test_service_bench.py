@@ -130,6 +130,9 @@ def test_the_check_fails_only_past_the_margin(tmp_path, capsys):
     baseline = tmp_path / "baseline.json"
     baseline.write_text(json.dumps({"ddfast_added_instructions": {"flask": 200000}}))
     assert run.check(_result(4000000, 4200000), str(baseline))
-    assert run.check(_result(4000000, 4000000 + 200000 + 29000), str(baseline))  # within 15%
-    assert not run.check(_result(4000000, 4000000 + 200000 + 31000), str(baseline))
+    assert run.check(_result(4000000, 4000000 + 200000 + 39000), str(baseline))  # within the 40k floor
+    assert not run.check(_result(4000000, 4000000 + 200000 + 41000), str(baseline))
+    baseline.write_text(json.dumps({"ddfast_added_instructions": {"flask": 400000}}))
+    assert run.check(_result(4000000, 4000000 + 400000 + 59000), str(baseline))  # within 15%
+    assert not run.check(_result(4000000, 4000000 + 400000 + 61000), str(baseline))
     assert "REGRESSED" in capsys.readouterr().out
