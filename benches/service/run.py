@@ -121,6 +121,7 @@ class Bench:
         )
 
     def env(self, variant):
+        # the caller's DD_ variables pass through (to measure a setting), in every variant alike
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "DDFAST_", "PYTHON"))}
         env.update(
             PYTHONPATH=self.root,
@@ -197,7 +198,14 @@ def callgrind_run(bench, scenario, variant, count, keep=None):
         scenario, port
     )
     log = open(os.path.join(out, "log"), "w+")
-    proc = subprocess.Popen(bench._pin(0) + command, cwd=bench.root, env=bench.env(variant), stdout=log, stderr=log)
+    env = bench.env(variant)
+    # callgrind runs the service about 50 times slower: work the tracers do on a timer (the writers' flush
+    # every second) would be counted 50 times too often per request. A long interval leaves each run one
+    # flush at exit, with every trace in it, so the count keeps the per-trace cost of sending, as in a
+    # busy service, where one flush carries hundreds of traces
+    env.setdefault("DD_TRACE_WRITER_INTERVAL_SECONDS", "600")
+    env.setdefault("OTEL_BSP_SCHEDULE_DELAY", "600000")
+    proc = subprocess.Popen(bench._pin(0) + command, cwd=bench.root, env=env, stdout=log, stderr=log)
     try:
         wait_port(port, proc, 600)
         pid = server_pid(scenario, proc)

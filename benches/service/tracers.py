@@ -70,21 +70,37 @@ PROPAGATION_HEADERS = {
 
 
 def send_propagation_headers(client):
-    """Untraced, the client still sends the headers a tracer would (the ``headers`` variant), through the
-    library's public API: what the HTTP library's own handling of them costs, apart from any tracer's work."""
+    """Untraced, the client still sends the headers ddfast would send (the ``headers`` variant), written
+    into the request the way ddfast's integration writes them: what the HTTP library's own handling of
+    them costs, apart from any tracer's work."""
+
+    def inject(_span, headers):
+        headers.update(PROPAGATION_HEADERS)
+
     if client == "requests":
         import requests
 
         owner, name = requests.Session, "send"
+
+        def add(request):
+            store = request.headers._store
+            for header, value in PROPAGATION_HEADERS.items():
+                store[header] = (header, value)
+
     else:
         import httpx
 
+        from ddfast.contrib.httpx import _inject_into_list
+
         owner, name = httpx.AsyncClient, "send"
+
+        def add(request):
+            _inject_into_list(inject, None, request.headers)
+
     original = getattr(owner, name)
 
     def send(self, request, *args, **kwargs):
-        for header, value in PROPAGATION_HEADERS.items():
-            request.headers[header] = value
+        add(request)
         return original(self, request, *args, **kwargs)
 
     setattr(owner, name, send)
