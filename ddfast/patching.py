@@ -19,6 +19,9 @@ PATCHABLE = {
     "flask": "ddfast.contrib.flask",
     "starlette": "ddfast.contrib.starlette",
     "django": "ddfast.contrib.django",
+    "falcon": "ddfast.contrib.falcon",
+    "pyramid": "ddfast.contrib.pyramid",
+    "bottle": "ddfast.contrib.bottle",
 }
 
 

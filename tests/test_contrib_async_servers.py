@@ -46,9 +46,13 @@ def test_aiohttp_server_and_client(traced, style):
     async def missing(request):
         raise web.HTTPNotFound()
 
+    async def user(request):
+        return web.Response(text="user " + request.match_info["id"])
+
     app = web.Application()
     app.router.add_get("/checkout", checkout)
     app.router.add_get("/missing", missing)
+    app.router.add_get("/users/{id}", user)
     traced_aiohttp.trace_app(app, tracer=traced, service="shop")
     loop = LoopThread()
     sock = h.free_socket()
@@ -58,10 +62,13 @@ def test_aiohttp_server_and_client(traced, style):
     try:
         status, body = h.get(sock.getsockname()[1], "/checkout?x=1", h.INCOMING[style])
         missing_status, _ = h.get(sock.getsockname()[1], "/missing", {})
+        user_statuses = [h.get(sock.getsockname()[1], "/users/%d" % i, {})[0] for i in (7, 8)]
+        unrouted_status, _ = h.get(sock.getsockname()[1], "/no/such/page", {})
     finally:
         loop.run(runner.cleanup())
         loop.close()
     assert status == 200 and body == b"ok downstream" and missing_status == 404
+    assert user_statuses == [200, 200] and unrouted_status == 404
     spans = traced.writer.pop()
     servers = [s for s in spans if s.get_tag("span.kind") == "server"]
     server_span = next(s for s in servers if s.resource == "GET /checkout")
@@ -72,6 +79,11 @@ def test_aiohttp_server_and_client(traced, style):
     assert server_span.get_tag("http.status_code") == "200" and server_span.service == "shop"
     not_found = next(s for s in servers if s.resource == "GET /missing")
     assert not_found.get_tag("http.status_code") == "404" and not_found.error == 0
+    # named by the matched resource: one resource for every user, and one for every unknown URL
+    users = [s for s in servers if "/users/" in (s.get_tag("http.url") or "")]
+    assert [(s.resource, s.get_tag("http.route")) for s in users] == [("GET /users/{id}", "/users/{id}")] * 2
+    unrouted = next(s for s in servers if s.get_tag("http.url").endswith("/no/such/page"))
+    assert unrouted.resource == "GET 404" and unrouted.get_tag("http.route") is None
 
 
 @pytest.mark.parametrize("style", list(h.INCOMING))
@@ -94,13 +106,18 @@ def test_tornado_server_with_urllib3_client(traced, style):
         def get(self):
             raise RuntimeError("boom")
 
+    class User(web.RequestHandler):
+        def get(self, user_id):
+            self.write("user " + user_id)
+
     loop = LoopThread()
     sock = h.free_socket()
 
     sock.setblocking(False)
 
     async def start():
-        server = httpserver.HTTPServer(web.Application([("/checkout", Checkout), ("/boom", Boom)]))
+        app = web.Application([("/checkout", Checkout), ("/boom", Boom), (r"/users/([0-9]+)", User)])
+        server = httpserver.HTTPServer(app)
         server.add_socket(sock)
         return server
 
@@ -108,10 +125,13 @@ def test_tornado_server_with_urllib3_client(traced, style):
     try:
         status, body = h.get(sock.getsockname()[1], "/checkout", h.INCOMING[style])
         boom_status, _ = h.get(sock.getsockname()[1], "/boom", {})
+        user_statuses = [h.get(sock.getsockname()[1], "/users/%d" % i, {})[0] for i in (7, 8)]
+        unrouted_status, _ = h.get(sock.getsockname()[1], "/no/such/page", {})
     finally:
         loop.loop.call_soon_threadsafe(server.stop)
         loop.close()
     assert status == 200 and body == b"ok downstream" and boom_status == 500
+    assert user_statuses == [200, 200] and unrouted_status == 404
     spans = traced.writer.pop()
     server_span = next(s for s in spans if s.resource == "GET /checkout")
     client_span = next(s for s in spans if s.name == "urllib3.request")
@@ -121,6 +141,11 @@ def test_tornado_server_with_urllib3_client(traced, style):
     h.assert_sent_downstream(traced.downstream.received[-1], client_span)
     boom = next(s for s in spans if s.resource == "GET /boom")
     assert boom.error == 1 and boom.get_tag("http.status_code") == "500"
+    # named by the matched URL spec, reversed as Tornado does; unknown URLs share one resource
+    users = [s for s in spans if "/users/" in (s.get_tag("http.url") or "")]
+    assert [(s.resource, s.get_tag("http.route")) for s in users] == [("GET /users/%s", "/users/%s")] * 2
+    unrouted = next(s for s in spans if (s.get_tag("http.url") or "").endswith("/no/such/page"))
+    assert unrouted.resource == "GET 404" and unrouted.get_tag("http.route") is None
 
 
 def test_requests_over_urllib3_is_traced_once(traced):

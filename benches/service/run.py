@@ -307,6 +307,35 @@ def load_round(bench, scenario, variant, duration, connections, warmup_seconds=2
     return result
 
 
+def soak(bench, scenario, variant, seconds, connections, slice_seconds=30):
+    """One service life under ``seconds`` of wrk load, in slices: the server's RSS after each (bounded
+    memory), and the traces the sink received against the requests served (nothing lost)."""
+    bench.sink("/__reset")
+    served_before = bench.downstream_count()
+    port = free_port()
+    proc = subprocess.Popen(bench._pin(0) + bench.service_command(scenario, port), cwd=bench.root,
+                            env=bench.env(variant), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_port(port, proc, 60)
+        pid = server_pid(scenario, proc)
+        rss, requests = [rss_kb(pid) / 1024], 0
+        for _ in range(max(1, seconds // slice_seconds)):
+            requests += wrk(bench, port, slice_seconds, connections)["requests"]
+            rss.append(rss_kb(pid) / 1024)
+        stop(proc, 60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    served = bench.downstream_count() - served_before
+    deadline = time.monotonic() + 10
+    sink = bench.sink()
+    while sink["traces"] < served and time.monotonic() < deadline:
+        time.sleep(0.5)
+        sink = bench.sink()
+    return {"seconds": seconds, "requests": requests, "served": served, "traces_received": sink["traces"],
+            "rss_mb": [round(r, 1) for r in rss]}  # fmt: skip
+
+
 def summarize_load(rounds):
     keys = ("cpu_us_per_request", "rps", "p50_ms", "p99_ms", "rss_mb")
     summary = {k: round(statistics.median(r[k] for r in rounds), 2) for k in keys}
@@ -414,6 +443,13 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3, help="interleaved load rounds per variant")
     parser.add_argument("--duration", type=int, default=10, help="seconds of wrk load per round")
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument(
+        "--soak",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="also run ddfast this long under load: RSS over time, traces lost",
+    )
     parser.add_argument("--cpus", default="0,1", help="cores for the service and for everything else ('' to not pin)")
     parser.add_argument("--json", default=".benchmarks/service.json")
     parser.add_argument("--keep", metavar="DIR", help="keep the callgrind profiles here (callgrind_annotate)")
@@ -465,6 +501,13 @@ def main(argv=None):
                                  r["served"]), flush=True)  # fmt: skip
             for (scenario, variant), rs in rounds.items():
                 results["scenarios"][scenario][variant]["load"] = summarize_load(rs)
+        if args.soak:
+            for scenario in scenarios:
+                figure = soak(bench, scenario, "ddfast", args.soak, args.connections)
+                results["scenarios"][scenario].setdefault("ddfast", {})["soak"] = figure
+                print("soak %-10s ddfast %d s: %d requests, traces %d/%d, RSS MB %s"
+                      % (scenario, args.soak, figure["requests"], figure["traces_received"], figure["served"],
+                         figure["rss_mb"]), flush=True)  # fmt: skip
     finally:
         bench.close()
 

@@ -128,10 +128,20 @@ def set_server_status(span, status):
 def traced_instance(app, middleware_of):
     """The tracing middleware of framework application ``app`` (made once, by ``middleware_of(app)``,
     and kept on it), for hooks that patch the framework's ``__call__`` (``contrib.django``, ``.starlette``)."""
-    traced = app.__dict__.get("_ddfast_traced")
+    store = getattr(app, "__dict__", None)
+    if store is None:  # an application class with __slots__ (Falcon's): kept here, with the application
+        store = _slotted.get(id(app))
+        if store is None or store["app"] is not app:
+            store = _slotted[id(app)] = {"app": app}
+    traced = store.get("_ddfast_traced")
     if traced is None:
-        traced = app.__dict__["_ddfast_traced"] = middleware_of(app)
+        traced = store["_ddfast_traced"] = middleware_of(app)
     return traced
+
+
+# the middleware of applications that cannot hold an attribute, by id (applications live as long as
+# the process; the application is kept with it, so an id is never reused while in here)
+_slotted = {}
 
 
 #: where a framework hook leaves the route template of a request (in the WSGI environ or the ASGI scope:

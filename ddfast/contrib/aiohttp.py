@@ -1,7 +1,8 @@
 """aiohttp, both sides.
 
 - Server: ``trace_app(app)`` adds a middleware that gives each request an ``aiohttp.request`` server
-  span, a child of the caller's trace, active while the handler runs (``DD_AIOHTTP_DISTRIBUTED_TRACING``).
+  span, a child of the caller's trace, active while the handler runs (``DD_AIOHTTP_DISTRIBUTED_TRACING``),
+  named after the matched resource (``GET /users/{id}``, ``http.route``; ``GET 404`` when none).
 - Client: ``trace_config()`` is an ``aiohttp.TraceConfig`` giving each request of a ``ClientSession``
   an ``aiohttp.request`` client span whose context is injected into the request headers; ``patch()``
   adds it to every ``ClientSession`` made afterwards (``DD_AIOHTTP_CLIENT_DISTRIBUTED_TRACING``).
@@ -22,33 +23,36 @@ def middleware(tracer=None, service=None, distributed_tracing=None):
     async def ddfast_trace(request, handler):
         if not tracer.enabled:
             return await handler(request)
-        span = _http.start_server_span(
-            tracer,
-            request.headers,
-            "aiohttp.request",
-            "aiohttp",
-            service,
-            request.method,
-            str(request.url),
-            request.path,
-            distributed,
-            request.headers.get("User-Agent"),
-        )
+        headers = request.headers
+        span = _http.start_server_span(tracer, headers, "aiohttp.request", "aiohttp", service, request.method,
+                                       str(request.url), request.path, distributed, headers.get("User-Agent"))  # fmt: skip
+        if _http.header_tags:
+            _http.tag_headers(span, headers.get)
+        status, response = 500, None
         try:
             response = await handler(request)
+            status = response.status
+            return response
         except web.HTTPException as e:
-            _http.set_server_status(span, e.status)
-            span.finish()
+            status, response = e.status, e
             raise
         except BaseException as e:
-            _http.set_server_status(span, 500)
-            _http.finish_with_error(span, e)
+            span.set_exc_info(type(e), e, e.__traceback__)
             raise
-        _http.set_server_status(span, response.status)
-        span.finish()
-        return response
+        finally:
+            _http.set_server_status(span, status)
+            if _http.header_tags and response is not None:
+                _http.tag_headers(span, response.headers.get, True)
+            _http.set_route(span, request.method, _route(request))
+            span.finish()
 
     return ddfast_trace
+
+
+def _route(request):
+    """The matched resource's route (``/users/{id}``), or None when the router matched nothing."""
+    resource = getattr(getattr(request.match_info, "route", None), "resource", None)
+    return getattr(resource, "canonical", None) if resource is not None else None
 
 
 def trace_app(app, tracer=None, service=None, distributed_tracing=None):
@@ -68,6 +72,8 @@ def trace_config(tracer=None, distributed_tracing=None):
         ctx.ddfast_span = None
         if tracer.enabled:
             span = _http.start_client_span(tracer, "aiohttp.request", "aiohttp_client", params.method, str(params.url))
+            if span is not None and _http.header_tags:
+                _http.tag_headers(span, params.headers.get)
             if span is not None and distributed:
                 _http.inject(tracer, span, params.headers)
             ctx.ddfast_span = span
@@ -76,6 +82,8 @@ def trace_config(tracer=None, distributed_tracing=None):
         span = getattr(ctx, "ddfast_span", None)
         if span is not None:
             _http.set_client_status(span, params.response.status)
+            if _http.header_tags:
+                _http.tag_headers(span, params.response.headers.get, True)
             span.finish()
 
     async def on_exception(session, ctx, params):

@@ -1,0 +1,52 @@
+"""What the framework hooks (``ddfast.contrib.bottle``, ``.falcon``, ``.pyramid``) share: running each
+application behind its own tracing middleware, made on its first call, by patching the framework's
+application class (``__call__``), so that an application needs no change to be traced."""
+
+import functools
+
+from ddfast.contrib import _http
+from ddfast.contrib import asgi
+from ddfast.contrib import wsgi
+
+
+class AppPatch:
+    """Patches ``owner.__call__`` (a WSGI or, with ``is_asgi``, an ASGI application class) so that every
+    instance runs behind ``wsgi``/``asgi.TraceMiddleware``; ``route_of(environ)`` names the route (WSGI)."""
+
+    def __init__(self, owner, is_asgi=False, route_of=None):
+        self.owner = owner
+        self.is_asgi = is_asgi
+        self.route_of = route_of
+        self.original = None
+
+    def patch(self, tracer=None, service=None):
+        if self.original is not None:
+            return False
+        self.original = original = self.owner.__call__
+        route_of = self.route_of
+
+        def middleware_of(app):
+            if self.is_asgi:
+                return asgi.TraceMiddleware(functools.partial(original, app), tracer=tracer, service=service)
+            middleware = wsgi.TraceMiddleware(functools.partial(original, app), tracer=tracer, service=service)
+            middleware.route_of = route_of
+            return middleware
+
+        if self.is_asgi:
+
+            async def __call__(app, scope, receive, send):
+                await _http.traced_instance(app, middleware_of)(scope, receive, send)
+
+        else:
+
+            def __call__(app, environ, start_response):
+                return _http.traced_instance(app, middleware_of)(environ, start_response)
+
+        __call__.__doc__ = original.__doc__
+        self.owner.__call__ = __call__
+        return True
+
+    def unpatch(self):
+        if self.original is not None:
+            self.owner.__call__ = self.original
+            self.original = None
