@@ -90,12 +90,14 @@ def send_propagation_headers(client):
     else:
         import httpx
 
+        from ddfast.contrib.httpx import _hiding_injected
         from ddfast.contrib.httpx import _inject_into_list
 
         owner, name = httpx.AsyncClient, "send"
+        httpx.Cookies.extract_cookies = _hiding_injected(httpx.Cookies.extract_cookies)
 
         def add(request):
-            _inject_into_list(inject, None, request.headers)
+            _inject_into_list(inject, None, request.headers, request)
 
     original = getattr(owner, name)
 

@@ -24,8 +24,10 @@ def middleware(tracer=None, service=None, distributed_tracing=None):
         if not tracer.enabled:
             return await handler(request)
         headers = request.headers
-        span = _http.start_server_span(tracer, headers, "aiohttp.request", "aiohttp", service, request.method,
-                                       str(request.url), request.path, distributed, headers.get("User-Agent"))  # fmt: skip
+        span = _http.start_server_span(
+            tracer, headers, "aiohttp.request", "aiohttp", service, request.method, str(request.url), request.path,
+            distributed, headers.get("User-Agent"),
+        )  # fmt: skip
         if _http.header_tags:
             _http.tag_headers(span, headers.get)
         status, response = 500, None

@@ -29,7 +29,7 @@ def patch(tracer=None, distributed_tracing=None):
             _http.tag_headers(span, headers.get)
         if distributed:
             if type(headers) is headers_type and hasattr(headers, "_list"):
-                _inject_into_list(inject, span, headers)
+                _inject_into_list(inject, span, headers, request)
             else:
                 inject(span, headers)
         return span
@@ -76,18 +76,25 @@ def patch(tracer=None, distributed_tracing=None):
 
         return traced_send
 
+    if distributed:
+        _patch.wrap(httpx.Cookies, "extract_cookies", _hiding_injected)
     patched = _patch.wrap(httpx.Client, "send", make_sync)
     return _patch.wrap(httpx.AsyncClient, "send", make_async) or patched
 
 
-def _inject_into_list(inject, span, headers):
+#: on a request, ``(index, entries)`` of the headers ddfast appended to its list
+_INJECTED = "_ddfast_injected"
+
+
+def _inject_into_list(inject, span, headers, request=None):
     """Inject into ``httpx.Headers`` through its list of ``(name, lower-case name, value)`` bytes, as its
     ``__setitem__`` stores them, without a Python call and a scan of the list per header; a header the
-    request already has is replaced the usual way."""
+    request already has is replaced the usual way. What was appended is noted on ``request``."""
     injected = {}
     inject(span, injected)
     items = headers._list
     present = {item[1] for item in items} if items else ()
+    start = len(items)
     for name, value in injected.items():
         raw = name.encode("latin-1")
         lower = raw.lower()
@@ -95,6 +102,32 @@ def _inject_into_list(inject, span, headers):
             headers[name] = value
         else:
             items.append((raw, lower, value.encode("latin-1")))
+    if request is not None and len(items) > start:
+        setattr(request, _INJECTED, (start, items[start:]))
+
+
+def _hiding_injected(extract_cookies):
+    """``Cookies.extract_cookies`` that does not see the headers ddfast appended to the request: httpx
+    copies every request header into a ``urllib`` request for its cookie jar on each response (a scan of
+    the list per header), and propagation headers never matter to cookies."""
+
+    def traced_extract_cookies(self, response):
+        request = getattr(response, "_request", None)
+        injected = getattr(request, _INJECTED, None) if request is not None else None
+        if injected is None:
+            return extract_cookies(self, response)
+        start, added = injected
+        items = request.headers._list
+        end = start + len(added)
+        if len(items) < end or items[start] is not added[0] or items[end - 1] is not added[-1]:
+            return extract_cookies(self, response)  # the list changed since: leave it as it is
+        del items[start:end]
+        try:
+            return extract_cookies(self, response)
+        finally:
+            items[start:start] = added
+
+    return traced_extract_cookies
 
 
 def unpatch():
@@ -102,3 +135,4 @@ def unpatch():
 
     _patch.unwrap(httpx.Client, "send")
     _patch.unwrap(httpx.AsyncClient, "send")
+    _patch.unwrap(httpx.Cookies, "extract_cookies")

@@ -9,7 +9,6 @@ its pattern's groups become ``%s``, as in ddtrace), ``GET 404`` when no spec mat
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
 
-
 #: where the matched URL spec's route is left on the request (HTTPServerRequest) for the span
 _ROUTE_ATTR = "_ddfast_route"
 
