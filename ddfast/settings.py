@@ -239,6 +239,8 @@ class Config:
         "http_server_error_statuses",
         "http_client_error_statuses",
         "trace_header_tags",
+        "client_ip_enabled",
+        "client_ip_header",
     )
     __slots__ = _fields + ("_listeners",)
 
@@ -287,6 +289,10 @@ class Config:
         self.trace_header_tags = {
             name.strip().lower(): tag for name, tag in parse_tags(env.get("DD_TRACE_HEADER_TAGS")).items()
         }
+        #: server spans carry http.client_ip / network.client.ip (ddfast.contrib.client_ip), read from
+        #: DD_TRACE_CLIENT_IP_HEADER alone when set
+        self.client_ip_enabled = asbool(env.get("DD_TRACE_CLIENT_IP_ENABLED"), False)
+        self.client_ip_header = (env.get("DD_TRACE_CLIENT_IP_HEADER") or "").strip().lower() or None
         #: log records carry the active trace's ids once ``ddfast.patch(logging=True)`` ran
         #: (``ddfast.contrib.logging``); ddtrace's values: true, structured, false
         self.logs_injection = _logs_injection(env.get("DD_LOGS_INJECTION"))

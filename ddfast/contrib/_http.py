@@ -20,6 +20,7 @@ import re
 import sys
 
 from ddfast._impl import load
+from ddfast.contrib import client_ip as _client_ip
 from ddfast.settings import asbool
 from ddfast.settings import config
 
@@ -94,6 +95,24 @@ def _read_header_tags(cfg):
 
 _read_header_tags(config)
 config.on_change(_read_header_tags)
+
+
+# DD_TRACE_CLIENT_IP_ENABLED / _HEADER: (header or None,) when on, None when off
+client_ip = None
+
+
+def _read_client_ip(cfg):
+    global client_ip
+    client_ip = (cfg.client_ip_header,) if cfg.client_ip_enabled else None
+
+
+_read_client_ip(config)
+config.on_change(_read_client_ip)
+
+
+def tag_client_ip(span, get, peer_ip):
+    """``http.client_ip`` and ``network.client.ip`` on a server span (``ddfast.contrib.client_ip``), when on."""
+    _client_ip.tag(span, get, peer_ip, client_ip[0])
 
 
 def tag_headers(span, get, response=False):

@@ -30,6 +30,8 @@ def middleware(tracer=None, service=None, distributed_tracing=None):
         )  # fmt: skip
         if _http.header_tags:
             _http.tag_headers(span, headers.get)
+        if _http.client_ip:
+            _http.tag_client_ip(span, headers.get, request.remote)
         status, response = 500, None
         try:
             response = await handler(request)

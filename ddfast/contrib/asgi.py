@@ -72,6 +72,9 @@ class TraceMiddleware:
 
         if _http.header_tags:
             _http.tag_headers(span, _http.pairs_getter(headers))
+        if _http.client_ip:
+            client = scope.get("client")
+            _http.tag_client_ip(span, _http.pairs_getter(headers), client[0] if client else None)
         status_of = self._status
 
         async def traced_send(message):

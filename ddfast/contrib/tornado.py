@@ -53,6 +53,8 @@ def patch(tracer=None, service=None, distributed_tracing=None):
             span.set_tag("tornado.handler", "%s.%s" % (type(self).__module__, type(self).__qualname__))
             if _http.header_tags:
                 _http.tag_headers(span, request.headers.get)
+            if _http.client_ip:
+                _http.tag_client_ip(span, request.headers.get, request.remote_ip)
             try:
                 return await execute(self, *args, **kwargs)
             except BaseException as e:

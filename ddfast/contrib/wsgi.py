@@ -95,6 +95,8 @@ class TraceMiddleware:
                            self.service, "wsgi", method, url, path, environ.get("HTTP_USER_AGENT"))  # fmt: skip
         if _http.header_tags:
             _http.tag_headers(span, functools.partial(environ_header, environ))
+        if _http.client_ip:
+            _http.tag_client_ip(span, functools.partial(environ_header, environ), environ.get("REMOTE_ADDR"))
         status_of = self._status
 
         def traced_start_response(status, headers, exc_info=None):
