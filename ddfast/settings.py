@@ -241,6 +241,9 @@ class Config:
         "trace_header_tags",
         "client_ip_enabled",
         "client_ip_header",
+        "http_server_tag_query_string",
+        "http_client_tag_query_string",
+        "obfuscation_query_string_regexp",
     )
     __slots__ = _fields + ("_listeners",)
 
@@ -293,6 +296,16 @@ class Config:
         #: DD_TRACE_CLIENT_IP_HEADER alone when set
         self.client_ip_enabled = asbool(env.get("DD_TRACE_CLIENT_IP_ENABLED"), False)
         self.client_ip_header = (env.get("DD_TRACE_CLIENT_IP_HEADER") or "").strip().lower() or None
+        #: query strings kept in http.url (servers / clients), obfuscated (ddfast.contrib.query_string)
+        self.http_server_tag_query_string = asbool(env.get("DD_HTTP_SERVER_TAG_QUERY_STRING"), False)
+        self.http_client_tag_query_string = asbool(env.get("DD_TRACE_HTTP_CLIENT_TAG_QUERY_STRING"), False)
+        regexp = env.get("DD_TRACE_OBFUSCATION_QUERY_STRING_REGEXP")
+        if regexp is not None:
+            from ddfast.contrib.query_string import compile_pattern
+
+            compile_pattern(regexp)  # refused now, naming the setting, if it is not a regular expression
+        #: the obfuscation pattern (None: ddtrace's default; "": none)
+        self.obfuscation_query_string_regexp = regexp
         #: log records carry the active trace's ids once ``ddfast.patch(logging=True)`` ran
         #: (``ddfast.contrib.logging``); ddtrace's values: true, structured, false
         self.logs_injection = _logs_injection(env.get("DD_LOGS_INJECTION"))

@@ -3,9 +3,11 @@
 A server integration extracts the caller's context from the request headers and starts a server span
 under it; a client integration starts a client span under the active span and injects its context into
 the outgoing headers. Tags follow ddtrace's HTTP integrations: ``component``, ``span.kind``,
-``http.method``, ``http.url`` (without the query string), ``http.status_code`` (text),
-``http.useragent``, ``out.host``; a status of ``DD_TRACE_HTTP_SERVER_ERROR_STATUSES`` (5xx by default)
-marks a server span as an error, one of ``DD_TRACE_HTTP_CLIENT_ERROR_STATUSES`` (4xx) a client span.
+``http.method``, ``http.url`` (without the query string unless asked: ``ddfast.contrib.query_string``),
+``http.status_code`` (text), ``http.useragent``, ``out.host``, ``http.route`` where the framework routes;
+a status of ``DD_TRACE_HTTP_SERVER_ERROR_STATUSES`` (5xx by default) marks a server span as an error,
+one of ``DD_TRACE_HTTP_CLIENT_ERROR_STATUSES`` (4xx) a client span. ``DD_TRACE_HEADER_TAGS`` and
+``DD_TRACE_CLIENT_IP_ENABLED`` add tags; every setting is read once, and again only when it changes.
 
 Distributed tracing (continuing the caller's trace, sending ours downstream) is on by default. It is
 turned off for every integration by ``DD_TRACE_DISTRIBUTED_TRACING=false`` (``ddfast.config``), for one
@@ -21,6 +23,7 @@ import sys
 
 from ddfast._impl import load
 from ddfast.contrib import client_ip as _client_ip
+from ddfast.contrib import query_string as _query_string
 from ddfast.settings import asbool
 from ddfast.settings import config
 
@@ -61,9 +64,12 @@ def start_server_span(tracer, carrier, name, component, service, method, url, pa
     """The server span of one request, a child of the context ``carrier``'s headers carry (when
     ``distributed``) and the active span from now on."""
     parent = tracer._http_extract(carrier) if distributed else None
-    return tracer._span_mod.http_server_start(
+    span = tracer._span_mod.http_server_start(
         tracer._state, tracer.context_provider._var, parent, name, service, component, method, url, path, useragent
     )
+    if server_query is not None:
+        tag_query(span, server_query, url)
+    return span
 
 
 # the status codes that make a span an error, kept current with ddfast.config (read once a change)
@@ -108,6 +114,31 @@ def _read_client_ip(cfg):
 
 _read_client_ip(config)
 config.on_change(_read_client_ip)
+
+
+# DD_HTTP_SERVER_TAG_QUERY_STRING / DD_TRACE_HTTP_CLIENT_TAG_QUERY_STRING: an Obfuscator when on, else None
+server_query = client_query = None
+
+
+def _read_query(cfg):
+    global server_query, client_query
+    obfuscator = None
+    if cfg.http_server_tag_query_string or cfg.http_client_tag_query_string:
+        regexp = cfg.obfuscation_query_string_regexp
+        pattern = _query_string.DEFAULT_PATTERN if regexp is None else regexp
+        obfuscator = _query_string.Obfuscator(_query_string.compile_pattern(pattern))
+    server_query = obfuscator if cfg.http_server_tag_query_string else None
+    client_query = obfuscator if cfg.http_client_tag_query_string else None
+
+
+_read_query(config)
+config.on_change(_read_query)
+
+
+def tag_query(span, obfuscator, url, query=None):
+    """``http.url`` with the query string (of ``url``, or ``query``) obfuscated, when there is one."""
+    if query or (query is None and "?" in url):
+        span.set_tag("http.url", obfuscator.url(url, query))
 
 
 def tag_client_ip(span, get, peer_ip):
@@ -184,9 +215,13 @@ def start_client_span(tracer, name, component, method, url, service=None):
     from now on; ``None`` when another integration already traces this exchange."""
     if _in_client_call.get():
         return None
-    return tracer._span_mod.http_client_start(
-        tracer._state, tracer.context_provider._var, name, component, method, text(url), service
+    url = text(url)
+    span = tracer._span_mod.http_client_start(
+        tracer._state, tracer.context_provider._var, name, component, method, url, service
     )
+    if client_query is not None:
+        tag_query(span, client_query, url)
+    return span
 
 
 def text(url):

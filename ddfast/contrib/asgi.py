@@ -66,10 +66,15 @@ class TraceMiddleware:
         method = scope.get("method", "GET")
         path = scope.get("root_path", "") + scope.get("path", "")
         extract = self._extract
+        url = "%s://%s%s" % (scope.get("scheme", "http"), host, path)
         span = self._start(state, self._var, None if extract is None else extract(headers), self.span_name,
-                           self.service, "asgi", method, "%s://%s%s" % (scope.get("scheme", "http"), host, path),
-                           path, useragent)  # fmt: skip
+                           self.service, "asgi", method, url, path, useragent)  # fmt: skip
 
+        if _http.server_query is not None:
+            query = scope.get("query_string", b"")
+            _http.tag_query(
+                span, _http.server_query, url, query.decode("latin-1") if isinstance(query, bytes) else query
+            )
         if _http.header_tags:
             _http.tag_headers(span, _http.pairs_getter(headers))
         if _http.client_ip:

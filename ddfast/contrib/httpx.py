@@ -23,7 +23,10 @@ def patch(tracer=None, distributed_tracing=None):
     def start(request):
         if not state.enabled or in_client_call.get():
             return None
-        span = start_span(state, var, "http.request", "httpx", request.method, str(request.url), None)
+        url = str(request.url)
+        span = start_span(state, var, "http.request", "httpx", request.method, url, None)
+        if _http.client_query is not None:
+            _http.tag_query(span, _http.client_query, url)
         headers = request.headers
         if _http.header_tags:
             _http.tag_headers(span, headers.get)

@@ -27,6 +27,8 @@ def patch(tracer=None, distributed_tracing=None):
             url = request.url
             span = start(state, var, "requests.request", "requests", request.method,
                          url if type(url) is str else _http.text(url), None)  # fmt: skip
+            if _http.client_query is not None:
+                _http.tag_query(span, _http.client_query, _http.text(url))
             headers = request.headers
             if _http.header_tags:
                 _http.tag_headers(span, headers.get)

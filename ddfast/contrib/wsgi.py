@@ -93,6 +93,8 @@ class TraceMiddleware:
         extract = self._extract
         span = self._start(state, self._var, None if extract is None else extract(environ), self.span_name,
                            self.service, "wsgi", method, url, path, environ.get("HTTP_USER_AGENT"))  # fmt: skip
+        if _http.server_query is not None:
+            _http.tag_query(span, _http.server_query, url, environ.get("QUERY_STRING", ""))
         if _http.header_tags:
             _http.tag_headers(span, functools.partial(environ_header, environ))
         if _http.client_ip:
