@@ -6,8 +6,11 @@ carries one (the scope's header list is read directly), tagged as ``ddfast.contr
 The span is the active one while the application runs, so spans and outgoing calls made by the
 handler join the trace. It ends when the application returns (after the response and any background
 work it does), recording an exception that escapes it, as ddtrace's does. Lifespan and websocket scopes pass
-through untraced. ``distributed_tracing``: ``DD_ASGI_DISTRIBUTED_TRACING``.
+through untraced; at the lifespan's shutdown the tracer's buffered traces are sent.
+``distributed_tracing``: ``DD_ASGI_DISTRIBUTED_TRACING``.
 """
+
+import asyncio
 
 from ddfast.contrib import _http
 
@@ -48,6 +51,8 @@ class TraceMiddleware:
     async def __call__(self, scope, receive, send):
         state = self._state
         if scope.get("type") != "http" or not state.enabled:
+            if scope.get("type") == "lifespan":
+                receive = self._flushing_at_shutdown(receive)
             return await self.app(scope, receive, send)
         headers = scope.get("headers", ())
         host = useragent = None
@@ -102,3 +107,17 @@ class TraceMiddleware:
             elif _http.ROUTE_KEY in scope:  # a framework hook's (ddfast.contrib.django)
                 _http.set_route(span, method, scope[_http.ROUTE_KEY])
             span.finish()
+
+    def _flushing_at_shutdown(self, receive):
+        """``receive`` of the lifespan scope, sending the tracer's buffered traces when the server
+        announces its shutdown: servers may end the process without running ``atexit`` (uvicorn ends by
+        re-raising the SIGTERM it handled), which would lose the traces of the last second."""
+        tracer = self.tracer
+
+        async def traced_receive():
+            message = await receive()
+            if message.get("type") == "lifespan.shutdown" and callable(getattr(tracer, "flush", None)):
+                await asyncio.get_running_loop().run_in_executor(None, tracer.flush)
+            return message
+
+        return traced_receive
