@@ -292,7 +292,7 @@ def load_round(bench, scenario, variant, duration, connections, warmup_seconds=2
         result["rss_mb"] = round(rss_kb(pid) / 1024, 1)
         result["cpu_us_per_request"] = round(ticks / os.sysconf("SC_CLK_TCK") * 1e6 / result["requests"], 1)
         stop(proc, 60)
-    except Exception:
+    except BaseException:
         proc.kill()
         sys.stderr.write(proc.stderr.read().decode(errors="replace")[-4000:])
         raise
