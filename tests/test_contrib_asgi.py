@@ -166,3 +166,35 @@ def test_a_connection_error_is_recorded_on_the_client_span(traced):
             client.get("http://127.0.0.1:%d/" % port)
     span = h.spans_by_name(traced)["http.request"]
     assert span.error == 1 and "ConnectError" in span.get_tag("error.type")
+
+
+def test_buffered_traces_are_sent_when_the_server_shuts_down(make_tracer):
+    """Servers may end the process without atexit (uvicorn re-raises SIGTERM): the lifespan's shutdown
+    is when the last traces leave."""
+    tracer = make_tracer()
+    flushed = []
+    tracer.writer.flush_queue = lambda: flushed.append(len(tracer.writer._traces))
+    seen = []
+
+    async def app(scope, receive, send):
+        while True:
+            message = await receive()
+            seen.append((message["type"], list(flushed)))
+            if message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+            await send({"type": "lifespan.startup.complete"})
+
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        pass
+
+    with tracer.trace("last request"):
+        pass
+    asyncio.run(TraceMiddleware(app, tracer=tracer)({"type": "lifespan"}, receive, send))
+    # nothing flushed at startup; at shutdown, before the application hears of it
+    assert seen == [("lifespan.startup", []), ("lifespan.shutdown", [1])]
