@@ -108,19 +108,29 @@ def test_every_request_reaches_the_real_agent_as_one_whole_trace(
         assert server["metrics"]["_sampling_priority_v1"] == 1
 
 
-def test_the_agent_sink_counts_datadog_and_otlp_payloads():
+def test_the_agent_sink_counts_payloads_spans_and_requests(monkeypatch):
     import msgpack
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+    monkeypatch.setattr(agent_sink, "ROOT_PARENT_ID", 7)
     agent_sink.stats = agent_sink.new_stats()
-    traces = [[{"trace_id": 1, "span_id": 1}, {"trace_id": 1, "span_id": 2}], [{"trace_id": 2, "span_id": 3}]]
-    status, _, body = agent_sink.handle("PUT", "/v0.4/traces", msgpack.packb(traces))
+    # v0.4: two requests' roots (parent 7) in one chunk, as a tracer that groups by trace id sends them
+    chunk = [{"trace_id": 1, "span_id": 1, "parent_id": 7}, {"trace_id": 1, "span_id": 2, "parent_id": 1},
+             {"trace_id": 1, "span_id": 3, "parent_id": 7}]  # fmt: skip
+    status, _, body = agent_sink.handle("PUT", "/v0.4/traces", msgpack.packb([chunk]))
     assert status == 200 and "rate_by_service" in json.loads(body)
-    status, _, _ = agent_sink.handle("PUT", "/v0.5/traces", msgpack.packb([["a"], traces[:1]]))
-    assert status == 200
+    # v0.5: spans are arrays, the parent id their sixth field
+    span = [0, 0, 0, 2, 4, 7, 0, 1, 0, {}, {}, 0]
+    assert agent_sink.handle("PUT", "/v0.5/traces", msgpack.packb([["a"], [[span]]]))[0] == 200
+    otlp = ExportTraceServiceRequest()
+    scope = otlp.resource_spans.add().scope_spans.add()
+    scope.spans.add(parent_span_id=(7).to_bytes(8, "big"))
+    scope.spans.add(parent_span_id=(9).to_bytes(8, "big"))
+    assert agent_sink.handle("POST", "/v1/traces", otlp.SerializeToString())[0] == 200
     assert agent_sink.handle("PUT", "/v0.4/traces", b"\xc1")[0] == 400  # undecodable: counted, not crashed
     assert agent_sink.handle("GET", "/info", b"")[0] == 404  # feature discovery: "absent"
     stats = json.loads(agent_sink.handle("GET", "/__stats", b"")[2])
-    assert (stats["payloads"], stats["traces"], stats["spans"], stats["errors"]) == (3, 3, 5, 1)
+    assert (stats["payloads"], stats["chunks"], stats["spans"], stats["traces"], stats["errors"]) == (4, 2, 6, 4, 1)
 
 
 def _result(none, ddfast):

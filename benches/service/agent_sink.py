@@ -1,11 +1,13 @@
 """A light stand-in for the Datadog agent and an OTLP collector: takes traces, counts them, drops them.
 
 It answers as the agent does (``/v0.4/traces`` and ``/v0.5/traces`` with a ``rate_by_service`` reply,
-msgpack decoded to count traces and spans; ``/v1/traces`` as OTLP/HTTP protobuf, counted by span
-kind) and says ``404`` to everything else (``/info``, telemetry), which the tracers take as "feature
-absent". ``GET /__stats`` gives the counts as JSON, ``POST /__reset`` zeroes them.
+msgpack decoded; ``/v1/traces`` as OTLP/HTTP protobuf) and says ``404`` to everything else (``/info``,
+telemetry), which the tracers take as "feature absent". It counts payloads, spans and requests: the
+spans whose parent is ``ROOT_PARENT_ID``, the span id every benchmark request arrives with, one local
+root per request whatever the tracer (a tracer may put several requests of one trace in one chunk).
+``GET /__stats`` gives the counts as JSON, ``POST /__reset`` zeroes them.
 
-    python -m benches.service.agent_sink PORT
+    python -m benches.service.agent_sink PORT [ROOT_PARENT_ID]
 """
 
 import asyncio
@@ -15,11 +17,12 @@ import sys
 import msgpack
 
 RATES = json.dumps({"rate_by_service": {"service:,env:": 1.0}}).encode()
+ROOT_PARENT_ID = None
 
 
 def new_stats():
-    # traces: trace chunks (Datadog) or server spans (OTLP, one per request); spans: all spans
-    return {"payloads": 0, "traces": 0, "spans": 0, "by_endpoint": {}, "errors": 0}
+    # traces: the requests' local roots (see the module docstring); chunks: Datadog trace chunks
+    return {"payloads": 0, "traces": 0, "chunks": 0, "spans": 0, "by_endpoint": {}, "errors": 0}
 
 
 stats = new_stats()
@@ -27,9 +30,14 @@ stats = new_stats()
 
 def count_datadog(path, body):
     payload = msgpack.unpackb(body, raw=True, strict_map_key=False)
-    traces = payload[1] if path == "/v0.5/traces" else payload
-    stats["traces"] += len(traces)
-    stats["spans"] += sum(len(t) for t in traces)
+    v05 = path == "/v0.5/traces"
+    traces = payload[1] if v05 else payload
+    stats["chunks"] += len(traces)
+    for trace in traces:
+        stats["spans"] += len(trace)
+        for span in trace:
+            parent = span[5] if v05 else span.get(b"parent_id")
+            stats["traces"] += parent == ROOT_PARENT_ID
 
 
 def count_otlp(body):
@@ -41,7 +49,8 @@ def count_otlp(body):
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 stats["spans"] += 1
-                stats["traces"] += span.kind == span.SPAN_KIND_SERVER
+                parent = int.from_bytes(span.parent_span_id, "big") if span.parent_span_id else None
+                stats["traces"] += parent == ROOT_PARENT_ID
 
 
 def handle(method, path, body):
@@ -124,4 +133,6 @@ async def serve(port):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 2:
+        ROOT_PARENT_ID = int(sys.argv[2])
     asyncio.run(serve(int(sys.argv[1])))

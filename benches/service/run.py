@@ -47,15 +47,43 @@ SCENARIOS = {
     "starlette": "Starlette on uvicorn, httpx.AsyncClient",
 }
 
-#: what the service's callers send: a sampled Datadog trace, in the Datadog and the W3C headers
-INCOMING = {
-    "x-datadog-trace-id": "14902366710419959657",
-    "x-datadog-parent-id": "1311768467463790320",
-    "x-datadog-sampling-priority": "1",
-    "x-datadog-tags": "_dd.p.dm=-0,_dd.p.tid=6b06331600000000",
-    "traceparent": "00-6b06331600000000cecfd79127302f69-123456789abcdef0-01",
-    "tracestate": "dd=s:1;p:123456789abcdef0;t.dm:-0",
-}
+#: what the service's callers send: a sampled Datadog trace, in the Datadog and the W3C headers; each
+#: request is its own trace (``incoming(n)``), all with the same parent span id
+PARENT_ID = 0x123456789ABCDEF0
+TRACE_ID_HIGH = "6b06331600000000"
+
+
+def incoming(n):
+    """The headers of the ``n``-th request (trace id low 64 bits: ``0x1000000000 + n``)."""
+    low = 0x1000000000 + n
+    return {
+        "x-datadog-trace-id": str(low),
+        "x-datadog-parent-id": str(PARENT_ID),
+        "x-datadog-sampling-priority": "1",
+        "x-datadog-tags": "_dd.p.dm=-0,_dd.p.tid=" + TRACE_ID_HIGH,
+        "traceparent": "00-%s%016x-%016x-01" % (TRACE_ID_HIGH, low, PARENT_ID),
+        "tracestate": "dd=s:1;p:%016x;t.dm:-0" % PARENT_ID,
+    }
+
+
+INCOMING = incoming(0)
+
+#: wrk's requests: the same headers, a new trace id each
+WRK_SCRIPT = """
+local n = 0
+request = function()
+  n = n + 1
+  local low = 0x1000000000 + n
+  local headers = {}
+  headers["x-datadog-trace-id"] = string.format("%%d", low)
+  headers["x-datadog-parent-id"] = "%(parent)d"
+  headers["x-datadog-sampling-priority"] = "1"
+  headers["x-datadog-tags"] = "_dd.p.dm=-0,_dd.p.tid=%(high)s"
+  headers["traceparent"] = string.format("00-%(high)s%%016x-%(parent)016x-01", low)
+  headers["tracestate"] = "dd=s:1;p:%(parent)016x;t.dm:-0"
+  return wrk.format("GET", "%(path)s", headers)
+end
+"""
 PATH = "/users/42"
 
 #: a margin for --check: a run repeats its count to within about 0.1%, but any change to what a request
@@ -105,9 +133,12 @@ class Bench:
         self.root = tempfile.mkdtemp(prefix="ddfast-service-")
         os.symlink(BENCHES, os.path.join(self.root, "benches"))
         self.downstream_port, self.sink_port = free_port(), free_port()
+        self.wrk_script = os.path.join(self.root, "requests.lua")
+        with open(self.wrk_script, "w") as f:
+            f.write(WRK_SCRIPT % {"parent": PARENT_ID, "high": TRACE_ID_HIGH, "path": PATH})
         self.aux = [
             self._start_aux("benches.service.downstream", self.downstream_port),
-            self._start_aux("benches.service.agent_sink", self.sink_port),
+            self._start_aux("benches.service.agent_sink", self.sink_port, str(PARENT_ID)),
         ]
         for proc, port in zip(self.aux, (self.downstream_port, self.sink_port), strict=True):
             wait_port(port, proc, 30)
@@ -115,9 +146,9 @@ class Bench:
     def _pin(self, core):
         return ["taskset", "-c", str(self.cpus[core])] if self.cpus else []
 
-    def _start_aux(self, module, port):
+    def _start_aux(self, module, port, *args):
         return subprocess.Popen(
-            self._pin(1) + [self.python, "-m", module, str(port)], cwd=self.root, env=self.env("none")
+            self._pin(1) + [self.python, "-m", module, str(port), *args], cwd=self.root, env=self.env("none")
         )
 
     def env(self, variant):
@@ -209,8 +240,8 @@ def callgrind_run(bench, scenario, variant, count, keep=None):
     try:
         wait_port(port, proc, 600)
         pid = server_pid(scenario, proc)
-        for _ in range(count):
-            status, _body = get(port, PATH, INCOMING)
+        for n in range(count):
+            status, _body = get(port, PATH, incoming(n))
             if status != 200:
                 raise RuntimeError("the service answered %d" % status)
         stop(proc, 300)
@@ -254,11 +285,8 @@ def rss_kb(pid):
 
 
 def wrk(bench, port, duration, connections):
-    headers = []
-    for name, value in INCOMING.items():
-        headers += ["-H", "%s: %s" % (name, value)]
     command = bench._pin(1) + ["wrk", "-t1", "-c%d" % connections, "-d%ds" % duration, "--latency", "--timeout", "10s"]
-    out = subprocess.run(command + headers + ["http://127.0.0.1:%d%s" % (port, PATH)], capture_output=True,
+    out = subprocess.run(command + ["-s", bench.wrk_script, "http://127.0.0.1:%d" % port], capture_output=True,
                          text=True, check=True).stdout  # fmt: skip
     if "Non-2xx" in out or "Socket errors" in out and re.search(r"Socket errors:.*(read|write|timeout) [1-9]", out):
         raise RuntimeError("wrk saw failed requests:\n" + out)
