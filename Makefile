@@ -104,9 +104,10 @@ service-venv: wheel
 
 ## bench-service: what tracing adds to a real service (Flask/gunicorn + requests, Starlette/uvicorn + httpx),
 ## untraced, ddfast, ddtrace, OpenTelemetry: instructions per request (callgrind) and CPU, throughput,
-## latency, memory and traces under wrk; JSON in .benchmarks/service.json, picture benches/service/service.png.
-## Needs valgrind, wrk and taskset (installed with apt-get when missing and run as root); about 15 minutes
-SERVICE_ARGS ?=
+## latency, memory and traces under wrk, and 5 minutes of ddfast under load (memory, lost traces); JSON in
+## .benchmarks/service.json, picture benches/service/service.png (docs/service-benchmark.md). Needs valgrind,
+## wrk and taskset (wrk installed with apt-get when missing and run as root); about 30 minutes
+SERVICE_ARGS ?= --soak 300
 bench-service: service-venv
 	command -v wrk >/dev/null || { test "$$(id -u)" = 0 && apt-get install -y -q wrk >/dev/null; }
 	$(SERVICE_VENV)/bin/python -m benches.service --json .benchmarks/service.json $(SERVICE_ARGS)

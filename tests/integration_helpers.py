@@ -183,3 +183,19 @@ class RealAgent:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()
+
+
+def wsgi_get(app, path, headers=None):
+    """One in-process GET of WSGI ``app`` (headers as a client sends them): the status code, the body
+    read whole and closed."""
+    import io
+    import wsgiref.util
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "wsgi.input": io.BytesIO(b"")}
+    wsgiref.util.setup_testing_defaults(environ)
+    environ.update({"HTTP_" + k.upper().replace("-", "_"): v for k, v in (headers or {}).items()})
+    statuses = []
+    body = app(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    b"".join(body)
+    getattr(body, "close", lambda: None)()
+    return int(statuses[0].split()[0])

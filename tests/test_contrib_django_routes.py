@@ -2,11 +2,10 @@
 that matched (``http.route``), one ``GET 404`` resource for what matched nothing; on both
 implementations."""
 
-import io
 import sys
-import wsgiref.util
 
 import pytest
+from integration_helpers import wsgi_get
 
 pytest.importorskip("django")
 
@@ -37,14 +36,7 @@ def django_app(make_tracer):
 
 
 def _get(app, path, headers=None):
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "wsgi.input": io.BytesIO(b"")}
-    wsgiref.util.setup_testing_defaults(environ)
-    environ.update({"HTTP_" + k.upper().replace("-", "_"): v for k, v in (headers or {}).items()})
-    statuses = []
-    body = app(environ, lambda status, headers, exc_info=None: statuses.append(status))
-    b"".join(body)
-    body.close()
-    return statuses[0]
+    return str(wsgi_get(app, path, headers))
 
 
 def test_the_span_is_named_after_the_url_pattern(django_app):

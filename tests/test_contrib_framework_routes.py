@@ -3,23 +3,11 @@ without a change to their code, their spans named after the route that matched (
 low-cardinality resource for what matched nothing; on both implementations, in-process."""
 
 import asyncio
-import io
-import wsgiref.util
 
 import pytest
+from integration_helpers import wsgi_get
 
 INCOMING = {"x-datadog-trace-id": "5", "x-datadog-parent-id": "6", "x-datadog-sampling-priority": "1"}
-
-
-def wsgi_get(app, path, headers=None):
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "wsgi.input": io.BytesIO(b"")}
-    wsgiref.util.setup_testing_defaults(environ)
-    environ.update({"HTTP_" + k.upper().replace("-", "_"): v for k, v in (headers or {}).items()})
-    statuses = []
-    body = app(environ, lambda status, headers, exc_info=None: statuses.append(status))
-    b"".join(body)
-    getattr(body, "close", lambda: None)()
-    return int(statuses[0].split()[0])
 
 
 def asgi_get(app, path, headers=None):

@@ -33,6 +33,7 @@ def _bars(ax, scenarios, value_of, label_of, skip_none):
         ax.bar_label(bars, labels, fontsize=7, padding=2)
     ax.set_xticks(range(len(scenarios)), [SHORT.get(s, s) for s in scenarios], fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
+    ax.set_ylim(top=ax.get_ylim()[1] * 1.15)  # room for the labels
 
 
 def draw(result, out):
@@ -66,12 +67,13 @@ def draw(result, out):
     _bars(right, scenarios, cpu, lambda _v, _n, value: "%.0f" % value, skip_none=False)
     right.set_ylabel("server CPU per request under wrk (µs, median)")
     right.set_title("CPU time per request under load", fontsize=9)
-    right.legend(fontsize=7, loc="upper left")
+    handles, labels = right.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=len(labels), frameon=False)
     machine = result.get("machine", {})
     fig.suptitle("ddfast service benchmark, %s, %s, %d cores, CPython %s" % (
         result.get("date", "?"), machine.get("cpu", "?"), machine.get("cores") or 0, machine.get("python", "?")),
         fontsize=9)  # fmt: skip
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(out)
 
 

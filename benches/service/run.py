@@ -324,15 +324,22 @@ def load_round(bench, scenario, variant, duration, connections, warmup_seconds=2
         proc.kill()
         sys.stderr.write(proc.stderr.read().decode(errors="replace")[-4000:])
         raise
+    served, sink = received(bench, variant, served_before)
+    result.update(served=served, traces_received=sink["traces"], spans_received=sink["spans"],
+                  sink_errors=sink["errors"])  # fmt: skip
+    return result
+
+
+def received(bench, variant, served_before, wait=10):
+    """``(requests served since served_before, the sink's counts)``, once the sink has a trace for every
+    request served or ``wait`` seconds have passed (the last payloads may still be on their way)."""
     served = bench.downstream_count() - served_before
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + wait
     sink = bench.sink()
     while variant != "none" and sink["traces"] < served and time.monotonic() < deadline:
         time.sleep(0.5)
         sink = bench.sink()
-    result.update(served=served, traces_received=sink["traces"], spans_received=sink["spans"],
-                  sink_errors=sink["errors"])  # fmt: skip
-    return result
+    return served, sink
 
 
 def soak(bench, scenario, variant, seconds, connections, slice_seconds=30):
@@ -354,12 +361,7 @@ def soak(bench, scenario, variant, seconds, connections, slice_seconds=30):
     finally:
         if proc.poll() is None:
             proc.kill()
-    served = bench.downstream_count() - served_before
-    deadline = time.monotonic() + 10
-    sink = bench.sink()
-    while sink["traces"] < served and time.monotonic() < deadline:
-        time.sleep(0.5)
-        sink = bench.sink()
+    served, sink = received(bench, variant, served_before)
     return {"seconds": seconds, "requests": requests, "served": served, "traces_received": sink["traces"],
             "rss_mb": [round(r, 1) for r in rss]}  # fmt: skip
 
