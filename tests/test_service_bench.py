@@ -61,8 +61,9 @@ def bench():
     ],
 )
 def test_every_request_reaches_the_real_agent_as_one_whole_trace(
-    agent, bench, kind, scenario, server_span, route, client_span
+    agent, bench, kind, spanmod, scenario, server_span, route, client_span
 ):
+    # spanmod: the compiled twin is there (or the test is skipped, or fails where it is required)
     agent.start_session()
     env = bench.env("ddfast")
     # no periodic flush before the stop: every trace must leave at shutdown (gunicorn's worker runs
