@@ -194,6 +194,11 @@ def traced_instance(app, middleware_of):
 _slotted = {}
 
 
+#: set in the WSGI environ / ASGI scope by the middleware that traces a request: a second ddfast
+#: middleware on the way in (an app wrapped by hand and patched by ddfast-run) passes it through, so a
+#: request gets one server span
+TRACED_KEY = "ddfast.traced"
+
 #: where a framework hook leaves the route template of a request (in the WSGI environ or the ASGI scope:
 #: ``ddfast.contrib.flask``, ``.django``); None there means the framework routed nothing (a 404)
 ROUTE_KEY = "ddfast.route"

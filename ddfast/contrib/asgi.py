@@ -50,10 +50,11 @@ class TraceMiddleware:
 
     async def __call__(self, scope, receive, send):
         state = self._state
-        if scope.get("type") != "http" or not state.enabled:
+        if scope.get("type") != "http" or not state.enabled or _http.TRACED_KEY in scope:
             if scope.get("type") == "lifespan":
                 receive = self._flushing_at_shutdown(receive)
             return await self.app(scope, receive, send)
+        scope[_http.TRACED_KEY] = True  # an inner ddfast middleware passes the request through
         headers = scope.get("headers", ())
         host = useragent = None
         for name, value in headers:  # one pass for the two headers the span needs

@@ -84,8 +84,9 @@ class TraceMiddleware:
 
     def __call__(self, environ, start_response):
         state = self._state
-        if not state.enabled:
+        if not state.enabled or _http.TRACED_KEY in environ:  # off, or traced by an outer middleware
             return self.app(environ, start_response)
+        environ[_http.TRACED_KEY] = True
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
         host = environ.get("HTTP_HOST")
