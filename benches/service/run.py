@@ -177,6 +177,11 @@ class Bench:
         return [self.python, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
                 "--log-level", "warning", "benches.service.app_starlette:app"]  # fmt: skip
 
+    def start_service(self, scenario, variant, port, stderr=subprocess.DEVNULL):
+        """The service of ``scenario`` traced by ``variant``, on core 0, listening on ``port``."""
+        return subprocess.Popen(self._pin(0) + self.service_command(scenario, port), cwd=self.root,
+                                env=self.env(variant), stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
+
     def sink(self, path="/__stats"):
         return json.loads(get(self.sink_port, path)[1])
 
@@ -308,8 +313,7 @@ def load_round(bench, scenario, variant, duration, connections, warmup_seconds=2
     bench.sink("/__reset")
     served_before = bench.downstream_count()
     port = free_port()
-    proc = subprocess.Popen(bench._pin(0) + bench.service_command(scenario, port), cwd=bench.root,
-                            env=bench.env(variant), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    proc = bench.start_service(scenario, variant, port, stderr=subprocess.PIPE)
     try:
         wait_port(port, proc, 60)
         pid = server_pid(scenario, proc)
@@ -348,8 +352,7 @@ def soak(bench, scenario, variant, seconds, connections, slice_seconds=30):
     bench.sink("/__reset")
     served_before = bench.downstream_count()
     port = free_port()
-    proc = subprocess.Popen(bench._pin(0) + bench.service_command(scenario, port), cwd=bench.root,
-                            env=bench.env(variant), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = bench.start_service(scenario, variant, port)
     try:
         wait_port(port, proc, 60)
         pid = server_pid(scenario, proc)

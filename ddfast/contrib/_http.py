@@ -21,15 +21,10 @@ import os
 import re
 import sys
 
-from ddfast._impl import load
 from ddfast.contrib import client_ip as _client_ip
 from ddfast.contrib import query_string as _query_string
 from ddfast.settings import asbool
 from ddfast.settings import config
-
-# the per-request span work (ddfast.span's http_* functions) runs in the core; spans of a tracer made on
-# the other twin (tests) go to that twin's functions
-_core = load("span")
 
 #: set while a client integration's span is open, so that a library it calls into (requests ->
 #: urllib3) does not trace and inject the same exchange a second time
@@ -53,11 +48,6 @@ def global_tracer(tracer=None):
     from ddfast.tracer import tracer as global_one
 
     return global_one
-
-
-def url_without_query(url):
-    """``url`` without its query string and fragment (ddtrace does not tag them by default)."""
-    return _core.url_without_query(url)
 
 
 def start_server_span(tracer, carrier, name, component, service, method, url, path, distributed, useragent=None):
@@ -241,22 +231,6 @@ def inject(tracer, span, headers):
     tracer._http_inject(span, headers)
 
 
-class client_call:
-    """``with client_call(span):`` marks the exchange as traced for libraries called underneath."""
-
-    __slots__ = ("_token",)
-
-    def __init__(self, span):
-        self._token = None if span is None else _in_client_call.set(True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self._token is not None:
-            _in_client_call.reset(self._token)
-
-
 def set_client_status(span, status):
     """Tag a client span with the response's status code; one of ``DD_TRACE_HTTP_CLIENT_ERROR_STATUSES``
     (4xx by default) marks it as an error."""
@@ -264,40 +238,44 @@ def set_client_status(span, status):
 
 
 def traced_send(span, status_of, send, *args, **kwargs):
-    """``send(*args, **kwargs)`` inside client ``span``: an exception is recorded and re-raised, a
-    response's status (``status_of(response)``) tagged; the span ends either way."""
+    """``send(*args, **kwargs)`` inside client ``span``, marked as traced for the libraries it calls: an
+    exception is recorded and re-raised, a response's status (``status_of(response)``) tagged; the span
+    ends either way."""
+    token = _in_client_call.set(True)
     try:
-        with client_call(span):
-            response = send(*args, **kwargs)
+        response = send(*args, **kwargs)
     except BaseException as e:
         finish_with_error(span, e)
         raise
-    set_client_status(span, status_of(response))
-    if header_tags:
-        _tag_response_headers(span, response)
-    span.finish()
+    finally:
+        _in_client_call.reset(token)
+    finish_client_span(span, status_of(response), response)
     return response
-
-
-def _tag_response_headers(span, response):
-    headers = getattr(response, "headers", None)
-    if headers is not None and hasattr(headers, "get"):
-        tag_headers(span, headers.get, True)
 
 
 async def traced_send_async(span, status_of, send, *args, **kwargs):
     """``traced_send`` for a coroutine function ``send``."""
+    token = _in_client_call.set(True)
     try:
-        with client_call(span):
-            response = await send(*args, **kwargs)
+        response = await send(*args, **kwargs)
     except BaseException as e:
         finish_with_error(span, e)
         raise
-    set_client_status(span, status_of(response))
-    if header_tags:
-        _tag_response_headers(span, response)
-    span.finish()
+    finally:
+        _in_client_call.reset(token)
+    finish_client_span(span, status_of(response), response)
     return response
+
+
+def finish_client_span(span, status, response):
+    """A client span's end: its status (``DD_TRACE_HTTP_CLIENT_ERROR_STATUSES`` make it an error), the
+    response headers ``DD_TRACE_HEADER_TAGS`` names."""
+    core_of(span).http_status(span, status, error_statuses["client"])
+    if header_tags:
+        headers = getattr(response, "headers", None)
+        if headers is not None and hasattr(headers, "get"):
+            tag_headers(span, headers.get, True)
+    span.finish()
 
 
 def finish_with_error(span, exc):

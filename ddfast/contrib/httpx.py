@@ -4,6 +4,8 @@ into the request headers. ``unpatch()`` undoes it; ``DD_HTTPX_DISTRIBUTED_TRACIN
 without injecting.
 """
 
+import operator
+
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
 
@@ -16,8 +18,7 @@ def patch(tracer=None, distributed_tracing=None):
     distributed = _http.distributed_tracing("httpx", distributed_tracing)
     # bound once: what runs per request
     state, var, inject = tracer._state, tracer.context_provider._var, tracer._http_inject
-    start_span, status_of = tracer._span_mod.http_client_start, tracer._span_mod.http_status
-    in_client_call, errors = _http._in_client_call, _http.error_statuses
+    start_span, in_client_call = tracer._span_mod.http_client_start, _http._in_client_call
     headers_type = httpx.Headers
 
     def start(request):
@@ -37,27 +38,12 @@ def patch(tracer=None, distributed_tracing=None):
                 inject(span, headers)
         return span
 
-    def finish(span, response):
-        status_of(span, response.status_code, errors["client"])
-        if _http.header_tags:
-            _http.tag_headers(span, response.headers.get, True)
-        span.finish()
-
     def make_sync(send):
         def traced_send(self, request, *args, **kwargs):
             span = start(request)
             if span is None:
                 return send(self, request, *args, **kwargs)
-            token = in_client_call.set(True)
-            try:
-                response = send(self, request, *args, **kwargs)
-            except BaseException as e:
-                _http.finish_with_error(span, e)
-                raise
-            finally:
-                in_client_call.reset(token)
-            finish(span, response)
-            return response
+            return _http.traced_send(span, _status_code, send, self, request, *args, **kwargs)
 
         return traced_send
 
@@ -66,16 +52,7 @@ def patch(tracer=None, distributed_tracing=None):
             span = start(request)
             if span is None:
                 return await send(self, request, *args, **kwargs)
-            token = in_client_call.set(True)
-            try:
-                response = await send(self, request, *args, **kwargs)
-            except BaseException as e:
-                _http.finish_with_error(span, e)
-                raise
-            finally:
-                in_client_call.reset(token)
-            finish(span, response)
-            return response
+            return await _http.traced_send_async(span, _status_code, send, self, request, *args, **kwargs)
 
         return traced_send
 
@@ -87,6 +64,9 @@ def patch(tracer=None, distributed_tracing=None):
 
 #: on a request, ``(index, entries)`` of the headers ddfast appended to its list
 _INJECTED = "_ddfast_injected"
+
+
+_status_code = operator.attrgetter("status_code")
 
 
 def _inject_into_list(inject, span, headers, request=None):

@@ -4,6 +4,8 @@ configured styles. ``unpatch()`` undoes it. ``DD_REQUESTS_DISTRIBUTED_TRACING=fa
 ``patch(distributed_tracing=False)``) traces without injecting.
 """
 
+import operator
+
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
 
@@ -16,8 +18,7 @@ def patch(tracer=None, distributed_tracing=None):
     distributed = _http.distributed_tracing("requests", distributed_tracing)
     # bound once: what runs per request
     state, var, inject = tracer._state, tracer.context_provider._var, tracer._http_inject
-    start, status_of = tracer._span_mod.http_client_start, tracer._span_mod.http_status
-    in_client_call, errors = _http._in_client_call, _http.error_statuses
+    start, in_client_call = tracer._span_mod.http_client_start, _http._in_client_call
     from requests.structures import CaseInsensitiveDict as case_insensitive
 
     def make(send):
@@ -25,10 +26,11 @@ def patch(tracer=None, distributed_tracing=None):
             if not state.enabled or in_client_call.get():
                 return send(self, request, **kwargs)
             url = request.url
-            span = start(state, var, "requests.request", "requests", request.method,
-                         url if type(url) is str else _http.text(url), None)  # fmt: skip
+            if type(url) is not str:
+                url = _http.text(url)
+            span = start(state, var, "requests.request", "requests", request.method, url, None)
             if _http.client_query is not None:
-                _http.tag_query(span, _http.client_query, _http.text(url))
+                _http.tag_query(span, _http.client_query, url)
             headers = request.headers
             if _http.header_tags:
                 _http.tag_headers(span, headers.get)
@@ -43,23 +45,15 @@ def patch(tracer=None, distributed_tracing=None):
                         store[name.lower()] = (name, value)
                 else:
                     inject(span, headers)
-            token = in_client_call.set(True)  # requests -> urllib3: the exchange is traced once
-            try:
-                response = send(self, request, **kwargs)
-            except BaseException as e:
-                _http.finish_with_error(span, e)
-                raise
-            finally:
-                in_client_call.reset(token)
-            status_of(span, response.status_code, errors["client"])
-            if _http.header_tags:
-                _http.tag_headers(span, response.headers.get, True)
-            span.finish()
-            return response
+            # requests -> urllib3: marked as traced, so that the exchange is traced once
+            return _http.traced_send(span, _status_code, send, self, request, **kwargs)
 
         return traced_send
 
     return _patch.wrap(requests.Session, "send", make)
+
+
+_status_code = operator.attrgetter("status_code")
 
 
 def unpatch():
