@@ -61,7 +61,7 @@ cdef inline int _http_tags(Span span, str component, str kind, object method, st
 
 
 cpdef Span http_server_start(TracerState st, object var, object parent, object name, object service, str component,
-                             object method, str url, str path, object useragent):
+                             object method, str url, object path, object useragent):
     """The server span of one request, made the active one in ``var``: a child of ``parent`` (the
     Context extracted from the request's headers, or None), service ``service`` (else the tracer's,
     else ``component``), resource ``"METHOD /path"``, type ``web``, with ddtrace's HTTP server tags."""

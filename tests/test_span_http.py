@@ -85,6 +85,9 @@ def test_a_server_span_without_a_usable_parent_starts_a_trace(make_tracer, prop,
                                          "POST", "http://h/", "", b"bytes-agent")  # fmt: skip
         assert span.parent_id is None and span.service == "svc" and span.resource == "POST /"
         assert span.get_tag("http.useragent") == "b'bytes-agent'"  # as set_tag stores a non-text value
+    span = spanmod.http_server_start(tracer._state, contextvars.ContextVar("v"), None, "n", "svc", "wsgi",
+                                     "GET", "http://h", None, None)  # fmt: skip
+    assert span.resource == "GET /"  # no path: the root, on both twins
 
 
 def test_a_client_span_is_a_child_of_the_active_span_with_the_client_tags(make_tracer, spanmod):

@@ -151,7 +151,7 @@ def http_server_start(
     component: str,
     method: str,
     url: str,
-    path: str,
+    path: Optional[str],
     useragent: Optional[str],
 ) -> Span: ...
 def http_client_start(
