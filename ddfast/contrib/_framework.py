@@ -1,8 +1,10 @@
-"""What the framework hooks (``ddfast.contrib.bottle``, ``.falcon``, ``.pyramid``) share: running each
-application behind its own tracing middleware, made on its first call, by patching the framework's
-application class (``__call__``), so that an application needs no change to be traced."""
+"""What the framework hooks (``ddfast.contrib.django``, ``.starlette``, ``.bottle``, ``.falcon``,
+``.pyramid``) share: running each application behind its own tracing middleware, made on its first
+call, by patching the framework's application class (``__call__``), so that an application needs no
+change to be traced."""
 
 import functools
+import importlib
 
 from ddfast.contrib import _http
 from ddfast.contrib import asgi
@@ -10,19 +12,27 @@ from ddfast.contrib import wsgi
 
 
 class AppPatch:
-    """Patches ``owner.__call__`` (a WSGI or, with ``is_asgi``, an ASGI application class) so that every
-    instance runs behind ``wsgi``/``asgi.TraceMiddleware``; ``route_of(environ)`` names the route (WSGI)."""
+    """Patches ``<module>.<name>.__call__`` (a WSGI or, with ``is_asgi``, an ASGI application class;
+    imported when patched) so that every instance runs behind ``wsgi``/``asgi.TraceMiddleware``;
+    ``route_of(environ)`` names the route (WSGI)."""
 
-    def __init__(self, owner, is_asgi=False, route_of=None):
-        self.owner = owner
+    def __init__(self, module, name, is_asgi=False, route_of=None):
+        self.module = module
+        self.name = name
         self.is_asgi = is_asgi
         self.route_of = route_of
         self.original = None
 
+    @property
+    def owner(self):
+        return getattr(importlib.import_module(self.module), self.name)
+
     def patch(self, tracer=None, service=None):
+        """Patch the class; False when already patched."""
         if self.original is not None:
             return False
-        self.original = original = self.owner.__call__
+        owner = self.owner
+        self.original = original = owner.__call__
         route_of = self.route_of
 
         def middleware_of(app):
@@ -43,7 +53,7 @@ class AppPatch:
                 return _http.traced_instance(app, middleware_of)(environ, start_response)
 
         __call__.__doc__ = original.__doc__
-        self.owner.__call__ = __call__
+        owner.__call__ = __call__
         return True
 
     def unpatch(self):

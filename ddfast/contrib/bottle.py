@@ -6,8 +6,6 @@ route matched."""
 from ddfast.contrib import wsgi
 from ddfast.contrib._framework import AppPatch
 
-_patches = []
-
 
 def route_of(environ):
     """The rule of the route Bottle matched (it leaves it in the environ), or None."""
@@ -20,15 +18,13 @@ def route_of(environ):
     return prefix + "/" + route.rule.lstrip("/") if prefix else route.rule
 
 
+_app = AppPatch("bottle", "Bottle", route_of=route_of)
+
+
 def patch(tracer=None, service=None):
     """Trace every ``bottle.Bottle`` application's requests; False when already patched."""
-    import bottle
-
-    if not _patches:
-        _patches.append(AppPatch(bottle.Bottle, route_of=route_of))
-    return _patches[0].patch(tracer, service)
+    return _app.patch(tracer, service)
 
 
 def unpatch():
-    if _patches:
-        _patches[0].unpatch()
+    _app.unpatch()

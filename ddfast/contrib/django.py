@@ -3,13 +3,9 @@ handlers run behind ddfast's middleware), and a request's span is named after th
 matched (``GET /users/<int:id>/``, tagged ``http.route``), ``GET 404`` when none did: what
 ``ddfast-run`` uses. An application already wrapped in ``TraceMiddleware`` by hand gets the route too."""
 
-import functools
-
 from ddfast.contrib import _http
-from ddfast.contrib import asgi
-from ddfast.contrib import wsgi
-
-_originals = {}
+from ddfast.contrib import _patch
+from ddfast.contrib._framework import AppPatch
 
 
 def _note_route(request, route):
@@ -22,20 +18,16 @@ def _note_route(request, route):
         scope[_http.ROUTE_KEY] = route
 
 
-def patch(tracer=None, service=None):
-    """Trace every Django application and name spans after routes; False when already patched."""
-    from django.core.handlers.asgi import ASGIHandler
-    from django.core.handlers.base import BaseHandler
-    from django.core.handlers.wsgi import WSGIHandler
+_apps = (AppPatch("django.core.handlers.wsgi", "WSGIHandler"),
+         AppPatch("django.core.handlers.asgi", "ASGIHandler", is_asgi=True))  # fmt: skip
+
+
+def _noting_route(resolve_request):
     from django.urls import Resolver404
 
-    if _originals:
-        return False
-    _originals.update(resolve=BaseHandler.resolve_request, wsgi=WSGIHandler.__call__, asgi=ASGIHandler.__call__)
-
-    def resolve_request(self, request):
+    def traced_resolve_request(self, request):
         try:
-            match = _originals["resolve"](self, request)
+            match = resolve_request(self, request)
         except Resolver404:
             _note_route(request, None)
             raise
@@ -43,31 +35,23 @@ def patch(tracer=None, service=None):
         _note_route(request, "/" + route.lstrip("/") if route else None)
         return match
 
-    def wsgi_of(app):
-        return wsgi.TraceMiddleware(functools.partial(_originals["wsgi"], app), tracer=tracer, service=service)
+    return traced_resolve_request
 
-    def asgi_of(app):
-        return asgi.TraceMiddleware(functools.partial(_originals["asgi"], app), tracer=tracer, service=service)
 
-    def wsgi_call(self, environ, start_response):
-        return _http.traced_instance(self, wsgi_of)(environ, start_response)
+def patch(tracer=None, service=None):
+    """Trace every Django application and name spans after routes; False when already patched."""
+    from django.core.handlers.base import BaseHandler
 
-    async def asgi_call(self, scope, receive, send):
-        await _http.traced_instance(self, asgi_of)(scope, receive, send)
-
-    BaseHandler.resolve_request = resolve_request
-    WSGIHandler.__call__ = wsgi_call
-    ASGIHandler.__call__ = asgi_call
+    if not any([app.patch(tracer, service) for app in _apps]):
+        return False
+    _patch.wrap(BaseHandler, "resolve_request", _noting_route)
     return True
 
 
 def unpatch():
-    if _originals:
-        from django.core.handlers.asgi import ASGIHandler
+    if _apps[0].original is not None:
         from django.core.handlers.base import BaseHandler
-        from django.core.handlers.wsgi import WSGIHandler
 
-        BaseHandler.resolve_request = _originals["resolve"]
-        WSGIHandler.__call__ = _originals["wsgi"]
-        ASGIHandler.__call__ = _originals["asgi"]
-        _originals.clear()
+        _patch.unwrap(BaseHandler, "resolve_request")
+    for app in _apps:
+        app.unpatch()

@@ -7,7 +7,7 @@ from ddfast.contrib import _http
 from ddfast.contrib import _patch
 from ddfast.contrib._framework import AppPatch
 
-_patches = []
+_apps = (AppPatch("falcon", "App"), AppPatch("falcon.asgi", "App", is_asgi=True))
 
 
 def _noting_route(get_responder):
@@ -24,22 +24,14 @@ def _noting_route(get_responder):
 
 def patch(tracer=None, service=None):
     """Trace every ``falcon.App`` and ``falcon.asgi.App``; False when already patched."""
-    import falcon
-    import falcon.asgi
-
-    if not _patches:
-        _patches.extend([AppPatch(falcon.App), AppPatch(falcon.asgi.App, is_asgi=True)])
-    patched = [p.patch(tracer, service) for p in _patches]
-    if not any(patched):
+    if not any([app.patch(tracer, service) for app in _apps]):
         return False
-    _patch.wrap(falcon.App, "_get_responder", _noting_route)
+    _patch.wrap(_apps[0].owner, "_get_responder", _noting_route)
     return True
 
 
 def unpatch():
-    if _patches:
-        import falcon
-
-        for p in _patches:
-            p.unpatch()
-        _patch.unwrap(falcon.App, "_get_responder")
+    if _apps[0].original is not None:
+        _patch.unwrap(_apps[0].owner, "_get_responder")
+    for app in _apps:
+        app.unpatch()

@@ -7,7 +7,7 @@ from ddfast.contrib import _http
 from ddfast.contrib import _patch
 from ddfast.contrib._framework import AppPatch
 
-_patches = []
+_app = AppPatch("pyramid.router", "Router")
 
 
 def _noting_route(handle_request):
@@ -23,19 +23,13 @@ def _noting_route(handle_request):
 
 def patch(tracer=None, service=None):
     """Trace every ``pyramid.router.Router``'s requests; False when already patched."""
-    from pyramid.router import Router
-
-    if not _patches:
-        _patches.append(AppPatch(Router))
-    if not _patches[0].patch(tracer, service):
+    if not _app.patch(tracer, service):
         return False
-    _patch.wrap(Router, "handle_request", _noting_route)
+    _patch.wrap(_app.owner, "handle_request", _noting_route)
     return True
 
 
 def unpatch():
-    if _patches:
-        from pyramid.router import Router
-
-        _patches[0].unpatch()
-        _patch.unwrap(Router, "handle_request")
+    if _app.original is not None:
+        _patch.unwrap(_app.owner, "handle_request")
+    _app.unpatch()
