@@ -50,6 +50,15 @@ def global_tracer(tracer=None):
     return global_one
 
 
+def server_bindings(tracer, distributed):
+    """What a server middleware runs per request, bound once: the tracer's state and active-span
+    variable, the core's ``http_server_start`` and ``http_status``, the extraction (None when not
+    ``distributed``)."""
+    core = tracer._span_mod
+    extract = tracer._http_extract if distributed else None
+    return tracer._state, tracer.context_provider._var, core.http_server_start, core.http_status, extract
+
+
 def start_server_span(tracer, carrier, name, component, service, method, url, path, distributed, useragent=None):
     """The server span of one request, a child of the context ``carrier``'s headers carry (when
     ``distributed``) and the active span from now on."""

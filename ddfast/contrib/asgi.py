@@ -41,12 +41,9 @@ class TraceMiddleware:
         self.service = service
         self.distributed_tracing = _http.distributed_tracing("asgi", distributed_tracing)
         self.span_name = span_name
-        # what runs per request, bound once (see ddfast.contrib.wsgi)
-        self._state = tracer._state
-        self._var = tracer.context_provider._var
-        self._start = tracer._span_mod.http_server_start
-        self._status = tracer._span_mod.http_status
-        self._extract = tracer._http_extract if self.distributed_tracing else None
+        self._state, self._var, self._start, self._status, self._extract = _http.server_bindings(
+            tracer, self.distributed_tracing
+        )
 
     async def __call__(self, scope, receive, send):
         state = self._state

@@ -74,13 +74,9 @@ class TraceMiddleware:
         self.distributed_tracing = _http.distributed_tracing("wsgi", distributed_tracing)
         self.span_name = span_name
         self.route_of = None
-        # what runs per request, bound once: the tracer's state and active-span variable, the core's
-        # span functions and the extraction (None: not distributed)
-        self._state = tracer._state
-        self._var = tracer.context_provider._var
-        self._start = tracer._span_mod.http_server_start
-        self._status = tracer._span_mod.http_status
-        self._extract = tracer._http_extract if self.distributed_tracing else None
+        self._state, self._var, self._start, self._status, self._extract = _http.server_bindings(
+            tracer, self.distributed_tracing
+        )
 
     def __call__(self, environ, start_response):
         state = self._state
