@@ -10,7 +10,7 @@ update below is one uninterrupted C step, which makes ``rand64bits`` thread-safe
 import os
 
 from libc.stdint cimport uint64_t
-from libc.time cimport time as c_time
+from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
 
 from idcodec cimport (
     U64_MAX, ascii_str, join_u128, parse_dec_u64, parse_hex_range, parse_hex_u128, split_u128, write_hex16,
@@ -49,8 +49,12 @@ def seed(value=None):
 cdef object new_trace_id(bint full):
     """A new trace id: 128 bits in the Datadog layout (unix seconds, 32 zero bits, 64 random bits)
     when ``full``, else 64 random bits (for cimport by other compiled modules)."""
+    cdef timespec now
     if full:
-        return join_u128((<uint64_t>c_time(NULL) & 0xFFFFFFFFULL) << 32, next_u64())
+        # the precise clock, as the pure twin's time.time(): glibc's time() reads the coarse one, which
+        # lags it by up to a tick and so can give the previous second at a second's boundary
+        clock_gettime(CLOCK_REALTIME, &now)
+        return join_u128((<uint64_t>now.tv_sec & 0xFFFFFFFFULL) << 32, next_u64())
     return next_u64()
 
 
