@@ -1,15 +1,29 @@
 """``AgentWriter``: the tracer's default writer. Encodes finished traces and sends them to the agent.
 
-The request path only encodes: ``write(spans)`` puts the trace into the current payload (msgpack,
-compiled when available) under a lock held for that alone. A background thread sends the payload
-every ``DD_TRACE_WRITER_INTERVAL_SECONDS`` (or as soon as one is full), retries network errors and
-5xx answers with backoff, and hands the agent's ``rate_by_service`` to the sampler. Memory is bounded:
-one payload being filled (``DD_TRACE_WRITER_MAX_PAYLOAD_SIZE_BYTES``) plus sealed payloads waiting to
-be sent (``DD_TRACE_WRITER_BUFFER_SIZE_BYTES``). Every trace that does not reach the agent is counted
-in ``dropped_traces`` (by reason in ``drops``) and reported in a warning at most once a minute.
+The application's side only encodes: ``write(spans)`` puts the trace into the payload being filled
+(msgpack, compiled when available) under a lock that only the application's threads contend for. The
+sending side is a real thread of its own (a native thread even where gevent has monkey-patched
+``threading``): once an interval it asks for the payload, which the next ``write`` seals and queues (an
+idle application's payload is sealed by the sender itself, with a lock it only tries, never waits for),
+and sends the queued payloads one by one. No lock the application takes is ever held across I/O, a
+thread start or a call out, so neither a slow agent nor a greenlet switch can make the application wait.
 
-Fork-safe: a child process starts with an empty buffer and its own thread, so it never sends the
-parent's traces. At exit the buffered traces are sent, within the agent timeout.
+What the agent does not take is retried, not dropped: connection errors, timeouts, 5xx, 408 and 429
+are tried again with exponential backoff and jitter (``Retry-After`` honoured, capped) until the
+payload's deadline (``DDFAST_WRITER_RETRY_SECONDS``, 20 s by default), so traces outlive an agent
+restart. Each request has one deadline for the whole exchange (``DD_TRACE_AGENT_TIMEOUT_SECONDS``), so a
+stalled or dribbling agent costs one attempt. A payload refused as too large (413) is split in halves
+until single traces; an agent without ``/v0.5/traces`` gets the same payload re-encoded for v0.4.
+
+Memory is bounded: one payload being filled (``DD_TRACE_WRITER_MAX_PAYLOAD_SIZE_BYTES``) plus sealed
+payloads waiting (``DD_TRACE_WRITER_BUFFER_SIZE_BYTES``). When that room is full the newest traces are
+the ones refused. Every trace that does not reach the agent is counted in ``dropped_traces`` (by
+reason in ``drops``) and reported in a warning at most once a minute, and at exit in one line.
+
+Shutdown: at exit, and on SIGTERM (and SIGINT where the application replaced Python's own handler),
+what is buffered is sent within ``DDFAST_SHUTDOWN_TIMEOUT_SECONDS`` (5 s), then the signal does what it
+would have done. Fork-safe: a child starts with an empty buffer and its own thread, so it never sends
+the parent's traces.
 """
 
 import atexit
@@ -18,11 +32,13 @@ import json
 import logging
 import os
 import random
+import signal
 import threading
 import time
 import weakref
 
 from ddfast import agent
+from ddfast import payload as payloads
 from ddfast.encoding_errors import BufferFull
 from ddfast.encoding_errors import BufferItemTooLarge
 from ddfast.settings import API_VERSIONS
@@ -32,8 +48,21 @@ log = logging.getLogger("ddfast.writer")
 
 #: how often, at most, drops are reported in the log (seconds)
 DROP_LOG_INTERVAL = 60.0
-#: attempts per payload (the first and two retries), as ddtrace makes them
-RETRY_ATTEMPTS = 3
+#: the first retry's wait (seconds); each further wait doubles, up to RETRY_MAX_WAIT, with full jitter
+RETRY_FIRST_WAIT = 0.2
+RETRY_MAX_WAIT = 2.0
+#: the longest wait a Retry-After answer can impose (seconds)
+RETRY_AFTER_CAP = 5.0
+#: statuses that say "try again later"
+RETRY_STATUSES = frozenset((408, 429))
+#: the signals the writer's thread leaves to the main thread
+_ASYNC_SIGNALS = {
+    getattr(signal, name)
+    for name in ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGCHLD", "SIGALRM", "SIGWINCH")
+    if hasattr(signal, name)
+}
+#: how long the sender leaves a requested payload for the application to seal before sealing it itself
+SEAL_GRACE = 0.05
 
 
 def _positive(value, name, kind=float):
@@ -42,13 +71,39 @@ def _positive(value, name, kind=float):
     return value
 
 
+def _allocate_lock():
+    return agent.original("_thread", "allocate_lock")()
+
+
+class _Signal:
+    """A wake-up one thread waits for and any other gives, on the interpreter's own lock (so it blocks
+    a real thread, never a gevent hub). ``set`` while nobody waits is kept for the next ``wait``."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self):
+        self._lock = _allocate_lock()
+        self._lock.acquire()
+
+    def set(self):
+        try:
+            self._lock.release()
+        except RuntimeError:  # already set
+            pass
+
+    def wait(self, timeout):
+        """True when set (and clears it), False after ``timeout`` seconds."""
+        return self._lock.acquire(True, max(timeout, 0.0))
+
+
 class AgentWriter:
     """Sends finished traces to the Datadog agent from a background thread; see the module docstring.
 
     Arguments default to the settings: ``agent_url`` (``DD_TRACE_AGENT_URL``…), ``api_version``
-    (``DD_TRACE_API_VERSION``), ``interval``, ``timeout``, ``buffer_size``, ``max_payload_size``.
-    ``on_rates(rate_by_service)`` receives each agent answer's sampling rates (the tracer connects its
-    sampler's ``update_rate_by_service_sample_rates``).
+    (``DD_TRACE_API_VERSION``), ``interval``, ``timeout`` (one request), ``buffer_size``,
+    ``max_payload_size``, ``retry_seconds`` (one payload's retries). ``on_rates(rate_by_service)``
+    receives each agent answer's sampling rates (the tracer connects its sampler's
+    ``update_rate_by_service_sample_rates``).
     """
 
     def __init__(
@@ -60,6 +115,7 @@ class AgentWriter:
         buffer_size=None,
         max_payload_size=None,
         on_rates=None,
+        retry_seconds=None,
         _encoding=None,
     ):
         self.agent_url = agent.AgentURL(agent_url if agent_url is not None else config.trace_agent_url)
@@ -69,6 +125,9 @@ class AgentWriter:
         self.api_version = api_version
         self.interval = _positive(config.trace_writer_interval_seconds if interval is None else interval, "interval")
         self.timeout = _positive(config.trace_agent_timeout_seconds if timeout is None else timeout, "timeout")
+        self.retry_seconds = _positive(
+            config.writer_retry_seconds if retry_seconds is None else retry_seconds, "retry_seconds"
+        )
         self.buffer_size = _positive(
             config.trace_writer_buffer_size if buffer_size is None else buffer_size, "buffer_size", int
         )
@@ -86,20 +145,28 @@ class AgentWriter:
         self._stopped = False
         self._reset()
         _writers.add(self)
+        _install_signal_handlers()
 
     def _reset(self):
         """A fresh state: empty buffer, no thread, zero counters (at start and in a forked child)."""
-        self._lock = threading.Lock()
-        self._send_lock = threading.Lock()
-        self._wake = threading.Event()
+        # the application's side: the payload being filled, what it sealed, what it refused
+        self._lock = _allocate_lock()
         self._encoder = self._new_encoder(self.api_version)
         self._pending = collections.deque()  # sealed payloads: (payload, trace count, endpoint)
-        self._pending_bytes = 0
-        self._thread = None
-        #: traces that did not reach the agent, in total and by reason
-        self.dropped_traces = 0
-        self.drops = collections.Counter()
-        self._drops_unlogged = collections.Counter()
+        self._queued_bytes = 0  # written by the application's side only ...
+        self._sent_bytes = 0  # ... and this by the sending side only: waiting = queued - sent
+        self._seal_due = False
+        self._app_drops = collections.Counter()
+        self._thread_started = False
+        # the sending side: the writer's thread, and a caller's flush while it runs
+        self._send_lock = _allocate_lock()  # the sending side's counters; never held across I/O
+        self._wake = _Signal()
+        self._exit = False
+        self._hurry = None  # a flush's or a stop's deadline, which shortens every retry
+        self._late_reason = "send_failed"  # why traces still unsent at that deadline are dropped
+        self._in_flight = 0
+        self._send_drops = collections.Counter()
+        self._logged = collections.Counter()
         self._last_drop_log = None
         #: traces and payloads the agent accepted
         self.sent_traces = 0
@@ -109,10 +176,10 @@ class AgentWriter:
         cls = self._encoding.MsgpackEncoderV05 if api_version == "v0.5" else self._encoding.MsgpackEncoderV04
         return cls(self.max_payload_size, self.max_payload_size)
 
-    # -- the request path ----------------------------------------------------------------------------
+    # -- the application's side -----------------------------------------------------------------------
 
     def write(self, spans):
-        """Queue one finished trace for the agent; never blocks on the network."""
+        """Queue one finished trace for the agent; never waits for the network or the sender."""
         lock = self._lock
         lock.acquire()  # not a with-statement: half its cost (~80 ns per trace on CPython 3.11)
         try:
@@ -122,12 +189,17 @@ class AgentWriter:
                     self._encoder.put(spans)  # the usual case: one C call under the lock, no frame more
                 except Exception as exc:
                     reason = self._put_failed_locked(spans, exc)
+                if self._seal_due:  # once an interval: the sender asked for the payload
+                    self._seal_locked()
             if reason is not None:
-                self._drop_locked(1, reason)
-            elif self._thread is None:
-                self._start_locked()
+                self._app_drops[reason] += 1
+            start = not self._thread_started and not self._stopped
+            if start:
+                self._thread_started = True
         finally:
             lock.release()
+        if start:
+            self._start()  # outside the lock: under gevent, starting a thread may switch greenlets
         if reason is not None:
             self._maybe_log_drops()
 
@@ -139,137 +211,202 @@ class AgentWriter:
         if not isinstance(exc, BufferFull):
             log.debug("ddfast: a trace could not be encoded", exc_info=exc)
             return "encoding_error"
-        encoder = self._encoder
-        if self._pending_bytes + encoder.size > self.buffer_size:
+        if self._queued_bytes - self._sent_bytes + self._encoder.size > self.buffer_size:
             self._wake.set()
-            return "buffer_full"
+            return "buffer_full"  # the newest traces are the ones refused: those waiting keep their turn
         self._seal_locked()
-        self._wake.set()
         try:
-            encoder.put(spans)
+            self._encoder.put(spans)
             return None
         except Exception:
             return "buffer_full"
 
     def _seal_locked(self):
-        for payload, count in self._encoder.encode():
-            self._pending.append((payload, count, self._encoder.endpoint))
-            self._pending_bytes += len(payload)
+        """Move the payload being filled to the queue and wake the sender (application's lock held)."""
+        self._seal_due = False
+        encoder = self._encoder
+        for payload, count in encoder.encode():
+            self._pending.append((payload, count, encoder.endpoint))
+            self._queued_bytes += len(payload)
+            self._wake.set()
 
-    def _start_locked(self):
-        if self._stopped:
-            return
-        thread = threading.Thread(target=self._run, name="ddfast.AgentWriter", daemon=True)
-        self._thread = thread
-        thread.start()
+    def _start(self):
+        # signals are for the main thread, which runs Python's handlers: delivered to the writer's thread,
+        # a SIGTERM would wait for the main thread's next bytecode (a sleep's end, say) to be handled.
+        # The new thread takes the mask it is started with, so it never receives them.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _ASYNC_SIGNALS)
+        try:
+            agent.original("_thread", "start_new_thread")(self._run, ())
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
-    # -- drops ---------------------------------------------------------------------------------------
+    # -- drops -----------------------------------------------------------------------------------------
 
-    def _drop_locked(self, count, reason):
-        self.dropped_traces += count
-        self.drops[reason] += count
-        self._drops_unlogged[reason] += count
+    @property
+    def drops(self):
+        """Traces that did not reach the agent, by reason."""
+        return self._app_drops + self._send_drops
 
-    def _drop(self, count, reason):
-        with self._lock:
-            self._drop_locked(count, reason)
-        self._maybe_log_drops()
+    @property
+    def dropped_traces(self):
+        """Traces that did not reach the agent, in total."""
+        return sum(self._app_drops.values()) + sum(self._send_drops.values())
 
-    def _maybe_log_drops(self):
+    def _maybe_log_drops(self, force=False):
         now = time.monotonic()
-        if self._last_drop_log is not None and now - self._last_drop_log < DROP_LOG_INTERVAL:
+        if not force and self._last_drop_log is not None and now - self._last_drop_log < DROP_LOG_INTERVAL:
             return
-        with self._lock:
-            if not self._drops_unlogged:
-                return
-            summary = ", ".join("%d %s" % (n, reason) for reason, n in sorted(self._drops_unlogged.items()))
-            total = sum(self._drops_unlogged.values())
-            self._drops_unlogged.clear()
-            self._last_drop_log = now
-        log.warning("ddfast: %d trace(s) not sent to the agent at %s (%s)", total, self.agent_url.url, summary)
+        drops = self.drops
+        new = drops - self._logged
+        if not new:
+            return
+        self._logged = drops
+        self._last_drop_log = now
+        summary = ", ".join("%d %s" % (n, reason) for reason, n in sorted(new.items()))
+        log.warning(
+            "ddfast: %d trace(s) not sent to the agent at %s (%s)", sum(new.values()), self.agent_url.url, summary
+        )
 
-    # -- the sender ----------------------------------------------------------------------------------
+    # -- the sending side -------------------------------------------------------------------------------
 
     def _run(self):
-        while True:
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            stopping = self._stopped
-            try:
-                self._flush()
-            except Exception:  # never let the sender die; what it held is counted as dropped
-                log.debug("ddfast: writer flush failed", exc_info=True)
-            if stopping:
-                return
+        try:
+            while not self._exit:
+                self._wake.wait(self.interval)
+                if self._exit:
+                    break
+                self._request_payload()
+                self._drain()
+        except Exception:  # never let the sender die silently
+            log.debug("ddfast: the writer's thread failed", exc_info=True)
+        finally:
+            self._thread_started = False
 
-    def _flush(self):
-        """Seal the current payload and send every waiting one (in this thread)."""
-        with self._send_lock:
-            with self._lock:
-                self._seal_locked()
-            while True:
-                with self._lock:
-                    if not self._pending:
-                        break
-                    payload, count, endpoint = self._pending[0]
-                try:
-                    self._send(payload, count, endpoint)
-                except Exception:
-                    log.debug("ddfast: sending a payload failed", exc_info=True)
-                    self._drop(count, "send_failed")
-                finally:
-                    with self._lock:
-                        if self._pending and self._pending[0][0] is payload:
-                            self._pending.popleft()
-                            self._pending_bytes -= len(payload)
+    def _request_payload(self):
+        """Have the payload being filled sealed: by the application's next write, or by this thread when
+        the application writes nothing within SEAL_GRACE (it is idle: the lock is free)."""
+        if not len(self._encoder):
+            return
+        self._seal_due = True
+        self._wake.wait(SEAL_GRACE)  # a write that seals it wakes this thread at once
+        if self._seal_due and self._lock.acquire(False):
+            try:
+                if self._seal_due:
+                    self._seal_locked()
+            finally:
+                self._lock.release()
+
+    def _drain(self, deadline=None):
+        """Send the queued payloads, oldest first, until none is left. Another thread may drain at the
+        same time (a flush while the sender retries): each payload is taken by one of them."""
+        pending = self._pending
+        while True:
+            try:
+                payload, count, endpoint = pending.popleft()
+            except IndexError:
+                break
+            with self._send_lock:
+                self._in_flight += 1
+            try:
+                self._send(payload, count, endpoint, deadline)
+            except Exception:
+                log.debug("ddfast: sending a payload failed", exc_info=True)
+                self._count_drop("send_failed", count)
+            finally:
+                with self._send_lock:
+                    self._in_flight -= 1
+                    self._sent_bytes += len(payload)
         self._maybe_log_drops()
 
-    def _send(self, payload, count, endpoint):
-        """POST one payload, with retries; counts it as sent or dropped."""
+    def _count_drop(self, reason, count):
+        with self._send_lock:
+            self._send_drops[reason] += count
+
+    def _deadline(self, deadline):
+        """The earliest of ``deadline`` and a flush's or a stop's (``_hurry``)."""
+        hurry = self._hurry
+        return deadline if hurry is None or hurry > deadline else hurry
+
+    def _send(self, payload, count, endpoint, deadline=None):
+        """POST one payload until the agent takes it or its deadline passes (its own retry time, or
+        sooner: ``deadline``, a flush's, a stop's); counts it as sent or dropped."""
+        own = time.monotonic() + self.retry_seconds
+        if deadline is None or deadline > own:
+            deadline = own
         headers = dict(agent.BASE_HEADERS)
-        headers["Content-Type"] = self._encoder.content_type
+        headers["Content-Type"] = "application/msgpack"
         headers["X-Datadog-Trace-Count"] = str(count)
-        # ddtrace's fibonacci backoff with jitter, from the interval (capped at 1 s: long intervals do not
-        # make retries slower)
-        base_wait = 0.618 * min(self.interval, 1.0) / (1.618**RETRY_ATTEMPTS) / 2
-        for attempt in range(RETRY_ATTEMPTS):
+        attempt = 0
+        problem = "no time left to send"
+        while True:
+            end = self._deadline(deadline)
+            left = end - time.monotonic()
+            if left <= 0:
+                log.debug("ddfast: %d trace(s) not sent before the deadline: %s", count, problem)
+                self._count_drop(self._late_reason if end < deadline else "send_failed", count)
+                return
             try:
-                status, body = agent.post(self.agent_url, endpoint, payload, headers, self.timeout)
+                status, answer_headers, body = agent.post(
+                    self.agent_url, endpoint, payload, headers, min(self.timeout, left)
+                )
             except OSError as e:
                 problem = "%s: %s" % (type(e).__name__, e)
+                wait = None
             else:
-                if status < 400:
-                    with self._lock:
+                if status < 300:
+                    with self._send_lock:
                         self.sent_traces += count
                         self.sent_payloads += 1
                     self._apply_rates(body)
                     return
-                if status in (404, 415) and endpoint == "v0.5/traces":
+                if status in (404, 415) and endpoint == payloads.V05:
                     self._downgrade(status)
-                    self._drop(count, "api_downgrade")
-                    return
-                if status < 500:
-                    log.debug("ddfast: the agent refused %d trace(s): HTTP %d %r", count, status, body[:200])
-                    self._drop(count, "rejected")
+                    payload, endpoint = payloads.to_v04(payload), payloads.V04
+                    continue
+                if status == 413:
+                    self._split(payload, count, endpoint, deadline)
                     return
                 problem = "HTTP %d" % status
-            if attempt + 1 < RETRY_ATTEMPTS:
-                time.sleep(base_wait * 1.618 ** (attempt + 1) * random.uniform(0.5, 1.0))
-        log.debug("ddfast: %d trace(s) not sent after %d attempts: %s", count, RETRY_ATTEMPTS, problem)
-        self._drop(count, "send_failed")
+                if status < 500 and status not in RETRY_STATUSES:
+                    log.debug("ddfast: the agent refused %d trace(s): HTTP %d %r", count, status, body[:200])
+                    self._count_drop("rejected", count)
+                    return
+                wait = _retry_after(answer_headers.get("retry-after"))
+            attempt += 1
+            if wait is None:
+                wait = random.uniform(0, min(RETRY_MAX_WAIT, RETRY_FIRST_WAIT * 2 ** (attempt - 1)))
+            if len(self._encoder):
+                self._seal_due = True  # payloads go on being sealed on time while this one waits
+            self._sleep(time.monotonic() + wait, deadline)
+
+    def _sleep(self, until, deadline):
+        """Wait until ``until``, or less when a flush or a stop brings the deadline forward."""
+        sleep = _original_sleep()
+        while True:
+            left = min(until, self._deadline(deadline)) - time.monotonic()
+            if left <= 0:
+                return
+            sleep(min(left, 0.05))
+
+    def _split(self, payload, count, endpoint, deadline):
+        """The agent refused ``payload`` as too large: send it again in halves, down to single traces."""
+        if count <= 1:
+            log.debug("ddfast: the agent refused a single trace of %d bytes as too large", len(payload))
+            self._count_drop("too_large", count)
+            return
+        for part, part_count in payloads.split(payload, endpoint):
+            self._send(part, part_count, endpoint, deadline)
 
     def _downgrade(self, status):
-        """The agent has no v0.5 endpoint (HTTP 404/415): use v0.4 from now on, as ddtrace does."""
-        with self._lock:
-            if self.api_version == "v0.4":
-                return
-            log.warning("ddfast: the agent answered HTTP %d to v0.5/traces; using v0.4/traces", status)
-            self.api_version = "v0.4"
-            old = self._encoder
+        """The agent has no v0.5 endpoint (HTTP 404/415): use v0.4 from now on, as ddtrace does; what
+        is buffered for v0.5 is re-encoded when sent."""
+        if self.api_version == "v0.4":
+            return
+        log.warning("ddfast: the agent answered HTTP %d to v0.5/traces; using v0.4/traces", status)
+        self.api_version = "v0.4"
+        with self._lock:  # the application's lock, for as long as it takes to swap an object
+            self._seal_locked()
             self._encoder = self._new_encoder("v0.4")
-            count = len(old)
-        if count:  # traces already encoded for v0.5 cannot be sent any more
-            self._drop(count, "api_downgrade")
 
     def _apply_rates(self, body):
         if self.on_rates is None or not body:
@@ -281,32 +418,63 @@ class AgentWriter:
         except Exception:
             log.debug("ddfast: unusable agent response %r", body[:200], exc_info=True)
 
-    # -- the writer protocol ---------------------------------------------------------------------------
+    # -- flush and stop ----------------------------------------------------------------------------------
 
-    def flush_queue(self):
-        """Send everything buffered now, in the caller's thread (waits for the agent)."""
-        self._flush()
+    def _flush(self, deadline, stopping=False, reason="send_failed"):
+        """Seal what is buffered and send everything before ``deadline``, this thread helping the sender;
+        what could not be sent by then is counted under ``reason``."""
+        self._late_reason = reason
+        self._hurry = deadline
+        try:
+            if self._lock.acquire(True, max(deadline - time.monotonic(), 0.001)):
+                try:
+                    if stopping:
+                        self._stopped = True
+                    self._seal_locked()
+                finally:
+                    self._lock.release()
+            else:  # the lock's holder was interrupted by the signal that asked for this flush
+                self._count_drop(reason, len(self._encoder))
+            if stopping:
+                self._stopped = True
+            self._drain(deadline)
+            sleep = _original_sleep()
+            while self._in_flight and time.monotonic() < deadline + 0.5:
+                sleep(0.005)  # the sender's payload: sent, or given up at the deadline
+        finally:
+            self._hurry = None
+
+    def flush_queue(self, timeout=None):
+        """Send everything buffered now, waiting for the agent at most ``timeout`` seconds (default: one
+        payload's retry time); what could not be sent by then is dropped and counted."""
+        self._flush(time.monotonic() + (self.retry_seconds if timeout is None else timeout))
+        self._maybe_log_drops()
 
     def stop(self, timeout=None):
-        """Send what is buffered and stop; traces written afterwards are dropped (and counted)."""
-        with self._lock:
-            if self._stopped:
-                return
-            self._stopped = True
-            thread = self._thread
-        if thread is not None and thread.is_alive():
-            self._wake.set()
-            thread.join(timeout)
-        else:
-            self._flush()
+        """Send what is buffered within ``timeout`` seconds (default ``DDFAST_SHUTDOWN_TIMEOUT_SECONDS``)
+        and stop; traces written afterwards are dropped (and counted)."""
+        if self._stopped:
+            return
+        deadline = time.monotonic() + (config.shutdown_timeout_seconds if timeout is None else timeout)
+        self._flush(deadline, stopping=True, reason="shutdown")
+        self._exit = True
+        self._wake.set()
+        self._maybe_log_drops(force=True)
 
     def __len__(self):
         """Traces buffered and not yet sent."""
-        with self._lock:
-            return len(self._encoder) + sum(count for _, count, _ in self._pending)
+        return len(self._encoder) + sum(count for _, count, _ in list(self._pending))
 
     def __repr__(self):
         return "AgentWriter(%r, api_version=%r)" % (self.agent_url.url, self.api_version)
+
+
+def _retry_after(value):
+    """Seconds from a ``Retry-After`` header (seconds form), capped; None when absent or unreadable."""
+    try:
+        return min(max(float(value), 0.0), RETRY_AFTER_CAP) if value else None
+    except ValueError:
+        return None
 
 
 _writers = weakref.WeakSet()
@@ -319,12 +487,63 @@ def _after_fork_in_child():
         writer._stopped = stopped
 
 
-def _stop_all_at_exit():
+def _original_sleep():
+    return agent.original("time", "sleep")
+
+
+def _flush_all(deadline):
+    """Send what every writer holds before ``deadline``."""
     for writer in list(_writers):
         try:
-            writer.stop(timeout=writer.timeout)
+            writer._flush(deadline, reason="shutdown")
+            writer._maybe_log_drops(force=True)
+        except Exception:
+            log.debug("ddfast: writer flush failed", exc_info=True)
+
+
+def _stop_all_at_exit():
+    deadline = time.monotonic() + config.shutdown_timeout_seconds
+    for writer in list(_writers):
+        try:
+            writer.stop(timeout=max(deadline - time.monotonic(), 0.0))
         except Exception:
             log.debug("ddfast: writer stop at exit failed", exc_info=True)
+
+
+# -- exit signals ------------------------------------------------------------------------------------------
+
+_previous_handlers = {}
+_signals_installed = False
+
+
+def _on_exit_signal(signum, frame):
+    """SIGTERM / SIGINT: send what is buffered (bounded), then do what the signal would have done."""
+    _flush_all(time.monotonic() + config.shutdown_timeout_seconds)
+    previous = _previous_handlers.get(signum, signal.SIG_DFL)
+    if callable(previous):
+        previous(signum, frame)
+    elif previous == signal.SIG_DFL:
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+
+def _install_signal_handlers():
+    """Once per process, from the main thread: chain SIGTERM (and SIGINT unless Python's own
+    KeyboardInterrupt handler is in place: atexit covers that one, and asyncio can install its own).
+    A signal the application ignores stays ignored; a handler it installs later replaces this one."""
+    global _signals_installed
+    if _signals_installed or threading.current_thread() is not threading.main_thread():
+        return
+    _signals_installed = True
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            previous = signal.getsignal(signum)
+            if previous in (signal.SIG_IGN, None) or previous is signal.default_int_handler:
+                continue
+            _previous_handlers[signum] = previous
+            signal.signal(signum, _on_exit_signal)
+        except (ValueError, OSError):  # not the main interpreter, or a platform without the signal
+            log.debug("ddfast: cannot install a handler for signal %s", signum, exc_info=True)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

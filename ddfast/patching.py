@@ -3,8 +3,10 @@ spans, trace context injected) and servers, in one call. A library that is not i
 with a warning naming it; an unknown name is a ``TypeError``.
 """
 
+import functools
 import importlib
 import logging
+import sys
 
 log = logging.getLogger("ddfast.patching")
 
@@ -42,3 +44,81 @@ def patch(tracer=None, **libraries):
         if importlib.import_module(PATCHABLE[name]).patch(tracer=tracer):
             patched.append(name)
     return patched
+
+
+class _PatchOnImport:
+    """A ``sys.meta_path`` finder that runs a library's patch right after the library is first imported,
+    so that ``ddfast-run`` imports nothing the program does not (no import cost, no library imported
+    before gevent's monkey-patching, no framework set up before its settings are)."""
+
+    def __init__(self, pending, tracer):
+        self.pending = pending  # library name -> contrib module name
+        self.tracer = tracer
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in self.pending:
+            return None
+        spec = _find_spec_elsewhere(self, fullname, path, target)
+        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _PatchingLoader(spec.loader, functools.partial(self._patch, fullname))
+        return spec
+
+    def _patch(self, name):
+        contrib = self.pending.pop(name, None)
+        if not self.pending and self in sys.meta_path:
+            sys.meta_path.remove(self)
+        if contrib is not None:
+            _patch_quietly(name, contrib, self.tracer)
+
+
+class _PatchingLoader:
+    """A module's own loader, then the patch once the module has run."""
+
+    def __init__(self, loader, after):
+        self._loader = loader
+        self._after = after
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        self._after()
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+
+def _find_spec_elsewhere(finder, fullname, path, target):
+    for other in sys.meta_path:
+        if other is finder or not hasattr(other, "find_spec"):
+            continue
+        spec = other.find_spec(fullname, path, target)
+        if spec is not None:
+            return spec
+    return None
+
+
+def _patch_quietly(name, contrib, tracer):
+    try:
+        importlib.import_module(contrib).patch(tracer=tracer)
+    except Exception as exc:  # a patch never breaks the program's own import
+        log.warning("ddfast: %s could not be patched (%s: %s); it is not traced", name, type(exc).__name__, exc)
+
+
+def patch_on_import(tracer=None, **libraries):
+    """Patch each library given as ``name=True`` when the program imports it (now, if it already
+    has); what ``ddfast-run`` does for every supported library that is installed."""
+    unknown = sorted(set(libraries) - set(PATCHABLE))
+    if unknown:
+        raise TypeError("ddfast.patch() cannot patch %s; it patches %s" % (", ".join(unknown), ", ".join(PATCHABLE)))
+    pending = {}
+    for name, wanted in libraries.items():
+        if not wanted:
+            continue
+        if name in sys.modules:
+            _patch_quietly(name, PATCHABLE[name], tracer)
+        else:
+            pending[name] = PATCHABLE[name]
+    if pending:
+        sys.meta_path.insert(0, _PatchOnImport(pending, tracer))

@@ -234,6 +234,8 @@ class Config:
         "trace_writer_interval_seconds",
         "trace_writer_buffer_size",
         "trace_writer_max_payload_size",
+        "writer_retry_seconds",
+        "shutdown_timeout_seconds",
         "distributed_tracing",
         "logs_injection",
         "http_server_error_statuses",
@@ -331,7 +333,8 @@ class Config:
         self.trace_agent_url = agent_url(env)
         #: the agent's trace API: ``v0.5`` (ddtrace's default; falls back to v0.4 when the agent lacks it)
         self.trace_api_version = _api_version(env)
-        #: seconds before a request to the agent is given up (then retried)
+        #: seconds one request to the agent may take in all: connect, send, and the whole answer (a stalled
+        #: or slow agent costs one attempt, then the payload is retried)
         self.trace_agent_timeout_seconds = _float(env, "DD_TRACE_AGENT_TIMEOUT_SECONDS", 2.0, minimum=0.001)
         #: seconds between two sends of the buffered traces
         self.trace_writer_interval_seconds = _float(env, "DD_TRACE_WRITER_INTERVAL_SECONDS", 1.0, minimum=0.001)
@@ -339,6 +342,10 @@ class Config:
         self.trace_writer_buffer_size = _int(env, "DD_TRACE_WRITER_BUFFER_SIZE_BYTES", 20 << 20, minimum=1)
         #: the largest payload sent in one request (and so the largest single trace)
         self.trace_writer_max_payload_size = _int(env, "DD_TRACE_WRITER_MAX_PAYLOAD_SIZE_BYTES", 20 << 20, minimum=1)
+        #: seconds a payload is retried (agent down, 5xx, 408, 429, timeouts) before its traces are dropped
+        self.writer_retry_seconds = _float(env, "DDFAST_WRITER_RETRY_SECONDS", 20.0, minimum=0.001)
+        #: seconds given at exit, or on SIGTERM, to send what is buffered
+        self.shutdown_timeout_seconds = _float(env, "DDFAST_SHUTDOWN_TIMEOUT_SECONDS", 5.0, minimum=0.0)
 
     def __setattr__(self, name, value):
         if name not in self._fields:

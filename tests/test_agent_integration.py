@@ -127,5 +127,5 @@ def test_the_agent_checks_are_on(session):
 
     body = msgpack.packb([[{"trace_id": 1, "span_id": 2, "name": "x", "service": "s", "resource": "r"}]])
     headers = dict(agent.BASE_HEADERS, **{"Content-Type": "application/msgpack", "X-Datadog-Trace-Count": "5"})
-    status, answer = agent.post(agent.AgentURL(session.url), "v0.4/traces", body, headers, 10)
+    status, _, answer = agent.post(agent.AgentURL(session.url), "v0.4/traces", body, headers, 10)
     assert status == 400 and b"trace_count_header" in answer

@@ -5,16 +5,17 @@ the caller, every trace not delivered is counted, nothing is sent twice."""
 import http.server
 import logging
 import os
+import shutil
 import socket
 import socketserver
 import subprocess
 import sys
 import threading
+import time
 
 import msgpack
 import pytest
 
-from ddfast.agent_writer import RETRY_ATTEMPTS
 from ddfast.agent_writer import AgentWriter
 from ddfast.settings import Config
 from ddfast.settings import agent_url
@@ -26,6 +27,7 @@ class FakeAgent:
 
     def __init__(self, unix_path=None):
         self.requests = []
+        self.times = []
         self.answers = [(200, b'{"rate_by_service": {}}')]
         self.hold = None
         self.received = threading.Event()
@@ -39,13 +41,16 @@ class FakeAgent:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with agent.lock:
                     agent.requests.append((self.path, dict(self.headers), body))
-                    status, answer = agent.answers[min(len(agent.requests), len(agent.answers)) - 1]
+                    agent.times.append(time.monotonic())
+                    status, answer, *extra = agent.answers[min(len(agent.requests), len(agent.answers)) - 1]
                 agent.received.set()
                 if agent.hold is not None:
                     agent.hold.wait(10)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))
+                for name, value in (extra[0] if extra else {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(answer)
 
@@ -113,6 +118,7 @@ def make_writer(encoding):
     def make(url, **kwargs):
         kwargs.setdefault("interval", 60.0)  # sends happen when the test says (flush_queue / stop)
         kwargs.setdefault("timeout", 2.0)
+        kwargs.setdefault("retry_seconds", 0.5)  # a short retry window: a failing agent fails fast here
         w = AgentWriter(url, _encoding=encoding, **kwargs)
         writers.append(w)
         return w
@@ -191,14 +197,25 @@ def test_agent_not_listening_drops_and_counts_once_logged(make_writer, spanmod, 
     assert len(warnings) == 1 and "3 send_failed" in warnings[0].getMessage()  # at most once a minute
 
 
-def test_5xx_is_retried_then_dropped(agent, make_writer, spanmod):
-    agent.answers = [(503, b"busy")]
-    w = make_writer(agent.url)
+@pytest.mark.parametrize("status", [500, 503, 408, 429])
+def test_retryable_answers_are_retried_until_the_deadline_then_dropped(agent, make_writer, spanmod, status):
+    agent.answers = [(status, b"busy")]
+    w = make_writer(agent.url, retry_seconds=1.0)
     w.write(trace(spanmod, 51))
     w.flush_queue()
-    assert len(agent.requests) == RETRY_ATTEMPTS
+    assert len(agent.requests) >= 3  # backoff starts at 0.2 s: several attempts fit in a second
     assert len({body for _, _, body in agent.requests}) == 1  # the same payload each time
     assert w.drops == {"send_failed": 1} and w.sent_traces == 0
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_retry_after_is_honoured(agent, make_writer, spanmod, status):
+    agent.answers = [(status, b"later", {"Retry-After": "1"}), (200, b"{}")]
+    w = make_writer(agent.url, retry_seconds=5.0)
+    w.write(trace(spanmod, 56))
+    w.flush_queue()
+    assert len(agent.requests) == 2 and w.sent_traces == 1 and w.dropped_traces == 0
+    assert agent.times[1] - agent.times[0] >= 0.95
 
 
 def test_5xx_then_success_is_sent_once(agent, make_writer, spanmod):
@@ -217,15 +234,17 @@ def test_4xx_is_not_retried(agent, make_writer, spanmod):
     assert len(agent.requests) == 1 and w.drops == {"rejected": 1}
 
 
-def test_agent_without_v05_makes_the_writer_use_v04(agent, make_writer, spanmod):
+def test_agent_without_v05_makes_the_writer_use_v04_and_loses_nothing(agent, make_writer, spanmod):
     agent.answers = [(404, b"not found"), (200, b"{}")]
     w = make_writer(agent.url, api_version="v0.5")
-    w.write(trace(spanmod, 54))
+    w.write(trace(spanmod, 54, 2))
     w.flush_queue()
     w.write(trace(spanmod, 55))
     w.flush_queue()
-    assert [path for path, _, _ in agent.requests] == ["/v0.5/traces", "/v0.4/traces"]
-    assert w.api_version == "v0.4" and w.drops == {"api_downgrade": 1} and w.sent_traces == 1
+    # the refused v0.5 payload is sent again, re-encoded for v0.4
+    assert [path for path, _, _ in agent.requests] == ["/v0.5/traces", "/v0.4/traces", "/v0.4/traces"]
+    assert agent.traces() == [[(54, 1), (54, 2)], [(54, 1), (54, 2)], [(55, 1)]]  # the 404'd one, then both
+    assert w.api_version == "v0.4" and w.dropped_traces == 0 and w.sent_traces == 2
 
 
 def test_hanging_agent_times_out_and_never_blocks_the_caller(agent, make_writer, spanmod):
@@ -397,3 +416,83 @@ def test_writer_settings_defaults_and_bad_values(caplog):
     assert len(caplog.records) == 4
     c = Config({"DD_TRACE_API_VERSION": "v0.4", "DD_TRACE_WRITER_MAX_PAYLOAD_SIZE_BYTES": "1000"})
     assert c.trace_api_version == "v0.4" and c.trace_writer_max_payload_size == 1000
+
+
+# -- one deadline for the whole request, on every transport --------------------------------------------
+
+
+def _dribbling_server(listener, stop, tls=None):
+    """Accepts connections on ``listener``; reads each request's head, then answers one byte each 20 ms."""
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                if tls is not None:
+                    conn = tls.wrap_socket(conn, server_side=True)
+                conn.settimeout(5)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}":
+                    conn.sendall(bytes([byte]))
+                    if stop.wait(0.02):
+                        break
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+
+
+def _self_signed(tmp_path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    import ssl
+
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(str(cert), str(key))
+    return tls, str(cert)
+
+
+@pytest.mark.parametrize("transport", ["tcp", "unix", "https"])
+def test_a_dribbling_agent_costs_one_timeout_on_every_transport(tmp_path, monkeypatch, transport):
+    from ddfast import agent as transport_module
+
+    stop = threading.Event()
+    tls = None
+    if transport == "unix":
+        path = str(tmp_path / "apm.socket")
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(path)
+        url = "unix://" + path
+    else:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        url = "%s://127.0.0.1:%d" % ("https" if transport == "https" else "http", listener.getsockname()[1])
+        if transport == "https":
+            if not shutil.which("openssl"):
+                pytest.skip("needs the openssl command")
+            tls, cert = _self_signed(tmp_path)
+            monkeypatch.setenv("SSL_CERT_FILE", cert)
+    listener.listen(8)
+    _dribbling_server(listener, stop, tls)
+    try:
+        start = time.monotonic()
+        with pytest.raises(TimeoutError):  # each byte came well within the timeout; the answer did not
+            transport_module.post(transport_module.AgentURL(url), "v0.4/traces", b"\x90", {}, 0.3)
+        assert time.monotonic() - start < 1.5
+        # and an agent that answers in time is read whole, on the same transport
+        status, headers, body = transport_module.post(transport_module.AgentURL(url), "v0.4/traces", b"\x90", {}, 30)
+        assert (status, headers["content-length"], body) == (200, "2", b"{}")
+    finally:
+        stop.set()
+        listener.close()

@@ -1,6 +1,6 @@
 """Run at interpreter start when ``ddfast-run`` put this folder first on ``PYTHONPATH``: every
-supported library that is installed is patched (HTTP clients, Flask, Starlette/FastAPI, Tornado,
-logging), then the ``sitecustomize`` this one hides, if any, runs too."""
+supported library that is installed is patched when the program imports it (HTTP clients, Flask,
+Starlette/FastAPI, Tornado, logging), then the ``sitecustomize`` this one hides, if any, runs too."""
 
 import importlib
 import importlib.util
@@ -10,9 +10,11 @@ import sys
 
 def _patch_installed():
     from ddfast.patching import PATCHABLE
-    from ddfast.patching import patch
+    from ddfast.patching import patch_on_import
 
-    patch(**{name: True for name in PATCHABLE if importlib.util.find_spec(name) is not None})
+    # each library is patched when the program imports it, so nothing is imported here that the program
+    # would not import (or would import later, after gevent's monkey-patching)
+    patch_on_import(**{name: True for name in PATCHABLE if importlib.util.find_spec(name) is not None})
 
 
 def _chain():
