@@ -201,7 +201,10 @@ class AgentWriter:
         if start:
             self._start()  # outside the lock: under gevent, starting a thread may switch greenlets
         if reason is not None:
-            self._maybe_log_drops()
+            try:
+                self._maybe_log_drops()
+            except Exception:  # a logging handler's failure is not the application's
+                pass
 
     def _put_failed_locked(self, spans, exc):
         """The encoder refused ``spans`` with ``exc``: a full payload is sealed for the sender (if the
@@ -234,23 +237,27 @@ class AgentWriter:
         # signals are for the main thread, which runs Python's handlers: delivered to the writer's thread,
         # a SIGTERM would wait for the main thread's next bytecode (a sleep's end, say) to be handled.
         # The new thread takes the mask it is started with, so it never receives them.
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _ASYNC_SIGNALS)
         try:
-            agent.original("_thread", "start_new_thread")(self._run, ())
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, _ASYNC_SIGNALS)
+            try:
+                agent.original("_thread", "start_new_thread")(self._run, ())
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        except Exception:  # no thread to be had: what is buffered is sent at exit, or by flush_queue
+            log.warning("ddfast: the writer's thread could not be started; traces are sent at exit", exc_info=True)
 
     # -- drops -----------------------------------------------------------------------------------------
 
     @property
     def drops(self):
         """Traces that did not reach the agent, by reason."""
-        return self._app_drops + self._send_drops
+        # copies first (one C call each): the counters may be growing in other threads meanwhile
+        return collections.Counter(dict(self._app_drops)) + collections.Counter(dict(self._send_drops))
 
     @property
     def dropped_traces(self):
         """Traces that did not reach the agent, in total."""
-        return sum(self._app_drops.values()) + sum(self._send_drops.values())
+        return sum(self.drops.values())
 
     def _maybe_log_drops(self, force=False):
         now = time.monotonic()

@@ -111,7 +111,7 @@ class FaultAgent:
                 if answer.action == "stall":
                     self.closed.wait(answer.seconds)
                     return
-                if 200 <= answer.status < 300:
+                if 200 <= answer.status < 300 and path.endswith("/traces"):
                     self._count(path, body)
                 head = "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: 2\r\n" % answer.status
                 head += "".join("%s: %s\r\n" % item for item in answer.headers.items())
@@ -138,11 +138,27 @@ class FaultAgent:
         head, _, body = data.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         path = lines[0].split(" ")[1]
-        length = 0
+        headers = {}
         for line in lines[1:]:
             name, _, value = line.partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value)
+            headers[name.strip().lower()] = value.strip()
+        if headers.get("expect", "").lower() == "100-continue":
+            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            while not body.endswith(b"0\r\n\r\n"):  # the last chunk (no trailers are sent)
+                chunk = conn.recv(1 << 20)
+                if not chunk:
+                    raise OSError("closed mid-body")
+                body += chunk
+            parts, rest = [], body
+            while True:
+                size, _, rest = rest.partition(b"\r\n")
+                size = int(size.split(b";")[0], 16)
+                if size == 0:
+                    return path, b"".join(parts)
+                parts.append(rest[:size])
+                rest = rest[size + 2 :]
+        length = int(headers.get("content-length", 0))
         while len(body) < length:
             chunk = conn.recv(1 << 20)
             if not chunk:

@@ -179,6 +179,7 @@ def run(scenario, tracer, workdir):
         "p999_call": result["p999_call"],
         "median_call": result["median_call"],
         "lock_wait": result["lock_wait"],
+        "lock_contended": result["lock_contended"],
         "drops": drops,
         "seconds": time.monotonic() - started,
         "exit_seconds": exit_seconds,

@@ -48,8 +48,9 @@ def test_no_trace_lost(results, scenario, kind):
     if scenario.name == "huge_trace":
         assert spans.pop(r["made"][0]) == 10000
     assert set(spans.values()) == {2}  # every trace whole
-    # the application's thread never waited for the writer (its lock is the application's own)
-    assert r["lock_wait"] < 0.001
+    # the application's thread never waited for the writer more than a millisecond (the lock is the
+    # application's own: the sender only tries it, to seal an idle application's payload)
+    assert r["lock_wait"] < 0.001, r["lock_contended"]
     # a call that waited on the network would take the agent timeout (2 s); the slowest call is
     # reported, not held to a timing here (shared machines preempt)
     assert r["longest_call"] < 0.5

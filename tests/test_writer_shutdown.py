@@ -119,3 +119,24 @@ def test_a_forked_worker_keeps_the_handler(agent, kind):
     time.sleep(0.1)
     # the parent's 20 at its exit, the child's 5 at its SIGTERM; none twice
     assert len(agent.received) == 25 and set(agent.received.values()) == {1}
+
+
+def test_exit_with_the_agent_absent_keeps_its_bound_and_says_what_was_lost(kind):
+    agent = FaultAgent(lambda now, size: None).start()  # never listening
+    env = dict(os.environ, DD_TRACE_AGENT_URL=agent.url, DDFAST_SHUTDOWN_TIMEOUT_SECONDS="1")
+    env.pop("DDFAST_NO_EXTENSIONS", None)
+    if kind == "python":
+        env["DDFAST_NO_EXTENSIONS"] = "1"
+    code = "from ddfast.tracer import Tracer\nt = Tracer()\nfor i in range(20):\n    t.trace('job').finish()\n"
+    try:
+        start = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, cwd="/", capture_output=True, text=True, timeout=30
+        )
+        took = time.monotonic() - start
+    finally:
+        agent.close()
+    assert done.returncode == 0
+    assert took < 5  # 1 s to send, then the interpreter's own exit; never the 20 s of a payload's retries
+    (line,) = [line for line in done.stderr.splitlines() if "not sent to the agent" in line]
+    assert line.startswith("ddfast: 20 trace(s) not sent to the agent at http://127.0.0.1:")
