@@ -129,3 +129,52 @@ def test_a_bad_setting_value_warns_and_turns_it_off(caplog):
     with caplog.at_level(logging.WARNING, logger="ddfast"):
         assert Config(environ={"DD_LOGS_INJECTION": "sometimes"}).logs_injection is False
     assert "DD_LOGS_INJECTION" in caplog.text
+
+
+@pytest.fixture
+def injection_off():
+    saved = (ddfast.config.logs_injection, ddfast.config.service)
+    ddfast.config.logs_injection, ddfast.config.service = False, "shop"
+    try:
+        yield
+    finally:
+        dd_logging.unpatch()
+        ddfast.config.logs_injection, ddfast.config.service = saved
+
+
+@pytest.mark.parametrize("made", ["before", "after"])
+def test_with_injection_off_the_documented_formats_still_work(injection_off, capsys, made):
+    """Records carry nothing then; the formats naming the attributes find their values outside a span
+    (formatters made before patch() too), instead of a logging error for every record."""
+    logger = logging.getLogger("ddfast.test.off")
+    logger.propagate = False
+    stream = io.StringIO()
+    handlers = [logging.StreamHandler(stream), logging.StreamHandler(stream)]
+    formats = [
+        logging.Formatter(dd_logging.FORMAT),
+        logging.Formatter("{dd.trace_id}|{dd.service}|{message}", style="{"),
+    ]
+    if made == "before":
+        for handler, formatter in zip(handlers, formats, strict=True):
+            handler.setFormatter(formatter)
+            logger.addHandler(handler)
+    assert dd_logging.patch() is False  # nothing injected
+    if made == "after":
+        formats = [
+            logging.Formatter(dd_logging.FORMAT),
+            logging.Formatter("{dd.trace_id}|{dd.service}|{message}", style="{"),
+        ]
+        for handler, formatter in zip(handlers, formats, strict=True):
+            handler.setFormatter(formatter)
+            logger.addHandler(handler)
+    try:
+        logger.warning("hello")
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+    assert "Logging error" not in capsys.readouterr().err
+    percent, brace = stream.getvalue().splitlines()
+    assert "[dd.service=shop dd.env= dd.version= dd.trace_id=0 dd.span_id=0] - hello" in percent
+    assert brace == "0|shop|hello"
+    plain = logging.Formatter("%(message)s")
+    assert plain._style._defaults is None  # a format naming no dd. attribute costs nothing more

@@ -8,8 +8,11 @@ string that shows them; a ``{``-style one may use ``{dd.trace_id}`` and the like
 adds the same keys to a structlog event.
 
 ``DD_LOGS_INJECTION`` (``true`` by default, as in ddtrace; ``false`` turns it off): with it off,
-``patch()`` changes nothing, so logging costs what it costs without ddfast. ``ddfast.patch(logging=True)``
-calls ``patch()``.
+records carry nothing and ``patch()`` only gives the formatters whose format names a ``dd.`` attribute
+(``FORMAT``, or a copy of it) that attribute's value outside a span as a default (``logging.Formatter``'s
+``defaults``), so that such a format keeps working: a formatter that names none costs nothing more, one
+that does merges five defaults into each record's attributes when it formats it (Python's own way).
+``ddfast.patch(logging=True)`` calls ``patch()``.
 """
 
 import logging
@@ -30,7 +33,7 @@ FORMAT = (
 )
 
 _U64 = 0xFFFFFFFFFFFFFFFF
-_state = {"tracer": None, "factory": None, "format": None}
+_state = {"tracer": None, "factory": None, "format": None, "style_init": None}
 
 
 def correlation(tracer=None):
@@ -67,10 +70,57 @@ class _DDAttributes:
         self.version = get(VERSION, "")
 
 
+class _Outside:
+    """``record.dd`` of a ``{``-style format's defaults: the values outside a span."""
+
+    __slots__ = ("trace_id", "span_id", "service", "env", "version")
+
+    def __init__(self, values):
+        self.trace_id, self.span_id = values[TRACE_ID], values[SPAN_ID]
+        self.service, self.env, self.version = values[SERVICE], values[ENV], values[VERSION]
+
+
+def _give_defaults(style, defaults):
+    """Give a formatter's style (``logging.PercentStyle`` or ``StrFormatStyle``) ``defaults`` for what
+    its format does not find on a record, when its format names a ``dd.`` attribute."""
+    if "dd." in (getattr(style, "_fmt", None) or ""):
+        style._defaults = dict(defaults, **(style._defaults or {}))
+
+
+def _formatter_defaults():
+    """With injection off: formatters, those made from now on and those of the handlers already
+    configured, whose format names ``dd.`` attributes find them (as outside a span) when a record lacks them."""
+    if _state["style_init"] is not None:
+        return
+    defaults = {TRACE_ID: "0", SPAN_ID: "0", SERVICE: config.service or "", ENV: config.env or "",
+                VERSION: config.version or ""}  # fmt: skip
+    defaults["dd"] = _Outside(defaults)
+    original_init = logging.PercentStyle.__init__
+
+    def style_init(self, fmt, *args, **kwargs):
+        original_init(self, fmt, *args, **kwargs)
+        _give_defaults(self, defaults)
+
+    _state["style_init"] = original_init
+    logging.PercentStyle.__init__ = style_init
+    loggers = [logging.getLogger()] + [
+        lg for lg in list(logging.Logger.manager.loggerDict.values()) if isinstance(lg, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in list(logger.handlers):
+            style = getattr(handler.formatter, "_style", None)
+            if style is not None:
+                _give_defaults(style, defaults)
+
+
 def patch(tracer=None):
     """Make every log record carry the correlation attributes (``tracer``'s active span; default
-    ``ddfast.tracer``). False when ``DD_LOGS_INJECTION`` is off or it is patched already."""
-    if not config.logs_injection or _state["factory"] is not None:
+    ``ddfast.tracer``). False when ``DD_LOGS_INJECTION`` is off (then formats naming them still work,
+    see the module docstring) or it is patched already."""
+    if not config.logs_injection:
+        _formatter_defaults()
+        return False
+    if _state["factory"] is not None:
         return False
     previous = logging.getLogRecordFactory()
     original_format = logging.StrFormatStyle._format
@@ -95,6 +145,9 @@ def patch(tracer=None):
 
 def unpatch():
     """Undo ``patch()`` (a record factory set on top of ours since is kept, and keeps calling ours)."""
+    if _state["style_init"] is not None:
+        logging.PercentStyle.__init__ = _state["style_init"]
+        _state["style_init"] = None
     if _state["factory"] is None:
         return
     previous, ours = _state["factory"]
