@@ -76,8 +76,9 @@ class HTTPPropagator:
     """Injects and extracts trace contexts as HTTP headers, in the styles ``ddfast.config`` names.
 
     ``inject(context, headers)`` writes a Context or Span (ddfast's or ddtrace's) into a mutable
-    mapping, deciding an undecided trace first (ddtrace's by ddtrace's tracer, as its inject does); ``extract(headers)`` returns the Context carried by a dict, mapping, WSGI environ or ASGI
-    header list, an empty Context when there is none. Malformed headers never raise.
+    mapping, deciding an undecided trace first (a ddtrace one by ddtrace's tracer, as its inject does);
+    ``extract(headers)`` returns the Context carried by a dict, mapping, WSGI environ or ASGI header
+    list, an empty Context when there is none. Malformed headers never raise.
     """
 
     inject = staticmethod(_core.http_inject)
