@@ -138,13 +138,17 @@ wheel-check: wheel
 	cd / && $(CURDIR)/$(WHEEL_VENV)/bin/python -c "import ddfast; assert ddfast.implementation() == 'cython', ddfast.implementation(); print('wheel install:', ddfast.__version__, ddfast.implementation())"
 	cd / && $(CURDIR)/$(WHEEL_VENV)/bin/ddfast demo > /dev/null
 
-## nocompiler-check: with no working C compiler the sdist still installs, in pure Python, saying so once
+## nocompiler-check: with no working C compiler the sdist still installs, in pure Python, saying so once (pip -v),
+## and so do the import (one warning) and python -m ddfast
 nocompiler-check: dist
 	rm -rf $(NOCC_VENV) && $(PYTHON) -m venv $(NOCC_VENV)
 	rm -rf build
 	CC=false $(NOCC_VENV)/bin/python -m pip install -v --no-cache-dir dist/ddfast-*.tar.gz 2>&1 \
 		| grep -c "ddfast will run in pure Python" | grep -qx 1
-	cd / && $(CURDIR)/$(NOCC_VENV)/bin/python -c "import ddfast; assert ddfast.implementation() == 'python'; print('no compiler: pure install ok')"
+	cd / && $(CURDIR)/$(NOCC_VENV)/bin/python -c "import ddfast; assert ddfast.implementation() == 'python'"
+	cd / && $(CURDIR)/$(NOCC_VENV)/bin/python -c "import ddfast" 2>&1 | grep -c "compiled core is missing" | grep -qx 1
+	cd / && $(CURDIR)/$(NOCC_VENV)/bin/python -m ddfast | grep -q "compiled core missing"
+	@echo "no compiler: pure install ok, and its import and python -m ddfast say so"
 	rm -rf build
 
 ## matrix: the compiled core built, installed and tested on each CPython and compiler users run (host,

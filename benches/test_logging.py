@@ -1,6 +1,6 @@
 """What logs injection (``ddfast.contrib.logging``) costs per log record: one record made and formatted
 by the standard library alone (``none``), with ``DD_LOGS_INJECTION=false`` after
-``ddfast.patch(logging=True)`` (``off``: nothing is installed, so it should cost nothing), and with it
+``ddfast.patch(logging=True)`` (``off``: no per-record work is installed, so it should cost nothing), and with it
 on, inside a span (``on``). Not an implementation comparison: the gate leaves it out."""
 
 import logging

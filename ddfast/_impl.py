@@ -5,8 +5,9 @@
 modules call each other directly, so a process runs all of them compiled or none.
 
 - ``DDFAST_NO_EXTENSIONS=1`` (read once, at import) picks the pure twins on purpose.
-- A package installed without its compiled core (no compiler at install time) runs pure, as its
-  install said.
+- A package without its compiled core (installed where no compiler worked, whose install only says so
+  in pip's verbose output; or a source checkout that shadows the installed package) runs pure and warns
+  once (``pure_reason``), unless ``DDFAST_NO_EXTENSIONS`` asks for pure Python.
 - If the compiled core is installed but one of its modules cannot be imported (a wheel for another
   CPython, a missing symbol, a damaged file), every module falls back to its twin and ddfast warns
   once, naming the module and the error (``fallback_reason``; ``python -m ddfast`` shows it too).
@@ -15,6 +16,7 @@ modules call each other directly, so a process runs all of them compiled or none
 import importlib
 import importlib.util
 import os
+import sys
 import warnings
 
 NO_EXTENSIONS = os.environ.get("DDFAST_NO_EXTENSIONS", "").strip().lower() in ("1", "true", "yes", "on")
@@ -28,11 +30,33 @@ loaded = {}
 #: why the compiled core is not in use although it is installed ("" when it is, or not installed)
 fallback_reason = ""
 
+#: why there is no compiled core to use ("" when there is one, or pure Python was asked for)
+pure_reason = ""
+
 _chosen = None  # "ddfast._ext" or "ddfast._pure", decided at the first load()
 
 
 class CompiledCoreUnavailable(RuntimeWarning):
-    """The compiled core is installed but cannot be used here; ddfast runs on its pure twins."""
+    """The compiled core is missing or cannot be used here; ddfast runs on its pure twins."""
+
+
+def shadowed_install():
+    """Another ddfast package on the path than the one imported (the installed one, when a source tree
+    found first shadows it, such as the checkout in the current directory), or None."""
+    here = os.path.realpath(os.path.dirname(os.path.abspath(__file__)))
+    for entry in sys.path:
+        candidate = os.path.join(entry or os.getcwd(), "ddfast")
+        if os.path.isfile(os.path.join(candidate, "__init__.py")) and os.path.realpath(candidate) != here:
+            return candidate
+    return None
+
+
+def _why_pure():
+    here = os.path.dirname(os.path.abspath(__file__))
+    shadowed = shadowed_install()
+    if shadowed is not None:
+        return "ddfast was imported from %s, which shadows the installed package at %s" % (here, shadowed)
+    return "ddfast at %s was installed without it (no working C compiler at install time?)" % here
 
 
 def _installed(name):
@@ -45,8 +69,17 @@ def _installed(name):
 
 def _choose():
     """The package of the core modules to use: all compiled when each imports, else all pure."""
-    global fallback_reason
-    if NO_EXTENSIONS or not any(_installed(name) for name in CORE_MODULES):
+    global fallback_reason, pure_reason
+    if NO_EXTENSIONS:
+        return "ddfast._pure"
+    if not any(_installed(name) for name in CORE_MODULES):
+        pure_reason = _why_pure()
+        warnings.warn(
+            "ddfast's compiled core is missing: %s. Every core module runs in pure Python, several times slower; "
+            "set DDFAST_NO_EXTENSIONS=1 to run in pure Python on purpose" % pure_reason,
+            CompiledCoreUnavailable,
+            stacklevel=3,
+        )
         return "ddfast._pure"
     for name in CORE_MODULES:
         try:

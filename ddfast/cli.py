@@ -18,6 +18,7 @@ services.
 import argparse
 import contextlib
 import json
+import os
 import sys
 
 import ddfast
@@ -202,6 +203,10 @@ def overview():
         print("compiled core not in use: %s" % _impl.fallback_reason)
     elif _impl.NO_EXTENSIONS:
         print("compiled core turned off: DDFAST_NO_EXTENSIONS is set")
+    elif _impl.pure_reason:
+        print("compiled core missing: %s" % _impl.pure_reason)
+    if not _impl.pure_reason and _impl.shadowed_install():  # pure_reason names it already
+        print("imported from %s, not %s" % (os.path.dirname(ddfast.__file__), _impl.shadowed_install()))
     print("styles: extract %s, inject %s" % (",".join(config.propagation_style_extract) or "none",
                                               ",".join(config.propagation_style_inject) or "none"))  # fmt: skip
     outgoing = ddfast.Context(
@@ -214,14 +219,20 @@ def overview():
     )
     headers = {}
     HTTPPropagator.inject(outgoing, headers)
+    if not headers:
+        print("\nno headers injected: the inject styles are none, so no trace reaches the next service")
+        return 0
     print("\ninjected headers:")
     for name, value in headers.items():
         print("  %s: %s" % (name, value))
     incoming = HTTPPropagator.extract(headers)
     print("\nextracted by the next service:")
-    print("  trace_id  %032x" % incoming.trace_id)
-    print("  parent_id %016x" % incoming.span_id)
-    print("  priority  %s, tags %s, baggage %s" % (incoming.sampling_priority, incoming.meta, incoming.baggage))
+    if incoming.trace_id is None:
+        print("  no trace: the extract styles read none of the headers the inject styles write")
+    else:
+        print("  trace_id  %032x" % incoming.trace_id)
+        print("  parent_id %016x" % incoming.span_id)
+        print("  priority  %s, tags %s, baggage %s" % (incoming.sampling_priority, incoming.meta, incoming.baggage))
     same = (incoming.trace_id, incoming.span_id) == (outgoing.trace_id, outgoing.span_id)
     print("\nround trip: %s" % ("ok" if same else "MISMATCH"))
     return 0 if same else 1
@@ -301,7 +312,26 @@ def _parser():
     return parser
 
 
+def _why_no_headers(args):
+    styles = [s for s in args.style if s != "none"] if args.style else config.propagation_style_inject
+    if not styles:
+        return "style none writes no header" if args.style else "the configured inject styles are none"
+    return "the %s style(s) write nothing for this context" % ",".join(styles)
+
+
 def main(argv=None, stdin=None):
+    try:
+        return _main(argv, stdin)
+    except BrokenPipeError:  # the reader left (``ddfast | head``): stop quietly
+        try:
+            # the interpreter flushes stdout at exit: send what is left nowhere instead of failing again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout is not a file (captured)
+            pass
+        return 1
+
+
+def _main(argv, stdin):
     args = _parser().parse_args(argv)
     try:
         if args.command == "extract":
@@ -318,6 +348,8 @@ def main(argv=None, stdin=None):
             else:
                 for name, value in headers.items():
                     print("%s: %s" % (name, value))
+                if not headers:
+                    print("ddfast: no headers: %s" % _why_no_headers(args), file=sys.stderr)
             return 0
         if args.command == "demo":
             return demo_command()

@@ -50,7 +50,11 @@ def patch_ddtrace(_core_module=None):
 
     def ddfast_inject(context, headers):
         """ddtrace's HTTPPropagator.inject, on ddfast's core."""
+        undecided = getattr(context, "context", context).sampling_priority is None
         span_context = sampled_context(context, None)
+        if undecided:
+            # a decision made now is written into the meta's tracestate (its ot= member) once read
+            getattr(span_context, "_tracestate", None)
         dispatch("http.span_inject", (span_context, headers))
         inject(as_context(span_context), headers, settings)
 

@@ -5,6 +5,7 @@ frame. This module keeps the core's settings current: built once from ``ddfast.c
 when the configuration changes (an invalid change is refused with ``ValueError``/``TypeError``).
 """
 
+import sys
 from typing import TYPE_CHECKING
 
 from ddfast._impl import load
@@ -43,16 +44,45 @@ def _configure(cfg):
 config.on_change(_configure)
 
 
+def decide_foreign(obj, context):
+    """Before an undecided ddtrace Span or Context is injected, let ddtrace's tracer decide its trace, as
+    ddtrace's own inject does (it samples the span's local root, or for a Context the active local root
+    of the same trace), and send that decision. True when ``obj`` was ddtrace's (``context``: the
+    Context being injected, built from ``obj``; ddtrace's sampler records its tags in the meta dict the
+    two share)."""
+    if not type(obj).__module__.startswith("ddtrace."):
+        return False
+    dd_tracer = getattr(sys.modules.get("ddtrace.trace"), "tracer", None)
+    if dd_tracer is None:  # ddtrace's objects without its tracer: nothing can decide
+        return True
+    root = getattr(obj, "_local_root", None)
+    if root is None:  # a Context: the trace's local root, when it is the active one
+        current = dd_tracer.current_root_span()
+        if current is not None and current.trace_id == obj.trace_id:
+            root = current
+    if root is not None:
+        dd_tracer.sample(root)
+        own = getattr(obj, "context", obj)
+        # ddtrace's Context writes the OpenTelemetry member of the decision (ot=rv:...;th:...) into its
+        # meta's tracestate only once that is read
+        getattr(own, "_tracestate", None)
+        decided = own.sampling_priority
+        if decided is not None:
+            context.sampling_priority = decided
+    return True
+
+
 class HTTPPropagator:
     """Injects and extracts trace contexts as HTTP headers, in the styles ``ddfast.config`` names.
 
     ``inject(context, headers)`` writes a Context or Span (ddfast's or ddtrace's) into a mutable
-    mapping; ``extract(headers)`` returns the Context carried by a dict, mapping, WSGI environ or ASGI
-    header list, an empty Context when there is none. Malformed headers never raise.
+    mapping, deciding an undecided trace first (a ddtrace one by ddtrace's tracer, as its inject does);
+    ``extract(headers)`` returns the Context carried by a dict, mapping, WSGI environ or ASGI header
+    list, an empty Context when there is none. Malformed headers never raise.
     """
 
     inject = staticmethod(_core.http_inject)
     extract = staticmethod(_core.http_extract)
 
 
-__all__ = ["ERRORS", "HTTPPropagator", "Settings", "settings_of"]
+__all__ = ["ERRORS", "HTTPPropagator", "Settings", "decide_foreign", "settings_of"]

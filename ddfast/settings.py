@@ -3,11 +3,17 @@
 ``config`` holds them. Code may override an attribute at start-up (``ddfast.config.x = ...``): the
 modules that depend on it are told at once and rebuild their snapshot, so nothing on the request path
 reads the environment or re-validates a setting. Parsing follows ddtrace 4.16: booleans are true for
-``true``/``1`` (any case); a bad value gives one warning and the default, never an error at import.
+``true``/``1`` (any case).
+
+An invalid value in the environment gives one warning (naming the variable, the value and what is used
+instead) and the default: a typo never stops a service from starting. A value assigned in code is
+checked at once and refused with ``ValueError``/``TypeError``; a string is read as the environment
+variable would be (``config.propagation_style_inject = "b3,datadog"``).
 """
 
 import logging
 import os
+import re
 
 from ddfast.agent import AgentURL
 
@@ -18,6 +24,9 @@ DEFAULT_STYLES = ("datadog", "tracecontext", "baggage")
 BEHAVIORS = ("continue", "restart", "ignore")
 # OTEL_PROPAGATORS values ddtrace maps to its own styles (others are ignored with a warning)
 _OTEL_STYLES = ("b3", "b3multi", "datadog", "tracecontext", "none")
+# the name of ddfast's own OpenTelemetry propagator (``ddfast.otel``'s entry point, which speaks the styles
+# configured here): no style, and no mistake either
+_OTEL_OWN = "ddfast"
 
 
 def asbool(value, default):
@@ -27,7 +36,23 @@ def asbool(value, default):
     return value.strip().lower() in ("true", "1")
 
 
-def _int(env, name, default, minimum=0):
+#: the largest count a setting holds (the compiled core keeps counts in C integers)
+MAX_COUNT = 2**31 - 1
+#: the longest interval or timeout a setting holds, in seconds
+MAX_SECONDS = 3600.0
+
+
+def _bool(env, name, default):
+    """``asbool`` of a variable, with a warning for a value that is neither true nor false (read as
+    false, as ddtrace reads it)."""
+    raw = env.get(name)
+    value = asbool(raw, default)
+    if not value and raw is not None and raw.strip().lower() not in ("false", "0", ""):
+        log.warning("ddfast: %s=%r is not true, false, 1 or 0; using false", name, raw)
+    return value
+
+
+def _int(env, name, default, minimum=0, maximum=MAX_COUNT):
     raw = env.get(name)
     if raw is None or not raw.strip():
         return default
@@ -39,10 +64,13 @@ def _int(env, name, default, minimum=0):
     if value < minimum:
         log.warning("ddfast: %s=%r is below %d; using %d", name, raw, minimum, minimum)
         return minimum
+    if value > maximum:
+        log.warning("ddfast: %s=%r is above %d; using %d", name, raw, maximum, maximum)
+        return maximum
     return value
 
 
-def _float(env, name, default, minimum=0.0):
+def _float(env, name, default, minimum=0.0, maximum=MAX_SECONDS):
     raw = env.get(name)
     if raw is None or not raw.strip():
         return default
@@ -51,8 +79,8 @@ def _float(env, name, default, minimum=0.0):
     except ValueError:
         log.warning("ddfast: %s=%r is not a number; using %s", name, raw, default)
         return default
-    if not value >= minimum:  # also NaN
-        log.warning("ddfast: %s=%r is below %s; using %s", name, raw, minimum, default)
+    if not minimum <= value <= maximum:  # also NaN and infinities
+        log.warning("ddfast: %s=%r is not within %s-%s; using %s", name, raw, minimum, maximum, default)
         return default
     return value
 
@@ -115,31 +143,42 @@ def parse_styles(text, source):
         if not style or style == "none":
             continue
         if style not in STYLES:
-            log.warning("ddfast: unknown propagation style %r in %s; known: %s", style, source, ", ".join(STYLES))
+            log.warning(
+                "ddfast: unknown propagation style %r in %s; ignored (known: %s)", style, source, ", ".join(STYLES)
+            )
             continue
         styles.append(style)
     return styles
 
 
-def _styles(env, specific):
+def _styles(env, specific, parsed):
     """The style list from DD_TRACE_PROPAGATION_STYLE_<X>, else DD_TRACE_PROPAGATION_STYLE, else
-    OTEL_PROPAGATORS (as ddtrace remaps it), else the default."""
+    OTEL_PROPAGATORS (as ddtrace remaps it), else the default. ``parsed`` (variable -> styles) is shared
+    by the two directions, so that a variable both read is parsed, and warned about, once."""
     for name in (specific, "DD_TRACE_PROPAGATION_STYLE"):
         if env.get(name) is not None:
-            return parse_styles(env[name], name)
+            if name not in parsed:
+                parsed[name] = parse_styles(env[name], name)
+            return list(parsed[name])
     otel = env.get("OTEL_PROPAGATORS")
     if otel is not None:
-        accepted = []
-        for style in otel.split(","):
-            style = style.strip().lower()
-            if style in _OTEL_STYLES:
-                if style not in accepted:
-                    accepted.append(style)
-            else:
-                log.warning("ddfast: OTEL_PROPAGATORS style %r is not supported; ignored", style)
-        if accepted:
-            return parse_styles(",".join(accepted), "OTEL_PROPAGATORS")
+        if "OTEL_PROPAGATORS" not in parsed:
+            parsed["OTEL_PROPAGATORS"] = _otel_styles(otel)
+        if parsed["OTEL_PROPAGATORS"]:
+            return list(parsed["OTEL_PROPAGATORS"])
     return list(DEFAULT_STYLES)
+
+
+def _otel_styles(text):
+    accepted = []
+    for style in text.split(","):
+        style = style.strip().lower()
+        if style in _OTEL_STYLES:
+            if style not in accepted:
+                accepted.append(style)
+        elif style != _OTEL_OWN:
+            log.warning("ddfast: OTEL_PROPAGATORS style %r is not supported; ignored", style)
+    return parse_styles(",".join(accepted), "OTEL_PROPAGATORS") if accepted else []
 
 
 def parse_tags(text):
@@ -170,14 +209,11 @@ def _span_rules(env):
         with open(path, encoding="utf-8") as f:
             return f.read()
     except OSError as e:
-        log.warning("ddfast: cannot read DD_SPAN_SAMPLING_RULES_FILE=%r (%s); no span sampling rules", path, e)
+        log.warning("ddfast: cannot read DD_SPAN_SAMPLING_RULES_FILE=%r (%s); using no span sampling rules", path, e)
         return ""
 
 
-def parse_statuses(text, default, name):
-    """HTTP status codes from ``400-403,405``-style ranges (ddtrace's format), as a frozenset; unset or
-    empty means ``default``. A malformed value is refused at startup, naming the setting."""
-    text = default if text is None or not text.strip() else text
+def _status_codes(text):
     codes = set()
     for item in text.replace(" ", "").split(","):
         if not item:
@@ -186,11 +222,49 @@ def parse_statuses(text, default, name):
         try:
             first, last = int(low), int(high if sep else low)
         except ValueError:
-            raise ValueError("%s: %r is not a status code or a range like 500-599" % (name, item)) from None
+            raise ValueError("%r is not a status code or a range like 500-599" % item) from None
         if not 100 <= first <= last <= 599:
-            raise ValueError("%s: %r is not within 100-599, low to high" % (name, item))
+            raise ValueError("%r is not within 100-599, low to high" % item)
         codes.update(range(first, last + 1))
     return frozenset(codes)
+
+
+def parse_statuses(text, default, name):
+    """HTTP status codes from ``400-403,405``-style ranges (ddtrace's format), as a frozenset; unset or
+    empty means ``default``. A malformed value raises ValueError naming the setting ``name``."""
+    try:
+        return _status_codes(default if text is None or not text.strip() else text)
+    except ValueError as e:
+        raise ValueError("%s: %s" % (name, e)) from None
+
+
+def _env_statuses(env, name, default):
+    text = env.get(name)
+    try:
+        return _status_codes(default if text is None or not text.strip() else text)
+    except ValueError as e:
+        log.warning("ddfast: %s=%r is invalid (%s); using %s", name, text, e, default)
+        return _status_codes(default)
+
+
+def _regexp_error(text):
+    """Why ``text`` is not a regular expression ("" when it is)."""
+    try:
+        re.compile(text)
+    except re.error as e:
+        return str(e)
+    return ""
+
+
+def _env_regexp(env, name):
+    """The obfuscation pattern of the environment: None (ddtrace's default) when unset or invalid."""
+    regexp = env.get(name)
+    error = None if regexp is None else _regexp_error(regexp)
+    if error:
+        log.warning("ddfast: %s=%r is not a valid regular expression (%s); using ddtrace's default pattern",
+                    name, regexp, error)  # fmt: skip
+        return None
+    return regexp
 
 
 def _logs_injection(value):
@@ -202,12 +276,204 @@ def _logs_injection(value):
     if value in ("true", "1", "structured"):
         return True
     if value not in ("false", "0"):
-        log.warning("ddfast: DD_LOGS_INJECTION=%r is not true, structured or false; logs injection is off", value)
+        log.warning("ddfast: DD_LOGS_INJECTION=%r is not true, structured or false; using false (no injection)", value)
     return False
 
 
+# -- values assigned in code: checked at once, a string read as the environment variable would be -------
+
+
+def _type_error(name, value, expected):
+    return TypeError("ddfast.config.%s must be %s, not %s" % (name, expected, type(value).__name__))
+
+
+def _set_bool(name, value):
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise ValueError("ddfast.config.%s: %r is not true, false, 1 or 0" % (name, value))
+    if isinstance(value, int):  # bool included
+        return bool(value)
+    raise _type_error(name, value, "a bool")
+
+
+def _set_logs_injection(name, value):
+    if isinstance(value, str) and value.strip().lower() == "structured":
+        return True
+    return _set_bool(name, value)
+
+
+def _number(name, value, kind, minimum, maximum):
+    if isinstance(value, str):
+        try:
+            value = kind(value.strip())
+        except ValueError:
+            raise ValueError("ddfast.config.%s: %r is not a number" % (name, value)) from None
+    elif isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+        raise _type_error(name, value, "an int" if kind is int else "a number")
+    if not minimum <= value <= maximum:
+        raise ValueError("ddfast.config.%s: %r is not within %s-%s" % (name, value, minimum, maximum))
+    return kind(value)
+
+
+def _count(minimum=0):
+    return lambda name, value: _number(name, value, int, minimum, MAX_COUNT)
+
+
+def _seconds(name, value):
+    return _number(name, value, float, 0.001, MAX_SECONDS)
+
+
+def _str_list(name, value):
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
+        raise _type_error(name, value, "a list of str")
+    return list(value)
+
+
+def _set_styles(name, value):
+    styles = []
+    for style in _str_list(name, value):
+        style = style.strip().lower()
+        if style == "b3 single header":
+            style = "b3"
+        if style == "none":
+            continue
+        if style not in STYLES:
+            raise ValueError(
+                "ddfast.config.%s: unknown propagation style %r; known: %s" % (name, style, ", ".join(STYLES))
+            )
+        styles.append(style)
+    return styles
+
+
+def _set_behavior(name, value):
+    if not isinstance(value, str):
+        raise _type_error(name, value, "a str")
+    if value.strip().lower() not in BEHAVIORS:
+        raise ValueError("ddfast.config.%s: %r is not one of %s" % (name, value, ", ".join(BEHAVIORS)))
+    return value.strip().lower()
+
+
+def _optional_str(name, value):
+    if value is not None and not isinstance(value, str):
+        raise _type_error(name, value, "a str or None")
+    return value
+
+
+def _text(name, value):
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _type_error(name, value, "a str (JSON)")
+    return value
+
+
+def _set_tags(name, value):
+    if isinstance(value, str):
+        return parse_tags(value)
+    if not isinstance(value, dict):
+        raise _type_error(name, value, "a dict")
+    return dict(value)
+
+
+def _set_header_tags(name, value):
+    tags = _set_tags(name, value)
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise _type_error(name, value, "a dict of str")
+    return {k.strip().lower(): v for k, v in tags.items()}
+
+
+_STATUS_DEFAULTS = {"http_server_error_statuses": "500-599", "http_client_error_statuses": "400-499"}
+
+
+def _set_statuses(name, value):
+    if isinstance(value, str):
+        return parse_statuses(value, _STATUS_DEFAULTS[name], "ddfast.config." + name)
+    try:
+        codes = frozenset(value)
+    except TypeError:
+        raise _type_error(name, value, "a set of status codes") from None
+    for code in codes:
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise _type_error(name, code, "a set of int status codes")
+        if not 100 <= code <= 599:
+            raise ValueError("ddfast.config.%s: %r is not within 100-599" % (name, code))
+    return codes
+
+
+def _set_client_ip_header(name, value):
+    return (_optional_str(name, value) or "").strip().lower() or None
+
+
+def _set_regexp(name, value):
+    error = _optional_str(name, value) is not None and _regexp_error(value)
+    if error:
+        raise ValueError("ddfast.config.%s: %r is not a valid regular expression (%s)" % (name, value, error))
+    return value
+
+
+def _set_agent_url(name, value):
+    try:
+        AgentURL(value)
+    except (TypeError, ValueError) as e:
+        raise type(e)("ddfast.config.%s: %s" % (name, e)) from None
+    return value
+
+
+def _set_api_version(name, value):
+    if not isinstance(value, str):
+        raise _type_error(name, value, "a str")
+    if value.strip().lower() not in API_VERSIONS:
+        raise ValueError("ddfast.config.%s: %r is not one of %s" % (name, value, ", ".join(API_VERSIONS)))
+    return value.strip().lower()
+
+
+_CHECKS = {
+    "trace_128_bit_traceid_generation_enabled": _set_bool,
+    "propagation_style_extract": _set_styles,
+    "propagation_style_inject": _set_styles,
+    "propagation_extract_first": _set_bool,
+    "propagation_behavior_extract": _set_behavior,
+    "x_datadog_tags_max_length": _count(),
+    "baggage_max_items": _count(),
+    "baggage_max_bytes": _count(),
+    "baggage_tag_keys": _str_list,
+    "propagation_http_baggage_enabled": _set_bool,
+    "tracing_enabled": _set_bool,
+    "service": _optional_str,
+    "env": _optional_str,
+    "version": _optional_str,
+    "tags": _set_tags,
+    "trace_sampling_rules": _text,
+    "trace_rate_limit": _count(minimum=-(2**31)),
+    "span_sampling_rules": _text,
+    "trace_agent_url": _set_agent_url,
+    "trace_api_version": _set_api_version,
+    "trace_agent_timeout_seconds": _seconds,
+    "trace_writer_interval_seconds": _seconds,
+    "trace_writer_buffer_size": _count(minimum=1),
+    "trace_writer_max_payload_size": _count(minimum=1),
+    "distributed_tracing": _set_bool,
+    "logs_injection": _set_logs_injection,
+    "http_server_error_statuses": _set_statuses,
+    "http_client_error_statuses": _set_statuses,
+    "trace_header_tags": _set_header_tags,
+    "client_ip_enabled": _set_bool,
+    "client_ip_header": _set_client_ip_header,
+    "http_server_tag_query_string": _set_bool,
+    "http_client_tag_query_string": _set_bool,
+    "obfuscation_query_string_regexp": _set_regexp,
+}
+
+
 class Config:
-    """ddfast's settings, with ddtrace 4.16's defaults. Assigning an attribute re-validates it."""
+    """ddfast's settings, with ddtrace 4.16's defaults. Assigning an attribute checks the value (a string
+    is read as the environment variable would be) and refuses a bad one with ValueError/TypeError."""
 
     _fields = (
         "trace_128_bit_traceid_generation_enabled",
@@ -253,16 +519,15 @@ class Config:
         env = os.environ if environ is None else environ
         object.__setattr__(self, "_listeners", [])
         #: new traces get 128-bit ids, and _dd.p.tid is joined into extracted trace ids
-        self.trace_128_bit_traceid_generation_enabled = asbool(
-            env.get("DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED"), True
-        )
+        self.trace_128_bit_traceid_generation_enabled = _bool(env, "DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED", True)
+        parsed = {}
         #: styles read from incoming headers, in priority order
-        self.propagation_style_extract = _styles(env, "DD_TRACE_PROPAGATION_STYLE_EXTRACT")
+        self.propagation_style_extract = _styles(env, "DD_TRACE_PROPAGATION_STYLE_EXTRACT", parsed)
         #: styles written into outgoing headers
-        self.propagation_style_inject = _styles(env, "DD_TRACE_PROPAGATION_STYLE_INJECT")
+        self.propagation_style_inject = _styles(env, "DD_TRACE_PROPAGATION_STYLE_INJECT", parsed)
         #: stop at the first style that yields a context (no span links, no tracestate merge)
-        self.propagation_extract_first = asbool(env.get("DD_TRACE_PROPAGATION_EXTRACT_FIRST"), False)
-        behavior = env.get("DD_TRACE_PROPAGATION_BEHAVIOR_EXTRACT", "continue").strip().lower()
+        self.propagation_extract_first = _bool(env, "DD_TRACE_PROPAGATION_EXTRACT_FIRST", False)
+        behavior = (env.get("DD_TRACE_PROPAGATION_BEHAVIOR_EXTRACT") or "continue").strip().lower()
         if behavior not in BEHAVIORS:
             log.warning("ddfast: DD_TRACE_PROPAGATION_BEHAVIOR_EXTRACT=%r is not one of %s; using continue",
                         behavior, ", ".join(BEHAVIORS))  # fmt: skip
@@ -278,17 +543,13 @@ class Config:
         raw_keys = env.get("DD_TRACE_BAGGAGE_TAG_KEYS", "user.id,account.id,session.id")
         self.baggage_tag_keys = [k.strip() for k in raw_keys.split(",") if k.strip()]
         #: also extract/inject baggage as ``ot-baggage-*`` headers
-        self.propagation_http_baggage_enabled = asbool(env.get("DD_TRACE_PROPAGATION_HTTP_BAGGAGE_ENABLED"), False)
+        self.propagation_http_baggage_enabled = _bool(env, "DD_TRACE_PROPAGATION_HTTP_BAGGAGE_ENABLED", False)
         #: integrations continue the caller's trace and send ours downstream (ddfast's switch for all;
         #: ``DD_<INTEGRATION>_DISTRIBUTED_TRACING`` for one, see ``ddfast.contrib``)
-        self.distributed_tracing = asbool(env.get("DD_TRACE_DISTRIBUTED_TRACING"), True)
+        self.distributed_tracing = _bool(env, "DD_TRACE_DISTRIBUTED_TRACING", True)
         #: response status codes that mark a server / client span as an error (ddtrace's settings)
-        self.http_server_error_statuses = parse_statuses(
-            env.get("DD_TRACE_HTTP_SERVER_ERROR_STATUSES"), "500-599", "DD_TRACE_HTTP_SERVER_ERROR_STATUSES"
-        )
-        self.http_client_error_statuses = parse_statuses(
-            env.get("DD_TRACE_HTTP_CLIENT_ERROR_STATUSES"), "400-499", "DD_TRACE_HTTP_CLIENT_ERROR_STATUSES"
-        )
+        self.http_server_error_statuses = _env_statuses(env, "DD_TRACE_HTTP_SERVER_ERROR_STATUSES", "500-599")
+        self.http_client_error_statuses = _env_statuses(env, "DD_TRACE_HTTP_CLIENT_ERROR_STATUSES", "400-499")
         #: HTTP headers recorded as span tags: ``{lower-case header name: tag name, "" for ddtrace's
         #: default http.request.headers.<name> / http.response.headers.<name>}``
         self.trace_header_tags = {
@@ -296,23 +557,18 @@ class Config:
         }
         #: server spans carry http.client_ip / network.client.ip (ddfast.contrib.client_ip), read from
         #: DD_TRACE_CLIENT_IP_HEADER alone when set
-        self.client_ip_enabled = asbool(env.get("DD_TRACE_CLIENT_IP_ENABLED"), False)
+        self.client_ip_enabled = _bool(env, "DD_TRACE_CLIENT_IP_ENABLED", False)
         self.client_ip_header = (env.get("DD_TRACE_CLIENT_IP_HEADER") or "").strip().lower() or None
         #: query strings kept in http.url (servers / clients), obfuscated (ddfast.contrib.query_string)
-        self.http_server_tag_query_string = asbool(env.get("DD_HTTP_SERVER_TAG_QUERY_STRING"), False)
-        self.http_client_tag_query_string = asbool(env.get("DD_TRACE_HTTP_CLIENT_TAG_QUERY_STRING"), False)
-        regexp = env.get("DD_TRACE_OBFUSCATION_QUERY_STRING_REGEXP")
-        if regexp is not None:
-            from ddfast.contrib.query_string import compile_pattern
-
-            compile_pattern(regexp)  # refused now, naming the setting, if it is not a regular expression
+        self.http_server_tag_query_string = _bool(env, "DD_HTTP_SERVER_TAG_QUERY_STRING", False)
+        self.http_client_tag_query_string = _bool(env, "DD_TRACE_HTTP_CLIENT_TAG_QUERY_STRING", False)
         #: the obfuscation pattern (None: ddtrace's default; "": none)
-        self.obfuscation_query_string_regexp = regexp
+        self.obfuscation_query_string_regexp = _env_regexp(env, "DD_TRACE_OBFUSCATION_QUERY_STRING_REGEXP")
         #: log records carry the active trace's ids once ``ddfast.patch(logging=True)`` ran
         #: (``ddfast.contrib.logging``); ddtrace's values: true, structured, false
         self.logs_injection = _logs_injection(env.get("DD_LOGS_INJECTION"))
         #: false makes the tracer a cheap no-op (spans are made but never sampled nor written)
-        self.tracing_enabled = asbool(env.get("DD_TRACE_ENABLED"), True)
+        self.tracing_enabled = _bool(env, "DD_TRACE_ENABLED", True)
         #: tags of every span (``DD_TAGS``: ``k:v`` pairs separated by commas or spaces)
         tags = parse_tags(env.get("DD_TAGS"))
         #: the default service, env and version (``DD_SERVICE``/``DD_ENV``/``DD_VERSION``, else DD_TAGS')
@@ -350,6 +606,7 @@ class Config:
     def __setattr__(self, name, value):
         if name not in self._fields:
             raise AttributeError("ddfast.config has no setting %r" % name)
+        value = _CHECKS[name](name, value)
         had = hasattr(self, name)
         old = getattr(self, name, None)
         object.__setattr__(self, name, value)

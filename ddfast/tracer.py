@@ -17,6 +17,7 @@ import weakref
 
 from ddfast._impl import load
 from ddfast.agent_writer import AgentWriter
+from ddfast.propagation import decide_foreign
 from ddfast.settings import config
 
 log = logging.getLogger("ddfast.tracer")
@@ -266,7 +267,10 @@ config.on_change(_configure_all)
 
 def _sample_before_inject(obj, context):
     """Injection of an undecided trace the core could not place (``span.before_inject``): decide it first
-    (on its local root), as ddtrace does, so that every downstream service receives the decision."""
+    (on its local root), as ddtrace does, so that every downstream service receives the decision. A trace
+    of ddtrace's is decided by ddtrace's tracer."""
+    if decide_foreign(obj, context):
+        return
     sink = getattr(getattr(obj, "_trace_ctx", None), "_sink", None)
     if sink is not None and obj.context is context:
         sampler = getattr(sink, "sampler", None)  # the sink is its tracer's TracerState

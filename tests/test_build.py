@@ -81,15 +81,16 @@ print(json.dumps({
 """
 
 
-def _installed_copy(tmp_path, change):
+def _installed_copy(tmp_path, change, **env_vars):
     """A copy of the installed ddfast package under ``tmp_path`` with ``change(ext_dir)`` applied to
-    its compiled modules' folder, and the probe's report of what that copy runs on."""
+    its compiled modules' folder, and the probe's report of what that copy runs on (with ``env_vars``)."""
     package = os.path.dirname(ddfast.__file__)
     copy = tmp_path / "site" / "ddfast"
     shutil.copytree(package, str(copy), ignore=shutil.ignore_patterns("__pycache__"))
     change(copy / "_ext")
     env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
     env.pop("DDFAST_NO_EXTENSIONS", None)
+    env.update(env_vars)
     out = subprocess.run(
         [sys.executable, "-c", PROBE], env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=60
     )
@@ -137,15 +138,43 @@ def test_a_missing_compiled_module_makes_every_module_pure_and_says_so(compiled_
     assert len(report["warnings"]) == 1
 
 
-def test_a_pure_install_runs_pure_without_a_warning(compiled_installed, tmp_path):
-    def remove_all(ext_dir):
-        for path in _compiled_files(ext_dir):
-            path.unlink()
+def _remove_all(ext_dir):
+    for path in _compiled_files(ext_dir):
+        path.unlink()
 
-    report = _installed_copy(tmp_path, remove_all)
+
+def test_a_pure_install_runs_pure_and_says_so_once(compiled_installed, tmp_path):
+    """pip shows what the build says only with -v: the import says it, and ``python -m ddfast``."""
+    report = _installed_copy(tmp_path, _remove_all)
     assert report["implementation"] == "python" and set(report["loaded"].values()) == {"python"}
-    assert report["reason"] == "" and report["warnings"] == []
-    assert "compiled core" not in report["overview"]
+    assert report["reason"] == ""
+    (warning,) = report["warnings"]
+    assert warning[0] == "CompiledCoreUnavailable" and "compiled core is missing" in warning[1]
+    assert "DDFAST_NO_EXTENSIONS=1" in warning[1]
+    assert "compiled core missing: " in report["overview"]
+
+
+def test_a_pure_install_asked_for_runs_pure_without_a_warning(compiled_installed, tmp_path):
+    report = _installed_copy(tmp_path, _remove_all, DDFAST_NO_EXTENSIONS="1")
+    assert report["implementation"] == "python" and report["warnings"] == []
+    assert "compiled core turned off: DDFAST_NO_EXTENSIONS is set" in report["overview"]
+
+
+def test_a_source_tree_that_shadows_the_installed_package_is_named(compiled_installed, tmp_path):
+    """``python -m ddfast`` in a checkout runs its uncompiled ``ddfast/``, not the installed package: it
+    says so, where the user looks."""
+    package = os.path.dirname(ddfast.__file__)
+    checkout = tmp_path / "checkout"
+    shutil.copytree(package, str(checkout / "ddfast"), ignore=shutil.ignore_patterns("__pycache__"))
+    _remove_all(checkout / "ddfast" / "_ext")
+    env = {k: v for k, v in os.environ.items() if k not in ("DDFAST_NO_EXTENSIONS", "PYTHONPATH")}
+    out = subprocess.run(
+        [sys.executable, "-m", "ddfast"], env=env, cwd=str(checkout), capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    said = "ddfast was imported from %s, which shadows the installed package at %s" % (checkout / "ddfast", package)
+    assert "compiled core missing: " + said in out.stdout
+    assert out.stderr.count("CompiledCoreUnavailable") == 1 and said in out.stderr
 
 
 def test_the_intact_compiled_core_runs_compiled_without_a_warning(compiled_installed, tmp_path):

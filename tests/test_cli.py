@@ -26,8 +26,8 @@ def kind(kind, prop):
     return kind
 
 
-def run(kind, tmp_path, *args, stdin=""):
-    env = dict(os.environ)
+def run(kind, tmp_path, *args, stdin="", stdout=subprocess.PIPE, **env_vars):
+    env = dict(os.environ, **env_vars)
     env.pop("DDFAST_NO_EXTENSIONS", None)
     if kind == "python":
         env["DDFAST_NO_EXTENSIONS"] = "1"
@@ -35,7 +35,8 @@ def run(kind, tmp_path, *args, stdin=""):
     return subprocess.run(
         [sys.executable, "-m", "ddfast", *args],
         input=stdin,
-        capture_output=True,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
         text=True,
         env=env,
         cwd=str(tmp_path),
@@ -183,3 +184,34 @@ def test_demo_sends_its_trace_to_the_agent_when_one_is_configured(kind, tmp_path
     assert len({s["trace_id"] for s in spans}) == 1
     printed = [line for line in result.stdout.splitlines() if line.startswith("trace ")][0].split()[1].rstrip(":")
     assert int(printed, 16) & (2**64 - 1) == spans[0]["trace_id"]
+
+
+@pytest.mark.parametrize("args", [[], ["inject"], ["extract", "--json"]])
+def test_a_reader_that_leaves_early_ends_the_command_quietly(kind, tmp_path, args):
+    """``ddfast | head``: the reader closes the pipe; no BrokenPipeError traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write fails with EPIPE, as once head has its lines
+    try:
+        result = run(kind, tmp_path, *args, stdin=json.dumps(DATADOG), stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 1 and result.stderr == ""
+
+
+def test_inject_in_style_none_says_that_no_header_is_written(kind, tmp_path):
+    result = run(kind, tmp_path, "inject", "--style", "none")
+    assert result.returncode == 0 and result.stdout == ""
+    assert "no headers: style none writes no header" in result.stderr
+    result = run(kind, tmp_path, "inject", DD_TRACE_PROPAGATION_STYLE_INJECT="none")
+    assert result.returncode == 0 and "the configured inject styles are none" in result.stderr
+    result = run(kind, tmp_path, "inject", "--style", "none", "--json")
+    assert result.returncode == 0 and json.loads(result.stdout) == {}
+
+
+def test_overview_with_styles_that_carry_nothing(kind, tmp_path):
+    result = run(kind, tmp_path, DD_TRACE_PROPAGATION_STYLE="none")
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert "no headers injected: the inject styles are none" in result.stdout
+    result = run(kind, tmp_path, DD_TRACE_PROPAGATION_STYLE_INJECT="b3", DD_TRACE_PROPAGATION_STYLE_EXTRACT="datadog")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "no trace: the extract styles read none" in result.stdout and "round trip: MISMATCH" in result.stdout

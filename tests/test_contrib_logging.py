@@ -129,3 +129,53 @@ def test_a_bad_setting_value_warns_and_turns_it_off(caplog):
     with caplog.at_level(logging.WARNING, logger="ddfast"):
         assert Config(environ={"DD_LOGS_INJECTION": "sometimes"}).logs_injection is False
     assert "DD_LOGS_INJECTION" in caplog.text
+
+
+@pytest.fixture
+def injection_off():
+    saved = (ddfast.config.logs_injection, ddfast.config.service)
+    ddfast.config.logs_injection, ddfast.config.service = False, "shop"
+    try:
+        yield
+    finally:
+        dd_logging.unpatch()
+        ddfast.config.logs_injection, ddfast.config.service = saved
+
+
+FORMATS = [("%", None), ("{", "{dd.trace_id}|{dd.service!r:>7}|{message}"), ("{", "{dd.span_id[0]}|{message}")]
+
+
+@pytest.mark.parametrize("made", ["before", "after"])
+def test_with_injection_off_the_documented_formats_still_work(injection_off, capsys, made):
+    """Records carry nothing then; the formats naming the attributes show their values outside a span
+    (formatters made before patch() too), instead of a logging error for every record."""
+    logger = logging.getLogger("ddfast.test.off")
+    logger.propagate = False
+    stream = io.StringIO()
+    handlers = [logging.StreamHandler(stream) for _ in FORMATS]
+
+    def configure():
+        for handler, (style, fmt) in zip(handlers, FORMATS, strict=True):
+            handler.setFormatter(logging.Formatter(fmt or dd_logging.FORMAT, style=style))
+            logger.addHandler(handler)
+
+    if made == "before":
+        configure()
+    assert dd_logging.patch() is False  # nothing injected
+    if made == "after":
+        configure()
+    styles = [handler.formatter._style for handler in handlers]
+    try:
+        logger.warning("hello 100%")
+        # the usual formats are rewritten once, so that a record costs nothing more; the others get defaults
+        assert [style._defaults is None for style in styles] == [True, True, False]
+        assert "%(dd." not in styles[0]._fmt and "{dd." not in styles[1]._fmt
+        dd_logging.unpatch()
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+    assert "Logging error" not in capsys.readouterr().err
+    percent, brace, indexed = stream.getvalue().splitlines()
+    assert "[dd.service=shop dd.env= dd.version= dd.trace_id=0 dd.span_id=0] - hello 100%" in percent
+    assert brace == "0| 'shop'|hello 100%" and indexed == "0|hello 100%"
+    assert styles[0]._fmt == dd_logging.FORMAT  # unpatch() gives the configured formatters their formats back

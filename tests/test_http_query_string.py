@@ -1,7 +1,8 @@
 """Query strings in ``http.url``: left out by default; kept and obfuscated as ddtrace obfuscates them
 when ``DD_HTTP_SERVER_TAG_QUERY_STRING`` / ``DD_TRACE_HTTP_CLIENT_TAG_QUERY_STRING`` ask for them
-(``DD_TRACE_OBFUSCATION_QUERY_STRING_REGEXP``, ddtrace's default pattern); a bad pattern is refused at
-startup. Servers (WSGI, ASGI) and clients (httpx), on both implementations."""
+(``DD_TRACE_OBFUSCATION_QUERY_STRING_REGEXP``, ddtrace's default pattern); a bad pattern is warned about
+and the default used (refused when assigned in code). Servers (WSGI, ASGI) and clients (httpx), on both
+implementations."""
 
 import asyncio
 import re
@@ -47,15 +48,21 @@ def test_urls_keep_their_path_and_lose_their_fragment():
     assert kept.url("http://h/p?password=x") == "http://h/p?password=x"  # "": nothing obfuscated
 
 
-def test_settings_are_read_and_a_bad_pattern_is_refused_at_startup():
+def test_settings_are_read_and_a_bad_pattern_warns_and_the_default_is_used(caplog):
     cfg = Config(environ={})
     assert (cfg.http_server_tag_query_string, cfg.http_client_tag_query_string) == (False, False)
     assert cfg.obfuscation_query_string_regexp is None
     cfg = Config(environ={"DD_HTTP_SERVER_TAG_QUERY_STRING": "true", "DD_TRACE_HTTP_CLIENT_TAG_QUERY_STRING": "1",
                           "DD_TRACE_OBFUSCATION_QUERY_STRING_REGEXP": "secret=[^&]*"})  # fmt: skip
     assert (cfg.http_server_tag_query_string, cfg.http_client_tag_query_string) == (True, True)
-    with pytest.raises(ValueError, match="DD_TRACE_OBFUSCATION_QUERY_STRING_REGEXP"):
-        Config(environ={"DD_TRACE_OBFUSCATION_QUERY_STRING_REGEXP": "(unclosed"})
+    with caplog.at_level("WARNING", logger="ddfast"):
+        cfg = Config(environ={"DD_TRACE_OBFUSCATION_QUERY_STRING_REGEXP": "(unclosed"})
+    assert cfg.obfuscation_query_string_regexp is None  # ddtrace's default pattern
+    (warning,) = caplog.records
+    assert "DD_TRACE_OBFUSCATION_QUERY_STRING_REGEXP='(unclosed'" in warning.getMessage()
+    assert "using ddtrace's default pattern" in warning.getMessage()
+    with pytest.raises(ValueError, match="obfuscation_query_string_regexp"):
+        ddfast.config.obfuscation_query_string_regexp = "(unclosed"
 
 
 @pytest.fixture

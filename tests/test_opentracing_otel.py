@@ -169,3 +169,4 @@ def test_otel_propagators_setting_selects_ddfast(kind, prop, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(tmp_path), capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["['DatadogPropagator']", kind]
+    assert "ddfast:" not in out.stderr  # its own name is no unsupported style

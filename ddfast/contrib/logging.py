@@ -8,11 +8,16 @@ string that shows them; a ``{``-style one may use ``{dd.trace_id}`` and the like
 adds the same keys to a structlog event.
 
 ``DD_LOGS_INJECTION`` (``true`` by default, as in ddtrace; ``false`` turns it off): with it off,
-``patch()`` changes nothing, so logging costs what it costs without ddfast. ``ddfast.patch(logging=True)``
-calls ``patch()``.
+records carry nothing, and ``patch()`` only makes the formats that name the attributes (``FORMAT``, or
+a copy of it) keep working: in the formatters made from then on and in those of the handlers already
+configured, each ``%(dd.trace_id)s`` or ``{dd.service}`` is replaced by its value outside a span, once,
+so that formatting a record costs nothing more. A format naming them in a way this does not rewrite
+gets the values as ``logging.Formatter`` defaults instead (Python then merges them into each record's
+attributes as it formats it). ``ddfast.patch(logging=True)`` calls ``patch()``.
 """
 
 import logging
+import re
 
 from ddfast.settings import config
 
@@ -30,7 +35,7 @@ FORMAT = (
 )
 
 _U64 = 0xFFFFFFFFFFFFFFFF
-_state = {"tracer": None, "factory": None, "format": None}
+_state = {"tracer": None, "factory": None, "format": None, "style_init": None}
 
 
 def correlation(tracer=None):
@@ -67,10 +72,93 @@ class _DDAttributes:
         self.version = get(VERSION, "")
 
 
+class _Outside:
+    """``record.dd`` of a ``{``-style format's defaults: the values outside a span."""
+
+    __slots__ = ("trace_id", "span_id", "service", "env", "version")
+
+    def __init__(self, values):
+        self.trace_id, self.span_id = values[TRACE_ID], values[SPAN_ID]
+        self.service, self.env, self.version = values[SERVICE], values[ENV], values[VERSION]
+
+
+_NAMES = r"(dd\.(?:trace_id|span_id|service|env|version))"
+# %(dd.x)s with its conversion flags, width and precision; {dd.x} with its conversion and format spec
+_PERCENT_FIELD = re.compile(r"%\(" + _NAMES + r"\)([#0+ -]*\d*(?:\.\d+)?[sra])")
+_BRACE_FIELD = re.compile(r"\{" + _NAMES + r"((?:![rsa])?(?::[^{}]*)?)\}")
+
+
+def _fixed(style, values):
+    """``style``'s format (``logging.PercentStyle`` or ``StrFormatStyle``) with each field naming a
+    correlation attribute replaced by its value in ``values``; None when some are left (or the style is
+    another one)."""
+    fmt = style._fmt
+    if type(style) is logging.PercentStyle:
+        fmt = _PERCENT_FIELD.sub(lambda m: (("%" + m.group(2)) % values[m.group(1)]).replace("%", "%%"), fmt)
+        return None if "%(dd." in fmt else fmt
+    if type(style) is logging.StrFormatStyle:
+        fmt = _BRACE_FIELD.sub(
+            lambda m: ("{0" + m.group(2) + "}").format(values[m.group(1)]).replace("{", "{{").replace("}", "}}"), fmt
+        )
+        return None if re.search(r"\{dd\b", fmt) else fmt
+    return None
+
+
+def _outside_a_span(style, values):
+    """Make ``style`` format records that lack the correlation attributes as if outside a span."""
+    fmt = getattr(style, "_fmt", None)
+    if not isinstance(fmt, str) or "dd." not in fmt or hasattr(style, "_ddfast_fmt"):
+        return
+    try:
+        fixed = _fixed(style, values)
+    except (TypeError, ValueError):  # a conversion that does not take the value
+        fixed = None
+    style._ddfast_fmt = fmt  # what unpatch() puts back
+    if fixed is not None:
+        style._fmt = fixed
+    else:
+        style._defaults = {**values, "dd": _Outside(values), **(style._defaults or {})}
+
+
+def _handler_styles():
+    """The format styles of the handlers of every logger made so far."""
+    loggers = [logging.getLogger()] + [
+        lg for lg in list(logging.Logger.manager.loggerDict.values()) if isinstance(lg, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in list(logger.handlers):
+            style = getattr(handler.formatter, "_style", None)
+            if style is not None:
+                yield style
+
+
+def _keep_formats_working():
+    """With injection off: the formats naming the correlation attributes show their values outside a
+    span (see the module docstring), in the formatters made from now on and in those already configured."""
+    if _state["style_init"] is not None:
+        return
+    values = {TRACE_ID: "0", SPAN_ID: "0", SERVICE: config.service or "", ENV: config.env or "",
+              VERSION: config.version or ""}  # fmt: skip
+    original_init = logging.PercentStyle.__init__
+
+    def style_init(self, fmt, *args, **kwargs):
+        original_init(self, fmt, *args, **kwargs)
+        _outside_a_span(self, values)
+
+    _state["style_init"] = original_init
+    logging.PercentStyle.__init__ = style_init
+    for style in _handler_styles():
+        _outside_a_span(style, values)
+
+
 def patch(tracer=None):
     """Make every log record carry the correlation attributes (``tracer``'s active span; default
-    ``ddfast.tracer``). False when ``DD_LOGS_INJECTION`` is off or it is patched already."""
-    if not config.logs_injection or _state["factory"] is not None:
+    ``ddfast.tracer``). False when ``DD_LOGS_INJECTION`` is off (then formats naming them still work,
+    see the module docstring) or it is patched already."""
+    if not config.logs_injection:
+        _keep_formats_working()
+        return False
+    if _state["factory"] is not None:
         return False
     previous = logging.getLogRecordFactory()
     original_format = logging.StrFormatStyle._format
@@ -95,6 +183,12 @@ def patch(tracer=None):
 
 def unpatch():
     """Undo ``patch()`` (a record factory set on top of ours since is kept, and keeps calling ours)."""
+    if _state["style_init"] is not None:
+        logging.PercentStyle.__init__ = _state["style_init"]
+        _state["style_init"] = None
+        for style in _handler_styles():
+            if hasattr(style, "_ddfast_fmt"):
+                style._fmt = style.__dict__.pop("_ddfast_fmt")
     if _state["factory"] is None:
         return
     previous, ours = _state["factory"]
