@@ -327,6 +327,10 @@ def _seconds(name, value):
     return _number(name, value, float, 0.001, MAX_SECONDS)
 
 
+def _seconds_or_zero(name, value):
+    return _number(name, value, float, 0.0, MAX_SECONDS)
+
+
 def _str_list(name, value):
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
@@ -458,6 +462,8 @@ _CHECKS = {
     "trace_writer_interval_seconds": _seconds,
     "trace_writer_buffer_size": _count(minimum=1),
     "trace_writer_max_payload_size": _count(minimum=1),
+    "writer_retry_seconds": _seconds,
+    "shutdown_timeout_seconds": _seconds_or_zero,
     "distributed_tracing": _set_bool,
     "logs_injection": _set_logs_injection,
     "http_server_error_statuses": _set_statuses,
