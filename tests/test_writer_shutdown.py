@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from conftest import load_twin
 from fault_agent import FaultAgent
 
 PROGRAM = """
@@ -37,11 +38,18 @@ def agent():
     a.close()
 
 
-def _run(agent, kind, before="", after="", fork="", sig=signal.SIGTERM):
-    env = dict(os.environ, DD_TRACE_AGENT_URL=agent.url, DD_TRACE_WRITER_INTERVAL_SECONDS="60")
+def _env(agent, kind, **settings):
+    """The environment of a program tracing with ``kind`` (the compiled case skips where not built)."""
+    load_twin("span", kind)
+    env = dict(os.environ, DD_TRACE_AGENT_URL=agent.url, DD_TRACE_WRITER_INTERVAL_SECONDS="60", **settings)
     env.pop("DDFAST_NO_EXTENSIONS", None)
     if kind == "python":
         env["DDFAST_NO_EXTENSIONS"] = "1"
+    return env
+
+
+def _run(agent, kind, before="", after="", fork="", sig=signal.SIGTERM):
+    env = _env(agent, kind)
     source = PROGRAM.format(before=before, after=after, fork=fork)
     proc = subprocess.Popen(
         [sys.executable, "-c", source], env=env, cwd="/", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -101,10 +109,7 @@ def test_a_forked_worker_keeps_the_handler(agent, kind):
         "        pass\n"
     )
     # only the child says it is ready; the signal goes to it
-    env = dict(os.environ, DD_TRACE_AGENT_URL=agent.url, DD_TRACE_WRITER_INTERVAL_SECONDS="60")
-    env.pop("DDFAST_NO_EXTENSIONS", None)
-    if kind == "python":
-        env["DDFAST_NO_EXTENSIONS"] = "1"
+    env = _env(agent, kind)
     proc = subprocess.Popen(
         [sys.executable, "-c", PROGRAM.format(before="", after="", fork=fork)],
         env=env,
@@ -123,10 +128,7 @@ def test_a_forked_worker_keeps_the_handler(agent, kind):
 
 def test_exit_with_the_agent_absent_keeps_its_bound_and_says_what_was_lost(kind):
     agent = FaultAgent(lambda now, size: None).start()  # never listening
-    env = dict(os.environ, DD_TRACE_AGENT_URL=agent.url, DDFAST_SHUTDOWN_TIMEOUT_SECONDS="1")
-    env.pop("DDFAST_NO_EXTENSIONS", None)
-    if kind == "python":
-        env["DDFAST_NO_EXTENSIONS"] = "1"
+    env = _env(agent, kind, DDFAST_SHUTDOWN_TIMEOUT_SECONDS="1")
     code = "from ddfast.tracer import Tracer\nt = Tracer()\nfor i in range(20):\n    t.trace('job').finish()\n"
     try:
         start = time.monotonic()
