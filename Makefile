@@ -13,7 +13,7 @@ BENCH_ARGS ?= --benchmark-max-time=0.5 --benchmark-min-rounds=5 --benchmark-warm
 BENCH_JSON ?= .benchmarks/latest.json
 
 .PHONY: venv wheel install run test lint test-pure bench bench-gate bench-baseline counts headroom plot dist dist-check \
-	wheel-check nocompiler-check matrix service-venv bench-service bench-service-check clean
+	wheel-check nocompiler-check matrix service-venv bench-service bench-service-check fuzz-deps fuzz fuzz-ci clean
 
 venv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -146,6 +146,29 @@ nocompiler-check: dist
 		| grep -c "ddfast will run in pure Python" | grep -qx 1
 	cd / && $(CURDIR)/$(NOCC_VENV)/bin/python -c "import ddfast; assert ddfast.implementation() == 'python'; print('no compiler: pure install ok')"
 	rm -rf build
+
+## fuzz: coverage-guided differential fuzzing (atheris) of each harness in tests/fuzz/ (the compiled twin
+## against the pure one) for FUZZ_SECONDS each, from the committed corpus; new inputs go to .fuzz/<harness>/,
+## a finding to .fuzz/<harness>-crash-* (add it to tests/fuzz/corpus/<harness>/ once fixed)
+FUZZ_SECONDS ?= 600
+FUZZ_CI_SECONDS ?= 60
+FUZZ_HARNESSES ?= propagation encoding
+FUZZ_ARGS ?=
+FUZZ_RUN = for h in $(FUZZ_HARNESSES); do mkdir -p .fuzz/$$h && \
+	$(BIN)/python tests/fuzz/fuzz_$$h.py .fuzz/$$h tests/fuzz/corpus/$$h -artifact_prefix=.fuzz/$$h- \
+	-print_final_stats=1 -timeout=30 $(FUZZ_ARGS)
+fuzz: fuzz-deps
+	$(FUZZ_RUN) -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+
+## fuzz-ci: CI's short run of the same, FUZZ_CI_SECONDS per harness, against the wheel installed in .venv
+fuzz-ci: fuzz-deps
+	$(FUZZ_RUN) -max_total_time=$(FUZZ_CI_SECONDS) || exit 1; done
+
+## fuzz-deps: the installed wheel (made by `make install` when missing) with its fuzz extra (atheris)
+fuzz-deps:
+	$(BIN)/python -c "import ddfast._ext.propagation" 2>/dev/null && ls wheelhouse/ddfast-*.whl >/dev/null 2>&1 \
+		|| $(MAKE) install
+	$(BIN)/python -m pip install -q "$$(ls wheelhouse/ddfast-*.whl)[fuzz]"
 
 ## matrix: the compiled core built, installed and tested on each CPython and compiler users run (host,
 ## Debian 13 with CPython 3.13 + GCC 14, Debian sid with CPython 3.14, clang, and a sanitizer build);

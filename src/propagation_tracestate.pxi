@@ -111,7 +111,7 @@ cdef inline int _fits_member(StrBuf *b, Py_ssize_t start, Py_ssize_t mark, str i
 
 
 cdef int _write_dd_member(StrBuf *b, Context ctx, _MetaScan *m) except -1:
-    """Append the value of the ``dd=`` tracestate member for ``ctx`` (``dd_member_of``): ``s``, ``o``,
+    """Append the value of the ``dd=`` tracestate member for ``ctx`` (``dd_member_of``): ``s``, then ``o``,
     ``t.dm``, ``t.usr.id`` when they fit, then the other ``t.*`` tags while the member stays within 256
     chars. ``m`` is ``_scan_meta`` of the context's meta."""
     cdef Py_ssize_t start = b.length, i, mark
@@ -128,10 +128,12 @@ cdef int _write_dd_member(StrBuf *b, Context ctx, _MetaScan *m) except -1:
         _write_clean(b, state._origin, 0, False)
         _fits_member(b, start, mark, "o")
     if dm:
+        mark = b.length
         if b.length > start:
             sb_char(b, b";")
         sb_bytes(b, "t.dm:", 5)
         _write_clean(b, dm if type(dm) is str else str(dm), 0, False)
+        _fits_member(b, start, mark, "t.dm")
     if usr:
         mark = b.length
         if b.length > start:
@@ -243,8 +245,8 @@ cdef inline bint _is_dd_member(const char *p, Py_ssize_t start, Py_ssize_t stop)
 
 cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64_t parent, _MetaScan *m):
     """``tracestate_of(ctx)`` (``_with_parent(tracestate_of(ctx), parent)`` when ``with_parent``) for an
-    upstream tracestate ``ts`` that no limit can touch (printable ASCII, no ``ot=``, fewer than 32
-    members, under 512 bytes with our member) and a context with no ``ot=`` state of its own: our
+    upstream tracestate ``ts`` that no limit can touch (printable ASCII, members as W3C writes them, no
+    ``ot=``, fewer than 32 members, under 512 bytes with our member) and a context with no ``ot=`` state of its own: our
     ``dd=`` member (or, when ours is empty, the last upstream one) then the other members in order,
     built in one buffer; None otherwise."""
     cdef Py_ssize_t n = len(ts), pos, start, stop, last_dd = -1, last_dd_end = 0, commas = 0
@@ -268,6 +270,10 @@ cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64
         at = <const char *>memchr(at + 1, 0x2C, n - (at + 1 - p))
     if commas + 1 >= _TS_MAX_MEMBERS:
         return None
+    pos = 0
+    while _next_member(p, n, &pos, &start, &stop):  # every member as W3C writes it (else: the limits)
+        if stop > start and _member_check(<const unsigned char *>p + start, stop - start) != _MEMBER_OK:
+            return None
     sb_init(&b)
     try:
         if with_parent:  # "dd=p:<parent>", then ";" and the rest of the dd= member, if any
@@ -294,6 +300,8 @@ cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64
                     last_dd, last_dd_end = start, stop
             if last_dd >= 0:
                 if with_parent:
+                    if last_dd_end - last_dd + 19 > _DD_MEMBER_MAX:  # no room for p: (_with_parent)
+                        return None
                     sb_char(&b, b";")
                     last_dd += 3
                 sb_bytes(&b, p + last_dd, last_dd_end - last_dd)
@@ -303,6 +311,8 @@ cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64
                 if b.length:
                     sb_char(&b, b",")
                 sb_bytes(&b, p + start, stop - start)
+        if b.length > _TS_MAX_BYTES:  # p: took the room of the last members (_with_parent's case)
+            return None
         return sb_str(&b)
     finally:
         sb_free(&b)
@@ -338,7 +348,8 @@ cdef str _tracestate(Context ctx, _MetaScan *m):
         if ot is not None:
             return ot
     dd = _dd_member(ctx, m)
-    members = [item for item in [(<str>item).strip() for item in (<str>ts).split(",")] if item]
+    members = [item for item in [(<str>item).strip() for item in (<str>ts).split(",")]
+               if item and ((<str>item).startswith("ot=") or _member_sendable(<str>item))]  # ot=: _ot_member
     rest = [item for item in members if not (<str>item).startswith("ot=")]
     # an inherited decision is forwarded as it came; a manual decision of ours ("") makes its th stale
     ot = "ot=" + ot_state if ot_state else _ot_member(members, ot_state is None)
@@ -354,13 +365,25 @@ cdef str _tracestate(Context ctx, _MetaScan *m):
 
 
 cdef str _with_parent(str tracestate, uint64_t span_id):
-    """``tracestate`` with ``p:<span id>`` first in its ``dd=`` member (one is made if missing)."""
+    """``tracestate`` with ``p:<span id>`` first in its ``dd=`` member (one is made if missing), the member
+    within 256 chars and the whole within 512 (members dropped from the end as ``_member_limits`` does)."""
     cdef str p = "p:" + _hex16(span_id)
+    cdef Py_ssize_t end
     if tracestate.startswith("dd="):
-        return "dd=" + p + ";" + tracestate[3:]
-    if tracestate:
-        return "dd=" + p + "," + tracestate
-    return "dd=" + p
+        end = tracestate.find(",")
+        if (end if end >= 0 else len(tracestate)) + 19 > _DD_MEMBER_MAX:
+            # an upstream member sent on as ours (ours is empty) leaves no room for p: only p is sent
+            record("inject_dd_member_size", "p")
+            tracestate = "dd=" + p + (tracestate[end:] if end >= 0 else "")
+        else:
+            tracestate = "dd=" + p + ";" + tracestate[3:]
+    elif tracestate:
+        tracestate = "dd=" + p + "," + tracestate
+    else:
+        return "dd=" + p
+    if len(tracestate) > _TS_MAX_BYTES:  # p: took the room of the last members: the limits again
+        return ",".join(_member_limits(tracestate.split(",")))
+    return tracestate
 
 
 cdef str _local_tracestate(Context ctx, uint64_t span_id, _MetaScan *m):
