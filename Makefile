@@ -164,11 +164,12 @@ fuzz: fuzz-deps
 fuzz-ci: fuzz-deps
 	$(FUZZ_RUN) -max_total_time=$(FUZZ_CI_SECONDS) || exit 1; done
 
-## fuzz-deps: the installed wheel (made by `make install` when missing) with its fuzz extra (atheris)
+## fuzz-deps: the installed ddfast (`make install` when it has no compiled modules) and the requirements of
+## the fuzz extra (atheris), installed on their own so that the ddfast under test stays the installed one
 fuzz-deps:
-	$(BIN)/python -c "import ddfast._ext.propagation" 2>/dev/null && ls wheelhouse/ddfast-*.whl >/dev/null 2>&1 \
-		|| $(MAKE) install
-	$(BIN)/python -m pip install -q "$$(ls wheelhouse/ddfast-*.whl)[fuzz]"
+	$(BIN)/python -I -c "import ddfast._ext.propagation" 2>/dev/null || $(MAKE) install
+	$(BIN)/python -m pip install -q $$($(BIN)/python -c "import tomllib; \
+		print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['fuzz']))")
 
 ## matrix: the compiled core built, installed and tested on each CPython and compiler users run (host,
 ## Debian 13 with CPython 3.13 + GCC 14, Debian sid with CPython 3.14, clang, and a sanitizer build);

@@ -101,19 +101,38 @@ cdef int _put_member_tag(StrBuf *b, Py_ssize_t start, str key, object value, int
     return 0
 
 
-cdef inline int _fits_member(StrBuf *b, Py_ssize_t start, Py_ssize_t mark, str item) except -1:
+# the items of the dd= member that are counted when left out (a bit each in ``_write_dd_member``'s left_out)
+cdef enum:
+    _LEFT_O = 1
+    _LEFT_DM = 2
+    _LEFT_USR = 4
+
+
+cdef inline int _fits_member(StrBuf *b, Py_ssize_t start, Py_ssize_t mark, int item, int *left_out) except -1:
     """Take back the item written since ``mark`` when the dd= member that starts at ``start`` no longer
-    fits 256 chars with it (W3C's limit for a list member; recorded ``inject_dd_member_size``)."""
+    fits 256 chars with it (W3C's limit for a list member): its bit set in ``left_out``."""
     if _DD_MEMBER_RESERVED + (b.length - start) > _DD_MEMBER_MAX:
         b.length = mark
-        record("inject_dd_member_size", item)
+        left_out[0] |= item
     return 0
 
 
-cdef int _write_dd_member(StrBuf *b, Context ctx, _MetaScan *m) except -1:
+cdef int _record_left_out(int left_out) except -1:
+    """Count the items ``_write_dd_member`` left out (``inject_dd_member_size``), once the member is sent."""
+    if left_out & _LEFT_O:
+        record("inject_dd_member_size", "o")
+    if left_out & _LEFT_DM:
+        record("inject_dd_member_size", "t.dm")
+    if left_out & _LEFT_USR:
+        record("inject_dd_member_size", "t.usr.id")
+    return 0
+
+
+cdef int _write_dd_member(StrBuf *b, Context ctx, _MetaScan *m, int *left_out) except -1:
     """Append the value of the ``dd=`` tracestate member for ``ctx`` (``dd_member_of``): ``s``, then ``o``,
-    ``t.dm``, ``t.usr.id`` when they fit, then the other ``t.*`` tags while the member stays within 256
-    chars. ``m`` is ``_scan_meta`` of the context's meta."""
+    ``t.dm``, ``t.usr.id`` when they fit (the bits of those left out set in ``left_out``, for
+    ``_record_left_out`` once the member is sure to be sent), then the other ``t.*`` tags while the member
+    stays within 256 chars. ``m`` is ``_scan_meta`` of the context's meta."""
     cdef Py_ssize_t start = b.length, i, mark
     cdef object dm = _found(m.found[M_DM]), usr = _found(m.found[M_USR])
     cdef Context state = ctx.trace_state()
@@ -126,21 +145,21 @@ cdef int _write_dd_member(StrBuf *b, Context ctx, _MetaScan *m) except -1:
             sb_char(b, b";")
         sb_bytes(b, "o:", 2)
         _write_clean(b, state._origin, 0, False)
-        _fits_member(b, start, mark, "o")
+        _fits_member(b, start, mark, _LEFT_O, left_out)
     if dm:
         mark = b.length
         if b.length > start:
             sb_char(b, b";")
         sb_bytes(b, "t.dm:", 5)
         _write_clean(b, dm if type(dm) is str else str(dm), 0, False)
-        _fits_member(b, start, mark, "t.dm")
+        _fits_member(b, start, mark, _LEFT_DM, left_out)
     if usr:
         mark = b.length
         if b.length > start:
             sb_char(b, b";")
         sb_bytes(b, "t.usr.id:", 9)
         _write_clean(b, usr if type(usr) is str else str(usr), 0, False)
-        _fits_member(b, start, mark, "t.usr.id")
+        _fits_member(b, start, mark, _LEFT_USR, left_out)
     if m.n_tags >= 0:
         for i in range(m.n_tags):
             if m.slots[i] != M_DM and m.slots[i] != M_USR:
@@ -165,9 +184,11 @@ cpdef str dd_member_of(Context ctx):
 cdef str _dd_member(Context ctx, _MetaScan *m):
     """``dd_member_of`` with its ``_scan_meta`` at hand."""
     cdef StrBuf b
+    cdef int left_out = 0
     sb_init(&b)
     try:
-        _write_dd_member(&b, ctx, m)
+        _write_dd_member(&b, ctx, m, &left_out)
+        _record_left_out(left_out)
         return sb_str(&b)
     finally:
         sb_free(&b)
@@ -251,6 +272,7 @@ cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64
     built in one buffer; None otherwise."""
     cdef Py_ssize_t n = len(ts), pos, start, stop, last_dd = -1, last_dd_end = 0, commas = 0
     cdef Py_ssize_t head, member
+    cdef int left_out = 0
     cdef const char *p
     cdef const char *at
     cdef StrBuf b
@@ -285,7 +307,7 @@ cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64
         else:
             sb_bytes(&b, "dd=", 3)
         head = b.length
-        _write_dd_member(&b, ctx, m)
+        _write_dd_member(&b, ctx, m, &left_out)
         member = b.length - head
         if n + member + 4 > _TS_MAX_BYTES:
             return None
@@ -313,6 +335,7 @@ cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64
                 sb_bytes(&b, p + start, stop - start)
         if b.length > _TS_MAX_BYTES:  # p: took the room of the last members (_with_parent's case)
             return None
+        _record_left_out(left_out)  # sent: what our member left out is counted (else by the caller's way)
         return sb_str(&b)
     finally:
         sb_free(&b)
@@ -392,6 +415,7 @@ cdef str _local_tracestate(Context ctx, uint64_t span_id, _MetaScan *m):
     member of our own sampling decision."""
     cdef StrBuf b
     cdef object ot_state
+    cdef int left_out = 0
     sb_init(&b)
     try:
         sb_bytes(&b, "dd=p:", 5)
@@ -399,7 +423,8 @@ cdef str _local_tracestate(Context ctx, uint64_t span_id, _MetaScan *m):
         write_hex16(b.data + b.length, span_id)
         b.length += 16
         sb_char(&b, b";")
-        _write_dd_member(&b, ctx, m)
+        _write_dd_member(&b, ctx, m, &left_out)
+        _record_left_out(left_out)
         if b.length == 22:  # empty member: no trailing ";"
             b.length = 21
         ot_state = ctx.trace_state()._ot

@@ -395,6 +395,33 @@ def test_p_never_pushes_a_member_or_the_header_past_its_limit(prop):
         assert all(len(m) <= 256 for m in out["tracestate"].split(","))
 
 
+@pytest.mark.parametrize("key", ["_dd.p.\u0100x", "_dd.p.\udcff-y", "_dd.p.\U0001f600", "_dd.\u0100"])
+def test_twins_agree_on_a_propagated_tag_key_beyond_latin1(compiled_prop, key):
+    # a key that is not one byte per character is still a propagated tag when it starts with _dd.p.
+    outs = []
+    for prop in (compiled_prop, pure):
+        out = {}
+        ctx = prop.Context(trace_id=5, span_id=6, sampling_priority=1, is_remote=False, meta={key: "1"})
+        prop.inject(ctx, out, prop.Settings(inject_styles=("datadog", "tracecontext")))
+        outs.append(out)
+    assert outs[0] == outs[1]
+    assert ("t._" in outs[0]["tracestate"]) == key.startswith("_dd.p.")
+
+
+@pytest.mark.parametrize("is_remote", [True, False])
+def test_an_item_left_out_of_the_dd_member_is_counted_once(prop, is_remote):
+    # an upstream tracestate of 500 chars leaves no room for our member whole: the compiled twin's one-buffer
+    # path gives up after writing it, and the slow path writes it again; t.dm (300 chars) is counted once
+    upstream = "a=" + "v" * 246 + ",b=" + "v" * 249
+    meta = {"tracestate": upstream, "_dd.p.dm": "-" * 300, "_dd.parent_id": "0000000000000001"}
+    ctx = prop.Context(trace_id=5, span_id=6, sampling_priority=1, dd_origin="rum", is_remote=is_remote, meta=meta)
+    before = prop.ERRORS.get("inject_dd_member_size", 0)
+    out = {}
+    prop.inject(ctx, out, prop.Settings(inject_styles=("tracecontext",)))
+    assert prop.ERRORS["inject_dd_member_size"] == before + 1
+    assert_w3c_tracestate(out)
+
+
 def test_oversized_headers_are_bounded(prop):
     huge = {
         "x-datadog-trace-id": "5",
