@@ -389,7 +389,8 @@ cdef str _tracestate(Context ctx, _MetaScan *m):
 
 cdef str _with_parent(str tracestate, uint64_t span_id):
     """``tracestate`` with ``p:<span id>`` first in its ``dd=`` member (one is made if missing), the member
-    within 256 chars and the whole within 512 (members dropped from the end as ``_member_limits`` does)."""
+    within 256 chars and the whole within 512 chars and 32 members (others dropped as ``_member_limits``
+    does)."""
     cdef str p = "p:" + _hex16(span_id)
     cdef Py_ssize_t end
     if tracestate.startswith("dd="):
@@ -404,7 +405,8 @@ cdef str _with_parent(str tracestate, uint64_t span_id):
         tracestate = "dd=" + p + "," + tracestate
     else:
         return "dd=" + p
-    if len(tracestate) > _TS_MAX_BYTES:  # p: took the room of the last members: the limits again
+    # p: (or the member made for it) took the room of another member: the limits again
+    if len(tracestate) > _TS_MAX_BYTES or tracestate.count(",") >= _TS_MAX_MEMBERS:
         return ",".join(_member_limits(tracestate.split(",")))
     return tracestate
 

@@ -383,10 +383,11 @@ def test_a_dd_member_over_256_chars_is_dropped_by_both_twins(prop):
 
 
 def test_p_never_pushes_a_member_or_the_header_past_its_limit(prop):
-    # an upstream dd= member sent on as ours (ours is empty) with no room for p:, and a full header
+    # an upstream dd= member sent on as ours (ours is empty) with no room for p:, a full header, 32 members
     for meta in (
         {"tracestate": "dd=" + "q" * 250},
         {"tracestate": ",".join("k%02d=%s" % (i, "v" * 60) for i in range(8))},
+        {"tracestate": "ot=x," + ",".join("m%d=%d" % (i, i) for i in range(31))},  # a dd= member for p: is one more
     ):
         out = {}
         prop.inject(prop.Context(trace_id=5, span_id=6, is_remote=False, meta=meta), out, prop.Settings())

@@ -11,6 +11,7 @@ from ddfast._pure.propagation_tagset import is_hex
 from ddfast._pure.propagation_tracecontext import _DD_MEMBER_RESERVED
 from ddfast._pure.propagation_tracecontext import DD_MEMBER_MAX_CHARS
 from ddfast._pure.propagation_tracecontext import TRACESTATE_MAX_BYTES
+from ddfast._pure.propagation_tracecontext import TRACESTATE_MAX_MEMBERS
 from ddfast._pure.propagation_tracecontext import _member_limits
 from ddfast._pure.propagation_tracecontext import _member_sendable
 from ddfast._pure.propagation_tracecontext import _ot_member
@@ -117,7 +118,8 @@ def tracestate_of(ctx):
 
 def _with_parent(tracestate, span_id):
     """``tracestate`` with ``p:<span id>`` first in its ``dd=`` member (one is made if missing), the member
-    within 256 chars and the whole within 512 (members dropped from the end as ``_member_limits`` does)."""
+    within 256 chars and the whole within 512 chars and 32 members (others dropped as ``_member_limits``
+    does)."""
     p = "p:%016x" % span_id
     if tracestate.startswith("dd="):
         end = tracestate.find(",")
@@ -131,7 +133,8 @@ def _with_parent(tracestate, span_id):
         tracestate = "dd=" + p + "," + tracestate
     else:
         return "dd=" + p
-    if len(tracestate) > TRACESTATE_MAX_BYTES:  # p: took the room of the last members: the limits again
+    # p: (or the member made for it) took the room of another member: the limits again
+    if len(tracestate) > TRACESTATE_MAX_BYTES or tracestate.count(",") >= TRACESTATE_MAX_MEMBERS:
         return ",".join(_member_limits(tracestate.split(",")))
     return tracestate
 
