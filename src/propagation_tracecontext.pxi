@@ -343,7 +343,7 @@ cdef tuple _apply_dd_member(str ts, dict meta, uint64_t sampled, object priority
             value = None
             if key is None:
                 key = "_dd.p." + ts[i + 2:colon]
-            else:
+            elif PyUnicode_FindChar(ts, 0x7E, colon + 1, j, 1) < 0:  # a "~" is an "=": not a value as sent
                 value = _shared_value(key, ts, PyUnicode_KIND(ts), PyUnicode_DATA(ts), colon + 1, j)
             if value is None:
                 value = ts[colon + 1:j]

@@ -626,6 +626,15 @@ def test_decision_maker_and_tid_values_come_through_as_sent(prop, dm):
         assert w3c.meta.get("_dd.p.tid") == tid and w3c.meta.get("_dd.p.dm") == dm.replace("~", "=")
 
 
+@pytest.mark.parametrize("tid", ["0~f7651916cd43dd", "0af7651916cd43d~", "0af7651916cd43dd"])
+def test_twins_agree_on_a_tilde_in_a_16_char_tid(compiled_prop, tid):
+    # "~" stands for "=" in tracestate: the compiled twin's shared 16-char tid text must not skip that
+    headers = {"traceparent": TP, "tracestate": "dd=s:1;t.tid:" + tid}
+    ours, theirs = compiled_prop.extract(headers, compiled_prop.Settings()), pure.extract(headers, pure.Settings())
+    assert ours.meta == theirs.meta
+    assert ours.meta.get("_dd.propagation_error", "").endswith(tid.replace("~", "=") if "~" in tid else "")
+
+
 def test_injected_tid_follows_each_trace_id(prop):
     # the compiled core shares the last _dd.p.tid string between traces of the same upper half
     for high in (0x6553A1B2, 0x6553A1B2, 0x6553A1B3, 0xFFFFFFFF00000000, 0x6553A1B2):
