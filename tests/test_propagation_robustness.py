@@ -423,6 +423,19 @@ def test_an_item_left_out_of_the_dd_member_is_counted_once(prop, is_remote):
     assert_w3c_tracestate(out)
 
 
+@pytest.mark.parametrize("bad", ["a\rb", "a\nb", "\x00", "x\x7f"])
+def test_baggage_sent_as_ot_baggage_headers_never_splits_a_header(prop, bad):
+    # a baggage value (or key) holding a CR or LF, as a hostile baggage header can bring it, is not written
+    # raw into an ot-baggage-* header; the other pairs are
+    s = prop.Settings(extract_styles=ALL, inject_styles=ALL, http_baggage=True)
+    before = prop.ERRORS.get("inject_http_baggage", 0)
+    ctx = prop.Context(trace_id=5, span_id=6, baggage={"ok": "1", "v": bad, bad: "k"})
+    out = {}
+    prop.inject(ctx, out, s)
+    assert out["ot-baggage-ok"] == "1" and not any(k.startswith("ot-baggage-") for k in out if k != "ot-baggage-ok")
+    assert prop.ERRORS["inject_http_baggage"] == before + 2
+
+
 def test_oversized_headers_are_bounded(prop):
     huge = {
         "x-datadog-trace-id": "5",
