@@ -13,7 +13,7 @@ BENCH_ARGS ?= --benchmark-max-time=0.5 --benchmark-min-rounds=5 --benchmark-warm
 BENCH_JSON ?= .benchmarks/latest.json
 
 .PHONY: venv wheel install run test lint test-pure bench bench-gate bench-baseline counts headroom plot dist dist-check \
-	wheel-check nocompiler-check matrix service-venv bench-service bench-service-check clean
+	wheel-check nocompiler-check matrix service-venv bench-service bench-service-check fuzz-deps fuzz fuzz-ci clean
 
 venv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -150,6 +150,30 @@ nocompiler-check: dist
 	cd / && $(CURDIR)/$(NOCC_VENV)/bin/python -m ddfast | grep -q "compiled core missing"
 	@echo "no compiler: pure install ok, and its import and python -m ddfast say so"
 	rm -rf build
+
+## fuzz: coverage-guided differential fuzzing (atheris) of each harness in tests/fuzz/ (the compiled twin
+## against the pure one) for FUZZ_SECONDS each, from the committed corpus; new inputs go to .fuzz/<harness>/,
+## a finding to .fuzz/<harness>-crash-* (add it to tests/fuzz/corpus/<harness>/ once fixed)
+FUZZ_SECONDS ?= 600
+FUZZ_CI_SECONDS ?= 60
+FUZZ_HARNESSES ?= propagation encoding
+FUZZ_ARGS ?=
+FUZZ_RUN = for h in $(FUZZ_HARNESSES); do mkdir -p .fuzz/$$h && \
+	$(BIN)/python tests/fuzz/fuzz_$$h.py .fuzz/$$h tests/fuzz/corpus/$$h -artifact_prefix=.fuzz/$$h- \
+	-print_final_stats=1 -timeout=30 $(FUZZ_ARGS)
+fuzz: fuzz-deps
+	$(FUZZ_RUN) -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+
+## fuzz-ci: CI's short run of the same, FUZZ_CI_SECONDS per harness, against the wheel installed in .venv
+fuzz-ci: fuzz-deps
+	$(FUZZ_RUN) -max_total_time=$(FUZZ_CI_SECONDS) || exit 1; done
+
+## fuzz-deps: the installed ddfast (`make install` when it has no compiled modules) and the requirements of
+## the fuzz extra (atheris), installed on their own so that the ddfast under test stays the installed one
+fuzz-deps:
+	$(BIN)/python -I -c "import ddfast._ext.propagation" 2>/dev/null || $(MAKE) install
+	$(BIN)/python -m pip install -q $$($(BIN)/python -c "import tomllib; \
+		print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['fuzz']))")
 
 ## matrix: the compiled core built, installed and tested on each CPython and compiler users run (host,
 ## Debian 13 with CPython 3.13 + GCC 14, Debian sid with CPython 3.14, clang, and a sanitizer build);

@@ -132,14 +132,22 @@ cdef extern from *:
     #define DDF_M_NONE 15  /* a key that is none of them */
     #define DDF_M_TAG 16   /* flag: a str starting with "_dd.p.": a propagated tag */
     /* The DDF_M_* slot of a meta key (one equal to a name above), with DDF_M_TAG for a propagated tag.
-       Text that is not one byte per character cannot equal an ASCII name: CPython keeps every str in
-       its narrowest kind. */
+       Text that is not one byte per character cannot equal an ASCII name (CPython keeps every str in
+       its narrowest kind), but it can still be a propagated tag. */
     static CYTHON_INLINE int ddf_meta_key(PyObject *key) {
         const char *p;
         Py_ssize_t n;
-        int tag;
-        if (!PyUnicode_Check(key) || PyUnicode_KIND(key) != PyUnicode_1BYTE_KIND)
+        int tag, i;
+        if (!PyUnicode_Check(key))
             return DDF_M_NONE;
+        if (PyUnicode_KIND(key) != PyUnicode_1BYTE_KIND) {
+            if (PyUnicode_GET_LENGTH(key) < 6)
+                return DDF_M_NONE;
+            for (i = 0; i < 6; i++)
+                if (PyUnicode_READ(PyUnicode_KIND(key), PyUnicode_DATA(key), i) != (Py_UCS4)"_dd.p."[i])
+                    return DDF_M_NONE;
+            return DDF_M_TAG | DDF_M_NONE;
+        }
         p = (const char *)PyUnicode_DATA(key);
         n = PyUnicode_GET_LENGTH(key);
         tag = n >= 6 && memcmp(p, "_dd.p.", 6) == 0 ? DDF_M_TAG : 0;

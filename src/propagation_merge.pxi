@@ -190,6 +190,20 @@ cpdef Context extract(object carrier, Settings s):
     return context
 
 
+cdef bint _header_text(object text) except -1:
+    """``text`` (a str; anything else is left to the carrier) holds no control character (0x00-0x1F,
+    0x7F): it can be an HTTP header's name or value as it is."""
+    cdef Py_ssize_t i
+    cdef Py_UCS4 c
+    if not isinstance(text, str):
+        return True
+    for i in range(PyUnicode_GET_LENGTH(<str>text)):
+        c = PyUnicode_READ_CHAR(<str>text, i)
+        if c < 0x20 or c == 0x7F:
+            return False
+    return True
+
+
 cpdef inject(Context ctx, object headers, Settings s):
     """Write ``ctx`` into ``headers`` in every inject style of ``s``."""
     cdef uint64_t hi, lo
@@ -202,7 +216,10 @@ cpdef inject(Context ctx, object headers, Settings s):
         return
     if s.http_baggage and ctx._baggage_d:
         for key, value in list(ctx._baggage_d.items()):
-            headers[OT_BAGGAGE_PREFIX + key] = value
+            if _header_text(key) and _header_text(value):
+                headers[OT_BAGGAGE_PREFIX + key] = value
+            else:  # a CR or LF would split the header (HTTP clients refuse it): the pair is not sent
+                record("inject_http_baggage", key)
     int_to_u128(ctx.trace_id, &hi, &lo)
     _scan_meta(ctx._meta, &m)
     try:

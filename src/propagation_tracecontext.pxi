@@ -49,16 +49,113 @@ def parse_traceparent(str text):
     return join_u128(hi, lo), span, flags
 
 
-cdef bint _member_sized(str member) except -1:
-    """A member's key and value are each at most 256 chars (W3C); a longer one is dropped, recorded."""
+# the characters of a tracestate key (W3C): 1 for lcalpha, 2 for a digit, 3 for "_" "-" "*" "/"
+cdef unsigned char _KEY_CHAR[256]
+for _c in range(256):
+    _KEY_CHAR[_c] = 1 if 0x61 <= _c <= 0x7A else (2 if 0x30 <= _c <= 0x39 else 0)
+for _c in (0x5F, 0x2D, 0x2A, 0x2F):
+    _KEY_CHAR[_c] = 3
+cdef enum:
+    _W3C_TENANT_MAX = 241  # the longest tenant, and system, of a multi-tenant key tenant@system
+    _W3C_SYSTEM_MAX = 14
+    _MEMBER_OK = 0
+    _MEMBER_SIZE = 1  # a key or a value over 256 chars
+    _MEMBER_GRAMMAR = 2  # not key "=" value as W3C writes them
+#: the longest tenant and system of a multi-tenant key ``tenant@system`` (W3C)
+W3C_TENANT_MAX_CHARS = _W3C_TENANT_MAX
+W3C_SYSTEM_MAX_CHARS = _W3C_SYSTEM_MAX
+
+
+cdef inline bint _key_chars(const unsigned char *p, Py_ssize_t start, Py_ssize_t stop) noexcept:
+    cdef Py_ssize_t i
+    for i in range(start, stop):
+        if not _KEY_CHAR[p[i]]:
+            return False
+    return True
+
+
+cdef int _member_check(const unsigned char *p, Py_ssize_t n) noexcept:
+    """How the printable ASCII member ``p[:n]`` (stripped, not empty) stands against W3C (the pure twin's
+    ``_member_ok``): ``_MEMBER_OK``, ``_MEMBER_SIZE`` or ``_MEMBER_GRAMMAR``."""
+    cdef const unsigned char *eq = <const unsigned char *>memchr(p, 0x3D, n)
+    cdef const unsigned char *at
+    cdef Py_ssize_t k, v, i
+    if eq is NULL:
+        return _MEMBER_SIZE if n > _W3C_FIELD_MAX else _MEMBER_GRAMMAR
+    k = eq - p
+    v = n - k - 1
+    if k > _W3C_FIELD_MAX or v > _W3C_FIELD_MAX:
+        return _MEMBER_SIZE
+    if v == 0 or p[n - 1] == 0x20:
+        return _MEMBER_GRAMMAR
+    for i in range(k + 1, n):
+        if p[i] == 0x3D or p[i] == 0x2C:
+            return _MEMBER_GRAMMAR
+    at = <const unsigned char *>memchr(p, 0x40, k)
+    if at is NULL:
+        if k == 0 or _KEY_CHAR[p[0]] != 1 or not _key_chars(p, 1, k):
+            return _MEMBER_GRAMMAR
+        return _MEMBER_OK
+    i = at - p  # the tenant's length; the system's is k - i - 1
+    if (i == 0 or i > _W3C_TENANT_MAX or k - i - 1 == 0 or k - i - 1 > _W3C_SYSTEM_MAX
+            or _KEY_CHAR[p[0]] > 2 or _KEY_CHAR[p[i + 1]] != 1
+            or not _key_chars(p, 0, i) or not _key_chars(p, i + 1, k)):
+        return _MEMBER_GRAMMAR
+    return _MEMBER_OK
+
+
+cdef bint _member_ok(str member) except -1:
+    """A list member (stripped, not empty) to keep: key and value each at most 256 chars (W3C; else
+    recorded ``tracestate_member_size``) and, when printable ASCII, as W3C's grammar writes them (else
+    recorded ``tracestate_member``); see the pure twin."""
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(member), eq
-    if n <= _W3C_FIELD_MAX + 2:  # key and "=" take at least 2: both fit
+    cdef const unsigned char *p
+    cdef int check
+    if PyUnicode_KIND(member) == 1:
+        p = <const unsigned char *>PyUnicode_DATA(member)
+        if printable_bytes(p, n):
+            check = _member_check(p, n)
+            if check == _MEMBER_OK:
+                return True
+            if check == _MEMBER_SIZE:
+                record("tracestate_member_size", member[:64])
+            else:
+                record("tracestate_member", member[:64])
+            return False
+    # other characters: only the sizes (the whole tracestate is refused once the limits are applied)
+    if n <= _W3C_FIELD_MAX:  # both fit
         return True
     eq = PyUnicode_FindChar(member, 0x3D, 0, n, 1)
     if (eq < 0 and n <= _W3C_FIELD_MAX) or (0 <= eq <= _W3C_FIELD_MAX and n - eq - 1 <= _W3C_FIELD_MAX):
         return True
     record("tracestate_member_size", member[:64])
     return False
+
+
+cdef bint _member_sendable(str member) except -1:
+    """A member (stripped, not empty) of a tracestate to send on: printable ASCII, as W3C's grammar writes
+    it, within its sizes (see the pure twin)."""
+    if PyUnicode_KIND(member) == 1 and printable_bytes(<const unsigned char *>PyUnicode_DATA(member),
+                                                       PyUnicode_GET_LENGTH(member)):
+        return _member_ok(member)
+    if _member_ok(member):
+        record("tracestate_member", member[:64])
+    return False
+
+
+cdef bint _w3c_value(str value, Py_ssize_t max_chars=_W3C_FIELD_MAX) noexcept:
+    """``value`` is a tracestate value as W3C writes it, of at most ``max_chars`` (see the pure twin)."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(value), i
+    cdef const unsigned char *p
+    if n == 0 or n > max_chars or PyUnicode_KIND(value) != 1:
+        return False
+    p = <const unsigned char *>PyUnicode_DATA(value)
+    if not printable_bytes(p, n) or p[n - 1] == 0x20:
+        return False
+    for i in range(n):
+        if p[i] == 0x3D or p[i] == 0x2C:
+            return False
+    return True
 
 
 cdef list _member_limits(list members):
@@ -71,7 +168,7 @@ cdef list _member_limits(list members):
     cdef Py_ssize_t i, room, excess, total, size, n_protected
     for item in members:
         m = (<str>item).strip()
-        if m and _member_sized(m):
+        if m and _member_ok(m):
             kept.append(m)
     for prefix in ("dd=", "ot="):
         for i in range(len(kept) - 1, -1, -1):
@@ -97,7 +194,7 @@ cdef list _member_limits(list members):
     total = 0
     i = 0
     for m in (protected + others if others else protected):
-        size = (len(m) if m.isascii() else len(m.encode("utf-8"))) + (1 if packed else 0)
+        size = (len(m) if m.isascii() else len(m.encode("utf-8", "surrogatepass"))) + (1 if packed else 0)
         if i == 0 and n_protected:
             packed.append(m)
             total += size
@@ -160,9 +257,11 @@ cdef str _limited_tracestate(str ts):
     if "," in ts:
         return ",".join(_member_limits(ts.split(",")))
     m = _stripped(ts)
+    if not m or not _member_ok(m):
+        return ""
     if m.startswith("dd=") or m.startswith("ot=") or len(m) <= TRACESTATE_MEMBER_MAX_CHARS:
         return m
-    if (len(m) if m.isascii() else len(m.encode("utf-8"))) <= TRACESTATE_MAX_BYTES:
+    if (len(m) if m.isascii() else len(m.encode("utf-8", "surrogatepass"))) <= TRACESTATE_MAX_BYTES:
         return m
     return ""
 
@@ -244,7 +343,7 @@ cdef tuple _apply_dd_member(str ts, dict meta, uint64_t sampled, object priority
             value = None
             if key is None:
                 key = "_dd.p." + ts[i + 2:colon]
-            else:
+            elif PyUnicode_FindChar(ts, 0x7E, colon + 1, j, 1) < 0:  # a "~" is an "=": not a value as sent
                 value = _shared_value(key, ts, PyUnicode_KIND(ts), PyUnicode_DATA(ts), colon + 1, j)
             if value is None:
                 value = ts[colon + 1:j]
@@ -314,8 +413,9 @@ cdef str _normal_traceparent(str tp, uint64_t flags):
 
 cdef bint _tracestate_as_is(str ts) noexcept:
     """``ts`` is a tracestate the W3C limits leave as it is (``_limited_tracestate(ts) == ts``) and is
-    printable ASCII: at most 32 non-empty members and 512 characters, none padded with spaces, a ``dd=``
-    member only first, no ``ot=`` member (the usual case: one check of the text, then its commas)."""
+    printable ASCII: at most 32 non-empty members and 512 characters, none padded with spaces, each as
+    W3C's grammar writes it, a ``dd=`` member only first, no ``ot=`` member (the usual case: one check of
+    the text, then its commas)."""
     cdef Py_ssize_t n = len(ts), i, start = 0, members = 0
     cdef const unsigned char *p = <const unsigned char *>PyUnicode_DATA(ts)
     cdef const unsigned char *comma
@@ -324,7 +424,9 @@ cdef bint _tracestate_as_is(str ts) noexcept:
     while True:  # the member ts[start:i]
         comma = <const unsigned char *>memchr(p + start, 0x2C, n - start)
         i = comma - p if comma is not NULL else n
-        if i == start or p[start] == 0x20 or p[i - 1] == 0x20 or i - start > _W3C_FIELD_MAX + 2:
+        if i == start or p[start] == 0x20 or p[i - 1] == 0x20:
+            return False
+        if _member_check(p + start, i - start) != _MEMBER_OK:
             return False
         if i - start >= 3 and p[start + 2] == 0x3D and (
                 (p[start] == 0x64 and p[start + 1] == 0x64 and members > 0)  # a dd= member not first
@@ -492,10 +594,11 @@ cdef str _drop_bad_ot(str ts):
 
 
 cdef str _ot_member(list members, bint keep_th):
-    """The last ``ot=`` member, its value as ``_ot_value`` keeps it; None when there is none left."""
+    """The last ``ot=`` member written as W3C's grammar says (whatever its size), its value as ``_ot_value``
+    keeps it; None when there is none left (or what is left breaks the grammar)."""
     cdef str value
     for member in reversed(members):
-        if (<str>member).startswith("ot="):
+        if (<str>member).startswith("ot=") and _w3c_value((<str>member)[3:], len(<str>member)):  # any size
             value = _ot_value((<str>member)[3:], keep_th)
-            return "ot=" + value if value else None
+            return "ot=" + value if value and _w3c_value(value) else None
     return None

@@ -101,19 +101,38 @@ cdef int _put_member_tag(StrBuf *b, Py_ssize_t start, str key, object value, int
     return 0
 
 
-cdef inline int _fits_member(StrBuf *b, Py_ssize_t start, Py_ssize_t mark, str item) except -1:
+# the items of the dd= member that are counted when left out (a bit each in ``_write_dd_member``'s left_out)
+cdef enum:
+    _LEFT_O = 1
+    _LEFT_DM = 2
+    _LEFT_USR = 4
+
+
+cdef inline int _fits_member(StrBuf *b, Py_ssize_t start, Py_ssize_t mark, int item, int *left_out) except -1:
     """Take back the item written since ``mark`` when the dd= member that starts at ``start`` no longer
-    fits 256 chars with it (W3C's limit for a list member; recorded ``inject_dd_member_size``)."""
+    fits 256 chars with it (W3C's limit for a list member): its bit set in ``left_out``."""
     if _DD_MEMBER_RESERVED + (b.length - start) > _DD_MEMBER_MAX:
         b.length = mark
-        record("inject_dd_member_size", item)
+        left_out[0] |= item
     return 0
 
 
-cdef int _write_dd_member(StrBuf *b, Context ctx, _MetaScan *m) except -1:
-    """Append the value of the ``dd=`` tracestate member for ``ctx`` (``dd_member_of``): ``s``, ``o``,
-    ``t.dm``, ``t.usr.id`` when they fit, then the other ``t.*`` tags while the member stays within 256
-    chars. ``m`` is ``_scan_meta`` of the context's meta."""
+cdef int _record_left_out(int left_out) except -1:
+    """Count the items ``_write_dd_member`` left out (``inject_dd_member_size``), once the member is sent."""
+    if left_out & _LEFT_O:
+        record("inject_dd_member_size", "o")
+    if left_out & _LEFT_DM:
+        record("inject_dd_member_size", "t.dm")
+    if left_out & _LEFT_USR:
+        record("inject_dd_member_size", "t.usr.id")
+    return 0
+
+
+cdef int _write_dd_member(StrBuf *b, Context ctx, _MetaScan *m, int *left_out) except -1:
+    """Append the value of the ``dd=`` tracestate member for ``ctx`` (``dd_member_of``): ``s``, then ``o``,
+    ``t.dm``, ``t.usr.id`` when they fit (the bits of those left out set in ``left_out``, for
+    ``_record_left_out`` once the member is sure to be sent), then the other ``t.*`` tags while the member
+    stays within 256 chars. ``m`` is ``_scan_meta`` of the context's meta."""
     cdef Py_ssize_t start = b.length, i, mark
     cdef object dm = _found(m.found[M_DM]), usr = _found(m.found[M_USR])
     cdef Context state = ctx.trace_state()
@@ -126,19 +145,21 @@ cdef int _write_dd_member(StrBuf *b, Context ctx, _MetaScan *m) except -1:
             sb_char(b, b";")
         sb_bytes(b, "o:", 2)
         _write_clean(b, state._origin, 0, False)
-        _fits_member(b, start, mark, "o")
+        _fits_member(b, start, mark, _LEFT_O, left_out)
     if dm:
+        mark = b.length
         if b.length > start:
             sb_char(b, b";")
         sb_bytes(b, "t.dm:", 5)
         _write_clean(b, dm if type(dm) is str else str(dm), 0, False)
+        _fits_member(b, start, mark, _LEFT_DM, left_out)
     if usr:
         mark = b.length
         if b.length > start:
             sb_char(b, b";")
         sb_bytes(b, "t.usr.id:", 9)
         _write_clean(b, usr if type(usr) is str else str(usr), 0, False)
-        _fits_member(b, start, mark, "t.usr.id")
+        _fits_member(b, start, mark, _LEFT_USR, left_out)
     if m.n_tags >= 0:
         for i in range(m.n_tags):
             if m.slots[i] != M_DM and m.slots[i] != M_USR:
@@ -163,9 +184,11 @@ cpdef str dd_member_of(Context ctx):
 cdef str _dd_member(Context ctx, _MetaScan *m):
     """``dd_member_of`` with its ``_scan_meta`` at hand."""
     cdef StrBuf b
+    cdef int left_out = 0
     sb_init(&b)
     try:
-        _write_dd_member(&b, ctx, m)
+        _write_dd_member(&b, ctx, m, &left_out)
+        _record_left_out(left_out)
         return sb_str(&b)
     finally:
         sb_free(&b)
@@ -243,12 +266,13 @@ cdef inline bint _is_dd_member(const char *p, Py_ssize_t start, Py_ssize_t stop)
 
 cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64_t parent, _MetaScan *m):
     """``tracestate_of(ctx)`` (``_with_parent(tracestate_of(ctx), parent)`` when ``with_parent``) for an
-    upstream tracestate ``ts`` that no limit can touch (printable ASCII, no ``ot=``, fewer than 32
-    members, under 512 bytes with our member) and a context with no ``ot=`` state of its own: our
+    upstream tracestate ``ts`` that no limit can touch (printable ASCII, members as W3C writes them, no
+    ``ot=``, fewer than 32 members, under 512 bytes with our member) and a context with no ``ot=`` state of its own: our
     ``dd=`` member (or, when ours is empty, the last upstream one) then the other members in order,
     built in one buffer; None otherwise."""
     cdef Py_ssize_t n = len(ts), pos, start, stop, last_dd = -1, last_dd_end = 0, commas = 0
     cdef Py_ssize_t head, member
+    cdef int left_out = 0
     cdef const char *p
     cdef const char *at
     cdef StrBuf b
@@ -268,6 +292,10 @@ cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64
         at = <const char *>memchr(at + 1, 0x2C, n - (at + 1 - p))
     if commas + 1 >= _TS_MAX_MEMBERS:
         return None
+    pos = 0
+    while _next_member(p, n, &pos, &start, &stop):  # every member as W3C writes it (else: the limits)
+        if stop > start and _member_check(<const unsigned char *>p + start, stop - start) != _MEMBER_OK:
+            return None
     sb_init(&b)
     try:
         if with_parent:  # "dd=p:<parent>", then ";" and the rest of the dd= member, if any
@@ -279,7 +307,7 @@ cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64
         else:
             sb_bytes(&b, "dd=", 3)
         head = b.length
-        _write_dd_member(&b, ctx, m)
+        _write_dd_member(&b, ctx, m, &left_out)
         member = b.length - head
         if n + member + 4 > _TS_MAX_BYTES:
             return None
@@ -294,6 +322,8 @@ cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64
                     last_dd, last_dd_end = start, stop
             if last_dd >= 0:
                 if with_parent:
+                    if last_dd_end - last_dd + 19 > _DD_MEMBER_MAX:  # no room for p: (_with_parent)
+                        return None
                     sb_char(&b, b";")
                     last_dd += 3
                 sb_bytes(&b, p + last_dd, last_dd_end - last_dd)
@@ -303,6 +333,9 @@ cdef str _tracestate_within_limits(Context ctx, str ts, bint with_parent, uint64
                 if b.length:
                     sb_char(&b, b",")
                 sb_bytes(&b, p + start, stop - start)
+        if b.length > _TS_MAX_BYTES:  # p: took the room of the last members (_with_parent's case)
+            return None
+        _record_left_out(left_out)  # sent: what our member left out is counted (else by the caller's way)
         return sb_str(&b)
     finally:
         sb_free(&b)
@@ -338,7 +371,8 @@ cdef str _tracestate(Context ctx, _MetaScan *m):
         if ot is not None:
             return ot
     dd = _dd_member(ctx, m)
-    members = [item for item in [(<str>item).strip() for item in (<str>ts).split(",")] if item]
+    members = [item for item in [(<str>item).strip() for item in (<str>ts).split(",")]
+               if item and ((<str>item).startswith("ot=") or _member_sendable(<str>item))]  # ot=: _ot_member
     rest = [item for item in members if not (<str>item).startswith("ot=")]
     # an inherited decision is forwarded as it came; a manual decision of ours ("") makes its th stale
     ot = "ot=" + ot_state if ot_state else _ot_member(members, ot_state is None)
@@ -354,13 +388,27 @@ cdef str _tracestate(Context ctx, _MetaScan *m):
 
 
 cdef str _with_parent(str tracestate, uint64_t span_id):
-    """``tracestate`` with ``p:<span id>`` first in its ``dd=`` member (one is made if missing)."""
+    """``tracestate`` with ``p:<span id>`` first in its ``dd=`` member (one is made if missing), the member
+    within 256 chars and the whole within 512 chars and 32 members (others dropped as ``_member_limits``
+    does)."""
     cdef str p = "p:" + _hex16(span_id)
+    cdef Py_ssize_t end
     if tracestate.startswith("dd="):
-        return "dd=" + p + ";" + tracestate[3:]
-    if tracestate:
-        return "dd=" + p + "," + tracestate
-    return "dd=" + p
+        end = tracestate.find(",")
+        if (end if end >= 0 else len(tracestate)) + 19 > _DD_MEMBER_MAX:
+            # an upstream member sent on as ours (ours is empty) leaves no room for p: only p is sent
+            record("inject_dd_member_size", "p")
+            tracestate = "dd=" + p + (tracestate[end:] if end >= 0 else "")
+        else:
+            tracestate = "dd=" + p + ";" + tracestate[3:]
+    elif tracestate:
+        tracestate = "dd=" + p + "," + tracestate
+    else:
+        return "dd=" + p
+    # p: (or the member made for it) took the room of another member: the limits again
+    if len(tracestate) > _TS_MAX_BYTES or tracestate.count(",") >= _TS_MAX_MEMBERS:
+        return ",".join(_member_limits(tracestate.split(",")))
+    return tracestate
 
 
 cdef str _local_tracestate(Context ctx, uint64_t span_id, _MetaScan *m):
@@ -369,6 +417,7 @@ cdef str _local_tracestate(Context ctx, uint64_t span_id, _MetaScan *m):
     member of our own sampling decision."""
     cdef StrBuf b
     cdef object ot_state
+    cdef int left_out = 0
     sb_init(&b)
     try:
         sb_bytes(&b, "dd=p:", 5)
@@ -376,7 +425,8 @@ cdef str _local_tracestate(Context ctx, uint64_t span_id, _MetaScan *m):
         write_hex16(b.data + b.length, span_id)
         b.length += 16
         sb_char(&b, b";")
-        _write_dd_member(&b, ctx, m)
+        _write_dd_member(&b, ctx, m, &left_out)
+        _record_left_out(left_out)
         if b.length == 22:  # empty member: no trailing ";"
             b.length = 21
         ot_state = ctx.trace_state()._ot

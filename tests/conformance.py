@@ -129,6 +129,18 @@ _MEMBER = re.compile(r"^(%s)=(%s)$" % (_KEY, _VALUE))
 _DELIMITER = re.compile(r"[ \t]*,[ \t]*")
 
 
+_UNSIZED_MEMBER = re.compile(
+    r"(?:[a-z][_0-9a-z\-\*\/]*|[0-9a-z][_0-9a-z\-\*\/]*@[a-z][_0-9a-z\-\*\/]*)=[\x20-\x2b\x2d-\x3c\x3e-\x7e]*"
+    r"[\x21-\x2b\x2d-\x3c\x3e-\x7e]"
+)
+
+
+def w3c_member(member, sized=True):
+    """``member`` (a tracestate list member, trimmed) is written as W3C's grammar says (level 1 and 2);
+    with ``sized`` false, whatever the length of its key and value."""
+    return (_MEMBER if sized else _UNSIZED_MEMBER).fullmatch(member) is not None
+
+
 def traceparent(headers):
     """The injected ``traceparent`` split in its four fields, None when a field has the wrong size or
     an id is zero (the suite's reading); fails when there is not exactly one."""

@@ -13,6 +13,7 @@ import contextlib
 import string
 
 import pytest
+from conformance import w3c_member
 from ddtrace._trace.context import Context as DDContext
 from ddtrace.internal.settings._config import config as dd_config
 from ddtrace.propagation.http import HTTPPropagator as DDPropagator
@@ -126,11 +127,12 @@ def test_inject_matches_ddtrace(prop, data):
     s = data.draw(settings_strategy(prop))
     args = data.draw(context_args())
     ours = prop.Context(**dict(args, meta=dict(args["meta"]), baggage=dict(args["baggage"])))
-    theirs = DDContext(**dict(args, meta=dict(args["meta"]), baggage=dict(args["baggage"])))
+    theirs = DDContext(**dict(ddtrace_context_args(args), baggage=dict(args["baggage"])))
     our_headers, their_headers = {}, {}
     prop.inject(ours, our_headers, s)
     with ddtrace_settings(s):
         DDPropagator.inject(theirs, their_headers)
+    limits_after_p(our_headers, their_headers)
     assert our_headers == their_headers
     # what injection records in meta (_dd.p.tid, _dd.propagation_error, _dd.origin) matches too; the stored
     # upstream tracestate is left out: ddtrace's Context rewrites its ot= member on construction (an internal form)
@@ -319,9 +321,45 @@ def _extracted(ctx):
     }
 
 
+def w3c_members_only(tracestate):
+    """``tracestate`` without the printable members that break W3C's grammar (sizes aside: those differences
+    are ``known_difference``'s): what ddfast drops (and ddtrace forwards, README) before any limit, so that
+    ddtrace given this reads what ddfast read."""
+    kept = []
+    for member in tracestate.split(","):
+        m = member.strip()
+        kept.append("" if m and m.isascii() and m.isprintable() and not w3c_member(m, sized=False) else member)
+    return ",".join(kept) or (" " if tracestate else "")  # a header of only broken members was still sent
+
+
+def limits_after_p(ours, theirs):
+    """ddtrace adds p: after the limits, past 512 chars or 32 members; ddfast drops other members (README):
+    when ddtrace's tracestate is over, check ours is its first member and others of it in order, then
+    take ours as theirs."""
+    ts = theirs.get("tracestate", "")
+    if len(ts) > 512 or ts.count(",") >= 32:
+        ours_m, theirs_m = ours["tracestate"].split(","), ts.split(",")
+        assert len(ours["tracestate"]) <= 512 and len(ours_m) <= 32 and ours_m[0] == theirs_m[0]
+        rest = iter(theirs_m)
+        assert all(m in rest for m in ours_m)
+        theirs["tracestate"] = ours["tracestate"]
+
+
+def ddtrace_context_args(args):
+    """``context_args`` for ddtrace's Context: the meta's tracestate without what breaks W3C's grammar."""
+    meta = dict(args["meta"])
+    if "tracestate" in meta:
+        meta["tracestate"] = w3c_members_only(meta["tracestate"])
+    return dict(args, meta=meta)
+
+
+def w3c_members_only_headers(headers):
+    return {k: w3c_members_only(v) if k.lower() in ("tracestate", "http_tracestate") else v for k, v in headers.items()}
+
+
 def _ddtrace_extract(headers, s):
     with ddtrace_settings(s):
-        ctx = DDPropagator.extract(headers)
+        ctx = DDPropagator.extract(w3c_members_only_headers(headers))
     return _extracted(ctx)
 
 
@@ -501,6 +539,19 @@ def test_known_difference_an_oversized_tracestate_member_is_dropped(prop):
     assert known_difference(headers) is not None
     assert "big=" in theirs["tracestate"]
     assert "big=" not in ours["tracestate"] and "ok=1" in ours["tracestate"]
+
+
+@pytest.mark.parametrize("member", ["FOO=1", "@foo=1", "foo=bar=baz", "foo=", "x"])
+def test_known_difference_a_member_breaking_the_grammar_is_dropped(prop, member):
+    headers = {"traceparent": TP_FF[:-2] + "01", "tracestate": "a=1," + member + ",b=2"}
+    before = prop.ERRORS.get("tracestate_member", 0)
+    ours, theirs = {}, {}
+    prop.inject(prop.extract(headers, prop.Settings()), ours, prop.Settings())
+    assert prop.ERRORS["tracestate_member"] == before + 1
+    with ddtrace_settings(prop.Settings()):
+        DDPropagator.inject(DDPropagator.extract(headers), theirs)
+    assert member in theirs["tracestate"].split(",")  # ddtrace sends it on
+    assert ours["tracestate"].split(",")[1:] == ["a=1", "b=2"]
 
 
 def test_known_difference_a_repeated_traceparent_of_another_trace_restarts(prop):

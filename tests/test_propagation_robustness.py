@@ -4,6 +4,8 @@ import logging
 import string
 
 import pytest
+from conformance import w3c_member
+from fuzz import fuzz_propagation
 from hypothesis import example
 from hypothesis import given
 from hypothesis import settings
@@ -284,6 +286,156 @@ def test_twins_agree_on_injecting_upstream_tracestates(compiled_prop, members, d
     assert out_c == out_p
 
 
+# -- hostile tracestates and x-datadog-tags: the twins agree, and nothing W3C forbids is sent ----------------
+
+_KEY_CHARS = string.ascii_lowercase + string.digits + "_-*/"
+w3c_keys = st.one_of(
+    st.text(_KEY_CHARS, min_size=1, max_size=8),  # valid, or starting with a digit or "_-*/"
+    st.builds("{}@{}".format, st.text(_KEY_CHARS, max_size=6), st.text(_KEY_CHARS, max_size=4)),
+    st.sampled_from(["FOO", "Foo", "fOo", "@foo", "foo@", "a@b@c", "dd", "ot", "", " a", "a b", "k" * 256, "k" * 257,
+                     "t" * 241 + "@s", "t" * 242 + "@s", "t@" + "s" * 14, "t@" + "s" * 15, "\u00e9"]),
+)  # fmt: skip
+_VALUE_CHARS = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != ",")  # "=" and spaces included
+w3c_values = st.one_of(
+    st.text(_VALUE_CHARS, max_size=10),
+    st.integers(0, 300).map(lambda n: "v" * n),
+    st.sampled_from(["", " ", "1 ", " 1", "a=b", "=", "~", "\u00e9", "\x00", "\ud800", "v\t"]),
+)
+dd_items = st.one_of(
+    st.sampled_from(["s:1", "s:2", "s:-1", "s:x", "s:", "o:rum", "o:", "p:0123456789abcdef", "p:XYZ", "t.dm:-4",
+                     "t.dm:", "t.tid:0af7651916cd43dd", "t.tid:zz", "t.usr.id:baz~~", "x", ":", "", "t.a:b:c"]),
+    st.integers(0, 300).map(lambda n: "t.x:" + "y" * n),
+    st.integers(0, 300).map(lambda n: "o:" + "o" * n),
+)  # fmt: skip
+hostile_members = st.one_of(
+    st.builds(lambda k, eq, v: k + eq + v, w3c_keys, st.sampled_from(["=", "=", "=", "", "=="]), w3c_values),
+    st.lists(dd_items, max_size=5).map(lambda items: "dd=" + ";".join(items)),  # repeated dd= members too
+    st.sampled_from(["ot=th:8", "ot=th:8;rv:0123456789abcd", "ot=", "ot=a=b", "ot=x ", " rojo=00f067aa0ba902b7 "]),
+    st.integers(0, 400).map(lambda n: "x" * n),  # no "=" at all
+    st.integers(120, 140).map(lambda n: "k=" + "v" * n),  # around the 128-char preference for dropping
+)
+hostile_tracestates = st.one_of(
+    st.lists(hostile_members, max_size=12),
+    st.lists(hostile_members, min_size=30, max_size=70),  # over the 32 members
+).map(",".join)
+hostile_tags = st.one_of(
+    st.lists(
+        st.builds(
+            "{}={}".format,
+            st.sampled_from(
+                ["_dd.p.dm", "_dd.p.tid", "_dd.p.usr.id", "_dd.p.x", "_dd.p.", "x", "_dd.p.a b", "_dd.p.k=v"]
+            ),
+            st.one_of(w3c_values, st.integers(0, 600).map(lambda n: "t" * n)),
+        ),
+        max_size=40,
+    ).map(",".join),
+    st.integers(400, 700).map(lambda n: "_dd.p.k=" + "v" * n),
+)
+
+
+def assert_w3c_tracestate(out):
+    """A tracestate sent is W3C's: every member as its grammar says, at most 32 of them in 512 chars."""
+    ts = out.get("tracestate")
+    if ts:
+        members = ts.split(",")
+        assert len(members) <= 32 and len(ts) <= 512, ts
+        assert all(w3c_member(m.strip(" ")) for m in members), ts
+
+
+@settings(max_examples=400)
+@given(
+    ts=hostile_tracestates,
+    tags=st.one_of(st.none(), hostile_tags),
+    words=st.sampled_from(["t t", "dt dt", "td td", "t t 6", "dt t s", "t dt f"]),
+    upstream=st.one_of(st.none(), hostile_tracestates),
+)
+def test_twins_agree_on_hostile_tracestates_and_tags(compiled_prop, ts, tags, words, upstream):
+    # extraction, injection of what was extracted (remote, and a local child: p: added), injection of a
+    # tracestate set in code; the same contexts, headers and problems counted, and nothing W3C forbids sent
+    lines = [words, "traceparent:" + TP, "tracestate:" + ts]
+    if tags is not None:
+        lines += ["x-datadog-trace-id:" + str(TRACE & (2**64 - 1)), "x-datadog-parent-id:5", "x-datadog-tags:" + tags]
+    if upstream is not None:
+        lines.append("@tracestate:" + upstream)
+    fuzz_propagation.check("\n".join(lines).encode("utf-8", "surrogatepass"), compiled_prop, pure)
+
+
+@pytest.mark.parametrize("member", ["FOO=1", "@foo=1", "foo=bar=baz", "foo=", "x" * 300, "0@=1", "a=" + "b" * 257])
+def test_a_member_breaking_w3c_is_dropped_and_counted_the_rest_kept_in_order(prop, member):
+    before = prop.ERRORS.get("tracestate_member", 0) + prop.ERRORS.get("tracestate_member_size", 0)
+    ctx = prop.extract({"traceparent": TP, "tracestate": "a=1," + member + ",dd=s:1,b=2"}, prop.Settings())
+    assert ctx.meta["tracestate"] == "dd=s:1,a=1,b=2"
+    assert prop.ERRORS.get("tracestate_member", 0) + prop.ERRORS.get("tracestate_member_size", 0) == before + 1
+    for is_remote in (True, False):  # set in code: not sent either, counted
+        ctx = prop.Context(trace_id=5, span_id=6, sampling_priority=1, is_remote=is_remote,
+                           meta={"tracestate": "a=1," + member + ",b=2"})  # fmt: skip
+        out = {}
+        prop.inject(ctx, out, prop.Settings(inject_styles=("tracecontext",)))
+        assert out["tracestate"].split(",")[1:] == ["a=1", "b=2"]
+        assert_w3c_tracestate(out)
+
+
+def test_a_dd_member_over_256_chars_is_dropped_by_both_twins(prop):
+    # W3C's value limit holds for Datadog's own member: no origin, no tags read from it (ddtrace reads it)
+    ts = "dd=s:2;o:synthetics;t.dm:-4;t.x:" + "y" * 230 + ",other=1"
+    ctx = prop.extract({"traceparent": TP, "tracestate": ts}, prop.Settings())
+    assert ctx.dd_origin is None and "_dd.p.dm" not in ctx.meta and ctx.meta["tracestate"] == "other=1"
+
+
+def test_p_never_pushes_a_member_or_the_header_past_its_limit(prop):
+    # an upstream dd= member sent on as ours (ours is empty) with no room for p:, a full header, 32 members
+    for meta in (
+        {"tracestate": "dd=" + "q" * 250},
+        {"tracestate": ",".join("k%02d=%s" % (i, "v" * 60) for i in range(8))},
+        {"tracestate": "ot=x," + ",".join("m%d=%d" % (i, i) for i in range(31))},  # a dd= member for p: is one more
+    ):
+        out = {}
+        prop.inject(prop.Context(trace_id=5, span_id=6, is_remote=False, meta=meta), out, prop.Settings())
+        assert out["tracestate"].startswith("dd=p:0000000000000006")
+        assert_w3c_tracestate(out)
+        assert all(len(m) <= 256 for m in out["tracestate"].split(","))
+
+
+@pytest.mark.parametrize("key", ["_dd.p.\u0100x", "_dd.p.\udcff-y", "_dd.p.\U0001f600", "_dd.\u0100"])
+def test_twins_agree_on_a_propagated_tag_key_beyond_latin1(compiled_prop, key):
+    # a key that is not one byte per character is still a propagated tag when it starts with _dd.p.
+    outs = []
+    for prop in (compiled_prop, pure):
+        out = {}
+        ctx = prop.Context(trace_id=5, span_id=6, sampling_priority=1, is_remote=False, meta={key: "1"})
+        prop.inject(ctx, out, prop.Settings(inject_styles=("datadog", "tracecontext")))
+        outs.append(out)
+    assert outs[0] == outs[1]
+    assert ("t._" in outs[0]["tracestate"]) == key.startswith("_dd.p.")
+
+
+@pytest.mark.parametrize("is_remote", [True, False])
+def test_an_item_left_out_of_the_dd_member_is_counted_once(prop, is_remote):
+    # an upstream tracestate of 500 chars leaves no room for our member whole: the compiled twin's one-buffer
+    # path gives up after writing it, and the slow path writes it again; t.dm (300 chars) is counted once
+    upstream = "a=" + "v" * 246 + ",b=" + "v" * 249
+    meta = {"tracestate": upstream, "_dd.p.dm": "-" * 300, "_dd.parent_id": "0000000000000001"}
+    ctx = prop.Context(trace_id=5, span_id=6, sampling_priority=1, dd_origin="rum", is_remote=is_remote, meta=meta)
+    before = prop.ERRORS.get("inject_dd_member_size", 0)
+    out = {}
+    prop.inject(ctx, out, prop.Settings(inject_styles=("tracecontext",)))
+    assert prop.ERRORS["inject_dd_member_size"] == before + 1
+    assert_w3c_tracestate(out)
+
+
+@pytest.mark.parametrize("bad", ["a\rb", "a\nb", "\x00", "x\x7f"])
+def test_baggage_sent_as_ot_baggage_headers_never_splits_a_header(prop, bad):
+    # a baggage value (or key) holding a CR or LF, as a hostile baggage header can bring it, is not written
+    # raw into an ot-baggage-* header; the other pairs are
+    s = prop.Settings(extract_styles=ALL, inject_styles=ALL, http_baggage=True)
+    before = prop.ERRORS.get("inject_http_baggage", 0)
+    ctx = prop.Context(trace_id=5, span_id=6, baggage={"ok": "1", "v": bad, bad: "k"})
+    out = {}
+    prop.inject(ctx, out, s)
+    assert out["ot-baggage-ok"] == "1" and not any(k.startswith("ot-baggage-") for k in out if k != "ot-baggage-ok")
+    assert prop.ERRORS["inject_http_baggage"] == before + 2
+
+
 def test_oversized_headers_are_bounded(prop):
     huge = {
         "x-datadog-trace-id": "5",
@@ -485,6 +637,15 @@ def test_decision_maker_and_tid_values_come_through_as_sent(prop, dm):
         ts = "dd=s:1;t.dm:%s;t.tid:%s" % (dm.replace("=", "~"), tid)
         w3c = prop.extract({"traceparent": tp, "tracestate": ts}, prop.Settings(extract_styles=("tracecontext",)))
         assert w3c.meta.get("_dd.p.tid") == tid and w3c.meta.get("_dd.p.dm") == dm.replace("~", "=")
+
+
+@pytest.mark.parametrize("tid", ["0~f7651916cd43dd", "0af7651916cd43d~", "0af7651916cd43dd"])
+def test_twins_agree_on_a_tilde_in_a_16_char_tid(compiled_prop, tid):
+    # "~" stands for "=" in tracestate: the compiled twin's shared 16-char tid text must not skip that
+    headers = {"traceparent": TP, "tracestate": "dd=s:1;t.tid:" + tid}
+    ours, theirs = compiled_prop.extract(headers, compiled_prop.Settings()), pure.extract(headers, pure.Settings())
+    assert ours.meta == theirs.meta
+    assert ours.meta.get("_dd.propagation_error", "").endswith(tid.replace("~", "=") if "~" in tid else "")
 
 
 def test_injected_tid_follows_each_trace_id(prop):

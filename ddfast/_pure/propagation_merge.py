@@ -21,6 +21,7 @@ from ddfast._pure.propagation_settings import IGNORE
 from ddfast._pure.propagation_settings import OT_BAGGAGE_PREFIX
 from ddfast._pure.propagation_settings import RESTART
 from ddfast._pure.propagation_settings import TRACECONTEXT
+from ddfast._pure.propagation_settings import record
 from ddfast._pure.propagation_tracecontext import _extract_tracecontext
 from ddfast._pure.propagation_tracestate import _inject_tracecontext
 from ddfast.span_link import SpanLink
@@ -160,6 +161,12 @@ def extract(carrier, s):
     return context
 
 
+def _header_text(text):
+    """``text`` (a str; anything else is left to the carrier) holds no control character (0x00-0x1F,
+    0x7F): it can be an HTTP header's name or value as it is."""
+    return not isinstance(text, str) or not any(c < " " or c == "\x7f" for c in text)
+
+
 def inject(ctx, headers, s):
     """Write ``ctx`` into ``headers`` in every inject style of ``s`` (a Context; see the facade for others)."""
     styles = s.inject_styles
@@ -171,7 +178,10 @@ def inject(ctx, headers, s):
         return
     if s.http_baggage:
         for key, value in list(ctx._baggage.items()):
-            headers[OT_BAGGAGE_PREFIX + key] = value
+            if _header_text(key) and _header_text(value):
+                headers[OT_BAGGAGE_PREFIX + key] = value
+            else:  # a CR or LF would split the header (HTTP clients refuse it): the pair is not sent
+                record("inject_http_baggage", key)
     if DATADOG in styles:
         _inject_datadog(ctx, headers, s)
     if B3MULTI in styles:

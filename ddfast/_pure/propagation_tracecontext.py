@@ -51,24 +51,83 @@ def parse_traceparent(text):
     return trace_id, span_id, int(flags_hex, 16)
 
 
-def _member_sized(member):
-    """A member's key and value are each at most 256 chars (W3C); a longer one is dropped, recorded."""
+#: what a simple key, a tenant or a system (W3C: ``lcalpha / DIGIT / "_" / "-" / "*" / "/"``) is made of
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-*/")
+_LCALPHA = frozenset("abcdefghijklmnopqrstuvwxyz")
+#: the longest tenant and system of a multi-tenant key ``tenant@system`` (W3C)
+W3C_TENANT_MAX_CHARS = 241
+W3C_SYSTEM_MAX_CHARS = 14
+
+
+def _w3c_key(key):
+    """``key`` is a tracestate key as W3C writes it: ``lcalpha 0*255(lcalpha / DIGIT / _ - * /)``, or
+    ``tenant@system`` (a tenant of 1 to 241 of those characters starting with ``lcalpha`` or a digit, a
+    system of 1 to 14 starting with ``lcalpha``)."""
+    tenant, at, system = key.partition("@")
+    if not at:
+        return 0 < len(key) <= W3C_FIELD_MAX_CHARS and key[0] in _LCALPHA and _KEY_CHARS.issuperset(key)
+    return (
+        0 < len(tenant) <= W3C_TENANT_MAX_CHARS
+        and 0 < len(system) <= W3C_SYSTEM_MAX_CHARS
+        and (tenant[0] in _LCALPHA or "0" <= tenant[0] <= "9")
+        and system[0] in _LCALPHA
+        and _KEY_CHARS.issuperset(tenant)
+        and _KEY_CHARS.issuperset(system)
+    )
+
+
+def _w3c_value(value, max_chars=W3C_FIELD_MAX_CHARS):
+    """``value`` is a tracestate value as W3C writes it: 1 to 256 (``max_chars``) printable ASCII characters
+    but ``,`` and ``=``, the last one not a space."""
+    return (
+        0 < len(value) <= max_chars
+        and value[-1] != " "
+        and value.isascii()
+        and value.isprintable()
+        and "," not in value
+        and "=" not in value
+    )
+
+
+def _member_ok(member):
+    """A list member (stripped, not empty) to keep: its key and value each at most 256 chars (W3C; a
+    longer one is dropped, recorded ``tracestate_member_size``) and, when it is printable ASCII, written
+    as W3C's grammar says (``_w3c_key`` ``=`` ``_w3c_value``; else dropped, recorded
+    ``tracestate_member``). A member with other characters is kept here: it makes the whole tracestate
+    unreadable once the limits are applied (as in ddtrace)."""
     key, eq, value = member.partition("=")
-    if len(key) <= W3C_FIELD_MAX_CHARS and len(value) <= W3C_FIELD_MAX_CHARS:
+    if len(key) > W3C_FIELD_MAX_CHARS or len(value) > W3C_FIELD_MAX_CHARS:
+        record("tracestate_member_size", member[:64])
+        return False
+    if not (member.isascii() and member.isprintable()):
         return True
-    record("tracestate_member_size", member[:64])
+    if eq and _w3c_value(value) and _w3c_key(key):
+        return True
+    record("tracestate_member", member[:64])
+    return False
+
+
+def _member_sendable(member):
+    """A member (stripped, not empty) of a tracestate to send on: printable ASCII, as W3C's grammar writes
+    it, within its sizes (else dropped, recorded as ``_member_ok`` does, ``tracestate_member`` for other
+    characters)."""
+    if member.isascii() and member.isprintable():
+        return _member_ok(member)
+    if _member_ok(member):
+        record("tracestate_member", member[:64])
     return False
 
 
 def _member_limits(members):
     """The tracestate members kept under the W3C limits, ddtrace's way.
 
-    The last ``dd=`` and the last ``ot=`` members are protected and move to the front; the others keep
+    Members that break W3C's grammar or sizes are dropped first (``_member_ok``). The last ``dd=`` and
+    the last ``ot=`` members are protected and move to the front; the others keep
     their order. Over 32 members, oversized members (over 128 chars) go first, then the last ones; the
     whole must fit 512 bytes, dropping whole members from the end.
     """
     members = [m.strip() for m in members]
-    members = [m for m in members if m and _member_sized(m)]
+    members = [m for m in members if m and _member_ok(m)]
     protected = []
     for prefix in ("dd=", "ot="):
         for member in reversed(members):
@@ -89,7 +148,8 @@ def _member_limits(members):
     packed = []
     total = 0
     for index, member in enumerate(protected + others):
-        size = len(member.encode("utf-8")) + (1 if packed else 0)
+        # a lone surrogate counted as its 3 bytes (never an error: such a tracestate is refused whole)
+        size = len(member.encode("utf-8", "surrogatepass")) + (1 if packed else 0)
         if index == 0 and protected:
             packed.append(member)
             total += size
@@ -274,9 +334,10 @@ def _drop_bad_ot(ts):
 
 
 def _ot_member(members, keep_th):
-    """The last ``ot=`` member, its value as ``_ot_value`` keeps it; None when there is none left."""
+    """The last ``ot=`` member written as W3C's grammar says (whatever its size), its value as ``_ot_value``
+    keeps it; None when there is none left (or what is left breaks the grammar)."""
     for member in reversed(members):
-        if member.startswith("ot="):
+        if member.startswith("ot=") and _w3c_value(member[3:], len(member)):  # its size: _ot_value's
             value = _ot_value(member[3:], keep_th)
-            return "ot=" + value if value else None
+            return "ot=" + value if value and _w3c_value(value) else None
     return None

@@ -10,7 +10,10 @@ from ddfast._pure.propagation_settings import record
 from ddfast._pure.propagation_tagset import is_hex
 from ddfast._pure.propagation_tracecontext import _DD_MEMBER_RESERVED
 from ddfast._pure.propagation_tracecontext import DD_MEMBER_MAX_CHARS
+from ddfast._pure.propagation_tracecontext import TRACESTATE_MAX_BYTES
+from ddfast._pure.propagation_tracecontext import TRACESTATE_MAX_MEMBERS
 from ddfast._pure.propagation_tracecontext import _member_limits
+from ddfast._pure.propagation_tracecontext import _member_sendable
 from ddfast._pure.propagation_tracecontext import _ot_member
 from ddfast._pure.propagation_tracecontext import parse_traceparent
 
@@ -46,8 +49,8 @@ def _fits_member(tags, item):
 
 
 def dd_member_of(ctx):
-    """The value of the ``dd=`` tracestate member for ``ctx``: ``s``, ``o``, ``t.dm``, ``t.usr.id`` when
-    they fit, then the other ``t.*`` tags while the member stays within 256 chars."""
+    """The value of the ``dd=`` tracestate member for ``ctx``: ``s``, then ``o``, ``t.dm``, ``t.usr.id``
+    when they fit, then the other ``t.*`` tags while the member stays within 256 chars."""
     tags = []
     if ctx.sampling_priority is not None:
         tags.append("s:%s" % (ctx.sampling_priority,))
@@ -56,7 +59,7 @@ def dd_member_of(ctx):
     meta = ctx._meta
     dm = meta.get("_dd.p.dm")
     if dm:
-        tags.append("t.dm:" + _w3c_clean(str(dm), False))
+        _fits_member(tags, "t.dm:" + _w3c_clean(str(dm), False))
     usr = meta.get("_dd.p.usr.id")
     if usr:
         _fits_member(tags, "t.usr.id:" + _w3c_clean(str(usr), False))
@@ -98,7 +101,7 @@ def tracestate_of(ctx):
             return dd + ",ot=" + ot_state if dd else "ot=" + ot_state
         return dd
     members = [m.strip() for m in ts.split(",")]
-    members = [m for m in members if m]
+    members = [m for m in members if m and (m.startswith("ot=") or _member_sendable(m))]  # ot=: _ot_member
     rest = [m for m in members if not m.startswith("ot=")]
     # an inherited decision is forwarded as it came; a manual decision of ours ("") makes its th stale
     ot = "ot=" + ot_state if ot_state else _ot_member(members, ot_state is None)
@@ -114,13 +117,26 @@ def tracestate_of(ctx):
 
 
 def _with_parent(tracestate, span_id):
-    """``tracestate`` with ``p:<span id>`` first in its ``dd=`` member (one is made if missing)."""
+    """``tracestate`` with ``p:<span id>`` first in its ``dd=`` member (one is made if missing), the member
+    within 256 chars and the whole within 512 chars and 32 members (others dropped as ``_member_limits``
+    does)."""
     p = "p:%016x" % span_id
     if tracestate.startswith("dd="):
-        return "dd=" + p + ";" + tracestate[3:]
-    if tracestate:
-        return "dd=" + p + "," + tracestate
-    return "dd=" + p
+        end = tracestate.find(",")
+        if (end if end >= 0 else len(tracestate)) + len(p) + 1 > DD_MEMBER_MAX_CHARS:
+            # an upstream member sent on as ours (ours is empty) leaves no room for p: only p is sent
+            record("inject_dd_member_size", "p")
+            tracestate = "dd=" + p + (tracestate[end:] if end >= 0 else "")
+        else:
+            tracestate = "dd=" + p + ";" + tracestate[3:]
+    elif tracestate:
+        tracestate = "dd=" + p + "," + tracestate
+    else:
+        return "dd=" + p
+    # p: (or the member made for it) took the room of another member: the limits again
+    if len(tracestate) > TRACESTATE_MAX_BYTES or tracestate.count(",") >= TRACESTATE_MAX_MEMBERS:
+        return ",".join(_member_limits(tracestate.split(",")))
+    return tracestate
 
 
 def _inject_tracecontext(ctx, headers, s):
