@@ -22,11 +22,11 @@ Fork: the parent forks ``--forks`` children one after the other, each exiting at
 (``os._exit``); ``fork()`` is the call's duration in the parent, ``child ready`` the time from the call to
 the child's first statement (the ``os.register_at_fork`` hooks run in between). Parents: untraced (plain
 interpreter), ddfast imported (no trace made), ddfast traced (a trace before every fork, the writer
-sending every 50 ms to a stand-in agent), ddtrace traced likewise. The parents take turns for
-``--rounds`` rounds so that the machine's load falls on all alike; percentiles are over every fork, and
-the p99 of the quietest round (the lowest of the rounds' p99s) is given too: on a shared machine a fork
-that the scheduler preempts costs a time slice (milliseconds), and how often that happens is the
-machine's load, not the parent's.
+sending to a stand-in agent every second, as by default, and every 50 ms), ddtrace traced likewise. The
+parents take turns for ``--rounds`` rounds so that the machine's load falls on all alike; percentiles
+are over every fork, and the p99 of the quietest round (the lowest of the rounds' p99s) is given too: on
+a shared machine a fork that the scheduler preempts costs a time slice (milliseconds), and how often
+that happens is the machine's load, not the parent's.
 """
 
 import argparse
@@ -195,21 +195,32 @@ def _percentile(values, q):
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
+#: label -> (parent kind, writer interval in seconds)
+PARENTS = {
+    "untraced": ("untraced", None),
+    "ddfast imported, no trace": ("ddfast-imported", None),
+    "ddfast traced, writer sending every 1 s (the default)": ("ddfast-traced", "1"),
+    "ddfast traced, writer sending every 50 ms": ("ddfast-traced", "0.05"),
+    "ddtrace traced (its default, 1 s)": ("ddtrace-traced", "1"),
+}
+
+
 def part_fork(forks, rounds, cwd):
-    kinds = ["untraced", "ddfast-imported", "ddfast-traced"]
-    if _installed("ddtrace", cwd):
-        kinds.append("ddtrace-traced")
+    parents = dict(PARENTS)
+    if not _installed("ddtrace", cwd):
+        parents = {label: p for label, p in parents.items() if not p[0].startswith("ddtrace")}
     agent, url = _agent()
-    env = dict(os.environ, DD_TRACE_AGENT_URL=url)
-    env.setdefault("DD_TRACE_WRITER_INTERVAL_SECONDS", "0.05")  # sends while the parent forks
-    samples = {kind: {"fork": [], "ready": [], "round_p99": []} for kind in kinds}
+    samples = {label: {"fork": [], "ready": [], "round_p99": []} for label in parents}
     try:
         for _ in range(rounds):
-            for kind in kinds:
+            for label, (kind, interval) in parents.items():
+                env = dict(os.environ, DD_TRACE_AGENT_URL=url)
+                if interval is not None:
+                    env["DD_TRACE_WRITER_INTERVAL_SECONDS"] = interval
                 out = json.loads(_python(["-c", FORK_PARENT, kind, str(forks)], cwd, env).stdout)
                 for key in ("fork", "ready"):
-                    samples[kind][key] += out[key]
-                samples[kind]["round_p99"].append(_percentile(out["fork"], 0.99))
+                    samples[label][key] += out[key]
+                samples[label]["round_p99"].append(_percentile(out["fork"], 0.99))
     finally:
         agent.terminate()
         agent.wait()
@@ -221,21 +232,21 @@ def part_fork(forks, rounds, cwd):
     )
     print("|---|---|---|---|---|---|---|")
     results = {}
-    for kind in kinds:
-        f, r = samples[kind]["fork"], samples[kind]["ready"]
-        results[kind] = {
+    for label in parents:
+        f, r = samples[label]["fork"], samples[label]["ready"]
+        results[label] = {
             "fork_p50": _percentile(f, 0.5) * 1e3,
             "fork_p99": _percentile(f, 0.99) * 1e3,
-            "fork_p99_quietest_round": min(samples[kind]["round_p99"]) * 1e3,
+            "fork_p99_quietest_round": min(samples[label]["round_p99"]) * 1e3,
             "fork_max": max(f) * 1e3,
             "ready_p50": _percentile(r, 0.5) * 1e3,
             "ready_p99": _percentile(r, 0.99) * 1e3,
         }
-        m = results[kind]
+        m = results[label]
         print(
             "| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |"
             % (
-                kind,
+                label,
                 m["fork_p50"],
                 m["fork_p99"],
                 m["fork_p99_quietest_round"],

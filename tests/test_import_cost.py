@@ -29,6 +29,7 @@ NOT_AT_IMPORT = (
     "msgpack",
     "platform",
     "random",
+    "signal",  # its enums; the writer uses _signal
     "socket",
     "ssl",
     "typing",
