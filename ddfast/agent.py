@@ -10,28 +10,48 @@ works on the interpreter's own sockets, threads and locks even where gevent has 
 """
 
 import importlib
-import platform
 import sys
 import time
 import urllib.parse
 
-try:
-    from ddfast._version import version as _tracer_version
-except ImportError:  # a checkout that was never built
-    _tracer_version = "0.0.0"
-
-#: headers of every trace payload, as the agent expects them from a Python tracer
-BASE_HEADERS = {
-    "Datadog-Meta-Lang": "python",
-    "Datadog-Meta-Lang-Version": platform.python_version(),
-    "Datadog-Meta-Lang-Interpreter": platform.python_implementation(),
-    "Datadog-Meta-Tracer-Version": _tracer_version,
-    # the tracer sets _dd.top_level itself (as ddtrace does), so the agent need not compute it
-    "Datadog-Client-Computed-Top-Level": "yes",
-}
-
 #: the most of an answer that is read (the agent's answers are a few hundred bytes)
 MAX_ANSWER = 1 << 20
+
+
+def __getattr__(name):
+    # BASE_HEADERS, the headers of every trace payload as the agent expects them from a Python tracer, is
+    # made at the first send: ``platform`` is not imported by ``import ddfast``
+    if name == "BASE_HEADERS":
+        import platform
+
+        try:
+            from ddfast._version import version as tracer_version
+        except ImportError:  # a checkout that was never built
+            tracer_version = "0.0.0"
+        headers = {
+            "Datadog-Meta-Lang": "python",
+            "Datadog-Meta-Lang-Version": platform.python_version(),
+            "Datadog-Meta-Lang-Interpreter": platform.python_implementation(),
+            "Datadog-Meta-Tracer-Version": tracer_version,
+            # the tracer sets _dd.top_level itself (as ddtrace does), so the agent need not compute it
+            "Datadog-Client-Computed-Top-Level": "yes",
+        }
+        globals()["BASE_HEADERS"] = headers  # later lookups find it without this function
+        return headers
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
+def prepare(url):
+    """Import what a request to ``url`` needs and ``import ddfast`` leaves out; the writer calls this at
+    its first trace, so that nothing is imported at exit, when the exit flush sends. (Importing a module
+    such as ``socket`` at exit after an unhandled KeyboardInterrupt would make CPython 3.11 exit with
+    status 1 rather than by SIGINT: its ``namedtuple`` runs ``eval``, which clears the interpreter's
+    note of the KeyboardInterrupt.)"""
+    import socket  # noqa: F401
+
+    if url.scheme == "https":
+        import ssl  # noqa: F401
+    return globals().get("BASE_HEADERS") or __getattr__("BASE_HEADERS")
 
 
 def original(module, name):

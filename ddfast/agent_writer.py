@@ -26,13 +26,12 @@ would have done. Fork-safe: a child starts with an empty buffer and its own thre
 the parent's traces.
 """
 
+import _signal as signal  # signal without its enums, which cost ~0.5 ms of import
 import atexit
 import collections
 import json
 import logging
 import os
-import random
-import signal
 import threading
 import time
 import weakref
@@ -234,6 +233,13 @@ class AgentWriter:
             self._wake.set()
 
     def _start(self):
+        # what sending needs and ``import ddfast`` left out is imported here, at the first trace, in the
+        # application's thread: never at exit (see agent.prepare), nor racing an exit from another thread
+        try:
+            agent.prepare(self.agent_url)
+            import random  # noqa: F401  (a retry's jitter)
+        except Exception:
+            log.debug("ddfast: preparing the writer failed", exc_info=True)
         # signals are for the main thread, which runs Python's handlers: delivered to the writer's thread,
         # a SIGTERM would wait for the main thread's next bytecode (a sleep's end, say) to be handled.
         # The new thread takes the mask it is started with, so it never receives them.
@@ -381,6 +387,8 @@ class AgentWriter:
                 wait = _retry_after(answer_headers.get("retry-after"))
             attempt += 1
             if wait is None:
+                import random  # the first retry imports it: not needed by a process whose agent answers
+
                 wait = random.uniform(0, min(RETRY_MAX_WAIT, RETRY_FIRST_WAIT * 2 ** (attempt - 1)))
             if len(self._encoder):
                 self._seal_due = True  # payloads go on being sealed on time while this one waits

@@ -7,7 +7,14 @@ It takes a dict, a case-insensitive mapping (requests, aiohttp's ``CIMultiDict``
 it had (a message's ``msg[name] = v`` would add a second one); reading is case-insensitive.
 """
 
-import email.message
+import sys
+
+
+def _is_message(h):
+    """True for an ``email.message.Message`` (``http.client.HTTPMessage``); email is not imported for it:
+    without email imported, no object is one."""
+    email_message = sys.modules.get("email.message")
+    return email_message is not None and isinstance(h, email_message.Message)
 
 
 class HTTPHeadersCarrier:
@@ -26,7 +33,7 @@ class HTTPHeadersCarrier:
             lower = name.lower()
             h[:] = [pair for pair in h if str(pair[0]).lower() != lower]
             h.append((name, value))
-        elif isinstance(h, email.message.Message):
+        elif _is_message(h):
             del h[name]
             h[name] = value
         elif hasattr(h, "add_header") and hasattr(h, "header_items"):  # urllib.request.Request

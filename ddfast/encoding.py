@@ -5,12 +5,11 @@
 ddtrace's encoders do; ``BufferFull`` / ``BufferItemTooLarge`` say why a trace was refused.
 """
 
-from typing import TYPE_CHECKING
-
 from ddfast._impl import load
 from ddfast.encoding_errors import BufferFull
 from ddfast.encoding_errors import BufferItemTooLarge
 
+TYPE_CHECKING = False  # typing's, without importing typing (type checkers take it as True)
 if TYPE_CHECKING:  # type checkers read the typed pure twin; at run time the selector picks (ddfast._impl)
     from ddfast._pure import encoding as _core
 else:

@@ -3,11 +3,10 @@
 The functions come from the compiled core when available (see ``ddfast.implementation()``).
 """
 
-from typing import TYPE_CHECKING
-
 from ddfast._impl import load
 from ddfast.settings import config
 
+TYPE_CHECKING = False  # typing's, without importing typing (type checkers take it as True)
 if TYPE_CHECKING:  # type checkers read the typed pure twin; at run time the selector picks (ddfast._impl)
     from ddfast._pure import ids as _impl
 else:

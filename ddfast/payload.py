@@ -4,10 +4,8 @@
 payload on its own still arrives; ``to_v04`` turns a ``/v0.5/traces`` payload into its
 ``/v0.4/traces`` equivalent, for an agent without the v0.5 endpoint. Both work on the bytes the
 encoders made (either twin; the payloads are the same), off the request path: they run only after
-the agent said no.
+the agent said no, so msgpack is imported then, not with ddfast.
 """
-
-import msgpack
 
 V04 = "v0.4/traces"
 V05 = "v0.5/traces"
@@ -16,11 +14,15 @@ _PRESET = (b"", b"_dd.origin")
 
 
 def _packer():
+    import msgpack
+
     return msgpack.Packer(use_bin_type=False)  # strings were decoded as raw bytes: pack them back as str
 
 
 def _v04_traces(payload):
     """The raw bytes of each trace of a v0.4 payload."""
+    import msgpack
+
     unpacker = msgpack.Unpacker(raw=True, strict_map_key=False, max_buffer_size=len(payload) + 1)
     unpacker.feed(payload)
     count = unpacker.read_array_header()
@@ -32,6 +34,8 @@ def _v04_traces(payload):
 
 
 def _v05_decode(payload):
+    import msgpack
+
     strings, traces = msgpack.unpackb(payload, raw=True, strict_map_key=False)
     return strings, traces
 
@@ -65,6 +69,8 @@ def _v05_encode(strings, traces):
 
 def count(payload, endpoint):
     """The number of traces in ``payload``."""
+    import msgpack
+
     unpacker = msgpack.Unpacker(raw=True, strict_map_key=False, max_buffer_size=len(payload) + 1)
     unpacker.feed(payload)
     if endpoint == V05:

@@ -6,11 +6,11 @@ when the configuration changes (an invalid change is refused with ``ValueError``
 """
 
 import sys
-from typing import TYPE_CHECKING
 
 from ddfast._impl import load
 from ddfast.settings import config
 
+TYPE_CHECKING = False  # typing's, without importing typing (type checkers take it as True)
 if TYPE_CHECKING:  # type checkers read the typed pure twin; at run time the selector picks (ddfast._impl)
     from ddfast._pure import propagation as _core
 else:

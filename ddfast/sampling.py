@@ -5,10 +5,9 @@ matching ``SamplingRule`` (then the rate limiter, ``DD_TRACE_RATE_LIMIT``), else
 the service and env, else keep. Rules default to ``DD_TRACE_SAMPLING_RULES``.
 """
 
-from typing import TYPE_CHECKING
-
 from ddfast._impl import load
 
+TYPE_CHECKING = False  # typing's, without importing typing (type checkers take it as True)
 if TYPE_CHECKING:  # type checkers read the typed pure twin; at run time the selector picks (ddfast._impl)
     from ddfast._pure import sampling as _core
 else:

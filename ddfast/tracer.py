@@ -9,10 +9,8 @@ sees its own. Settings are read when the tracer is made and again only when ``dd
 
 import contextvars
 import functools
-import inspect
 import logging
 import os
-import uuid
 import weakref
 
 from ddfast._impl import load
@@ -25,13 +23,21 @@ log = logging.getLogger("ddfast.tracer")
 _propagation = load("propagation")
 
 
-_runtime_id = uuid.uuid4().hex
+def _uuid4_hex():
+    """``uuid.uuid4().hex`` (ddtrace's runtime id), without importing uuid at start."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40  # version 4
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return b.hex()
+
+
+_runtime_id = _uuid4_hex()
 
 
 def _new_runtime_id():
     """A forked child is a new process: its own runtime id and process id on its root spans."""
     global _runtime_id
-    _runtime_id = uuid.uuid4().hex
+    _runtime_id = _uuid4_hex()
     for t in list(_tracers):
         t._state.pid = os.getpid()
         t._state.runtime_id = _runtime_id
@@ -190,6 +196,8 @@ class Tracer:
     def wrap(self, name=None, service=None, resource=None, span_type=None):
         """Decorator: trace every call of the function (coroutines, generators and async generators
         for as long as they run); the span name defaults to ``module.function``."""
+
+        import inspect  # once per decorated function, not per call
 
         def decorator(f):
             span_name = name or "%s.%s" % (f.__module__, f.__name__)
