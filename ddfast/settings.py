@@ -280,13 +280,16 @@ class Config:
         #: integrations continue the caller's trace and send ours downstream (ddfast's switch for all;
         #: ``DD_<INTEGRATION>_DISTRIBUTED_TRACING`` for one, see ``ddfast.contrib``)
         self.distributed_tracing = asbool(env.get("DD_TRACE_DISTRIBUTED_TRACING"), True)
-        #: response status codes that mark a server / client span as an error (ddtrace's settings)
+        #: response status codes that mark a server / client span as an error; ddtrace has only the server
+        #: setting and applies it to client spans too, as ddfast does when the client one (its own) is unset
         self.http_server_error_statuses = parse_statuses(
             env.get("DD_TRACE_HTTP_SERVER_ERROR_STATUSES"), "500-599", "DD_TRACE_HTTP_SERVER_ERROR_STATUSES"
         )
-        self.http_client_error_statuses = parse_statuses(
-            env.get("DD_TRACE_HTTP_CLIENT_ERROR_STATUSES"), "400-499", "DD_TRACE_HTTP_CLIENT_ERROR_STATUSES"
-        )
+        client = env.get("DD_TRACE_HTTP_CLIENT_ERROR_STATUSES")
+        self.http_client_error_statuses = (
+            None if client is None or not client.strip()
+            else parse_statuses(client, "", "DD_TRACE_HTTP_CLIENT_ERROR_STATUSES")
+        )  # fmt: skip
         #: HTTP headers recorded as span tags: ``{lower-case header name: tag name, "" for ddtrace's
         #: default http.request.headers.<name> / http.response.headers.<name>}``
         self.trace_header_tags = {

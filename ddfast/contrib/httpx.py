@@ -1,7 +1,7 @@
 """``patch()``: every ``httpx`` request, sync (``Client``) and async (``AsyncClient``), gets an
-``http.request`` client span (component ``httpx``), child of the active span, whose context is injected
-into the request headers. ``unpatch()`` undoes it; ``DD_HTTPX_DISTRIBUTED_TRACING=false`` traces
-without injecting.
+``http.request`` client span (component ``httpx``, resource ``http.request``, as ddtrace's), child of
+the active span, whose context is injected into the request headers. ``unpatch()`` undoes it;
+``DD_HTTPX_DISTRIBUTED_TRACING=false`` traces without injecting.
 """
 
 import operator
@@ -19,16 +19,19 @@ def patch(tracer=None, distributed_tracing=None):
     # bound once: what runs per request
     state, var, inject = tracer._state, tracer.context_provider._var, tracer._http_inject
     start_span, in_client_call = tracer._span_mod.http_client_start, _http._in_client_call
+    names = _http.ClientNames("httpx")
+    name, component, service, resource = names.name, names.component, names.service, names.resource
     headers_type = httpx.Headers
 
     def start(request):
         if not state.enabled or in_client_call.get():
             return None
         url = str(request.url)
-        span = start_span(state, var, "http.request", "httpx", request.method, url, None)
+        headers = request.headers
+        span = start_span(state, var, name, component, request.method, url, service, resource,
+                          headers.get("user-agent"))  # fmt: skip
         if _http.client_query is not None:
             _http.tag_query(span, _http.client_query, url)
-        headers = request.headers
         if _http.header_tags:
             _http.tag_headers(span, headers.get)
         if distributed:
