@@ -147,3 +147,16 @@ def test_a_program_keeps_its_own_sitecustomize(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["ran", "True"]
+
+
+def test_the_runner_patches_what_ddtrace_run_patches():
+    """ddtrace-run's defaults: urllib3 and Tornado stay untraced unless enabled; ``DD_TRACE_<LIB>_ENABLED``
+    turns one on or off and ``DD_PATCH_MODULES`` overrides both."""
+    from ddfast.patching import PATCHABLE
+    from ddfast.patching import enabled_by_default
+
+    assert sorted(enabled_by_default({})) == sorted(set(PATCHABLE) - {"urllib3", "tornado"})
+    env = {"DD_TRACE_URLLIB3_ENABLED": "true", "DD_TRACE_FLASK_ENABLED": "false"}
+    assert set(PATCHABLE) - set(enabled_by_default(env)) == {"tornado", "flask"}
+    env["DD_PATCH_MODULES"] = "tornado:true, urllib3:false,flask:true"
+    assert set(PATCHABLE) - set(enabled_by_default(env)) == {"urllib3"}
