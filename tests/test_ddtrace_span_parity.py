@@ -99,3 +99,27 @@ def test_django_asgi_spans_are_named_as_ddtraces_django_spans(kind):
     ours = ddfast_run("django_asgi", kind)
     for scenario in theirs:
         assert keyed(ours[scenario]["spans"]) == keyed(theirs[scenario]["spans"]), scenario
+
+
+@pytest.mark.parametrize("framework", ["flask", "falcon", "clients"])
+def test_per_integration_services_equal_ddtraces(framework, kind):
+    """``DD_<INTEGRATION>_SERVICE`` where ddtrace reads it (Flask, the clients), ignored where it does
+    not (Falcon)."""
+    services = {"DD_FLASK_SERVICE": "fl", "DD_FALCON_SERVICE": "fa", "DD_REQUESTS_SERVICE": "rq",
+                "DD_HTTPX_SERVICE": "hx", "DD_URLLIB3_SERVICE": "u3", "DD_AIOHTTP_CLIENT_SERVICE": "ac"}  # fmt: skip
+    assert_same(ddtrace_run(framework, **services), ddfast_run(framework, kind, **services), framework)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"/users/([0-9]+)", r"^/a/(?P<name>\w+)/b$", r"/x/(?:y|z)/(\d+)", r"/c(?#comment)/([a-z(]+)", r"/e/\(lit\)/(.*)",
+     r"/f/(?=look)(ahead)", r"/g/[)(]/(\d)"],
+)  # fmt: skip
+def test_tornado_routes_of_patterns_are_ddtraces(pattern):
+    """A URL spec Tornado cannot reverse gets the route ddtrace gives it."""
+    pytest.importorskip("tornado")
+    from ddtrace.contrib.internal.tornado.handlers import _regex_to_route
+
+    from ddfast.contrib.tornado import route_of_pattern
+
+    assert route_of_pattern(pattern) == _regex_to_route(pattern)

@@ -72,6 +72,21 @@ CLIENTS = {
 _OWN_SERVICE = frozenset(["falcon"])
 
 
+def integration_service_setting(integration):
+    """``DD_<INTEGRATION>_SERVICE`` (``DD_FLASK_SERVICE``, ``DD_REQUESTS_SERVICE``...): the service of one
+    integration's spans, as in ddtrace; None when unset."""
+    if integration not in _SERVICE_SETTINGS:
+        return None
+    value = os.environ.get("DD_%s_SERVICE" % integration.upper())
+    return value.strip() or None if value else None
+
+
+#: the integrations whose service ddtrace reads from DD_<INTEGRATION>_SERVICE
+_SERVICE_SETTINGS = frozenset(
+    ["flask", "django", "wsgi", "asgi", "starlette", "fastapi", "requests", "httpx", "urllib3", "aiohttp_client"]
+)
+
+
 def schema_v1():
     """Whether ``DD_TRACE_SPAN_ATTRIBUTE_SCHEMA=v1`` (ddtrace's other naming schema) is set; read when an
     integration is set up."""
@@ -94,9 +109,10 @@ class ServerNames:
 
     def __init__(self, integration, service=None):
         name, self.component, default, self.useragent = SERVERS[integration]
-        v1 = schema_v1()
-        self.name = "http.server.request" if v1 else name
+        self.name = "http.server.request" if schema_v1() else name
         self.default_service = default
+        if not service:
+            service = integration_service_setting(integration)
         if not service and integration in _OWN_SERVICE and _integration_services():
             service = default
         self.service = service or None
@@ -115,7 +131,7 @@ class ClientNames:
             resource = resource and name
         self.name = name
         self.resource = resource
-        self.service = service if _integration_services() else None
+        self.service = integration_service_setting(integration) or (service if _integration_services() else None)
 
 
 def route_resources():
