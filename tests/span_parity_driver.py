@@ -500,6 +500,10 @@ def main(which, framework):
     results = clients(tr) if framework == "clients" else serve(tr, framework)
     if which == "ddfast":
         results["core"] = tr.tracer._span_mod.__name__
+    else:  # the service ddtrace gives spans of no integration service when DD_SERVICE is unset
+        from ddtrace import config
+
+        results["core"] = config.service
     sys.stdout.write(json.dumps(results, sort_keys=True) + "\n")
     sys.stdout.flush()
     os._exit(0)
