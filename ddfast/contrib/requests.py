@@ -32,7 +32,11 @@ def patch(tracer=None, distributed_tracing=None):
             if type(url) is not str:
                 url = _http.text(url)
             headers = request.headers
-            useragent = headers.get("User-Agent")
+            if type(headers) is case_insensitive:  # its store: lower-case name -> (name, value), no Python call
+                entry = headers._store.get("user-agent")
+                useragent = entry[1] if entry is not None else None
+            else:
+                useragent = headers.get("User-Agent")
             span = start(state, var, name, component, request.method, url, service, resource, useragent)
             if _http.client_query is not None:
                 _http.tag_query(span, _http.client_query, url)
