@@ -178,3 +178,15 @@ def test_the_global_switch_turns_every_integration_off(traced, monkeypatch):
 def test_misuse_is_a_type_error():
     with pytest.raises(TypeError, match="WSGI application"):
         TraceMiddleware(None)
+
+
+def test_an_integration_names_the_middlewares_spans(traced):
+    """``integration=``: the spans are named as ddtrace names that framework's (``flask.request``); an
+    unknown one is refused."""
+    app = TraceMiddleware(lambda environ, start_response: [start_response("200 OK", []) or b""],
+                          tracer=traced, integration="flask")  # fmt: skip
+    assert h.wsgi_get(app, "/x", {"User-Agent": "ua"}) == 200
+    (span,) = traced.writer.pop()
+    assert (span.name, span.get_tag("component"), span.get_tag("http.useragent")) == ("flask.request", "flask", "ua")
+    with pytest.raises(ValueError, match="integration must be one of"):
+        TraceMiddleware(lambda environ, start_response: [], tracer=traced, integration="nope")

@@ -108,6 +108,8 @@ class ServerNames:
     __slots__ = ("name", "component", "service", "default_service", "useragent")
 
     def __init__(self, integration, service=None):
+        if integration not in SERVERS:
+            raise ValueError("integration must be one of %s, not %r" % (", ".join(sorted(SERVERS)), integration))
         name, self.component, default, self.useragent = SERVERS[integration]
         self.name = "http.server.request" if schema_v1() else name
         self.default_service = default
