@@ -141,3 +141,13 @@ def test_without_dd_service_the_integration_services_are_ddtraces(framework, kin
             if theirs_span["service"] == inferred:
                 span["service"] = theirs_span["service"] = None
         assert mine == their, scenario
+
+
+def test_route_template_resources_are_an_option_for_tornado(kind):
+    """``DDFAST_HTTP_ROUTE_RESOURCES=true``: Tornado's spans named after the URL spec, not the handler."""
+    ours = ddfast_run("tornado", kind, DDFAST_HTTP_ROUTE_RESOURCES="true")
+    found = {scenario: keyed(ours[scenario]["spans"])[0] for scenario in ("ok", "missing", "boom")}
+    assert [(s["resource"], s["http.route"]) for s in found.values()] == [
+        ("GET /users/%s", "/users/%s"), ("GET 404", None), ("GET /boom", "/boom")
+    ]  # fmt: skip
+    assert found["boom"]["error"] == 1 and found["boom"]["error.type?"]
