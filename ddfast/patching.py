@@ -6,7 +6,11 @@ with a warning naming it; an unknown name is a ``TypeError``.
 import functools
 import importlib
 import logging
+import os
+import re
 import sys
+
+from ddfast.settings import asbool
 
 log = logging.getLogger("ddfast.patching")
 
@@ -20,11 +24,33 @@ PATCHABLE = {
     "logging": "ddfast.contrib.logging",
     "flask": "ddfast.contrib.flask",
     "starlette": "ddfast.contrib.starlette",
+    "fastapi": "ddfast.contrib.fastapi",
     "django": "ddfast.contrib.django",
     "falcon": "ddfast.contrib.falcon",
     "pyramid": "ddfast.contrib.pyramid",
     "bottle": "ddfast.contrib.bottle",
 }
+
+
+#: the libraries ddtrace-run leaves alone unless enabled (ddtrace's defaults)
+OFF_BY_DEFAULT = frozenset(["urllib3", "tornado"])
+
+
+def enabled_by_default(environ=None):
+    """The libraries ``ddfast-run`` patches, as ddtrace-run chooses them: all but ``OFF_BY_DEFAULT``;
+    ``DD_TRACE_<LIBRARY>_ENABLED=true|false`` turns one on or off, and ``DD_PATCH_MODULES``
+    (``urllib3:true,flask:false``) overrides both."""
+    env = os.environ if environ is None else environ
+    chosen = {name: name not in OFF_BY_DEFAULT for name in PATCHABLE}
+    for name in PATCHABLE:
+        value = env.get("DD_TRACE_%s_ENABLED" % name.upper())
+        if value is not None and value.strip():
+            chosen[name] = asbool(value, chosen[name])
+    for item in re.split(r"[\s,]+", env.get("DD_PATCH_MODULES", "")):
+        name, sep, value = item.partition(":")
+        if sep and name.strip() in chosen:
+            chosen[name.strip()] = asbool(value, chosen[name.strip()])
+    return [name for name, on in chosen.items() if on]
 
 
 def patch(tracer=None, **libraries):

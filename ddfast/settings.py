@@ -239,12 +239,16 @@ def parse_statuses(text, default, name):
 
 
 def _env_statuses(env, name, default):
+    """The status codes of setting ``name``; ``default`` (a range text, or None: the setting is unset)
+    when it is unset or invalid (warned)."""
     text = env.get(name)
+    if text is None or not text.strip():
+        return None if default is None else _status_codes(default)
     try:
-        return _status_codes(default if text is None or not text.strip() else text)
+        return _status_codes(text)
     except ValueError as e:
-        log.warning("ddfast: %s=%r is invalid (%s); using %s", name, text, e, default)
-        return _status_codes(default)
+        log.warning("ddfast: %s=%r is invalid (%s); using %s", name, text, e, default or "its default")
+        return None if default is None else _status_codes(default)
 
 
 def _regexp_error(text):
@@ -392,11 +396,15 @@ def _set_header_tags(name, value):
     return {k.strip().lower(): v for k, v in tags.items()}
 
 
-_STATUS_DEFAULTS = {"http_server_error_statuses": "500-599", "http_client_error_statuses": "400-499"}
+_STATUS_DEFAULTS = {"http_server_error_statuses": "500-599", "http_client_error_statuses": None}
 
 
 def _set_statuses(name, value):
+    if value is None and _STATUS_DEFAULTS[name] is None:
+        return None  # unset: the server statuses, as ddtrace has it
     if isinstance(value, str):
+        if _STATUS_DEFAULTS[name] is None and not value.strip():
+            return None
         return parse_statuses(value, _STATUS_DEFAULTS[name], "ddfast.config." + name)
     try:
         codes = frozenset(value)
@@ -553,9 +561,10 @@ class Config:
         #: integrations continue the caller's trace and send ours downstream (ddfast's switch for all;
         #: ``DD_<INTEGRATION>_DISTRIBUTED_TRACING`` for one, see ``ddfast.contrib``)
         self.distributed_tracing = _bool(env, "DD_TRACE_DISTRIBUTED_TRACING", True)
-        #: response status codes that mark a server / client span as an error (ddtrace's settings)
+        #: response status codes that mark a server / client span as an error; ddtrace has only the server
+        #: setting and applies it to client spans too, as ddfast does when the client one (its own) is unset
         self.http_server_error_statuses = _env_statuses(env, "DD_TRACE_HTTP_SERVER_ERROR_STATUSES", "500-599")
-        self.http_client_error_statuses = _env_statuses(env, "DD_TRACE_HTTP_CLIENT_ERROR_STATUSES", "400-499")
+        self.http_client_error_statuses = _env_statuses(env, "DD_TRACE_HTTP_CLIENT_ERROR_STATUSES", None)
         #: HTTP headers recorded as span tags: ``{lower-case header name: tag name, "" for ddtrace's
         #: default http.request.headers.<name> / http.response.headers.<name>}``
         self.trace_header_tags = {

@@ -81,17 +81,25 @@ cpdef Span http_server_start(TracerState st, object var, object parent, object n
 
 
 cpdef Span http_client_start(TracerState st, object var, object name, str component, object method, str url,
-                             object service):
+                             object service, object resource=None, object useragent=None):
     """The client span of one outgoing request, a child of what is active in ``var`` and the active one
-    from now on: resource ``"METHOD /path"``, type ``http``, ddtrace's HTTP client tags (``out.host``)."""
+    from now on: resource ``resource`` (else ``"METHOD /path"``), type ``http``, ddtrace's HTTP client tags
+    (``out.host``, ``http.useragent`` when given)."""
     item = get_value(var)
     if type(item) is Span and (<Span>item)._finished:
         item = _open_ancestor(<Span>item)
     host, path, bare = split_url(url)
-    cdef Span span = tracer_start(st, name, item, service, "%s %s" % (method, path or "/"), "http")
+    if resource is None:
+        resource = "%s %s" % (method, path or "/")
+    cdef Span span = tracer_start(st, name, item, service, resource, "http")
     _http_tags(span, component, CLIENT, method, bare)
     if host is not None:
         span.store_tag(HOST_KEY, host)
+    if useragent:
+        if type(useragent) is str:
+            span.store_tag(USERAGENT_KEY, <str>useragent)
+        else:
+            span.set_tag(USERAGENT_KEY, useragent)
     PyContextVar_Set(var, span)
     return span
 

@@ -148,12 +148,16 @@ def test_httpx_sync_client_and_error_status(traced):
     with traced.trace("job"):
         with httpx.Client() as client:
             assert client.get(traced.downstream.url + "/status/404").status_code == 404
-    spans = h.spans_by_name(traced)
-    client_span = spans["http.request"]
-    assert client_span.parent_id == spans["job"].span_id and client_span.error == 1
-    assert client_span.get_tag("http.status_code") == "404"
+            assert client.get(traced.downstream.url + "/status/503").status_code == 503
+    spans = traced.writer.pop()
+    job = next(s for s in spans if s.name == "job")
+    client_span, failed = sorted((s for s in spans if s.name == "http.request"), key=lambda s: s.start_ns)
+    assert client_span.parent_id == job.span_id and failed.parent_id == job.span_id
+    assert client_span.error == 0 and failed.error == 1  # ddtrace's: 5xx is an error, 4xx is not
+    assert client_span.get_tag("http.status_code") == "404" and failed.get_tag("http.status_code") == "503"
+    assert client_span.resource == "http.request"  # ddtrace's, one for every URL
     headers = traced.downstream.received[-1]
-    assert headers["x-datadog-parent-id"] == str(client_span.span_id)
+    assert headers["x-datadog-parent-id"] == str(failed.span_id)
 
 
 def test_a_connection_error_is_recorded_on_the_client_span(traced):

@@ -77,13 +77,13 @@ def test_aiohttp_server_and_client(traced, style):
     assert client_span.parent_id == server_span.span_id and client_span.name == "aiohttp.request"
     h.assert_sent_downstream(traced.downstream.received[-1], client_span)
     assert server_span.get_tag("http.status_code") == "200" and server_span.service == "shop"
-    not_found = next(s for s in servers if s.resource == "GET /missing")
-    assert not_found.get_tag("http.status_code") == "404" and not_found.error == 0
+    not_found = next(s for s in servers if s.resource == "GET /missing")  # an HTTPException: an error, as in ddtrace
+    assert not_found.get_tag("http.status_code") == "404" and not_found.error == 1
     # named by the matched resource: one resource for every user, and one for every unknown URL
     users = [s for s in servers if "/users/" in (s.get_tag("http.url") or "")]
     assert [(s.resource, s.get_tag("http.route")) for s in users] == [("GET /users/{id}", "/users/{id}")] * 2
     unrouted = next(s for s in servers if s.get_tag("http.url").endswith("/no/such/page"))
-    assert unrouted.resource == "GET 404" and unrouted.get_tag("http.route") is None
+    assert unrouted.resource == "404" and unrouted.get_tag("http.route") is None  # ddtrace's: the status
 
 
 @pytest.mark.parametrize("style", list(h.INCOMING))
@@ -133,19 +133,22 @@ def test_tornado_server_with_urllib3_client(traced, style):
     assert status == 200 and body == b"ok downstream" and boom_status == 500
     assert user_statuses == [200, 200] and unrouted_status == 404
     spans = traced.writer.pop()
-    server_span = next(s for s in spans if s.resource == "GET /checkout")
+    server_span = next(s for s in spans if s.resource.endswith(".Checkout"))  # ddtrace's: the handler's class
     client_span = next(s for s in spans if s.name == "urllib3.request")
     h.assert_continues(server_span, style)
     assert server_span.name == "tornado.request" and server_span.get_tag("http.status_code") == "200"
+    assert server_span.resource == Checkout.__module__ + ".Checkout"
+    assert server_span.get_tag("http.route") == "/checkout"
     assert client_span.parent_id == server_span.span_id
     h.assert_sent_downstream(traced.downstream.received[-1], client_span)
-    boom = next(s for s in spans if s.resource == "GET /boom")
+    boom = next(s for s in spans if s.resource.endswith(".Boom"))
     assert boom.error == 1 and boom.get_tag("http.status_code") == "500"
-    # named by the matched URL spec, reversed as Tornado does; unknown URLs share one resource
+    assert boom.get_tag("error.type") == "builtins.RuntimeError" and boom.get_tag("error.message") == "boom"
+    # http.route: the matched URL spec, reversed as Tornado does; unknown URLs share one resource
     users = [s for s in spans if "/users/" in (s.get_tag("http.url") or "")]
-    assert [(s.resource, s.get_tag("http.route")) for s in users] == [("GET /users/%s", "/users/%s")] * 2
+    assert [(s.resource, s.get_tag("http.route")) for s in users] == [(User.__module__ + ".User", "/users/%s")] * 2
     unrouted = next(s for s in spans if (s.get_tag("http.url") or "").endswith("/no/such/page"))
-    assert unrouted.resource == "GET 404" and unrouted.get_tag("http.route") is None
+    assert unrouted.resource == "tornado.web.ErrorHandler" and unrouted.get_tag("http.route") == "^$"
 
 
 def test_requests_over_urllib3_is_traced_once(traced):
@@ -169,7 +172,7 @@ def test_urllib3_leaves_the_callers_headers_alone(traced):
     received = traced.downstream.received[-1]
     assert received["x-mine"] == "1" and "x-datadog-trace-id" in received
     span = next(s for s in traced.writer.pop() if s.name == "urllib3.request")
-    assert span.get_tag("http.status_code") == "503" and span.error == 0  # 5xx is the server's error
+    assert span.get_tag("http.status_code") == "503" and span.error == 1  # 5xx, as ddtrace marks it
 
 
 def test_patching_twice_traces_once_and_unpatch_restores(traced):

@@ -70,17 +70,18 @@ def pyramid_app():
 
 
 CASES = {
-    # framework: (the library to patch, the app factory, the route template, the server span's name)
-    "bottle": ("bottle", bottle_app, "/users/<id:int>", "wsgi.request"),
-    "falcon": ("falcon", falcon_app, "/users/{id:int}", "wsgi.request"),
-    "falcon-asgi": ("falcon", falcon_asgi_app, "/users/{id:int}", "asgi.request"),
-    "pyramid": ("pyramid", pyramid_app, "/users/{id}", "wsgi.request"),
+    # framework: (the library to patch, the app factory, the route template, the server span's name, its
+    # resource as ddtrace names it (a suffix), the resource of a URL no route matched)
+    "bottle": ("bottle", bottle_app, "/users/<id:int>", "bottle.request", "GET /users/<id:int>", "GET 404"),
+    "falcon": ("falcon", falcon_app, "/users/{id:int}", "falcon.request", ".User", "GET 404"),
+    "falcon-asgi": ("falcon", falcon_asgi_app, "/users/{id:int}", "falcon.request", ".User", "GET 404"),
+    "pyramid": ("pyramid", pyramid_app, "/users/{id}", "pyramid.request", "GET user", "404"),
 }
 
 
 @pytest.fixture(params=sorted(CASES))
 def framework(request, make_tracer):
-    library, make_app, route, span_name = CASES[request.param]
+    library, make_app, route, span_name = CASES[request.param][:4]
     pytest.importorskip(library)
     import ddfast
 
@@ -96,22 +97,47 @@ def framework(request, make_tracer):
 
 def test_the_span_is_named_after_the_route(framework):
     app, get, tracer, route, span_name = framework
+    resource = next(case[4] for case in CASES.values() if case[3] == span_name and case[2] == route)
     assert get(app, "/users/42", INCOMING) == 200
     assert get(app, "/users/7") == 200
     first, second = tracer.writer.pop()
     for span, url in ((first, "/users/42"), (second, "/users/7")):
-        assert span.name == span_name
-        assert span.resource == "GET " + route and span.get_tag("http.route") == route
+        assert span.name == span_name and span.get_tag("component") == span_name.split(".")[0]
+        assert span.resource.startswith("GET ") and span.resource.endswith(resource)
+        assert span.get_tag("http.route") == route
         assert span.get_tag("http.url").endswith(url) and span.get_tag("http.status_code") == "200"
     assert (first.trace_id, first.parent_id) == (5, 6)  # the caller's trace continues
 
 
 def test_a_url_no_route_matches_keeps_one_resource(framework):
-    app, get, tracer, _route, _name = framework
+    app, get, tracer, route, span_name = framework
+    missing = next(case[5] for case in CASES.values() if case[3] == span_name and case[2] == route)
     assert get(app, "/no/such/page") == 404
     assert get(app, "/nor/this") == 404
     spans = tracer.writer.pop()
-    assert [(s.resource, s.get_tag("http.route")) for s in spans] == [("GET 404", None)] * 2
+    assert [(s.resource, s.get_tag("http.route")) for s in spans] == [(missing, None)] * 2
+
+
+@pytest.mark.parametrize("case", ["falcon", "pyramid"])
+def test_route_template_resources_are_an_option(case, make_tracer, monkeypatch):
+    """``DDFAST_HTTP_ROUTE_RESOURCES=true``: the resource is the route template where ddtrace names the
+    handler."""
+    library, make_app, route = CASES[case][:3]
+    pytest.importorskip(library)
+    import ddfast
+
+    monkeypatch.setenv("DDFAST_HTTP_ROUTE_RESOURCES", "true")
+    module = __import__("ddfast.contrib." + library, fromlist=["patch"])
+    tracer = make_tracer()
+    assert ddfast.patch(tracer=tracer, **{library: True}) == [library]
+    try:
+        app, get = make_app()
+        assert get(app, "/users/42") == 200 and get(app, "/no/such/page") == 404
+    finally:
+        module.unpatch()
+    found, missing = tracer.writer.pop()
+    assert found.resource == "GET " + route and found.get_tag("http.route") == route
+    assert missing.resource == ("GET 404" if case == "falcon" else "404")
 
 
 def test_patching_twice_changes_nothing_and_unpatch_restores(make_tracer):

@@ -95,9 +95,9 @@ def _traces_of(agent, trace_id, deadline=15):
     "server,source,command,span_name,route",
     [
         ("gunicorn", FLASK_APP, ["gunicorn", "--workers", "2", "--bind", "127.0.0.1:PORT", "app:app"],
-         "wsgi.request", "/hello/<name>"),
+         "flask.request", "/hello/<name>"),
         ("uvicorn", FASTAPI_APP, ["uvicorn", "--port", "PORT", "--host", "127.0.0.1", "app:app"],
-         "asgi.request", "/hello/{name}"),
+         "fastapi.request", "/hello/{name}"),
     ],
 )  # fmt: skip
 def test_an_unmodified_service_is_traced_under_ddfast_run(
@@ -118,11 +118,12 @@ def test_an_unmodified_service_is_traced_under_ddfast_run(
             assert span["meta"]["http.status_code"] == "200" and span["meta"]["http.url"].endswith("/hello/%d" % i)
             assert span["metrics"]["_sampling_priority_v1"] == 1
             assert span["meta"]["language"] == "python"
-        # a URL no route matches keeps one low-cardinality resource
+        # a URL no route matches: Flask's one resource, FastAPI's the path (both as in ddtrace)
         assert get(port, "/no/such/page", dict(INCOMING, **{"x-datadog-trace-id": "7777777"}))[0] == 404
         (trace,) = _traces_of(agent, 7777777)
         (span,) = [s for s in trace if s["name"] == span_name]
-        assert span["resource"] == "GET 404" and "http.route" not in span["meta"]
+        missing = "GET 404" if server == "gunicorn" else "GET /no/such/page"
+        assert span["resource"] == missing and "http.route" not in span["meta"]
     finally:
         _stop(proc)
 
@@ -146,3 +147,16 @@ def test_a_program_keeps_its_own_sitecustomize(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["ran", "True"]
+
+
+def test_the_runner_patches_what_ddtrace_run_patches():
+    """ddtrace-run's defaults: urllib3 and Tornado stay untraced unless enabled; ``DD_TRACE_<LIB>_ENABLED``
+    turns one on or off and ``DD_PATCH_MODULES`` overrides both."""
+    from ddfast.patching import PATCHABLE
+    from ddfast.patching import enabled_by_default
+
+    assert sorted(enabled_by_default({})) == sorted(set(PATCHABLE) - {"urllib3", "tornado"})
+    env = {"DD_TRACE_URLLIB3_ENABLED": "true", "DD_TRACE_FLASK_ENABLED": "false"}
+    assert set(PATCHABLE) - set(enabled_by_default(env)) == {"tornado", "flask"}
+    env["DD_PATCH_MODULES"] = "tornado:true, urllib3:false,flask:true"
+    assert set(PATCHABLE) - set(enabled_by_default(env)) == {"urllib3"}

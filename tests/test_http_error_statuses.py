@@ -44,13 +44,23 @@ def test_the_server_statuses_setting_is_honoured(make_tracer, statuses):
 
 
 def test_client_statuses(spanmod, statuses):
+    """As in ddtrace, a client span is an error for the server error statuses (5xx by default); ddfast's
+    own ``DD_TRACE_HTTP_CLIENT_ERROR_STATUSES``, when set, overrides them for client spans."""
+    marked = []
+    for status in (404, 503):
+        span = spanmod.Span("http.request")
+        _http.set_client_status(span, status)
+        marked.append(span.error)
+    assert marked == [0, 1]
+    ddfast.config.http_server_error_statuses = parse_statuses("404,500-599", "", "test")
     span = spanmod.Span("http.request")
     _http.set_client_status(span, 404)
-    assert span.error == 1  # 4xx by default
-    ddfast.config.http_client_error_statuses = parse_statuses("500-599", "", "test")
-    other = spanmod.Span("http.request")
-    _http.set_client_status(other, 404)
-    assert other.error == 0 and other.get_tag("http.status_code") == "404"
+    assert span.error == 1  # the server setting applies to client spans too
+    ddfast.config.http_client_error_statuses = parse_statuses("400-499", "", "test")
+    for status, error in ((404, 1), (503, 0)):
+        span = spanmod.Span("http.request")
+        _http.set_client_status(span, status)
+        assert span.error == error and span.get_tag("http.status_code") == str(status)
 
 
 @pytest.mark.parametrize(
@@ -60,7 +70,7 @@ def test_client_statuses(spanmod, statuses):
 def test_statuses_parse_as_ddtrace_writes_them(text, codes):
     env = {} if text is None else {"DD_TRACE_HTTP_SERVER_ERROR_STATUSES": text}
     assert Config(environ=env).http_server_error_statuses == codes
-    assert Config(environ={}).http_client_error_statuses == set(range(400, 500))
+    assert Config(environ={}).http_client_error_statuses is None  # unset: the server statuses apply
 
 
 @pytest.mark.parametrize("text", ["abc", "500-", "600", "599-500", "50x"])

@@ -107,6 +107,23 @@ def test_a_client_span_is_a_child_of_the_active_span_with_the_client_tags(make_t
     assert span.parent_id is None and "out.host" not in span.get_tags() and span.resource == "GET no-scheme"
 
 
+def test_a_client_span_takes_a_fixed_resource_and_the_user_agent(make_tracer, spanmod):
+    """What ddtrace names some client spans: one resource for every URL (``http.request``), and the
+    request's ``User-Agent`` as ``http.useragent``; on both twins."""
+    tracer = make_tracer()
+    var = tracer.context_provider._var
+    span = spanmod.http_client_start(tracer._state, var, "http.request", "httpx", "GET", "http://h/a/1", None,
+                                     "http.request", "agent/1")  # fmt: skip
+    assert (span.name, span.resource, span.get_tag("http.useragent")) == ("http.request", "http.request", "agent/1")
+    span.finish()
+    span = spanmod.http_client_start(tracer._state, var, "n", "c", "GET", "http://h/a/1", None, None, "")
+    assert span.resource == "GET /a/1" and "http.useragent" not in span.get_tags()
+    span.finish()
+    span = spanmod.http_client_start(tracer._state, var, "n", "c", "GET", "http://h/a", None, None, b"agent/2")
+    assert span.get_tag("http.useragent") == "b'agent/2'"  # as set_tag stores a non-text value, as the server
+    span.finish()
+
+
 def test_the_twins_agree_on_urls(twins):
     compiled, pure = twins("span")
     for url in ("http://[::1]:80/x", "http://a@b@c/d", "https://h?q", "ftp://h#f/x", "http://h:99999/p"):

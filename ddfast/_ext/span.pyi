@@ -155,6 +155,14 @@ def http_server_start(
     useragent: Optional[str],
 ) -> Span: ...
 def http_client_start(
-    st: TracerState, var: Any, name: str, component: str, method: str, url: str, service: Optional[str]
+    st: TracerState,
+    var: Any,
+    name: str,
+    component: str,
+    method: str,
+    url: str,
+    service: Optional[str],
+    resource: Optional[str] = None,
+    useragent: Optional[str] = None,
 ) -> Span: ...
 def http_status(span: Span, status: Union[int, str], error_statuses: Collection[int]) -> bool: ...

@@ -79,17 +79,25 @@ def http_server_start(st, var, parent, name, service, component, method, url, pa
     return span
 
 
-def http_client_start(st, var, name, component, method, url, service):
+def http_client_start(st, var, name, component, method, url, service, resource=None, useragent=None):
     """The client span of one outgoing request, a child of what is active in ``var`` and the active one
-    from now on: resource ``"METHOD /path"``, type ``http``, ddtrace's HTTP client tags (``out.host``)."""
+    from now on: resource ``resource`` (else ``"METHOD /path"``), type ``http``, ddtrace's HTTP client tags
+    (``out.host``, ``http.useragent`` when given)."""
     item = var.get()
     if type(item) is Span and item.duration_ns is not None:
         item = _open_ancestor(item)
     host, path, bare = split_url(url)
-    span = tracer_start(st, name, item, service, "%s %s" % (method, path or "/"), "http")
+    if resource is None:
+        resource = "%s %s" % (method, path or "/")
+    span = tracer_start(st, name, item, service, resource, "http")
     _http_tags(span, component, "client", method, bare)
     if host is not None:
         span.store_tag("out.host", host)
+    if useragent:
+        if type(useragent) is str:
+            span.store_tag("http.useragent", useragent)
+        else:
+            span.set_tag("http.useragent", useragent)
     var.set(span)
     return span
 

@@ -1,6 +1,7 @@
 """Run at interpreter start when ``ddfast-run`` put this folder first on ``PYTHONPATH``: every
-supported library that is installed is patched when the program imports it (HTTP clients, Flask,
-Starlette/FastAPI, Tornado, logging), then the ``sitecustomize`` this one hides, if any, runs too."""
+supported library that is installed and that ddtrace-run would patch is patched when the program imports
+it (HTTP clients, the web frameworks, logging; urllib3 and Tornado only when enabled:
+``ddfast.patching.enabled_by_default``), then the ``sitecustomize`` this one hides, if any, runs too."""
 
 import importlib
 import importlib.util
@@ -9,12 +10,12 @@ import sys
 
 
 def _patch_installed():
-    from ddfast.patching import PATCHABLE
+    from ddfast.patching import enabled_by_default
     from ddfast.patching import patch_on_import
 
     # each library is patched when the program imports it, so nothing is imported here that the program
     # would not import (or would import later, after gevent's monkey-patching)
-    patch_on_import(**{name: True for name in PATCHABLE if importlib.util.find_spec(name) is not None})
+    patch_on_import(**{name: True for name in enabled_by_default() if importlib.util.find_spec(name) is not None})
 
 
 def _chain():

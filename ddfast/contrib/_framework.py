@@ -13,14 +13,18 @@ from ddfast.contrib import wsgi
 
 class AppPatch:
     """Patches ``<module>.<name>.__call__`` (a WSGI or, with ``is_asgi``, an ASGI application class;
-    imported when patched) so that every instance runs behind ``wsgi``/``asgi.TraceMiddleware``;
-    ``route_of(environ)`` names the route (WSGI)."""
+    imported when patched) so that every instance runs behind ``wsgi``/``asgi.TraceMiddleware``, its
+    spans named as ddtrace names ``integration``'s (``integration_of(app)`` when it depends on the
+    application); ``annotate`` names a span after what served the request (WSGI, see
+    ``wsgi.TraceMiddleware``)."""
 
-    def __init__(self, module, name, is_asgi=False, route_of=None):
+    def __init__(self, module, name, integration, is_asgi=False, annotate=None, integration_of=None):
         self.module = module
         self.name = name
+        self.integration = integration
         self.is_asgi = is_asgi
-        self.route_of = route_of
+        self.annotate = annotate
+        self.integration_of = integration_of
         self.original = None
 
     @property
@@ -33,13 +37,18 @@ class AppPatch:
             return False
         owner = self.owner
         self.original = original = owner.__call__
-        route_of = self.route_of
+        annotate = self.annotate
 
         def middleware_of(app):
+            integration = self.integration if self.integration_of is None else self.integration_of(app)
             if self.is_asgi:
-                return asgi.TraceMiddleware(functools.partial(original, app), tracer=tracer, service=service)
-            middleware = wsgi.TraceMiddleware(functools.partial(original, app), tracer=tracer, service=service)
-            middleware.route_of = route_of
+                return asgi.TraceMiddleware(
+                    functools.partial(original, app), tracer=tracer, service=service, integration=integration
+                )
+            middleware = wsgi.TraceMiddleware(
+                functools.partial(original, app), tracer=tracer, service=service, integration=integration
+            )
+            middleware.annotate = annotate
             return middleware
 
         if self.is_asgi:

@@ -5,8 +5,10 @@ under it; a client integration starts a client span under the active span and in
 the outgoing headers. Tags follow ddtrace's HTTP integrations: ``component``, ``span.kind``,
 ``http.method``, ``http.url`` (without the query string unless asked: ``ddfast.contrib.query_string``),
 ``http.status_code`` (text), ``http.useragent``, ``out.host``, ``http.route`` where the framework routes;
-a status of ``DD_TRACE_HTTP_SERVER_ERROR_STATUSES`` (5xx by default) marks a server span as an error,
-one of ``DD_TRACE_HTTP_CLIENT_ERROR_STATUSES`` (4xx) a client span. ``DD_TRACE_HEADER_TAGS`` and
+a status of ``DD_TRACE_HTTP_SERVER_ERROR_STATUSES`` (5xx by default) marks a server or client span as an
+error, as in ddtrace (``DD_TRACE_HTTP_CLIENT_ERROR_STATUSES``, ddfast's own, overrides it for client spans).
+Span names, components, services and resources are ddtrace's for each integration (``SERVERS``,
+``CLIENTS``), under its default naming schema or ``DD_TRACE_SPAN_ATTRIBUTE_SCHEMA=v1``. ``DD_TRACE_HEADER_TAGS`` and
 ``DD_TRACE_CLIENT_IP_ENABLED`` add tags; every setting is read once, and again only when it changes.
 
 Distributed tracing (continuing the caller's trace, sending ours downstream) is on by default. It is
@@ -41,6 +43,106 @@ def distributed_tracing(integration, explicit=None):
     return config.distributed_tracing
 
 
+# -- what ddtrace names each integration's spans --------------------------------------------------------
+
+#: server integration -> (operation name, component, service when DD_SERVICE is unset, tags http.useragent)
+#: under ddtrace's default naming (schema v0)
+SERVERS = {
+    "wsgi": ("wsgi.request", "wsgi", "wsgi", False),
+    "asgi": ("asgi.request", "asgi", "asgi", True),
+    "flask": ("flask.request", "flask", "flask", True),
+    "django": ("django.request", "django", "django", True),
+    "falcon": ("falcon.request", "falcon", "falcon", False),
+    "pyramid": ("pyramid.request", "pyramid", "pyramid", True),
+    "bottle": ("bottle.request", "bottle", "bottle", True),
+    "starlette": ("starlette.request", "starlette", "starlette", True),
+    "fastapi": ("fastapi.request", "fastapi", "fastapi", True),
+    "aiohttp": ("aiohttp.request", "aiohttp", "aiohttp-web", True),
+    "tornado": ("tornado.request", "tornado", "tornado-web", True),
+}
+#: client integration -> (operation name, component, its own service under v0 or None for the application's,
+#: resource or None for "METHOD /path")
+CLIENTS = {
+    "requests": ("requests.request", "requests", "requests", None),
+    "httpx": ("http.request", "httpx", None, "http.request"),
+    "urllib3": ("urllib3.request", "urllib3", "urllib3", "urllib3.request"),
+    "aiohttp_client": ("aiohttp.request", "aiohttp_client", None, "aiohttp.request"),
+}
+#: integrations whose server spans take the integration's service rather than the application's (v0)
+_OWN_SERVICE = frozenset(["falcon"])
+
+
+def integration_service_setting(integration):
+    """``DD_<INTEGRATION>_SERVICE`` (``DD_FLASK_SERVICE``, ``DD_REQUESTS_SERVICE``...): the service of one
+    integration's spans, as in ddtrace; None when unset."""
+    if integration not in _SERVICE_SETTINGS:
+        return None
+    value = os.environ.get("DD_%s_SERVICE" % integration.upper())
+    return value.strip() or None if value else None
+
+
+#: the integrations whose service ddtrace reads from DD_<INTEGRATION>_SERVICE
+_SERVICE_SETTINGS = frozenset(
+    ["flask", "django", "wsgi", "asgi", "starlette", "fastapi", "requests", "httpx", "urllib3", "aiohttp_client"]
+)
+
+
+def schema_v1():
+    """Whether ``DD_TRACE_SPAN_ATTRIBUTE_SCHEMA=v1`` (ddtrace's other naming schema) is set; read when an
+    integration is set up."""
+    return os.environ.get("DD_TRACE_SPAN_ATTRIBUTE_SCHEMA", "").strip().lower() == "v1"
+
+
+def _integration_services():
+    """Whether integrations keep their own service names: under v0 unless
+    ``DD_TRACE_REMOVE_INTEGRATION_SERVICE_NAMES_ENABLED``, as in ddtrace."""
+    removed = asbool(os.environ.get("DD_TRACE_REMOVE_INTEGRATION_SERVICE_NAMES_ENABLED"), False)
+    return not (removed or schema_v1())
+
+
+class ServerNames:
+    """How ``integration``'s server spans are named, chosen once: ``name``, ``component``, ``service`` (the
+    one to pass to the core: None for DD_SERVICE else ``default_service``), ``default_service`` and
+    ``useragent`` (whether ``http.useragent`` is tagged)."""
+
+    __slots__ = ("name", "component", "service", "default_service", "useragent")
+
+    def __init__(self, integration, service=None):
+        if integration not in SERVERS:
+            raise ValueError("integration must be one of %s, not %r" % (", ".join(sorted(SERVERS)), integration))
+        name, self.component, default, self.useragent = SERVERS[integration]
+        self.name = "http.server.request" if schema_v1() else name
+        self.default_service = default
+        if not service:
+            service = integration_service_setting(integration)
+        if not service and integration in _OWN_SERVICE and _integration_services():
+            service = default
+        self.service = service or None
+
+
+class ClientNames:
+    """How ``integration``'s client spans are named, chosen once: ``name``, ``component``, ``service``
+    (None: the application's), ``resource`` (None: ``"METHOD /path"``)."""
+
+    __slots__ = ("name", "component", "service", "resource")
+
+    def __init__(self, integration):
+        name, self.component, service, resource = CLIENTS[integration]
+        if schema_v1():
+            name = "http.client.request"
+            resource = resource and name
+        self.name = name
+        self.resource = resource
+        self.service = integration_service_setting(integration) or (service if _integration_services() else None)
+
+
+def route_resources():
+    """``DDFAST_HTTP_ROUTE_RESOURCES=true``: name the server spans of Falcon, Pyramid and Tornado after
+    the route template (``GET /users/{id}``) where ddtrace names them after the handler (its class, the
+    route's name); off by default. Read when an integration is set up."""
+    return asbool(os.environ.get("DDFAST_HTTP_ROUTE_RESOURCES"), False)
+
+
 def global_tracer(tracer=None):
     """``tracer``, or ddfast's global tracer."""
     if tracer is not None:
@@ -59,13 +161,16 @@ def server_bindings(tracer, distributed):
     return tracer._state, tracer.context_provider._var, core.http_server_start, core.http_status, extract
 
 
-def start_server_span(tracer, carrier, name, component, service, method, url, path, distributed, useragent=None):
-    """The server span of one request, a child of the context ``carrier``'s headers carry (when
-    ``distributed``) and the active span from now on."""
+def start_server_span(tracer, carrier, names, method, url, path, distributed, useragent=None):
+    """The server span of one request (named as ``names``, a ``ServerNames``), a child of the context
+    ``carrier``'s headers carry (when ``distributed``) and the active span from now on."""
     parent = tracer._http_extract(carrier) if distributed else None
+    state = tracer._state
     span = tracer._span_mod.http_server_start(
-        tracer._state, tracer.context_provider._var, parent, name, service, component, method, url, path, useragent
-    )
+        state, tracer.context_provider._var, parent, names.name, names.service or state.service
+        or names.default_service, names.component, method, url, path,
+        useragent if names.useragent else None,
+    )  # fmt: skip
     if server_query is not None:
         tag_query(span, server_query, url)
     return span
@@ -76,8 +181,9 @@ error_statuses = {"server": frozenset(), "client": frozenset()}
 
 
 def _read_error_statuses(cfg):
-    error_statuses["server"] = cfg.http_server_error_statuses
-    error_statuses["client"] = cfg.http_client_error_statuses
+    error_statuses["server"] = server = cfg.http_server_error_statuses
+    client = cfg.http_client_error_statuses  # None: ddtrace's rule, the server statuses
+    error_statuses["client"] = server if client is None else client
 
 
 _read_error_statuses(config)
@@ -203,26 +309,37 @@ TRACED_KEY = "ddfast.traced"
 ROUTE_KEY = "ddfast.route"
 
 
-def set_route(span, method, route):
-    """A routed request's server span: resource ``"METHOD <route template>"`` (one per route, not one
-    per URL) and ``http.route``; a request the framework's router matched to nothing (``route`` None)
-    gets ``"METHOD <status code>"``, so that unknown URLs make no new resources either."""
-    if route is None:
+#: where a framework hook leaves the resource when ddtrace names it otherwise than ``"METHOD <route>"``
+RESOURCE_KEY = "ddfast.resource"
+#: where a framework hook leaves the status of a request that raised (the framework would answer 500)
+STATUS_KEY = "ddfast.status"
+
+
+def set_route(span, method, route, resource=None):
+    """A routed request's server span: resource ``resource`` or ``"METHOD <route template>"`` (one per
+    route, not one per URL) and ``http.route``; a request the framework's router matched to nothing
+    (``route`` None) gets ``"METHOD <status code>"``, so that unknown URLs make no new resources either."""
+    if resource is not None:
+        span.resource = resource
+    elif route is None:
         span.resource = "%s %s" % (method, span.get_tag("http.status_code") or "404")
     else:
         span.resource = "%s %s" % (method, route)
+    if route is not None:
         span.set_tag("http.route", route)
 
 
-def start_client_span(tracer, name, component, method, url, service=None):
-    """The client span of one outgoing request, a child of the active span and the active span
-    from now on; ``None`` when another integration already traces this exchange."""
+def start_client_span(tracer, names, method, url, useragent=None):
+    """The client span of one outgoing request (named as ``names``, a ``ClientNames``), a child of the
+    active span and the active span from now on; ``None`` when another integration already traces this
+    exchange."""
     if _in_client_call.get():
         return None
     url = text(url)
     span = tracer._span_mod.http_client_start(
-        tracer._state, tracer.context_provider._var, name, component, method, url, service
-    )
+        tracer._state, tracer.context_provider._var, names.name, names.component, method, url, names.service,
+        names.resource, useragent,
+    )  # fmt: skip
     if client_query is not None:
         tag_query(span, client_query, url)
     return span
@@ -241,8 +358,8 @@ def inject(tracer, span, headers):
 
 
 def set_client_status(span, status):
-    """Tag a client span with the response's status code; one of ``DD_TRACE_HTTP_CLIENT_ERROR_STATUSES``
-    (4xx by default) marks it as an error."""
+    """Tag a client span with the response's status code; an error status (5xx by default) marks it as
+    an error."""
     core_of(span).http_status(span, status, error_statuses["client"])
 
 
@@ -277,7 +394,7 @@ async def traced_send_async(span, status_of, send, *args, **kwargs):
 
 
 def finish_client_span(span, status, response):
-    """A client span's end: its status (``DD_TRACE_HTTP_CLIENT_ERROR_STATUSES`` make it an error), the
+    """A client span's end: its status (an error status makes it an error), the
     response headers ``DD_TRACE_HEADER_TAGS`` names."""
     core_of(span).http_status(span, status, error_statuses["client"])
     if header_tags:

@@ -1,10 +1,12 @@
 """aiohttp, both sides.
 
 - Server: ``trace_app(app)`` adds a middleware that gives each request an ``aiohttp.request`` server
-  span, a child of the caller's trace, active while the handler runs (``DD_AIOHTTP_DISTRIBUTED_TRACING``),
-  named after the matched resource (``GET /users/{id}``, ``http.route``; ``GET 404`` when none).
+  span (service ``aiohttp-web`` unless ``DD_SERVICE``), a child of the caller's trace, active while the
+  handler runs (``DD_AIOHTTP_DISTRIBUTED_TRACING``), named after the matched resource (``GET /users/{id}``,
+  ``http.route``; the status, ``404``, when none), as ddtrace's; an ``HTTPException`` is recorded too.
 - Client: ``trace_config()`` is an ``aiohttp.TraceConfig`` giving each request of a ``ClientSession``
-  an ``aiohttp.request`` client span whose context is injected into the request headers; ``patch()``
+  an ``aiohttp.request`` client span (resource ``aiohttp.request``) whose context is injected into the
+  request headers; ``patch()``
   adds it to every ``ClientSession`` made afterwards (``DD_AIOHTTP_CLIENT_DISTRIBUTED_TRACING``).
 """
 
@@ -18,6 +20,7 @@ def middleware(tracer=None, service=None, distributed_tracing=None):
 
     tracer = _http.global_tracer(tracer)
     distributed = _http.distributed_tracing("aiohttp", distributed_tracing)
+    names = _http.ServerNames("aiohttp", service)
 
     @web.middleware
     async def ddfast_trace(request, handler):
@@ -25,8 +28,8 @@ def middleware(tracer=None, service=None, distributed_tracing=None):
             return await handler(request)
         headers = request.headers
         span = _http.start_server_span(
-            tracer, headers, "aiohttp.request", "aiohttp", service, request.method, str(request.url), request.path,
-            distributed, headers.get("User-Agent"),
+            tracer, headers, names, request.method, str(request.url), request.path, distributed,
+            headers.get("User-Agent"),
         )  # fmt: skip
         if _http.header_tags:
             _http.tag_headers(span, headers.get)
@@ -37,8 +40,9 @@ def middleware(tracer=None, service=None, distributed_tracing=None):
             response = await handler(request)
             status = response.status
             return response
-        except web.HTTPException as e:
+        except web.HTTPException as e:  # an error for ddtrace too (a 404 as well)
             status, response = e.status, e
+            span.set_exc_info(type(e), e, e.__traceback__)
             raise
         except BaseException as e:
             span.set_exc_info(type(e), e, e.__traceback__)
@@ -47,7 +51,8 @@ def middleware(tracer=None, service=None, distributed_tracing=None):
             _http.set_server_status(span, status)
             if _http.header_tags and response is not None:
                 _http.tag_headers(span, response.headers.get, True)
-            _http.set_route(span, request.method, _route(request))
+            route = _route(request)
+            _http.set_route(span, request.method, route, None if route is not None else str(status))
             span.finish()
 
     return ddfast_trace
@@ -71,11 +76,12 @@ def trace_config(tracer=None, distributed_tracing=None):
 
     tracer = _http.global_tracer(tracer)
     distributed = _http.distributed_tracing("aiohttp_client", distributed_tracing)
+    names = _http.ClientNames("aiohttp_client")
 
     async def on_start(session, ctx, params):
         ctx.ddfast_span = None
         if tracer.enabled:
-            span = _http.start_client_span(tracer, "aiohttp.request", "aiohttp_client", params.method, str(params.url))
+            span = _http.start_client_span(tracer, names, params.method, str(params.url))
             if span is not None and _http.header_tags:
                 _http.tag_headers(span, params.headers.get)
             if span is not None and distributed:

@@ -1,7 +1,8 @@
 """``TraceMiddleware(app)``: traces an ASGI application (Starlette, FastAPI, Django's ASGI handler,
 Falcon's ASGI app, any ASGI 3 app) as ddtrace's ASGI middleware does.
 
-Each HTTP request gets an ``asgi.request`` server span, a child of the caller's trace when the request
+Each HTTP request gets an ``asgi.request`` server span (``http.server.request`` under
+``DD_TRACE_SPAN_ATTRIBUTE_SCHEMA=v1``), a child of the caller's trace when the request
 carries one (the scope's header list is read directly), tagged as ``ddfast.contrib._http`` describes.
 The span is the active one while the application runs, so spans and outgoing calls made by the
 handler join the trace. It ends when the application returns (after the response and any background
@@ -33,14 +34,16 @@ class TraceMiddleware:
     """Wraps an ASGI 3 ``app``. ``tracer`` defaults to ddfast's global one; ``service`` to
     ``DD_SERVICE`` or ``"asgi"``."""
 
-    def __init__(self, app, tracer=None, service=None, distributed_tracing=None, span_name="asgi.request"):
+    def __init__(self, app, tracer=None, service=None, distributed_tracing=None, span_name=None, integration="asgi"):
         if not callable(app):
             raise TypeError("TraceMiddleware wraps an ASGI application (a callable), not %s" % type(app).__name__)
         self.app = app
         self.tracer = tracer = _http.global_tracer(tracer)
-        self.service = service
-        self.distributed_tracing = _http.distributed_tracing("asgi", distributed_tracing)
-        self.span_name = span_name
+        names = _http.ServerNames(integration, service)
+        self.service = names.service
+        self.distributed_tracing = _http.distributed_tracing(integration, distributed_tracing)
+        self.span_name = span_name or names.name
+        self.component = names.component
         self._state, self._var, self._start, self._status, self._extract = _http.server_bindings(
             tracer, self.distributed_tracing
         )
@@ -71,7 +74,7 @@ class TraceMiddleware:
         extract = self._extract
         url = "%s://%s%s" % (scope.get("scheme", "http"), host, path)
         span = self._start(state, self._var, None if extract is None else extract(headers), self.span_name,
-                           self.service, "asgi", method, url, path, useragent)  # fmt: skip
+                           self.service, self.component, method, url, path, useragent)  # fmt: skip
 
         if _http.server_query is not None:
             query = scope.get("query_string", b"")
@@ -101,9 +104,11 @@ class TraceMiddleware:
             raise
         finally:
             if "router" in scope:  # Starlette's router (FastAPI's too) leaves the matched route in the scope
-                _http.set_route(span, method, getattr(scope.get("route"), "path", None))
+                route = getattr(scope.get("route"), "path", None)
+                if route is not None:  # else ddtrace's resource stays: "METHOD /path"
+                    _http.set_route(span, method, route)
             elif _http.ROUTE_KEY in scope:  # a framework hook's (ddfast.contrib.django)
-                _http.set_route(span, method, scope[_http.ROUTE_KEY])
+                _http.set_route(span, method, scope[_http.ROUTE_KEY], scope.get(_http.RESOURCE_KEY))
             span.finish()
 
     def _flushing_at_shutdown(self, receive):

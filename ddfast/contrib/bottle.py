@@ -1,24 +1,30 @@
 """``patch()``: every Bottle application is traced by the WSGI middleware (``ddfast.contrib.wsgi``)
-without a change to its code: what ``ddfast-run`` uses. The resource is the matched route's rule
-(``GET /users/<id:int>``, tagged ``http.route``, after the mount's ``SCRIPT_NAME``), ``GET 404`` when no
-route matched."""
+without a change to its code: what ``ddfast-run`` uses. As in ddtrace, spans are ``bottle.request`` and the
+resource is the matched route's rule (``GET /users/<id:int>``, tagged ``http.route``, after the mount's
+``SCRIPT_NAME``); a request no route matched (which ddtrace does not trace) is ``GET 404``."""
 
+from ddfast.contrib import _http
 from ddfast.contrib import wsgi
 from ddfast.contrib._framework import AppPatch
 
 
-def route_of(environ):
-    """The rule of the route Bottle matched (it leaves it in the environ), or None."""
+def annotate(span, environ, method):
+    """Name ``span`` after the rule of the route Bottle matched (it leaves it in the environ), and record
+    the exception of a handler that raised (Bottle answers 500 and keeps it in the environ)."""
     if "bottle.app" not in environ:  # not handled by Bottle: it cannot tell
-        return wsgi.NOT_ROUTED
+        return
+    exc_info = environ.get(wsgi.EXC_INFO_KEY)  # Bottle's, given to start_response
+    if exc_info is not None and exc_info[0] is not None:
+        span.set_exc_info(*exc_info)
     route = environ.get("bottle.route")
     if route is None:
-        return None
+        _http.set_route(span, method, None)
+        return
     prefix = environ.get("SCRIPT_NAME", "").rstrip("/")
-    return prefix + "/" + route.rule.lstrip("/") if prefix else route.rule
+    _http.set_route(span, method, prefix + "/" + route.rule.lstrip("/") if prefix else route.rule)
 
 
-_app = AppPatch("bottle", "Bottle", route_of=route_of)
+_app = AppPatch("bottle", "Bottle", "bottle", annotate=annotate)
 
 
 def patch(tracer=None, service=None):

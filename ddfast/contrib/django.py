@@ -1,7 +1,8 @@
-"""``patch()``: every Django application is traced without a change to its code (its WSGI and ASGI
-handlers run behind ddfast's middleware), and a request's span is named after the URL pattern that
-matched (``GET /users/<int:id>/``, tagged ``http.route``), ``GET 404`` when none did: what
-``ddfast-run`` uses. An application already wrapped in ``TraceMiddleware`` by hand gets the route too."""
+"""``patch()``: every Django application is traced without a change to its code (its WSGI and ASGI handlers
+run behind ddfast's middleware), with ``django.request`` spans (component ``django``) named after the
+URL pattern that matched as ddtrace names them (``GET users/<int:id>/``, tagged ``http.route``), ``GET
+404`` when none did: what ``ddfast-run`` uses. An application already wrapped in ``TraceMiddleware`` by
+hand gets the route too."""
 
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
@@ -18,8 +19,8 @@ def _note_route(request, route):
         scope[_http.ROUTE_KEY] = route
 
 
-_apps = (AppPatch("django.core.handlers.wsgi", "WSGIHandler"),
-         AppPatch("django.core.handlers.asgi", "ASGIHandler", is_asgi=True))  # fmt: skip
+_apps = (AppPatch("django.core.handlers.wsgi", "WSGIHandler", "django"),
+         AppPatch("django.core.handlers.asgi", "ASGIHandler", "django", is_asgi=True))  # fmt: skip
 
 
 def _noting_route(resolve_request):
@@ -32,7 +33,7 @@ def _noting_route(resolve_request):
             _note_route(request, None)
             raise
         route = getattr(match, "route", None)
-        _note_route(request, "/" + route.lstrip("/") if route else None)
+        _note_route(request, route or None)
         return match
 
     return traced_resolve_request

@@ -1,22 +1,32 @@
 """``patch()``: every Falcon application, WSGI (``falcon.App``) and ASGI (``falcon.asgi.App``), is traced
-by ddfast's WSGI or ASGI middleware without a change to its code: what ``ddfast-run`` uses. The resource
-is the matched URI template (``GET /users/{id:int}``, tagged ``http.route``, after the root path),
-``GET 404`` when no resource matched."""
+by ddfast's WSGI or ASGI middleware without a change to its code: what ``ddfast-run`` uses. As in
+ddtrace, spans are ``falcon.request`` with service ``falcon`` (the application's under schema v1), the
+resource is the class of the Falcon resource that served the request (``GET app.views.User``; the URI
+template, ``GET /users/{id:int}``, with ``DDFAST_HTTP_ROUTE_RESOURCES=true``), ``GET 404`` when none
+matched; ``http.route`` is the URI template, after the root path."""
 
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
 from ddfast.contrib._framework import AppPatch
 
-_apps = (AppPatch("falcon", "App"), AppPatch("falcon.asgi", "App", is_asgi=True))
+_apps = (AppPatch("falcon", "App", "falcon"), AppPatch("falcon.asgi", "App", "falcon", is_asgi=True))
 
 
 def _noting_route(get_responder):
+    route_resources = _http.route_resources()
+
     def traced_get_responder(self, req):
         found = get_responder(self, req)
         resource, template = found[2], found[3]
-        route = (req.root_path or "") + template if resource is not None and template else None
         carrier = getattr(req, "scope", None)  # the ASGI request's scope, or the WSGI environ
-        (carrier if carrier is not None else req.env)[_http.ROUTE_KEY] = route
+        carrier = carrier if carrier is not None else req.env
+        if resource is not None and template:
+            carrier[_http.ROUTE_KEY] = (req.root_path or "") + template
+            if not route_resources:  # ddtrace's: the resource's class
+                kind = type(resource)
+                carrier[_http.RESOURCE_KEY] = "%s %s.%s" % (req.method, kind.__module__, kind.__name__)
+        else:
+            carrier[_http.ROUTE_KEY] = None
         return found
 
     return traced_get_responder

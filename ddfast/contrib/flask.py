@@ -1,6 +1,7 @@
 """``patch()``: every Flask application made afterwards is traced by the WSGI middleware
-(``ddfast.contrib.wsgi.TraceMiddleware``), without a change to its code: what ``ddfast-run`` uses. The
-resource is the matched rule (``GET /users/<int:id>``, tagged ``http.route``), ``GET 404`` when none."""
+(``ddfast.contrib.wsgi.TraceMiddleware``), without a change to its code: what ``ddfast-run`` uses. Spans
+are ``flask.request`` (component ``flask``), as ddtrace's; the resource is the matched rule (``GET
+/users/<int:id>``, tagged ``http.route``), ``GET 404`` when none."""
 
 from ddfast.contrib import _http
 from ddfast.contrib import wsgi
@@ -19,7 +20,7 @@ def patch(tracer=None, service=None):
 
     def __init__(self, *args, **kwargs):
         original(self, *args, **kwargs)
-        self.wsgi_app = wsgi.TraceMiddleware(self.wsgi_app, tracer=tracer, service=service)
+        self.wsgi_app = wsgi.TraceMiddleware(self.wsgi_app, tracer=tracer, service=service, integration="flask")
         self.dispatch_request = _noting_route(self.dispatch_request)
 
     flask.Flask.__init__ = __init__

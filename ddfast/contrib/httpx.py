@@ -1,7 +1,7 @@
 """``patch()``: every ``httpx`` request, sync (``Client``) and async (``AsyncClient``), gets an
-``http.request`` client span (component ``httpx``), child of the active span, whose context is injected
-into the request headers. ``unpatch()`` undoes it; ``DD_HTTPX_DISTRIBUTED_TRACING=false`` traces
-without injecting.
+``http.request`` client span (component ``httpx``, resource ``http.request``, as ddtrace's), child of
+the active span, whose context is injected into the request headers. ``unpatch()`` undoes it;
+``DD_HTTPX_DISTRIBUTED_TRACING=false`` traces without injecting.
 """
 
 import operator
@@ -19,20 +19,24 @@ def patch(tracer=None, distributed_tracing=None):
     # bound once: what runs per request
     state, var, inject = tracer._state, tracer.context_provider._var, tracer._http_inject
     start_span, in_client_call = tracer._span_mod.http_client_start, _http._in_client_call
+    names = _http.ClientNames("httpx")
+    name, component, service, resource = names.name, names.component, names.service, names.resource
     headers_type = httpx.Headers
 
     def start(request):
         if not state.enabled or in_client_call.get():
             return None
         url = str(request.url)
-        span = start_span(state, var, "http.request", "httpx", request.method, url, None)
+        headers = request.headers
+        listed = type(headers) is headers_type and hasattr(headers, "_list")
+        useragent = user_agent(headers._list) if listed else headers.get("user-agent")
+        span = start_span(state, var, name, component, request.method, url, service, resource, useragent)
         if _http.client_query is not None:
             _http.tag_query(span, _http.client_query, url)
-        headers = request.headers
         if _http.header_tags:
             _http.tag_headers(span, headers.get)
         if distributed:
-            if type(headers) is headers_type and hasattr(headers, "_list"):
+            if listed:
                 _inject_into_list(inject, span, headers, request)
             else:
                 inject(span, headers)
@@ -60,6 +64,15 @@ def patch(tracer=None, distributed_tracing=None):
         _patch.wrap(httpx.Cookies, "extract_cookies", _hiding_injected)
     patched = _patch.wrap(httpx.Client, "send", make_sync)
     return _patch.wrap(httpx.AsyncClient, "send", make_async) or patched
+
+
+def user_agent(items):
+    """The ``User-Agent`` of ``httpx.Headers``' list of ``(name, lower-case name, value)`` bytes, or None:
+    read from the list directly, a tenth of what ``Headers.get`` costs."""
+    for item in items:
+        if item[1] == b"user-agent":
+            return item[2].decode("latin-1")
+    return None
 
 
 #: on a request, ``(index, entries)`` of the headers ddfast appended to its list

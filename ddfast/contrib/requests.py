@@ -1,7 +1,8 @@
 """``patch()``: every ``requests`` call (``requests.get``, any ``Session``) gets a ``requests.request``
-client span, child of the active span, whose context is injected into the request headers in the
-configured styles. ``unpatch()`` undoes it. ``DD_REQUESTS_DISTRIBUTED_TRACING=false`` (or
-``patch(distributed_tracing=False)``) traces without injecting.
+client span (service ``requests``, resource ``"METHOD /path"``, as ddtrace's), child of the active span,
+whose context is injected into the request headers in the configured styles. ``unpatch()`` undoes it.
+``DD_REQUESTS_DISTRIBUTED_TRACING=false`` (or ``patch(distributed_tracing=False)``) traces without
+injecting.
 """
 
 import operator
@@ -19,6 +20,8 @@ def patch(tracer=None, distributed_tracing=None):
     # bound once: what runs per request
     state, var, inject = tracer._state, tracer.context_provider._var, tracer._http_inject
     start, in_client_call = tracer._span_mod.http_client_start, _http._in_client_call
+    names = _http.ClientNames("requests")
+    name, component, service, resource = names.name, names.component, names.service, names.resource
     from requests.structures import CaseInsensitiveDict as case_insensitive
 
     def make(send):
@@ -28,10 +31,15 @@ def patch(tracer=None, distributed_tracing=None):
             url = request.url
             if type(url) is not str:
                 url = _http.text(url)
-            span = start(state, var, "requests.request", "requests", request.method, url, None)
+            headers = request.headers
+            if type(headers) is case_insensitive:  # its store: lower-case name -> (name, value), no Python call
+                entry = headers._store.get("user-agent")
+                useragent = entry[1] if entry is not None else None
+            else:
+                useragent = headers.get("User-Agent")
+            span = start(state, var, name, component, request.method, url, service, resource, useragent)
             if _http.client_query is not None:
                 _http.tag_query(span, _http.client_query, url)
-            headers = request.headers
             if _http.header_tags:
                 _http.tag_headers(span, headers.get)
             if distributed:
@@ -41,8 +49,8 @@ def patch(tracer=None, distributed_tracing=None):
                     injected = {}
                     inject(span, injected)
                     store = headers._store
-                    for name, value in injected.items():
-                        store[name.lower()] = (name, value)
+                    for header, value in injected.items():
+                        store[header.lower()] = (header, value)
                 else:
                     inject(span, headers)
             # requests -> urllib3: marked as traced, so that the exchange is traced once

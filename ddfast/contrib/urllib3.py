@@ -1,8 +1,8 @@
 """``patch()``: every ``urllib3`` request (``PoolManager``, ``HTTPConnectionPool.urlopen``) gets a
-``urllib3.request`` client span, child of the active span, whose context is injected into a copy of
-the request headers (the caller's mapping is not changed). A request made through a library that is
-itself traced (requests) is traced once, by that library. ``DD_URLLIB3_DISTRIBUTED_TRACING=false``
-traces without injecting.
+``urllib3.request`` client span (service ``urllib3``, resource ``urllib3.request``, as ddtrace's), child
+of the active span, whose context is injected into a copy of the request headers (the caller's mapping
+is not changed). A request made through a library that is itself traced (requests) is traced once, by
+that library. ``DD_URLLIB3_DISTRIBUTED_TRACING=false`` traces without injecting.
 """
 
 from ddfast.contrib import _http
@@ -15,16 +15,18 @@ def patch(tracer=None, distributed_tracing=None):
 
     tracer = _http.global_tracer(tracer)
     distributed = _http.distributed_tracing("urllib3", distributed_tracing)
+    names = _http.ClientNames("urllib3")
 
     def make(urlopen):
         def traced_urlopen(self, method, url, *args, **kwargs):
             if not tracer.enabled or _http._in_client_call.get():
                 return urlopen(self, method, url, *args, **kwargs)
             full = url if "://" in url else "%s://%s:%s%s" % (self.scheme, self.host, self.port, url)
-            span = _http.start_client_span(tracer, "urllib3.request", "urllib3", method, full)
+            sent = (args[1] if len(args) >= 2 else kwargs.get("headers")) or self.headers
+            useragent = sent.get("User-Agent") or sent.get("user-agent") if sent else None
+            span = _http.start_client_span(tracer, names, method, full, useragent)
             if _http.header_tags:
-                sent = args[1] if len(args) >= 2 else kwargs.get("headers")
-                _http.tag_headers(span, _http.pairs_getter((sent or self.headers or {}).items()))
+                _http.tag_headers(span, _http.pairs_getter((sent or {}).items()))
             if distributed:
                 if len(args) >= 2:  # urlopen(method, url, body, headers, ...)
                     args = list(args)

@@ -1,10 +1,12 @@
 """``TraceMiddleware(app)``: traces a WSGI application (Django, Flask, Bottle, Falcon, Pyramid,
 Pylons-style apps, any PEP 3333 app) as ddtrace's WSGI middleware does.
 
-Each request gets a ``wsgi.request`` server span, a child of the caller's trace when the request
-carries one (any configured propagation style), tagged as ``ddfast.contrib._http`` describes, resource
-``"METHOD /path"``. The span ends when the server closes the response iterable, so streamed bodies
-are timed whole. ``distributed_tracing``: see ``ddfast.contrib._http`` (``DD_WSGI_DISTRIBUTED_TRACING``).
+Each request gets a ``wsgi.request`` server span (``http.server.request`` under
+``DD_TRACE_SPAN_ATTRIBUTE_SCHEMA=v1``), a child of the caller's trace when the request carries one (any
+configured propagation style), tagged as ``ddfast.contrib._http`` describes (as ddtrace's WSGI middleware,
+without ``http.useragent``), resource ``"METHOD /path"``. The span ends when the server closes the response
+iterable, so streamed bodies are timed whole. ``distributed_tracing``: see ``ddfast.contrib._http``
+(``DD_WSGI_DISTRIBUTED_TRACING``).
 """
 
 import functools
@@ -24,7 +26,9 @@ def request_url(environ):
     return "%s://%s%s%s" % (scheme, host, environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""))
 
 
-#: what ``route_of`` gives (and the default of the environ's ``ROUTE_KEY``) when no framework said
+#: where the exception an application passed to ``start_response`` (with an error page) is left in the environ
+EXC_INFO_KEY = "ddfast.exc_info"
+#: the default of the environ's ``ROUTE_KEY``: no framework hook said which route served the request
 NOT_ROUTED = object()
 _UNPREFIXED = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
 
@@ -62,18 +66,22 @@ class _Response:
 
 class TraceMiddleware:
     """Wraps a WSGI ``app``. ``tracer`` defaults to ddfast's global one; ``service`` to ``DD_SERVICE``
-    or ``"wsgi"``. ``route_of(environ)``, when a framework hook sets it, gives the route template that
-    served the request (None when the router matched nothing, ``NOT_ROUTED`` when it cannot tell)."""
+    or ``"wsgi"``. ``annotate(span, environ, method)``, when a framework hook sets it, names the span
+    after what served the request (route, resource); by default a route a hook left in the environ
+    (``_http.ROUTE_KEY``) does. ``integration`` (a key of ``_http.SERVERS``) names the spans."""
 
-    def __init__(self, app, tracer=None, service=None, distributed_tracing=None, span_name="wsgi.request"):
+    def __init__(self, app, tracer=None, service=None, distributed_tracing=None, span_name=None, integration="wsgi"):
         if not callable(app):
             raise TypeError("TraceMiddleware wraps a WSGI application (a callable), not %s" % type(app).__name__)
         self.app = app
         self.tracer = tracer = _http.global_tracer(tracer)
-        self.service = service
-        self.distributed_tracing = _http.distributed_tracing("wsgi", distributed_tracing)
-        self.span_name = span_name
-        self.route_of = None
+        names = _http.ServerNames(integration, service)
+        self.service = names.service
+        self.distributed_tracing = _http.distributed_tracing(integration, distributed_tracing)
+        self.span_name = span_name or names.name
+        self.component = names.component
+        self.useragent = names.useragent
+        self.annotate = None
         self._state, self._var, self._start, self._status, self._extract = _http.server_bindings(
             tracer, self.distributed_tracing
         )
@@ -89,7 +97,8 @@ class TraceMiddleware:
         url = "%s://%s%s" % (environ.get("wsgi.url_scheme", "http"), host, path) if host else request_url(environ)
         extract = self._extract
         span = self._start(state, self._var, None if extract is None else extract(environ), self.span_name,
-                           self.service, "wsgi", method, url, path, environ.get("HTTP_USER_AGENT"))  # fmt: skip
+                           self.service, self.component, method, url, path,
+                           environ.get("HTTP_USER_AGENT") if self.useragent else None)  # fmt: skip
         if _http.server_query is not None:
             _http.tag_query(span, _http.server_query, url, environ.get("QUERY_STRING", ""))
         if _http.header_tags:
@@ -102,15 +111,29 @@ class TraceMiddleware:
             status_of(span, status, _http.error_statuses["server"])
             if _http.header_tags:
                 _http.tag_headers(span, _http.pairs_getter(headers), True)
-            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+            if exc_info:  # an error page: what caused it, for a framework hook (``annotate``)
+                environ[EXC_INFO_KEY] = exc_info
+                return start_response(status, headers, exc_info)
+            return start_response(status, headers)
 
+        annotate = self.annotate or annotate_from_environ
         try:
             body = self.app(environ, traced_start_response)
         except BaseException as e:
+            annotate(span, environ, method)
             _http.finish_with_error(span, e)
             raise
-        route_of = self.route_of
-        route = environ.get(_http.ROUTE_KEY, NOT_ROUTED) if route_of is None else route_of(environ)
-        if route is not NOT_ROUTED:  # a framework hook said which route served the request
-            _http.set_route(span, method, route)
+        annotate(span, environ, method)
         return _Response(body, span)
+
+
+def annotate_from_environ(span, environ, method):
+    """Name ``span`` after the route a framework hook left in ``environ`` (``_http.ROUTE_KEY``, with the
+    resource at ``_http.RESOURCE_KEY`` when the framework names it otherwise), and tag the status it left at
+    ``_http.STATUS_KEY`` (a request that raised) when the response gave none."""
+    route = environ.get(_http.ROUTE_KEY, NOT_ROUTED)
+    if route is not NOT_ROUTED:
+        status = environ.get(_http.STATUS_KEY)
+        if status is not None and "http.status_code" not in span.get_tags():
+            _http.set_server_status(span, status)
+        _http.set_route(span, method, route, environ.get(_http.RESOURCE_KEY))
