@@ -22,6 +22,10 @@ CHILD_BOUND_SECONDS = 60.0
 #: each child's bound on its exit flush: 300 children exiting at once overflow the fake agent's listen
 #: backlog (128), and a refused connection is retried, so the default 5 s is too short on a loaded machine
 SHUTDOWN_SECONDS = "30"
+#: one request's bound: the fake agent, in the test's process, can take seconds to answer them all, and a
+#: payload whose answer comes after the timeout is sent again (at least once, by design): a long timeout
+#: keeps every duplicate here a real one (a child sending what its parent had buffered)
+AGENT_TIMEOUT_SECONDS = "25"
 
 PROGRAM = r"""
 import json, os, sys, time
@@ -107,6 +111,7 @@ def test_fork_burst(kind, tmp_path):
     try:
         env = dict(os.environ, DD_TRACE_AGENT_URL=agent.url, DD_TRACE_WRITER_INTERVAL_SECONDS="0.05")
         env["DDFAST_SHUTDOWN_TIMEOUT_SECONDS"] = SHUTDOWN_SECONDS
+        env["DD_TRACE_AGENT_TIMEOUT_SECONDS"] = AGENT_TIMEOUT_SECONDS
         env.pop("DDFAST_NO_EXTENSIONS", None)
         if kind == "python":
             env["DDFAST_NO_EXTENSIONS"] = "1"
