@@ -70,8 +70,10 @@ def _positive(value, name, kind=float):
     return value
 
 
-def _allocate_lock():
-    return agent.original("_thread", "allocate_lock")()
+#: the interpreter's own lock factory (gevent's original where gevent has patched it: the same function
+#: whether looked up before or after the patching), looked up once: a forked child makes its locks anew
+#: with no lookup through the import machinery, whose every object touched costs the child a page copy
+_allocate_lock = agent.original("_thread", "allocate_lock")
 
 
 class _Signal:
@@ -387,7 +389,7 @@ class AgentWriter:
                 wait = _retry_after(answer_headers.get("retry-after"))
             attempt += 1
             if wait is None:
-                import random  # the first retry imports it: not needed by a process whose agent answers
+                import random  # imported at the first trace (_start); a dict lookup here, on a retry only
 
                 wait = random.uniform(0, min(RETRY_MAX_WAIT, RETRY_FIRST_WAIT * 2 ** (attempt - 1)))
             if len(self._encoder):

@@ -18,7 +18,14 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 CHILDREN = 300
 #: a child still running this long after its fork is taken as hung (a child normally lives a few ms; this
 #: is a liveness bound on a loaded machine, not a measure of speed)
-CHILD_BOUND_SECONDS = 30.0
+CHILD_BOUND_SECONDS = 60.0
+#: each child's bound on its exit flush: 300 children exiting at once overflow the fake agent's listen
+#: backlog (128), and a refused connection is retried, so the default 5 s is too short on a loaded machine
+SHUTDOWN_SECONDS = "30"
+#: one request's bound: the fake agent, in the test's process, can take seconds to answer them all, and a
+#: payload whose answer comes after the timeout is sent again (at least once, by design): a long timeout
+#: keeps every duplicate here a real one (a child sending what its parent had buffered)
+AGENT_TIMEOUT_SECONDS = "25"
 
 PROGRAM = r"""
 import json, os, sys, time
@@ -103,6 +110,8 @@ def test_fork_burst(kind, tmp_path):
     agent = FaultAgent().start()
     try:
         env = dict(os.environ, DD_TRACE_AGENT_URL=agent.url, DD_TRACE_WRITER_INTERVAL_SECONDS="0.05")
+        env["DDFAST_SHUTDOWN_TIMEOUT_SECONDS"] = SHUTDOWN_SECONDS
+        env["DD_TRACE_AGENT_TIMEOUT_SECONDS"] = AGENT_TIMEOUT_SECONDS
         env.pop("DDFAST_NO_EXTENSIONS", None)
         if kind == "python":
             env["DDFAST_NO_EXTENSIONS"] = "1"
@@ -113,7 +122,7 @@ def test_fork_burst(kind, tmp_path):
             env=env,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=600,
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert "Traceback" not in proc.stderr and "not sent to the agent" not in proc.stderr, proc.stderr[-3000:]
