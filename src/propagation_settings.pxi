@@ -202,14 +202,19 @@ cpdef record(str reason, detail=None):
     logging is off, whether it is on is asked at most once a second: a flood of bad headers costs a
     count each, not a logging call each."""
     global _quiet_until
-    cdef PyObject *count = PyDict_GetItem(_errors, reason)
+    cdef PyObject *count
     cdef long long n
-    if count is NULL:
-        PyDict_SetItem(_errors, reason, 1)
-    elif small_int(<object>count, &n):
-        PyDict_SetItem(_errors, reason, PyLong_FromLongLong(n + 1))
-    else:  # a count someone replaced with another number
-        PyDict_SetItem(_errors, reason, <object>count + 1)
+    # threads count at once where there is no GIL: the read and the write are one step under the dict's
+    # own lock, and the borrowed count is not released by another thread in between (under the GIL,
+    # the critical section compiles to nothing)
+    with cython.critical_section(_errors):
+        count = PyDict_GetItem(_errors, reason)
+        if count is NULL:
+            PyDict_SetItem(_errors, reason, 1)
+        elif small_int(<object>count, &n):
+            PyDict_SetItem(_errors, reason, PyLong_FromLongLong(n + 1))
+        else:  # a count someone replaced with another number
+            PyDict_SetItem(_errors, reason, <object>count + 1)
     cdef double now = _monotonic()
     if now < _quiet_until:
         return
