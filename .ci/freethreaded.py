@@ -5,9 +5,10 @@ Some test dependencies have no free-threaded build (neither a wheel for it nor a
 works there): they are not installed, and the tests that need them are left out by name.
 
     python .ci/freethreaded.py requirements   the test extras of pyproject.toml less those dependencies
-                                              (install them with pip's --prefer-binary: a package whose
+    python .ci/freethreaded.py pip-args       pip's options for them: --prefer-binary (a package whose
                                               newest release is compiled without a free-threaded wheel,
-                                              as hypothesis, comes as its newest pure-Python release)
+                                              as hypothesis, comes as its newest pure-Python release),
+                                              and --only-binary for the packages named in ONLY_BINARY
     python .ci/freethreaded.py pytest-args [CHECKOUT]
                                               --deselect/--ignore arguments for the tests that need them
     python .ci/freethreaded.py why            what is left out and why, for the log
@@ -22,10 +23,42 @@ import tomllib
 SKIP_DEPS = {
     "ddtrace": "compiled (C, C++, Rust) with no free-threaded wheel; the behaviour reference of the differential tests",
     "gevent": "compiled with no free-threaded wheel, and greenlet does not support free threading",
+    "ddapm-test-agent": "needs grpcio, which has no free-threaded wheel (its source build needs C++ and takes long)",
 }
 
+# compiled packages taken only as wheels: pip then picks the newest release that has a free-threaded wheel
+# (fastapi's pydantic pins a pydantic-core whose newest release may have none, and needs Rust to build)
+ONLY_BINARY = ("pydantic-core",)
+
 # test file or node id -> the dependency it needs
-LEFT_OUT = {}
+LEFT_OUT = {
+    # import ddtrace at the top: the differential tests against ddtrace, the encoders' comparison with
+    # ddtrace's encoders, ddtrace patched by ddfast
+    "tests/test_encoding.py": "ddtrace",
+    "tests/test_patch_ddtrace.py": "ddtrace",
+    "tests/test_propagation_differential.py": "ddtrace",
+    "tests/test_sampling_differential.py": "ddtrace",
+    # compare with ddtrace's own functions or run ddtrace
+    "tests/test_sampling.py::test_glob": "ddtrace",
+    "tests/test_sampling.py::test_format_rate": "ddtrace",
+    "tests/test_client_ip.py::test_the_address_is_resolved_as_ddtrace_resolves_it": "ddtrace",
+    "tests/test_http_query_string.py::test_the_default_pattern_obfuscates_as_ddtrace_does": "ddtrace",
+    "tests/test_propagation_robustness.py::test_inject_accepts_ddtrace_context_and_span": "ddtrace",
+    "tests/test_settings.py::test_environment_parses_as_ddtrace_does": "ddtrace",
+    "tests/test_request_bench.py::test_reference_rounds_continue_the_trace[ddtrace]": "ddtrace",
+    "tests/test_request_bench.py::test_compare_keeps_ddtrace_logs_off_the_terminal_and_restores_its_handlers": (
+        "ddtrace"
+    ),
+    "tests/test_cli.py::test_bench_measures_every_tracer": "ddtrace",
+    "tests/test_bench_headroom.py::test_measure_and_report": "ddtrace",
+    "tests/test_bench_counts.py::test_every_operation_runs_rounds[inject-ddtrace]": "ddtrace",
+    "tests/test_bench_counts.py::test_every_operation_runs_rounds[extract-ddtrace]": "ddtrace",
+    "tests/test_bench_counts.py::test_every_operation_runs_rounds[span-ddtrace]": "ddtrace",
+    "tests/test_bench_counts.py::test_every_operation_runs_rounds[request-datadog-ddtrace]": "ddtrace",
+    "tests/test_bench_counts.py::test_every_operation_runs_rounds[request-default-ddtrace]": "ddtrace",
+    # a service under ddfast-run, its traces read back from the test agent
+    "tests/test_ddfast_run.py::test_an_unmodified_service_is_traced_under_ddfast_run": "ddapm-test-agent",
+}
 
 
 def requirements():
@@ -33,6 +66,12 @@ def requirements():
     for req in project["project"]["optional-dependencies"]["test"]:
         if re.match(r"[A-Za-z0-9_.-]+", req).group(0).lower() not in SKIP_DEPS:
             yield req
+
+
+def pip_args():
+    """pip's options for installing ``requirements()`` on a free-threaded CPython."""
+    yield "--prefer-binary"
+    yield "--only-binary=" + ",".join(ONLY_BINARY)
 
 
 def pytest_args(root=""):
@@ -49,6 +88,8 @@ if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else ""
     if what == "requirements":
         print("\n".join(requirements()))
+    elif what == "pip-args":
+        print(" ".join(pip_args()))
     elif what == "pytest-args":
         print(" ".join(pytest_args(*sys.argv[2:3])))
     elif what == "why":
@@ -57,4 +98,4 @@ if __name__ == "__main__":
         for target, name in LEFT_OUT.items():
             print("== left out: %s (needs %s)" % (target, name))
     else:
-        sys.exit("usage: freethreaded.py requirements|pytest-args [CHECKOUT]|why")
+        sys.exit("usage: freethreaded.py requirements|pip-args|pytest-args [CHECKOUT]|why")

@@ -194,6 +194,7 @@ GIL_SCRIPT = """
 import sys
 assert not sys._is_gil_enabled(), "a GIL before ddfast is imported"
 import ddfast
+from ddfast.propagation import HTTPPropagator
 from ddfast.tracer import Tracer
 from ddfast.writer import InMemoryWriter
 print("import", sys._is_gil_enabled(), ddfast.implementation())
@@ -204,7 +205,9 @@ for _ in range(200):
         with tracer.trace("db.query"):
             pass
         out = {}
-        tracer.inject(root.context, out)
+        HTTPPropagator.inject(root.context, out)
+        assert "traceparent" in out
+        HTTPPropagator.extract(headers)
 print("traced", sys._is_gil_enabled(), len(tracer.writer.pop_traces()))
 """
 
