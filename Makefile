@@ -176,9 +176,10 @@ fuzz-deps:
 		print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['fuzz']))")
 
 ## matrix: the compiled core built, installed and tested on each CPython and compiler users run (host,
-## Debian 13 with CPython 3.13 + GCC 14, Debian sid with CPython 3.14, clang, and a sanitizer build);
-## needs root for the Debian chroots, made on the first run under .matrix/ and reused. MATRIX_LEGS picks legs
-MATRIX_LEGS ?= host trixie sid clang asan
+## Debian 13 with CPython 3.13 + GCC 14, Debian sid with CPython 3.14, clang, a sanitizer build, and a
+## free-threaded CPython 3.13t built in the Debian 13 chroot); needs root for the Debian chroots, made on the
+## first run under .matrix/ and reused. MATRIX_LEGS picks legs
+MATRIX_LEGS ?= host trixie sid clang asan ft
 matrix:
 	bash .ci/matrix $(MATRIX_LEGS)
 

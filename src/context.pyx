@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: language_level=3, boundscheck=False, wraparound=False, freethreading_compatible=True
 """The propagated state of a trace, compiled. Twin of ``ddfast/_pure/context.py``.
 
 A ``Context`` is what extraction returns and injection reads: trace id (up to 128 bits), parent span

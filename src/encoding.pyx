@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: language_level=3, boundscheck=False, wraparound=False, freethreading_compatible=True
 """Msgpack encoders for the agent's trace API, compiled. Twin of ``ddfast/_pure/encoding.py``.
 
 ``MsgpackEncoderV04`` (``/v0.4/traces``: an array of traces, each an array of span maps) and

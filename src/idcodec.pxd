@@ -433,17 +433,32 @@ cdef inline str ascii_str(const char *buf, Py_ssize_t n):
 cdef extern from *:
     """
     static PyObject *ddf_last_tid = NULL;
+    #ifdef Py_GIL_DISABLED
+    /* free-threaded CPython: the remembered string is read and replaced under a lock of its own (held
+       for a compare and a copy of 16 bytes), never while another thread takes its reference */
+    static PyMutex ddf_last_tid_lock = {0};
+    #define DDF_TID_LOCK() PyMutex_Lock(&ddf_last_tid_lock)
+    #define DDF_TID_UNLOCK() PyMutex_Unlock(&ddf_last_tid_lock)
+    #else
+    #define DDF_TID_LOCK() ((void)0)
+    #define DDF_TID_UNLOCK() ((void)0)
+    #endif
     /* a new reference to a str of the 16 ASCII characters at text: the last one made when equal */
     static PyObject *ddf_shared_tid(const char *text) {
-        PyObject *s = ddf_last_tid;
+        PyObject *s;
+        DDF_TID_LOCK();
+        s = ddf_last_tid;
         if (s == NULL || memcmp(PyUnicode_DATA(s), text, 16) != 0) {
             s = PyUnicode_New(16, 127);
-            if (s == NULL)
+            if (s == NULL) {
+                DDF_TID_UNLOCK();
                 return NULL;
+            }
             memcpy(PyUnicode_DATA(s), text, 16);
             Py_XSETREF(ddf_last_tid, s);  /* a str's dealloc runs no Python code: no other thread in between */
         }
         Py_INCREF(s);
+        DDF_TID_UNLOCK();
         return s;
     }
     """

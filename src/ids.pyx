@@ -1,10 +1,11 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, freethreading_compatible=True
 """Trace and span ids, compiled. Twin of ``ddfast/_pure/ids.py``: same functions, same results.
 
 Ids come from splitmix64 (Steele, Lea & Flood 2014): one 64-bit add and a few multiply/xor-shifts per
 id, statistically strong (passes BigCrush), no syscall per call. The state is seeded from the OS at
 import and again in every forked child, so parent and child never share a sequence. Under the GIL the
-update below is one uninterrupted C step, which makes ``rand64bits`` thread-safe.
+update below is one uninterrupted C step, which makes ``rand64bits`` thread-safe; on a free-threaded
+CPython the step is one atomic add, so threads never draw the same state (and ids never repeat).
 """
 
 import os
@@ -17,7 +18,22 @@ from idcodec cimport (
 )
 
 cdef uint64_t GOLDEN = 0x9E3779B97F4A7C15ULL
-cdef uint64_t _state = 0
+
+# The generator's state: a plain add under the GIL (the GIL makes it one step), an atomic one where
+# there is no GIL (free-threaded CPython), so that two threads never draw the same state.
+cdef extern from *:
+    """
+    static uint64_t ddf_id_state = 0;
+    #ifdef Py_GIL_DISABLED
+    #define ddf_id_step(golden) (__atomic_add_fetch(&ddf_id_state, (golden), __ATOMIC_RELAXED))
+    #define ddf_id_set(value) (__atomic_store_n(&ddf_id_state, (value), __ATOMIC_RELAXED))
+    #else
+    #define ddf_id_step(golden) (ddf_id_state += (golden))
+    #define ddf_id_set(value) (ddf_id_state = (value))
+    #endif
+    """
+    uint64_t _step "ddf_id_step"(uint64_t golden) noexcept nogil
+    void _set_state "ddf_id_set"(uint64_t value) noexcept nogil
 
 
 cdef inline uint64_t _mix(uint64_t z) noexcept:
@@ -28,22 +44,19 @@ cdef inline uint64_t _mix(uint64_t z) noexcept:
 
 cdef uint64_t next_u64() noexcept:
     """Next non-zero 64-bit id (for cimport by other compiled modules)."""
-    global _state
     cdef uint64_t z = 0
     while z == 0:
-        _state += GOLDEN
-        z = _mix(_state)
+        z = _mix(_step(GOLDEN))
     return z
 
 
 def seed(value=None):
     """Reseed the generator: from the OS by default, or from ``value`` (reproducible tests)."""
-    global _state
     if value is None:
         value = int.from_bytes(os.urandom(8), "little")
     elif not isinstance(value, int):
         raise TypeError("seed() value must be an int or None, not %s" % type(value).__name__)
-    _state = <uint64_t>(value & 0xFFFFFFFFFFFFFFFF)
+    _set_state(<uint64_t>(value & 0xFFFFFFFFFFFFFFFF))
 
 
 cdef object new_trace_id(bint full):

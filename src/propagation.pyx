@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, freethreading_compatible=True
 """HTTP header propagation, compiled. Twin of ``ddfast/_pure/propagation.py``: same functions, same results.
 
 The algorithm is the pure twin's, step for step (read that one first); here the headers of interest are

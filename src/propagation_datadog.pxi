@@ -197,6 +197,32 @@ cdef Py_ssize_t _memo_n = 0
 cdef Py_ssize_t _memo_max_size = -1
 cdef str _memo_text = None
 
+# Where there is no GIL (free-threaded CPython), the memo is read and replaced under a lock of its own,
+# held for pointer compares and reference counts (no Python code runs under it); under the GIL, nothing.
+cdef extern from *:
+    """
+    #ifdef Py_GIL_DISABLED
+    static PyMutex ddf_memo_mutex = {0};
+    #define DDF_MEMO_LOCK() PyMutex_Lock(&ddf_memo_mutex)
+    #define DDF_MEMO_UNLOCK() PyMutex_Unlock(&ddf_memo_mutex)
+    #else
+    #define DDF_MEMO_LOCK() ((void)0)
+    #define DDF_MEMO_UNLOCK() ((void)0)
+    #endif
+    """
+    void _memo_lock "DDF_MEMO_LOCK"() noexcept nogil
+    void _memo_unlock "DDF_MEMO_UNLOCK"() noexcept nogil
+
+
+cdef inline str _memo_get(_MetaScan *m, Py_ssize_t max_size):
+    """The remembered text when the scanned tags are those it was made of, else None."""
+    cdef str text = None
+    _memo_lock()
+    if _memo_hit(m, max_size):
+        text = _memo_text
+    _memo_unlock()
+    return text
+
 
 cdef inline bint _memo_hit(_MetaScan *m, Py_ssize_t max_size) noexcept:
     cdef Py_ssize_t i
@@ -216,6 +242,7 @@ cdef void _memo_store(_MetaScan *m, Py_ssize_t max_size, str text) noexcept:
     for i in range(2 * m.n_tags):
         if type(<object>m.tags[i]) is not str:
             return
+    _memo_lock()
     for i in range(2 * _memo_n):
         Py_XDECREF(_memo_tags[i])
     for i in range(2 * m.n_tags):
@@ -224,6 +251,7 @@ cdef void _memo_store(_MetaScan *m, Py_ssize_t max_size, str text) noexcept:
     _memo_n = m.n_tags
     _memo_max_size = max_size
     _memo_text = text
+    _memo_unlock()
 
 
 cdef void _scan_meta(dict meta, _MetaScan *m) noexcept:

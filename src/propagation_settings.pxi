@@ -190,6 +190,21 @@ cdef dict _last_logged = {}
 cdef double _quiet_until = 0.0
 
 
+cdef extern from *:
+    """
+    #ifdef Py_GIL_DISABLED
+    static PyMutex ddf_errors_mutex = {0};
+    #define DDF_ERRORS_LOCK() PyMutex_Lock(&ddf_errors_mutex)
+    #define DDF_ERRORS_UNLOCK() PyMutex_Unlock(&ddf_errors_mutex)
+    #else
+    #define DDF_ERRORS_LOCK() ((void)0)
+    #define DDF_ERRORS_UNLOCK() ((void)0)
+    #endif
+    """
+    void _errors_lock "DDF_ERRORS_LOCK"() noexcept nogil
+    void _errors_unlock "DDF_ERRORS_UNLOCK"() noexcept nogil
+
+
 cdef inline double _monotonic() noexcept:
     """``time.monotonic()``, without a Python call."""
     cdef timespec ts
@@ -202,14 +217,22 @@ cpdef record(str reason, detail=None):
     logging is off, whether it is on is asked at most once a second: a flood of bad headers costs a
     count each, not a logging call each."""
     global _quiet_until
-    cdef PyObject *count = PyDict_GetItem(_errors, reason)
+    cdef PyObject *count
     cdef long long n
-    if count is NULL:
-        PyDict_SetItem(_errors, reason, 1)
-    elif small_int(<object>count, &n):
-        PyDict_SetItem(_errors, reason, PyLong_FromLongLong(n + 1))
-    else:  # a count someone replaced with another number
-        PyDict_SetItem(_errors, reason, <object>count + 1)
+    # threads count at once where there is no GIL: the read and the write are one step under a lock of
+    # the counts' own (not the dict's: CPython 3.13 lets the dict's own operations suspend a critical
+    # section on it), and the borrowed count is not released by another thread in between
+    _errors_lock()
+    try:
+        count = PyDict_GetItem(_errors, reason)
+        if count is NULL:
+            PyDict_SetItem(_errors, reason, 1)
+        elif small_int(<object>count, &n):
+            PyDict_SetItem(_errors, reason, PyLong_FromLongLong(n + 1))
+        else:  # a count someone replaced with another number
+            PyDict_SetItem(_errors, reason, <object>count + 1)
+    finally:
+        _errors_unlock()
     cdef double now = _monotonic()
     if now < _quiet_until:
         return

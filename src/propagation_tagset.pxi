@@ -263,8 +263,9 @@ cdef str _encode_scanned_tags(_MetaScan *m, dict meta, Py_ssize_t max_size, int 
         return _encode_tagset(meta, max_size, True, error)
     if m.n_tags == 0:
         return None
-    if _memo_hit(m, max_size):
-        return _memo_text
+    text = _memo_get(m, max_size)
+    if text is not None:
+        return text
     sb_init(&b)
     try:
         for i in range(m.n_tags):

@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: language_level=3, boundscheck=False, wraparound=False, freethreading_compatible=True
 """The sampling hot path, compiled. Twin of ``ddfast/_pure/sampling.py``.
 
 One keep/drop decision per trace, made on the local root span and carried downstream as the sampling
@@ -14,6 +14,7 @@ from libc.math cimport floor
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy
 
+from ftlock cimport cs_begin, cs_end, cs_t
 from idcodec cimport ascii_str, low64, write_hex16
 
 from ddfast._ext.context cimport Context
@@ -229,6 +230,10 @@ cdef class RateLimiter:
         cdef int64_t now = self._now()
         cdef bint allowed
         cdef double elapsed
+        cdef cs_t cs
+        # one limiter is shared by the threads deciding traces: where there is no GIL, its update is one
+        # step under the limiter's own lock (under the GIL, the section compiles to nothing)
+        cs_begin(&cs, self)
         if self._limit == 0:
             allowed = False
         elif self._limit < 0:
@@ -252,9 +257,10 @@ cdef class RateLimiter:
         if allowed:
             self.tokens_allowed += 1
         self.tokens_total += 1
+        cs_end(&cs)
         return allowed
 
-    cdef inline double _window_rate(self):
+    cdef inline double _window_rate(self) noexcept:
         return 1.0 if not self.tokens_total else <double>self.tokens_allowed / self.tokens_total
 
     @property
@@ -471,11 +477,24 @@ cdef class DatadogSampler:
             if isinstance(rate, bool) or not isinstance(rate, (int, float)):
                 raise TypeError("agent rate for %r must be a number, not %s" % (key, type(rate).__name__))
             rates[key] = _AgentRate(rate)
-        self._agent_rates = rates
+        cdef cs_t cs
+        cs_begin(&cs, self)  # no decision reads the old table while it is released
+        old, self._agent_rates = self._agent_rates, rates
+        cs_end(&cs)
+        del old  # released after the section: a dict's release may run Python code (its values')
 
     @property
     def _agent_based_samplers(self):
-        return dict(self._agent_rates)
+        return dict(self._rates())
+
+    cdef inline dict _rates(self):
+        """The agent's rates, a reference of the caller's own (the writer's thread replaces them)."""
+        cdef dict rates
+        cdef cs_t cs
+        cs_begin(&cs, self)
+        rates = self._agent_rates
+        cs_end(&cs)
+        return rates
 
     def set_sampling_rules(self, text):
         """Replace the rules with those of a ``DD_TRACE_SAMPLING_RULES`` JSON text."""
@@ -499,6 +518,7 @@ cdef class DatadogSampler:
         cdef int mechanism
         cdef Context state = span._trace_ctx
         cdef uint64_t low = low64(span.trace_id)
+        cdef dict agent_rates
         for r in self.rules:
             if r.matches(span):
                 rule = r
@@ -511,8 +531,9 @@ cdef class DatadogSampler:
             mechanism = APPSEC
         else:
             mechanism = DEFAULT
-            if self._agent_rates:
-                found = self._agent_rates.get(_agent_key(span.service, span._meta.get("env")))
+            agent_rates = self._rates()
+            if agent_rates:
+                found = agent_rates.get(_agent_key(span.service, span._meta.get("env")))
                 if found is not None:
                     agent = <_AgentRate>found
                     sampled = below(knuth_hash(low), agent.threshold)
@@ -542,7 +563,7 @@ cdef class DatadogSampler:
         return sampled
 
     def __repr__(self):
-        rates = {key: (<_AgentRate>r).sample_rate for key, r in self._agent_rates.items()}
+        rates = {key: (<_AgentRate>r).sample_rate for key, r in self._rates().items()}
         return "DatadogSampler(agent_rates=%r, limiter=%r, rules=%r, rate_limit_always_on=%r)" % (
             rates, self.limiter, self.rules, self._rate_limit_always_on)
 

@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: language_level=3, boundscheck=False, wraparound=False, freethreading_compatible=True
 """Spans and the tracer's per-span and per-trace work, compiled. Twin of ``ddfast/_pure/span.py``.
 
 A ``Span`` is one timed operation: name, service, resource, type, ids, start and duration, string
@@ -26,6 +26,7 @@ from libc.stdint cimport int64_t, uint64_t
 
 from ddfast._ext.context cimport Context, span_context
 from ddfast._ext.ids cimport new_trace_id, next_u64
+from ftlock cimport cs_begin, cs_end, cs_t
 from idcodec cimport PyUnicode_DATA, PyUnicode_KIND, int_to_u128, is_propagated_key, read_char, tid_text
 from ddfast.span_link import SpanLink
 

@@ -53,24 +53,36 @@ cdef inline object _checked_text(object value, str what):
 
 cdef int trace_started(Context state, Span span) except -1:
     """``span`` of the local trace ``state`` started: collected, and counted until it finishes."""
-    if state._spans is None:  # the first span, or one started after its trace was handed on: a new chunk
-        state._spans = [span]
-    else:
-        state._spans.append(span)
-    state._open += 1
+    # a trace's spans may start and finish in several threads: where there is no GIL, the trace's own
+    # lock makes each update one step (under the GIL, the section compiles to nothing)
+    cdef cs_t cs
+    cs_begin(&cs, state)
+    try:
+        if state._spans is None:  # the first span, or one started after its trace was handed on: a new chunk
+            state._spans = [span]
+        else:
+            state._spans.append(span)
+        state._open += 1
+    finally:
+        cs_end(&cs)
     return 0
 
 
 cdef int trace_finished(Context state) except -1:
     """A span of the local trace ``state`` finished: the last open one hands the spans to the sink."""
+    cdef cs_t cs
+    cs_begin(&cs, state)
     state._open -= 1
-    if state._open == 0:
-        spans = state._spans
-        state._spans = None  # no list (nor reference cycle) kept per finished trace
-        if type(state._sink) is TracerState:
-            finish_trace(<TracerState>state._sink, spans)
-        else:
-            state._sink(spans)
+    if state._open != 0:
+        cs_end(&cs)
+        return 0
+    spans = state._spans
+    state._spans = None  # no list (nor reference cycle) kept per finished trace
+    cs_end(&cs)
+    if type(state._sink) is TracerState:
+        finish_trace(<TracerState>state._sink, spans)
+    else:
+        state._sink(spans)
     return 0
 
 

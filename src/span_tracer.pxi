@@ -197,6 +197,14 @@ cdef bint _is_int_text(str value):
     return digits.isascii() and digits.isdigit()
 
 
+cdef inline void _count_dropped(TracerState st) noexcept:
+    """One more trace dropped: a tracer-wide count, which threads finishing traces at once update."""
+    cdef cs_t cs
+    cs_begin(&cs, st)
+    st.dropped += 1
+    cs_end(&cs)
+
+
 cdef int finish_trace(TracerState st, list spans) except -1:
     """A local trace finished: decide it if undecided, tag it as ddtrace does, write it."""
     if not st.enabled:
@@ -212,7 +220,7 @@ cdef int finish_trace(TracerState st, list spans) except -1:
         else:
             _, discard = st.sampler.sample_or_discard(root)
         if discard:
-            st.dropped += 1
+            _count_dropped(st)
             return 0
     priority = state._priority
     if st.span_rules and priority is not None and priority <= 0:
@@ -244,7 +252,7 @@ cdef int finish_trace(TracerState st, list spans) except -1:
         if service and span.service != service:
             span._meta["_dd.base_service"] = service
     if st.shut_down:
-        st.dropped += 1
+        _count_dropped(st)
         return 0
     st.writer.write(spans)
     return 0

@@ -275,7 +275,8 @@ def test_supported_versions_are_stated_alike_everywhere():
     )
     assert minors[0] == int(lowest[len(">=3.") :]) and minors == list(range(minors[0], minors[-1] + 1))
     wheels = project["tool"]["cibuildwheel"]["build"].split()
-    assert wheels == ["cp3%d-*" % minor for minor in minors]
+    # and the free-threaded builds of each minor that has one (3.13t on)
+    assert wheels == ["cp3%d-*" % minor for minor in minors] + ["cp3%dt-*" % minor for minor in minors if minor >= 13]
     readme = (CHECKOUT / "README.md").read_text()
     section = readme.split("## Supported Pythons", 1)[1].split("\n## ", 1)[0]
     assert "CPython %s" % ", ".join("3.%d" % m for m in minors[:-1]) + " and 3.%d" % minors[-1] in section

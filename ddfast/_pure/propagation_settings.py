@@ -4,6 +4,8 @@ Part of the pure twin ``ddfast._pure.propagation``; twin of ``src/propagation_se
 """
 
 import logging
+import sysconfig
+import threading
 import time
 
 log = logging.getLogger("ddfast.propagation")
@@ -146,6 +148,9 @@ _LOG_INTERVAL = 60.0
 _QUIET_RECHECK = 1.0
 _last_logged = {}
 _quiet_until = 0.0
+# a free-threaded CPython counts from several threads at once: the read and the write under a lock there
+# (only on the error path); under the GIL, none
+_count_lock = threading.Lock() if sysconfig.get_config_var("Py_GIL_DISABLED") else None
 
 
 def record(reason, detail=None):
@@ -153,7 +158,11 @@ def record(reason, detail=None):
     logging is off, whether it is on is asked at most once a second: a flood of bad headers costs a
     count each, not a logging call each."""
     global _quiet_until
-    ERRORS[reason] = ERRORS.get(reason, 0) + 1
+    if _count_lock is None:
+        ERRORS[reason] = ERRORS.get(reason, 0) + 1
+    else:
+        with _count_lock:
+            ERRORS[reason] = ERRORS.get(reason, 0) + 1
     now = time.monotonic()
     if now < _quiet_until:
         return

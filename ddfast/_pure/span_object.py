@@ -5,6 +5,8 @@ Part of the pure twin ``ddfast._pure.span``; twin of ``src/span_object.pxi``.
 
 import math
 import sys
+import sysconfig
+import threading
 import time
 import traceback
 
@@ -72,6 +74,42 @@ def trace_finished(state):
         spans = state._spans
         state._spans = None  # no list (nor reference cycle) kept per finished trace
         state._sink(spans)
+
+
+def count_dropped(st):
+    """One more trace dropped by the tracer state ``st``."""
+    st.dropped += 1
+
+
+if sysconfig.get_config_var("Py_GIL_DISABLED"):
+    # A free-threaded CPython runs these at once in several threads (a trace's spans may start and finish
+    # in any of them): there, the same steps under one lock, as the compiled twin takes the trace's. Under
+    # the GIL the functions above, which the GIL already keeps whole.
+    _bookkeeping = threading.Lock()
+
+    def trace_started(state, span):  # noqa: F811
+        """``span`` of the local trace ``state`` started: collected, and counted until it finishes."""
+        with _bookkeeping:
+            if state._spans is None:
+                state._spans = [span]
+            else:
+                state._spans.append(span)
+            state._open += 1
+
+    def trace_finished(state):  # noqa: F811
+        """A span of the local trace ``state`` finished: the last open one hands the spans to the sink."""
+        with _bookkeeping:
+            state._open -= 1
+            if state._open != 0:
+                return
+            spans = state._spans
+            state._spans = None
+        state._sink(spans)
+
+    def count_dropped(st):  # noqa: F811
+        """One more trace dropped by the tracer state ``st``."""
+        with _bookkeeping:
+            st.dropped += 1
 
 
 # bits of Span._derived: which of DERIVED_KEYS (in that order) the span carries without storing them;

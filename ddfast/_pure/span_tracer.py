@@ -12,6 +12,7 @@ from ddfast._pure.span_object import DERIVED_PROCESS_ID
 from ddfast._pure.span_object import DERIVED_RUNTIME_ID
 from ddfast._pure.span_object import LAST_PARENT_KEY
 from ddfast._pure.span_object import Span
+from ddfast._pure.span_object import count_dropped
 from ddfast._pure.span_object import start_span
 
 # -- the tracer's per-span and per-trace work ---------------------------------------------------------
@@ -210,7 +211,7 @@ def finish_trace(st, spans):
     if state._priority is None and not (root._links and adopt_link_decision(root, state)):
         _, discard = st.sampler.sample_or_discard(root)
         if discard:
-            st.dropped += 1
+            count_dropped(st)
             return
     priority = state._priority
     if st.span_rules and priority is not None and priority <= 0:
@@ -239,7 +240,7 @@ def finish_trace(st, spans):
         if service and span.service != service:
             span._meta["_dd.base_service"] = service
     if st.shut_down:
-        st.dropped += 1
+        count_dropped(st)
         return
     st.writer.write(spans)
 
