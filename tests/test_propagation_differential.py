@@ -133,11 +133,17 @@ def test_inject_matches_ddtrace(prop, data):
     with ddtrace_settings(s):
         DDPropagator.inject(theirs, their_headers)
     limits_after_p(our_headers, their_headers)
-    assert our_headers == their_headers
+    assert our_headers == {k: v for k, v in their_headers.items() if not _raw_control_baggage(k, v)}
     # what injection records in meta (_dd.p.tid, _dd.propagation_error, _dd.origin) matches too; the stored
     # upstream tracestate is left out: ddtrace's Context rewrites its ot= member on construction (an internal form)
     their_meta = {k: v for k, v in theirs._meta.items() if k != "tracestate"}
     assert {k: v for k, v in ours.meta.items() if k != "tracestate"} == their_meta
+
+
+def _raw_control_baggage(name, value):
+    """An ``ot-baggage-*`` header holding a control character: ddtrace writes it raw, ddfast leaves the pair
+    out (README: a CR or LF would split the header)."""
+    return name.startswith("ot-baggage-") and any(c < " " or c == "\x7f" for c in name + value)
 
 
 @pytest.mark.parametrize("upstream", [" , ", ",", " ", "ot=th:8", "ot=th:8, ", " ,ot=th:8", "a=b"])
