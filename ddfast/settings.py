@@ -247,7 +247,8 @@ def _env_statuses(env, name, default):
     try:
         return _status_codes(text)
     except ValueError as e:
-        log.warning("ddfast: %s=%r is invalid (%s); using %s", name, text, e, default or "its default")
+        instead = default or "the server's statuses (DD_TRACE_HTTP_SERVER_ERROR_STATUSES), as ddtrace does"
+        log.warning("ddfast: %s=%r is invalid (%s); using %s", name, text, e, instead)
         return None if default is None else _status_codes(default)
 
 

@@ -74,12 +74,12 @@ def test_statuses_parse_as_ddtrace_writes_them(text, codes):
 
 
 @pytest.mark.parametrize("text", ["abc", "500-", "600", "599-500", "50x"])
-def test_a_bad_value_warns_naming_the_setting_and_the_default_is_used(text, caplog):
+def test_a_bad_client_value_warns_naming_it_and_the_server_statuses_apply(text, caplog):
     with caplog.at_level("WARNING", logger="ddfast"):
         cfg = Config(environ={"DD_TRACE_HTTP_CLIENT_ERROR_STATUSES": text})
-    assert cfg.http_client_error_statuses == set(range(400, 500))
+    assert cfg.http_client_error_statuses is None  # as if unset: the server statuses apply
     (warning,) = caplog.records
     assert "DD_TRACE_HTTP_CLIENT_ERROR_STATUSES=%r" % text in warning.getMessage()
-    assert "using 400-499" in warning.getMessage()
+    assert "using the server's statuses" in warning.getMessage()
     with pytest.raises(ValueError, match="DD_TRACE_HTTP_CLIENT_ERROR_STATUSES"):
         parse_statuses(text, "400-499", "DD_TRACE_HTTP_CLIENT_ERROR_STATUSES")

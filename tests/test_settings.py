@@ -124,7 +124,7 @@ BAD_VALUES = [
     ("DD_TRACE_BAGGAGE_MAX_ITEMS", "many", "baggage_max_items", 64),
     ("DD_TRACE_BAGGAGE_MAX_BYTES", "-1", "baggage_max_bytes", 0),
     ("DD_TRACE_HTTP_SERVER_ERROR_STATUSES", "5xx", "http_server_error_statuses", frozenset(range(500, 600))),
-    ("DD_TRACE_HTTP_CLIENT_ERROR_STATUSES", "499-400", "http_client_error_statuses", frozenset(range(400, 500))),
+    ("DD_TRACE_HTTP_CLIENT_ERROR_STATUSES", "499-400", "http_client_error_statuses", None),
     ("DD_TRACE_OBFUSCATION_QUERY_STRING_REGEXP", "(unclosed", "obfuscation_query_string_regexp", None),
     ("DD_LOGS_INJECTION", "sometimes", "logs_injection", False),
     ("DD_TRACE_RATE_LIMIT", "fast", "trace_rate_limit", 100),
@@ -270,7 +270,7 @@ def test_every_setting_is_checked_when_assigned():
         ("tags", "team:core,tier", {"team": "core", "tier": ""}),
         ("trace_header_tags", "X-Id:req.id", {"x-id": "req.id"}),
         ("http_server_error_statuses", "500-502,504", frozenset({500, 501, 502, 504})),
-        ("http_client_error_statuses", "", frozenset(range(400, 500))),
+        ("http_client_error_statuses", "", None),  # unset: the server statuses apply, as in ddtrace
         ("client_ip_header", " X-Real-IP ", "x-real-ip"),
     ],
 )
