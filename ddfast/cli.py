@@ -321,7 +321,9 @@ def _why_no_headers(args):
 
 def main(argv=None, stdin=None):
     try:
-        return _main(argv, stdin)
+        code = _main(argv, stdin)
+        sys.stdout.flush()  # here, not at exit: a reader that left is met inside this try
+        return code
     except BrokenPipeError:  # the reader left (``ddfast | head``): stop quietly
         try:
             # the interpreter flushes stdout at exit: send what is left nowhere instead of failing again

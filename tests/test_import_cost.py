@@ -74,12 +74,23 @@ def test_import_ddfast_imports_only_the_core(kind, require_compiled):
         pytest.skip("the compiled core is not built")
     assert implementation == kind
     allowed = PURE_ONLY if kind == "python" else ()
-    unwanted = [
-        name
-        for name in imported
-        if any(name == bad or name.startswith(bad + ".") for bad in NOT_AT_IMPORT if bad not in allowed)
-    ]
-    assert unwanted == []
+
+    def unwanted(name):
+        return any(name == bad or name.startswith(bad + ".") for bad in NOT_AT_IMPORT if bad not in allowed)
+
+    # what the standard library modules ddfast rightly imports pull in themselves differs between
+    # CPython versions (3.13's import contextlib where 3.11's do not): that is not ddfast's doing
+    wanted = [name for name in imported if "." not in name and not name.startswith("ddfast") and not unwanted(name)]
+    by_the_stdlib = set(
+        _run(
+            kind,
+            "import importlib, json, sys\nbefore = set(sys.modules)\nfor name in %r:\n"
+            "    try:\n        importlib.import_module(name)\n"
+            "    except ImportError:\n        pass  # a compiled module's own registration (_cython_3_1)\n"
+            "print(json.dumps(sorted(set(sys.modules) - before)))" % wanted,
+        )
+    )
+    assert [name for name in imported if unwanted(name) and name not in by_the_stdlib] == []
 
 
 @pytest.mark.parametrize("kind", ["cython", "python"])
