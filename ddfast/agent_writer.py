@@ -165,7 +165,8 @@ class AgentWriter:
         self._exit = False
         self._hurry = None  # a flush's or a stop's deadline, which shortens every retry
         self._late_reason = "send_failed"  # why traces still unsent at that deadline are dropped
-        self._in_flight = 0
+        self._in_flight = 0  # payloads being sent, and their traces
+        self._in_flight_traces = 0
         self._send_drops = collections.Counter()
         self._logged = collections.Counter()
         self._last_drop_log = None
@@ -316,12 +317,13 @@ class AgentWriter:
         same time (a flush while the sender retries): each payload is taken by one of them."""
         pending = self._pending
         while True:
-            try:
-                payload, count, endpoint = pending.popleft()
-            except IndexError:
-                break
-            with self._send_lock:
+            with self._send_lock:  # taken and counted at once, so that len() never misses a payload
+                try:
+                    payload, count, endpoint = pending.popleft()
+                except IndexError:
+                    break
                 self._in_flight += 1
+                self._in_flight_traces += count
             try:
                 self._send(payload, count, endpoint, deadline)
             except Exception:
@@ -330,6 +332,7 @@ class AgentWriter:
             finally:
                 with self._send_lock:
                     self._in_flight -= 1
+                    self._in_flight_traces -= count
                     self._sent_bytes += len(payload)
         self._maybe_log_drops()
 
@@ -479,8 +482,9 @@ class AgentWriter:
         self._maybe_log_drops(force=True)
 
     def __len__(self):
-        """Traces buffered and not yet sent."""
-        return len(self._encoder) + sum(count for _, count, _ in list(self._pending))
+        """Traces buffered and not yet sent (being sent included)."""
+        with self._lock, self._send_lock:  # the application's lock, then the senders': never the other way
+            return len(self._encoder) + sum(count for _, count, _ in self._pending) + self._in_flight_traces
 
     def __repr__(self):
         return "AgentWriter(%r, api_version=%r)" % (self.agent_url.url, self.api_version)
