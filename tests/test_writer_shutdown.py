@@ -95,7 +95,9 @@ def test_an_ignored_signal_stays_ignored(agent, kind):
 
 
 def test_sigint_with_pythons_own_handler_is_left_to_keyboardinterrupt_and_atexit(agent, kind):
-    code, info, out, err = _run(agent, kind, sig=signal.SIGINT)
+    # Python installs its handler only where SIGINT is not ignored (a background job's is): install it here
+    own = "signal.signal(signal.SIGINT, signal.default_int_handler)"
+    code, info, out, err = _run(agent, kind, before=own, sig=signal.SIGINT)
     assert "KeyboardInterrupt" in err and code == -signal.SIGINT  # Python re-raises it at exit
     assert len(agent.received) == 20
 
