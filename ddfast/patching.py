@@ -32,6 +32,16 @@ PATCHABLE = {
 }
 
 
+#: integration name -> the module it patches, where they differ (ddtrace's names: ``kafka`` patches
+#: ``confluent_kafka``)
+MODULES = {}
+
+
+def module_of(name):
+    """The module whose import the integration ``name`` patches."""
+    return MODULES.get(name, name)
+
+
 #: the libraries ddtrace-run leaves alone unless enabled (ddtrace's defaults)
 OFF_BY_DEFAULT = frozenset(["urllib3", "tornado"])
 
@@ -63,7 +73,7 @@ def patch(tracer=None, **libraries):
         if not wanted:
             continue
         try:
-            importlib.import_module(name)
+            importlib.import_module(module_of(name))
         except ImportError:
             log.warning("ddfast.patch(): %s is not installed; not patched", name)
             continue
@@ -78,7 +88,7 @@ class _PatchOnImport:
     before gevent's monkey-patching, no framework set up before its settings are)."""
 
     def __init__(self, pending, tracer):
-        self.pending = pending  # library name -> contrib module name
+        self.pending = pending  # module name -> (integration name, contrib module name)
         self.tracer = tracer
 
     def find_spec(self, fullname, path=None, target=None):
@@ -89,12 +99,12 @@ class _PatchOnImport:
             spec.loader = _PatchingLoader(spec.loader, functools.partial(self._patch, fullname))
         return spec
 
-    def _patch(self, name):
-        contrib = self.pending.pop(name, None)
+    def _patch(self, module):
+        entry = self.pending.pop(module, None)
         if not self.pending and self in sys.meta_path:
             sys.meta_path.remove(self)
-        if contrib is not None:
-            _patch_quietly(name, contrib, self.tracer)
+        if entry is not None:
+            _patch_quietly(entry[0], entry[1], self.tracer)
 
 
 class _PatchingLoader:
@@ -142,9 +152,10 @@ def patch_on_import(tracer=None, **libraries):
     for name, wanted in libraries.items():
         if not wanted:
             continue
-        if name in sys.modules:
+        module = module_of(name)
+        if module in sys.modules:
             _patch_quietly(name, PATCHABLE[name], tracer)
         else:
-            pending[name] = PATCHABLE[name]
+            pending[module] = (name, PATCHABLE[name])
     if pending:
         sys.meta_path.insert(0, _PatchOnImport(pending, tracer))

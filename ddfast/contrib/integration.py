@@ -1,0 +1,156 @@
+"""The one API every integration is written on: HTTP servers and clients, RPC, task queues, message
+brokers.
+
+An integration makes one ``Integration`` when it is set up (a middleware made, a library patched): it
+reads the integration's settings once (``DD_<NAME>_SERVICE``, ``DD_<NAME>_DISTRIBUTED_TRACING``, the
+naming schema) and binds what its calls need. Per request or message it then calls:
+
+- the receiving side (a server, a consumer, a task's worker): ``extract(carrier)`` the caller's
+  context and ``start_span(..., child_of=context)`` under it (or ``start_consumer``, which does both);
+- the sending side (a client, a producer): ``start_span`` under the active span, then
+  ``inject(span, carrier)`` (a mapping of text headers) or ``inject_pairs(span, pairs)`` (a list of
+  ``(name, value)`` pairs, values as bytes where the carrier wants bytes: Kafka headers, gRPC metadata);
+- ``finish(span, exc)`` when the exchange ends, recording an exception that ended it.
+
+A carrier is what the protocol carries the headers in: a dict or mapping, a list or tuple of
+``(name, value)`` pairs with str or bytes names and values. Reading one never raises: a carrier of
+another type or with values that do not parse gives no parent (counted in
+``ddfast.propagation.ERRORS``), and injection into a carrier that refuses it is counted and skipped,
+so that tracing never breaks the request or the message.
+
+Patch a library with ``ddfast.contrib._patch.wrap`` (reversible; once only) from the module's
+``patch(tracer=None, ...)``, and list it in ``ddfast.patching.PATCHABLE`` so that ``ddfast.patch()``
+and ``ddfast-run`` know it.
+"""
+
+import os
+
+from ddfast.contrib import _http
+from ddfast.settings import asbool
+
+#: ``start_span``'s default parent: the active span of the tracer (or the activated Context)
+ACTIVE = object()
+
+
+class Integration:
+    """One integration (``name``: ddtrace's integration name, ``"kafka"``, ``"grpc"``, ``"requests"``)
+    of one tracer (default: ddfast's global tracer), set up once.
+
+    ``service``: the service of its spans (default ``DD_<NAME>_SERVICE``, else None: the tracer's).
+    ``distributed_tracing``: whether it continues and propagates traces (default: the integration's
+    ``DD_<NAME>_DISTRIBUTED_TRACING``, else ``DD_TRACE_DISTRIBUTED_TRACING``); ``propagation_setting``
+    names a further setting of ddtrace's that turns it off (``DD_KAFKA_PROPAGATION_ENABLED``), read
+    the same way.
+    """
+
+    __slots__ = ("name", "tracer", "service", "distributed", "_state", "_var", "_start", "_extract", "_inject")
+
+    def __init__(self, name, tracer=None, service=None, distributed_tracing=None, propagation_setting=None):
+        if not isinstance(name, str) or not name:
+            raise TypeError("an integration's name is a non-empty str, not %r" % (name,))
+        self.name = name
+        self.tracer = tracer = _http.global_tracer(tracer)
+        self.service = service or _service_setting(name)
+        distributed = _http.distributed_tracing(name, distributed_tracing)
+        if distributed and distributed_tracing is None and propagation_setting:
+            distributed = asbool(os.environ.get(propagation_setting), True)
+        self.distributed = distributed
+        # bound once: what runs per call
+        self._state = tracer._state
+        self._var = tracer.context_provider._var
+        self._start = tracer._tracer_start
+        self._extract = tracer._http_extract
+        self._inject = tracer._http_inject
+
+    @property
+    def enabled(self):
+        """Whether the tracer traces now (``DD_TRACE_ENABLED``, ``tracer.enabled``): an integration
+        passes calls through untraced when it does not."""
+        return self._state.enabled
+
+    # -- the receiving side ---------------------------------------------------------------------------
+
+    def extract(self, carrier):
+        """The context ``carrier`` carries (a Context with a trace id), or None: none there, distributed
+        tracing off, or a carrier that could not be read (counted, never raised)."""
+        if not self.distributed or carrier is None:
+            return None
+        try:
+            context = self._extract(carrier)
+        except Exception:  # a carrier of a type that cannot be read: no parent
+            _record("carrier_type", type(carrier).__name__)
+            return None
+        return context if context.trace_id is not None else None
+
+    def start_consumer(self, carrier, name, resource=None, span_type=None, service=None, tags=None, activate=True):
+        """A span for one received message, request or task: a child of the context ``carrier`` carries,
+        else of the active span (a new trace when there is none)."""
+        context = self.extract(carrier)
+        return self.start_span(
+            name, ACTIVE if context is None else context, resource, span_type, service, tags, activate
+        )
+
+    # -- spans ------------------------------------------------------------------------------------------
+
+    def start_span(self, name, child_of=ACTIVE, resource=None, span_type=None, service=None, tags=None,
+                   activate=True):  # fmt: skip
+        """A new span of this integration: child of ``child_of`` (a Span, a Context, None for a new
+        trace; default the active span), service ``service`` or the integration's (else the tracer's),
+        with ``tags`` (a dict: ``component``, ``span.kind``...); the active span from now on unless not
+        ``activate``."""
+        if child_of is ACTIVE:
+            child_of = self.tracer.context_provider.active()
+        span = self._start(self._state, name, child_of, service or self.service, resource, span_type)
+        if tags:
+            span.set_tags(tags)
+        if activate:
+            self._var.set(span)
+        return span
+
+    def finish(self, span, exc=None):
+        """End ``span``, recording ``exc`` (the exception that ended the exchange) when given."""
+        if exc is not None:
+            span.set_exc_info(type(exc), exc, exc.__traceback__)
+        span.finish()
+
+    # -- the sending side -----------------------------------------------------------------------------
+
+    def inject(self, span, carrier):
+        """Write ``span``'s context into ``carrier`` (a mutable mapping of text headers) in the configured
+        styles, when distributed tracing is on; a carrier that refuses it is counted and left alone."""
+        if not self.distributed:
+            return
+        try:
+            self._inject(span, carrier)
+        except Exception:
+            _record("inject_carrier", type(carrier).__name__)
+
+    def inject_pairs(self, span, pairs, encoding="utf-8"):
+        """Append ``span``'s context to ``pairs`` (a list of ``(name, value)``), replacing pairs of the same
+        names; values encoded with ``encoding`` (None: kept as str). Returns the pairs added."""
+        if not self.distributed:
+            return []
+        headers = {}
+        try:
+            self._inject(span, headers)
+        except Exception:
+            _record("inject_carrier", type(pairs).__name__)
+            return []
+        if not headers:
+            return []
+        added = [(k, v.encode(encoding) if encoding else v) for k, v in headers.items()]
+        names = {k.lower() for k in headers}
+        kept = [p for p in pairs if not (isinstance(p[0], str) and p[0].lower() in names)]
+        pairs[:] = kept + added
+        return added
+
+
+def _service_setting(name):
+    value = os.environ.get("DD_%s_SERVICE" % name.upper())
+    return value.strip() or None if value else None
+
+
+def _record(reason, detail):
+    from ddfast.propagation import _core
+
+    _core.record(reason, detail)

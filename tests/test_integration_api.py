@@ -1,0 +1,67 @@
+"""The integration API (``ddfast.contrib.integration``) on both twins: the receiving side continues the
+carrier's trace, the sending side writes the active span's context into mappings and pair lists, and a
+carrier that cannot be read or written never raises into the caller."""
+
+import pytest
+
+from ddfast.contrib.integration import Integration
+
+TRACE = {"x-datadog-trace-id": "1234", "x-datadog-parent-id": "5678", "x-datadog-sampling-priority": "1"}
+
+
+def test_consumer_continues_the_carriers_trace(traced):
+    integ = Integration("kafka", tracer=traced)
+    pairs = [(k, v.encode()) for k, v in TRACE.items()]  # Kafka's headers: str names, bytes values
+    span = integ.start_consumer(pairs, "kafka.consume", resource="orders", span_type="worker",
+                                tags={"component": "kafka", "span.kind": "consumer"})  # fmt: skip
+    assert span.trace_id == 1234 and span.parent_id == 5678
+    assert span.get_tag("span.kind") == "consumer"
+    assert traced.current_span() is span
+    integ.finish(span)
+    assert traced.current_span() is None
+
+
+def test_producer_injects_into_pairs_and_mappings(traced):
+    integ = Integration("kafka", tracer=traced)
+    with traced.trace("parent") as parent:
+        span = integ.start_span("kafka.produce", tags={"span.kind": "producer"})
+        pairs = [("x-datadog-trace-id", b"stale"), ("other", b"kept")]
+        added = integ.inject_pairs(span, pairs)
+        assert ("other", b"kept") in pairs
+        values = dict(pairs)
+        assert values["x-datadog-trace-id"] == str(span.trace_id & (2**64 - 1)).encode()  # its low 64 bits
+        assert values["x-datadog-parent-id"] == str(span.span_id).encode()
+        assert len(pairs) == len(added) + 1
+        headers = {}
+        integ.inject(span, headers)
+        assert headers["x-datadog-parent-id"] == str(span.span_id)
+        integ.finish(span)
+    assert span.parent_id == parent.span_id
+
+
+def test_bad_carriers_give_no_parent_and_never_raise(traced):
+    integ = Integration("grpc", tracer=traced)
+    for carrier in (None, 42, object(), [("x-datadog-trace-id", b"\xff\xfe")], [(1, 2)], {"x-datadog-trace-id": "nan"}):
+        assert integ.extract(carrier) is None
+        span = integ.start_consumer(carrier, "grpc.server")
+        assert span.parent_id is None
+        integ.finish(span)
+    integ.inject(traced.trace("x"), object())  # a carrier that refuses writes: counted, not raised
+
+
+def test_distributed_tracing_off(traced, monkeypatch):
+    monkeypatch.setenv("DD_KAFKA_PROPAGATION_ENABLED", "false")
+    integ = Integration("kafka", tracer=traced, propagation_setting="DD_KAFKA_PROPAGATION_ENABLED")
+    assert not integ.distributed
+    assert integ.extract(TRACE) is None
+    pairs = []
+    assert integ.inject_pairs(traced.trace("x"), pairs) == [] and pairs == []
+    assert Integration("kafka", tracer=traced, distributed_tracing=True).distributed
+
+
+def test_misuse_is_a_clear_error(traced):
+    with pytest.raises(TypeError):
+        Integration("", tracer=traced)
+    integ = Integration("celery", tracer=traced)
+    with pytest.raises(TypeError):
+        integ.start_span("x", child_of="not a span")
