@@ -12,7 +12,7 @@ import types
 import pytest
 
 from benches import ratios
-from ddfast.request_bench import NullWriter  # noqa: F401  (the benches' writer that drops traces)
+from ddfast.tools.request_bench import NullWriter  # noqa: F401  (the benches' writer that drops traces)
 
 
 def twin(name, kind):

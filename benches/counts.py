@@ -57,7 +57,7 @@ def make(impl):
 """,
     "extract": """
 def make(impl):
-    from ddfast.request_bench import HEADER_SETS
+    from ddfast.tools.request_bench import HEADER_SETS
     headers = dict(HEADER_SETS["default"][0])
     if impl == "ddtrace":
         from ddtrace.propagation.http import HTTPPropagator
@@ -73,7 +73,7 @@ def make(impl):
 """,
     "span": """
 def make(impl):
-    from ddfast.request_bench import NullWriter
+    from ddfast.tools.request_bench import NullWriter
     if impl == "ddtrace":
         from ddtrace.trace import tracer
         tracer._span_aggregator.writer = NullWriter()
@@ -94,7 +94,7 @@ for _headers in ("datadog", "default"):
     OPERATIONS["request-" + _headers] = (
         """
 def make(impl):
-    from ddfast import request_bench
+    from ddfast.tools import request_bench
     request, restore = request_bench.setup(impl, "%s")
     return request
 """

@@ -16,7 +16,7 @@ meet the ratio on that header set. A development aid (medians of ~1 ms batches, 
 import argparse
 import sys
 
-from ddfast import request_bench
+from ddfast.tools import request_bench
 
 
 def free_propagation(header_set):

@@ -6,7 +6,7 @@ import pytest
 
 from benches.conftest import NullWriter
 from benches.conftest import twin
-from ddfast import request_bench
+from ddfast.tools import request_bench
 
 HEADERS = request_bench.HEADER_SETS["default"][0]
 

@@ -1,4 +1,4 @@
-"""Overhead per request: what a traced web service does for each request (``ddfast.request_bench``),
+"""Overhead per request: what a traced web service does for each request (``ddfast.tools.request_bench``),
 ddfast compiled vs pure vs ddtrace 4.16 vs the OpenTelemetry SDK, measured in one run, for each header
 set: ``datadog``, ``default``, ``all`` (every style), ``baggage`` and ``malformed``.
 
@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from ddfast import request_bench
+from ddfast.tools import request_bench
 
 WARMUP_PERIODS = 2
 

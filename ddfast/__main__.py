@@ -1,8 +1,8 @@
-"""``python -m ddfast``: the ``ddfast`` command (see ``ddfast.cli``)."""
+"""``python -m ddfast``: the ``ddfast`` command (see ``ddfast.tools.cli``)."""
 
 import sys
 
-from ddfast.cli import main
+from ddfast.tools.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

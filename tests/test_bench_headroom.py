@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ddfast import request_bench
+from ddfast.tools import request_bench
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _spec = importlib.util.spec_from_file_location("bench_headroom", os.path.join(ROOT, "benches", "headroom.py"))

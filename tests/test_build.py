@@ -68,7 +68,7 @@ with warnings.catch_warnings(record=True) as caught:
     import ddfast
     import ddfast.context, ddfast.encoding, ddfast.ids, ddfast.propagation, ddfast.sampling, ddfast.span
     from ddfast import _impl
-    from ddfast.cli import overview
+    from ddfast.tools.cli import overview
     overview()
 print(json.dumps({
     "file": ddfast.__file__,
@@ -185,7 +185,7 @@ def test_the_intact_compiled_core_runs_compiled_without_a_warning(compiled_insta
 
 
 def test_no_extensions_is_reported_by_the_command():
-    code = "from ddfast.cli import overview; overview()"
+    code = "from ddfast.tools.cli import overview; overview()"
     assert "compiled core turned off: DDFAST_NO_EXTENSIONS is set" in _run(code, DDFAST_NO_EXTENSIONS="1")
 
 

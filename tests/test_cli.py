@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from ddfast.cli import UsageError
-from ddfast.cli import parse_headers
+from ddfast.tools.cli import UsageError
+from ddfast.tools.cli import parse_headers
 
 DATADOG = {
     "x-datadog-trace-id": "123",

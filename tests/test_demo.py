@@ -1,7 +1,7 @@
 """``ddfast demo`` in-process: the spans of the three services form one trace with the right parents,
 and the headers on each hop carry the client span of the service before."""
 
-from ddfast import demo
+from ddfast.tools import demo
 
 
 class Recorder:

@@ -12,7 +12,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from ddfast import ddtrace_patch
-from ddfast.request_bench import NullWriter
+from ddfast.tools.request_bench import NullWriter
 
 DDPropagator = diff.DDPropagator
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from ddfast import request_bench
+from ddfast.tools import request_bench
 
 
 @pytest.mark.parametrize("header_set", list(request_bench.HEADER_SETS))

@@ -2,7 +2,7 @@
 ``ddtrace-run``): ``ddfast-run python app.py``, ``ddfast-run gunicorn app:app``,
 ``ddfast-run uvicorn app:app``.
 
-It puts ``ddfast/bootstrap`` first on ``PYTHONPATH``, so that every Python process the command starts
+It puts ``ddfast/tools/bootstrap`` first on ``PYTHONPATH``, so that every Python process the command starts
 (forked workers included) patches the supported libraries at interpreter start, then replaces itself
 with the command. Settings come from the environment (``DD_SERVICE``, ``DD_TRACE_AGENT_URL``...).
 """
@@ -11,7 +11,7 @@ import os
 import shutil
 import sys
 
-import ddfast.bootstrap
+import ddfast.tools.bootstrap
 
 USAGE = "usage: ddfast-run COMMAND [ARGS...]   (for example: ddfast-run gunicorn app:app)\n"
 
@@ -25,7 +25,7 @@ def main(argv=None):
     if executable is None:
         sys.stderr.write("ddfast-run: command not found: %s\n" % args[0])
         return 127
-    bootstrap = os.path.dirname(os.path.abspath(ddfast.bootstrap.__file__))
+    bootstrap = os.path.dirname(os.path.abspath(ddfast.tools.bootstrap.__file__))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([bootstrap] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     os.execve(executable, args, env)

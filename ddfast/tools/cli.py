@@ -24,11 +24,11 @@ import sys
 import ddfast
 from ddfast import _impl
 from ddfast import ids
-from ddfast import request_bench
 from ddfast.propagation import ERRORS
 from ddfast.propagation import HTTPPropagator
 from ddfast.settings import STYLES
 from ddfast.settings import config
+from ddfast.tools import request_bench
 
 
 class UsageError(Exception):
@@ -240,7 +240,7 @@ def overview():
 
 def demo_command():
     """``ddfast demo``: 0 when the three services' spans form one trace, else 1."""
-    from ddfast import demo
+    from ddfast.tools import demo
 
     spans, sent = demo.run()
     print(demo.report(spans, sent))
