@@ -502,3 +502,44 @@ def test_spans_are_named_and_tagged_as_ddtraces(library, kind, broker):
     theirs = parity_spans("ddtrace", library, broker, None)
     ours = parity_spans("ddfast", library, broker, kind)
     assert [key(s) for s in ours] == [key(s) for s in theirs]
+
+
+def test_ddfast_run_patches_confluent_kafka_and_aiokafka_on_import(broker, kind):
+    """Under ``ddfast-run``, the program's own ``import confluent_kafka`` / ``import aiokafka`` gets the
+    traced classes, and its messages carry the context."""
+    _component("confluent_kafka")
+    _component("aiokafka")
+    program = (
+        "import aiokafka, confluent_kafka\n"
+        "from ddfast.contrib import _patch\n"
+        "from ddfast.tracer import tracer\n"
+        "assert getattr(confluent_kafka.Producer, _patch.ORIGINAL, None) is not None\n"
+        "assert _patch.is_wrapped(aiokafka.AIOKafkaProducer, 'send')\n"
+        "producer = confluent_kafka.Producer({'bootstrap.servers': %r})\n"
+        "with tracer.trace('caller') as caller:\n"
+        "    producer.produce(%r, b'v', partition=0)\n"
+        "assert producer.flush(10) == 0\n"
+        "print(caller.trace_id & (2**64 - 1))\n"
+    )
+    name = topic()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DD_", "DDFAST_"))}
+    env.update(DD_TRACE_AGENT_URL="http://127.0.0.1:9", DD_TRACE_STARTUP_LOGS="false")
+    if kind == "python":
+        env["DDFAST_NO_EXTENSIONS"] = "1"
+    runner = os.path.join(os.path.dirname(sys.executable), "ddfast-run")
+    proc = subprocess.run([runner, sys.executable, "-c", program % (broker, name)], env=env, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trace_id = proc.stdout.split()[-1].encode()
+    ck = _component("confluent_kafka")
+    import confluent_kafka.cimpl as cimpl
+
+    consumer = cimpl.Consumer({"bootstrap.servers": broker, "group.id": "g"})
+    consumer.assign([ck.TopicPartition(name, 0, 0)])
+    try:
+        deadline, message = time.time() + 15, None
+        while message is None and time.time() < deadline:
+            message = consumer.poll(0.2)
+    finally:
+        consumer.close()
+    assert dict(message.headers())["x-datadog-trace-id"] == trace_id
