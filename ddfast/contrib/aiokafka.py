@@ -28,7 +28,6 @@ are not added when they would make the message exceed the producer's ``max_reque
 import time
 
 from ddfast.contrib import _patch
-from ddfast.contrib.integration import ACTIVE
 from ddfast.contrib.kafka import _HEADROOM
 from ddfast.contrib.kafka import _record
 from ddfast.contrib.kafka import link_all
@@ -42,7 +41,8 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
     integ, names = make_integration("aiokafka", tracer, service, distributed_tracing)
     state = integ._state
     produce_name, consume_name = names.produce, names.consume
-    start, extract, distributed = integ.start_span, integ.extract, integ.distributed
+    extract, distributed = integ.extract, integ.distributed
+    start_under, active, service = integ._start, integ.tracer.context_provider.active, integ.service
     time_ns = time.time_ns
 
     def common(span, topic, servers, kind):
@@ -62,7 +62,7 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
             value = args[1] if n > 1 else kwargs.get("value")
             key = args[2] if n > 2 else kwargs.get("key")
             partition = args[3] if n > 3 else kwargs.get("partition")
-            span = start(produce_name, ACTIVE, None, "worker", activate=False)
+            span = start_under(state, produce_name, active(), service, None, "worker")
             common(span, topic, self.client._bootstrap_servers, "producer")
             span._set_attribute("kafka.tombstone", "True" if value is None else "False")
             tag_key(span, key, True)
@@ -90,7 +90,7 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
         return traced_send
 
     def consume_span(consumer, parent, start_ns):
-        span = start(consume_name, parent, None, "worker", activate=False)
+        span = start_under(state, consume_name, parent if parent is not None else active(), service, None, "worker")
         if start_ns is not None:
             span.start_ns = start_ns
         span.set_tag("kafka.group_id", consumer._group_id)
@@ -104,14 +104,14 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
             try:
                 message = await getone(self, *args, **kwargs)
             except BaseException as exc:
-                span = consume_span(self, ACTIVE, start_ns)
+                span = consume_span(self, None, start_ns)
                 common(span, None, self._client._bootstrap_servers, "consumer")
                 span._set_attribute("kafka.received_message", "False")
                 span.set_metric("_dd.measured", 1)
                 integ.finish(span, exc)
                 raise
             context = extract(message.headers) if distributed and message.headers else None
-            span = consume_span(self, ACTIVE if context is None else context, start_ns)
+            span = consume_span(self, context, start_ns)
             topic = str(message.topic)
             common(span, topic, self._client._bootstrap_servers, "consumer")
             span._set_attribute("kafka.received_message", "True")
@@ -131,7 +131,7 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
         async def traced_getmany(self, *args, **kwargs):
             if not state.enabled:
                 return await getmany(self, *args, **kwargs)
-            span = consume_span(self, ACTIVE, None)
+            span = consume_span(self, None, None)
             common(span, None, self._client._bootstrap_servers, "consumer")
             try:
                 batches = await getmany(self, *args, **kwargs)

@@ -20,8 +20,8 @@ before ``patch()`` stays untraced (``ddfast-run`` patches on import, before the 
 Settings (read at ``patch()``): ``DD_KAFKA_SERVICE`` (default ``kafka``; the application's under
 ``DD_TRACE_SPAN_ATTRIBUTE_SCHEMA=v1``), ``DD_KAFKA_PROPAGATION_ENABLED`` (ddtrace's, off by default there;
 here on unless ``false``), ``DD_KAFKA_EMPTY_POLL_ENABLED``, ``DD_TRACE_PROPAGATION_AS_SPAN_LINKS``
-containing ``kafka`` (every consumed message's context as a span link, the consume span in a trace of its
-own). Span names, types and tags are ddtrace 4.16's (``kafka.send``/``kafka.process`` under schema v1).
+containing ``kafka`` (every consumed message's context as a span link, none as the parent). Span names,
+types and tags are ddtrace 4.16's (``kafka.send`` / ``kafka.process`` under schema v1).
 
 Differences from ddtrace 4.16, on purpose:
 
@@ -44,7 +44,6 @@ import time
 
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
-from ddfast.contrib.integration import ACTIVE
 from ddfast.contrib.integration import Integration
 from ddfast.settings import asbool
 
@@ -123,7 +122,11 @@ def with_context(integ, span, headers, encoding=None):
     """``headers`` (None, a dict or a list/tuple of pairs) with ``span``'s context added: a new object
     (pairs with values encoded with ``encoding``, else text; None becomes a dict when ``encoding`` is None,
     a list otherwise), or ``headers`` itself when there is nothing to add or it cannot be read."""
-    if isinstance(headers, dict) or (headers is None and encoding is None):
+    if headers is None and encoding is not None:  # the common case: no headers of the caller's
+        added = {}
+        integ.inject(span, added)
+        return [(k, v.encode(encoding)) for k, v in added.items()] or None
+    if isinstance(headers, dict) or headers is None:
         added = {}
         integ.inject(span, added)
         if not added:
@@ -169,11 +172,16 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
     as_links = links_only()
     state = integ._state
     produce_name, consume_name = names.produce, names.consume
-    start, extract, inject_ok = integ.start_span, integ.extract, integ.distributed
+    extract, inject_ok = integ.extract, integ.distributed
     time_ns = time.time_ns
 
+    # the core's own calls, bound once: a span under the active one made active (as ``tracer.trace``),
+    # and a span under a given parent
+    trace, start_under, var, service = integ.tracer._tracer_trace, integ._start, integ._var, integ.service
+    active = integ.tracer.context_provider.active
+
     def produce_span(instance, topic, value, key, partition, serializing):
-        span = start(produce_name, ACTIVE, None, "worker")
+        span = trace(state, var, produce_name, service, None, "worker")
         span._set_attribute("messaging.system", "kafka")
         span._set_attribute("component", "kafka")
         span._set_attribute("span.kind", "producer")
@@ -227,15 +235,9 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
 
     def consume_span(instance, messages, start_ns, exc, batch):
         first = messages[0] if messages else None
-        parent = ACTIVE
-        if inject_ok and first is not None:
-            if as_links:
-                parent = None
-            else:
-                context = extract(first.headers())
-                if context is not None:
-                    parent = context
-        span = start(consume_name, parent, None, "worker", activate=False)
+        # the first message's producer is the parent (as ddtrace), unless the settings want links only
+        parent = extract(first.headers()) if inject_ok and first is not None and not as_links else None
+        span = start_under(state, consume_name, parent if parent is not None else active(), service, None, "worker")
         span.start_ns = start_ns
         if inject_ok and (batch or as_links) and messages:
             link_all(integ, span, [m.headers() for m in messages])
@@ -260,7 +262,10 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
             offset = first.offset()
             span.set_tag("kafka.message_offset", offset if offset is not None else -1)
         span.set_metric("_dd.measured", 1)
-        integ.finish(span, exc)
+        if exc is None:
+            span.finish()
+        else:
+            integ.finish(span, exc)
 
     def make_poll(poll):
         def traced_poll(self, *args, **kwargs):
