@@ -315,6 +315,50 @@ def test_propagation_setting_off(traced, broker, monkeypatch):
         contrib.unpatch()
 
 
+@pytest.fixture
+def patch_with(traced, monkeypatch):
+    """``patch_with(**env)``: confluent_kafka patched under the settings ``env``; unpatched afterwards."""
+    ck = _component("confluent_kafka")
+    from ddfast.contrib import kafka as contrib
+
+    def patch(**env):
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        contrib.patch(tracer=traced)
+        return ck
+
+    yield patch
+    contrib.unpatch()
+
+
+def test_links_only_setting(patch_with, traced, broker):
+    ck = patch_with(DD_TRACE_PROPAGATION_AS_SPAN_LINKS="kafka")
+    name = topic()
+    raw_produce(broker, name, [TRACE])
+    with traced.trace("worker") as worker:
+        consume_one(ck, broker, name)
+    (span,) = received(spans_of(traced))
+    assert span.parent_id == worker.span_id  # the active span, not the message's producer
+    assert [(link.trace_id, link.span_id) for link in span._span_links] == [(1234, 5678)]
+
+
+def test_empty_polls_setting_and_schema_v1_names(patch_with, traced, broker):
+    ck = patch_with(DD_KAFKA_EMPTY_POLL_ENABLED="false", DD_TRACE_SPAN_ATTRIBUTE_SCHEMA="v1", DD_SERVICE="")
+    name = topic()
+    consumer = ck.Consumer({"bootstrap.servers": broker, "group.id": "g"})
+    consumer.assign([ck.TopicPartition(name, 0, 0)])
+    assert consumer.poll(0) is None and consumer.consume(1, 0) == []
+    consumer.close()
+    assert spans_of(traced) == []
+    producer = ck.Producer({"bootstrap.servers": broker})
+    producer.produce(name, b"v", partition=0)
+    assert producer.flush(10) == 0
+    consume_one(ck, broker, name)
+    produce, consume = sorted(spans_of(traced), key=lambda s: s.start_ns)
+    assert (produce.name, consume.name) == ("kafka.send", "kafka.process")
+    assert produce.service != "kafka" and consume.parent_id == produce.span_id
+
+
 def test_errors_and_empty_polls(kafka, traced, broker):
     consumer = kafka.Consumer({"bootstrap.servers": broker, "group.id": "g"})
     consumer.assign([kafka.TopicPartition(topic(), 0, 0)])
