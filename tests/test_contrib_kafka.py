@@ -196,6 +196,21 @@ def test_batch_consume_links_every_message(kafka, traced, broker):
     assert linked == {(s.trace_id, s.span_id) for s in produced}
 
 
+def test_batch_links_of_conflicting_styles(kafka, traced, broker):
+    # Datadog and W3C headers of two different traces: the Datadog context (the configured first style)
+    # is linked, the W3C one too (another span id), as ddtrace links extraction's conflicting contexts
+    name = topic()
+    conflicting = [("x-datadog-trace-id", b"1234"), ("x-datadog-parent-id", b"5678"),
+                   ("traceparent", b"00-000000000000000000000000000004d3-0000000000000007-01")]  # fmt: skip
+    same_parent = [("x-datadog-trace-id", b"1234"), ("x-datadog-parent-id", b"5678"),
+                   ("traceparent", b"00-000000000000000000000000000004d3-000000000000162e-01")]  # fmt: skip
+    raw_produce(broker, name, [conflicting, same_parent])
+    consume_batch(kafka, broker, name, 2)
+    (span,) = received(spans_of(traced))
+    assert span.trace_id == 1234 and span.parent_id == 5678
+    assert sorted((link.trace_id, link.span_id) for link in span._span_links) == [(1234, 5678), (1235, 7)]
+
+
 def test_headers_as_dict_and_list_are_copied_with_ours(kafka, traced, broker):
     name = topic()
     producer = kafka.Producer({"bootstrap.servers": broker})

@@ -75,7 +75,7 @@ def make_integration(name, tracer, service, distributed_tracing):
     """The ``Integration`` of ``name`` (``kafka``, ``aiokafka``): ``service`` else ``DD_KAFKA_SERVICE``
     else ``kafka`` (v0), links by default unless ``DD_KAFKA_PROPAGATION_ENABLED=false``."""
     names = Names("process" if name == "kafka" else "receive")
-    service = service or _http.integration_service_setting("kafka") or _kafka_service() or names.service
+    service = service or _kafka_service() or names.service
     integ = Integration(
         "kafka", tracer=tracer, service=service, distributed_tracing=distributed_tracing,
         propagation_setting=PROPAGATION_SETTING,
@@ -98,10 +98,17 @@ def link_all(integ, span, carriers):
     """Link ``span`` to the context of every carrier (a message's headers) that has one."""
     for carrier in carriers:
         context = integ.extract(carrier)
-        if context is not None and context.span_id:
-            span.link_span(context)
-            for extra in context._span_links:  # other styles' conflicting contexts, kept by extract
-                span._add_link(extra)
+        if context is None or not context.span_id:
+            continue
+        span.link_span(context)
+        # the contexts of other styles that extraction found in conflict with it (another trace id),
+        # linked too, as ddtrace links them; one link per span id: the extracted context's is kept
+        for extra in context._span_links:
+            if extra.span_id != context.span_id:
+                try:
+                    span.set_link(extra.trace_id, extra.span_id, extra.tracestate, extra.flags, extra.attributes)
+                except (TypeError, ValueError):
+                    pass
 
 
 def headers_size(headers):
