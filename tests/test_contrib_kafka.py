@@ -470,7 +470,10 @@ def test_aiokafka_hostile_headers(aiokafka, traced, broker):
             partition = aiokafka.TopicPartition(name, 0)
             consumer.assign([partition])
             consumer.seek(partition, 0)
-            return [await asyncio.wait_for(consumer.getone(), 15) for _ in range(2)]
+            got = [await asyncio.wait_for(consumer.getone(), 15) for _ in range(2)]
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(consumer.getone(), 0.2)  # cancelled while waiting: no span
+            return got
         finally:
             await consumer.stop()
 

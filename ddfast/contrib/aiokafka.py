@@ -63,7 +63,7 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
             key = args[2] if n > 2 else kwargs.get("key")
             partition = args[3] if n > 3 else kwargs.get("partition")
             span = start_under(state, produce_name, active(), service, None, "worker")
-            common(span, topic, self.client._bootstrap_servers, "producer")
+            common(span, topic, _servers(getattr(self, "client", None)), "producer")
             span._set_attribute("kafka.tombstone", "True" if value is None else "False")
             tag_key(span, key, True)
             if partition is not None:
@@ -81,8 +81,11 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
                     else:
                         kwargs["headers"] = traced
                 future = await send(self, *args, **kwargs)
-            except BaseException as exc:
+            except Exception as exc:
                 integ.finish(span, exc)
+                raise
+            except BaseException:  # cancelled: not the send's error
+                span.finish()
                 raise
             future.add_done_callback(lambda done: _sent(span, done))
             return future
@@ -93,7 +96,7 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
         span = start_under(state, consume_name, parent if parent is not None else active(), service, None, "worker")
         if start_ns is not None:
             span.start_ns = start_ns
-        span.set_tag("kafka.group_id", consumer._group_id)
+        span.set_tag("kafka.group_id", getattr(consumer, "_group_id", None))
         return span
 
     def make_getone(getone):
@@ -103,9 +106,9 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
             start_ns = time_ns()
             try:
                 message = await getone(self, *args, **kwargs)
-            except BaseException as exc:
+            except Exception as exc:  # a cancelled wait is no consume (as ddtrace)
                 span = consume_span(self, None, start_ns)
-                common(span, None, self._client._bootstrap_servers, "consumer")
+                common(span, None, _servers(getattr(self, "_client", None)), "consumer")
                 span._set_attribute("kafka.received_message", "False")
                 span.set_metric("_dd.measured", 1)
                 integ.finish(span, exc)
@@ -113,7 +116,7 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
             context = extract(message.headers) if distributed and message.headers else None
             span = consume_span(self, context, start_ns)
             topic = str(message.topic)
-            common(span, topic, self._client._bootstrap_servers, "consumer")
+            common(span, topic, _servers(getattr(self, "_client", None)), "consumer")
             span._set_attribute("kafka.received_message", "True")
             span.set_metric("_dd.measured", 1)
             span._set_attribute("kafka.tombstone", "True" if message.value is None else "False")
@@ -132,11 +135,14 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
             if not state.enabled:
                 return await getmany(self, *args, **kwargs)
             span = consume_span(self, None, None)
-            common(span, None, self._client._bootstrap_servers, "consumer")
+            common(span, None, _servers(getattr(self, "_client", None)), "consumer")
             try:
                 batches = await getmany(self, *args, **kwargs)
-            except BaseException as exc:
+            except Exception as exc:
                 integ.finish(span, exc)
+                raise
+            except BaseException:  # cancelled: not the consumer's error
+                span.finish()
                 raise
             span._set_attribute("kafka.received_message", "True" if batches is not None else "False")
             span.set_metric("_dd.measured", 1)
@@ -170,6 +176,10 @@ def patch(tracer=None, service=None, distributed_tracing=None):
     patched = _patch.wrap(producer, "send", make_send)
     patched = _patch.wrap(consumer, "getone", make_getone) or patched
     return _patch.wrap(consumer, "getmany", make_getmany) or patched
+
+
+def _servers(client):
+    return getattr(client, "_bootstrap_servers", None)
 
 
 def tag_key(span, key, sending):

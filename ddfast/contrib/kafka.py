@@ -200,7 +200,7 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
         span.set_tag("kafka.partition", partition)
         span._set_attribute("kafka.tombstone", "True" if value is None else "False")
         span.set_metric("_dd.measured", 1)
-        servers = instance._dd_bootstrap_servers
+        servers = getattr(instance, "_dd_bootstrap_servers", None)
         if servers is not None:
             span.set_tag("messaging.kafka.bootstrap.servers", servers)
         return span
@@ -252,7 +252,7 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
         span._set_attribute("component", "kafka")
         span._set_attribute("span.kind", "consumer")
         span._set_attribute("kafka.received_message", "False" if first is None else "True")
-        span.set_tag("kafka.group_id", instance._dd_group_id)
+        span.set_tag("kafka.group_id", getattr(instance, "_dd_group_id", ""))
         if first is not None:
             topic = str(first.topic())
             span.set_tag("kafka.topic", topic)
