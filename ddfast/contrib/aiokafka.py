@@ -16,13 +16,12 @@ on here unless ``false``). Names under ``DD_TRACE_SPAN_ATTRIBUTE_SCHEMA=v1``: ``
 ``kafka.receive``.
 
 Differences from ddtrace 4.16, on purpose: propagation is on by default; ``getone()`` without a context
-in the message continues the active span (ddtrace starts a new trace); headers given as a tuple get the
-context too (ddtrace appends to the caller's list, and raises on a tuple); a header value that is not
-UTF-8 is no trace context (ddtrace drops the bytes it cannot decode and may read another number);
-``getmany()`` returning no message is traced (ddtrace's handler fails on the empty dict); no
-``kafka.cluster_id`` tag (ddtrace asks the broker for it) and no Data Streams Monitoring; the headers
-are not added when they would make the message exceed the producer's ``max_request_size`` (counted in
-``ddfast.propagation.ERRORS``).
+in the message continues the active span (ddtrace starts a new trace); the caller's list of headers is
+copied (ddtrace appends to it); a header value that is not UTF-8 is no trace context (ddtrace drops the
+bytes it cannot decode and may read another number); a cancelled ``send()`` or ``getmany()`` is no
+error; no ``kafka.cluster_id`` tag (ddtrace asks the broker for it) and no Data Streams Monitoring; the
+headers are not added when they would make the message exceed the producer's ``max_request_size``
+(counted in ``ddfast.propagation.ERRORS``).
 """
 
 import time
@@ -70,8 +69,9 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
                 span.set_tag("kafka.partition", partition)
             span.set_metric("_dd.measured", 1)
             try:
-                if distributed:
-                    headers = args[5] if n > 5 else kwargs.get("headers")
+                headers = args[5] if n > 5 else kwargs.get("headers")
+                # aiokafka takes a list (or nothing): anything else is left for it to refuse, as untraced
+                if distributed and (headers is None or type(headers) is list):
                     traced = with_context(integ, span, headers, "utf-8")
                     if traced is headers or _too_large(self, key, value, traced):
                         if traced is not headers:

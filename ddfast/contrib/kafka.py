@@ -29,7 +29,8 @@ Differences from ddtrace 4.16, on purpose:
 - ``kafka.message_offset`` of a message at offset 0 is 0 (ddtrace tags -1: it reads ``offset() or -1``);
 - headers given as a list of pairs get the context too (ddtrace writes into them as into a dict: a list
   makes its ``produce`` raise); the caller's dict is not changed in place;
-- a positional key (``produce(topic, value, key)``) is tagged as a keyword one is;
+- headers passed positionally are read where ``Producer.produce`` takes them (ddtrace writes its dict
+  where the timestamp goes: ``produce`` raises); a positional key is tagged as a keyword one is;
 - a ``SerializingProducer``'s key is tagged only when it is text (ddtrace calls the key serializer a
   second time to tag its output);
 - no ``kafka.cluster_id`` tag (ddtrace asks the broker for the cluster id on a producer's first message,
