@@ -222,11 +222,15 @@ def test_headers_as_dict_and_list_are_copied_with_ours(kafka, traced, broker):
     with traced.trace("caller"):
         producer.produce(name, b"a", partition=0, headers=as_dict)
         producer.produce(name, b"b", None, 0, None, None, 0, as_list)  # positional (a callback, a timestamp)
-        producer.produce(name, value=None, partition=0, headers=tuple(as_list))  # a tombstone
+        producer.produce(name, value=None, partition=0, headers=list(as_list))  # a tombstone
+        with pytest.raises(TypeError):  # confluent-kafka's own refusal of a tuple, as untraced
+            producer.produce(name, b"bad", partition=0, headers=tuple(as_list))
     assert producer.flush(10) == 0
     assert as_dict == {"app": "1", "x-datadog-trace-id": "999"}  # not changed in place
     assert as_list == [("app", b"2"), ("app", b"3"), ("X-Datadog-Parent-Id", b"1")]
-    produced = [s for s in spans_of(traced) if s.name == "kafka.produce"]
+    spans = spans_of(traced)
+    assert [s.error for s in spans if s.name == "kafka.produce"] == [0, 0, 0, 1]
+    produced = [s for s in spans if s.name == "kafka.produce" and not s.error]
     consumer = kafka.Consumer({"bootstrap.servers": broker, "group.id": "g"})
     consumer.assign([kafka.TopicPartition(name, 0, 0)])
     messages = []

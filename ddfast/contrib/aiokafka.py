@@ -71,7 +71,7 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
             try:
                 headers = args[5] if n > 5 else kwargs.get("headers")
                 # aiokafka takes a list (or nothing): anything else is left for it to refuse, as untraced
-                if distributed and (headers is None or type(headers) is list):
+                if distributed and (headers is None or isinstance(headers, list)):
                     traced = with_context(integ, span, headers, "utf-8")
                     if traced is headers or _too_large(self, key, value, traced):
                         if traced is not headers:

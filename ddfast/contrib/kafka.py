@@ -6,7 +6,8 @@ consumers.
   configured styles (``x-datadog-trace-id``, ``x-datadog-parent-id``, ``x-datadog-sampling-priority``,
   ``x-datadog-tags``, ``traceparent``, ``tracestate``...: text names, UTF-8 values), as ddtrace writes them.
   Headers given as a dict or as a list of pairs are copied with ours added (a header of the same name
-  replaced), never changed in place; the message's key and value are never touched.
+  replaced), never changed in place (headers of a type the client refuses are left for it to refuse);
+  the message's key and value are never touched.
 - ``Consumer.poll`` and ``Consumer.consume`` (and ``DeserializingConsumer.poll``): a ``kafka.consume``
   span for the call, started before it, child of the context the (first) message's headers carry, else of
   the active span. A batch (``consume()``) also links every message's context as span links. A poll that
@@ -127,7 +128,7 @@ def headers_size(headers):
 
 
 def with_context(integ, span, headers, encoding=None):
-    """``headers`` (None, a dict or a list/tuple of pairs) with ``span``'s context added: a new object
+    """``headers`` (None, a dict or a list of pairs) with ``span``'s context added: a new object
     (pairs with values encoded with ``encoding``, else text; None becomes a dict when ``encoding`` is None,
     a list otherwise), or ``headers`` itself when there is nothing to add or it cannot be read."""
     if headers is None and encoding is not None:  # the common case: no headers of the caller's
@@ -144,9 +145,9 @@ def with_context(integ, span, headers, encoding=None):
         merged = {k: v for k, v in headers.items() if not (isinstance(k, str) and k.lower() in added)}
         merged.update(added)
         return merged
-    if headers is None or isinstance(headers, (list, tuple)):
+    if isinstance(headers, list):  # (a tuple, or any other type, both clients refuse: left to them)
         pairs = []
-        for pair in headers or ():
+        for pair in headers:
             if not isinstance(pair, tuple) or len(pair) != 2:
                 return headers  # what the library will refuse: left as it is
             pairs.append(pair)
