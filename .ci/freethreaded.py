@@ -24,6 +24,8 @@ SKIP_DEPS = {
     "ddtrace": "compiled (C, C++, Rust) with no free-threaded wheel; the behaviour reference of the differential tests",
     "gevent": "compiled with no free-threaded wheel, and greenlet does not support free threading",
     "ddapm-test-agent": "needs grpcio, which has no free-threaded wheel (its source build needs C++ and takes long)",
+    "confluent-kafka": "no free-threaded wheel for 3.13t (its source build needs librdkafka's headers)",
+    "aiokafka": "compiled with no free-threaded wheel",
 }
 
 # compiled packages taken only as wheels: pip then picks the newest release that has a free-threaded wheel
@@ -56,6 +58,8 @@ LEFT_OUT = {
     "tests/test_bench_counts.py::test_every_operation_runs_rounds[span-ddtrace]": "ddtrace",
     "tests/test_bench_counts.py::test_every_operation_runs_rounds[request-datadog-ddtrace]": "ddtrace",
     "tests/test_bench_counts.py::test_every_operation_runs_rounds[request-default-ddtrace]": "ddtrace",
+    # Kafka's clients (and the broker, librdkafka's mock cluster in confluent-kafka's wheel)
+    "tests/test_contrib_kafka.py": "confluent-kafka",
     # a service under ddfast-run, its traces read back from the test agent
     "tests/test_ddfast_run.py::test_an_unmodified_service_is_traced_under_ddfast_run": "ddapm-test-agent",
 }

@@ -49,6 +49,9 @@ FLOORS = (
     ("ddtrace patched: *", "ddtrace/cython", 2.5),
     ("inject: *", "python/cython", 2.0),
     ("extract: *", "python/cython", 2.0),
+    # carriers: per message
+    ("kafka *", "ddtrace/cython", 5.0),
+    ("aiokafka *", "ddtrace/cython", 5.0),
 )
 #: the statistic compared (see the module docstring); the README quotes medians
 STATISTIC = "min"
@@ -62,6 +65,9 @@ TARGETS = (
     ("request: *", "ddtrace/python", 1.0),
     ("span: start+finish*", "ddtrace/cython", 10.0),
     ("memory: *", "ddtrace/cython", 2.0),
+    # carriers: per message
+    ("kafka *", "ddtrace/cython", 10.0),
+    ("aiokafka *", "ddtrace/cython", 10.0),
 )
 #: the absolute targets: (operation glob, most seconds for ddfast compiled's median), reported on
 #: every run and not gated, as they hold for one machine only (the README quotes them)
@@ -70,6 +76,9 @@ TIME_TARGETS = (
     ("extract: default headers, default styles", 1.5e-6),
     ("span: start+finish*", 1.0e-6),
     ("request: *", 3.0e-6),
+    # carriers: per message
+    ("kafka *", 2.0e-6),
+    ("aiokafka *", 2.0e-6),
 )
 GUARDED_PAIRS = ("ddtrace/cython", "python/cython")
 #: (operation glob, least allowed loss) where ``--margin`` is too tight: the id operations take 60-350 ns

@@ -29,12 +29,15 @@ PATCHABLE = {
     "falcon": "ddfast.contrib.falcon",
     "pyramid": "ddfast.contrib.pyramid",
     "bottle": "ddfast.contrib.bottle",
+    # message brokers
+    "kafka": "ddfast.contrib.kafka",
+    "aiokafka": "ddfast.contrib.aiokafka",
 }
 
 
 #: integration name -> the module it patches, where they differ (ddtrace's names: ``kafka`` patches
 #: ``confluent_kafka``)
-MODULES = {}
+MODULES = {"kafka": "confluent_kafka"}
 
 
 def module_of(name):

@@ -11,11 +11,14 @@ import sys
 
 def _patch_installed():
     from ddfast.patching import enabled_by_default
+    from ddfast.patching import module_of
     from ddfast.patching import patch_on_import
 
     # each library is patched when the program imports it, so nothing is imported here that the program
-    # would not import (or would import later, after gevent's monkey-patching)
-    patch_on_import(**{name: True for name in enabled_by_default() if importlib.util.find_spec(name) is not None})
+    # would not import (or would import later, after gevent's monkey-patching); an integration's name is
+    # not always its module's (kafka: confluent_kafka)
+    installed = [name for name in enabled_by_default() if importlib.util.find_spec(module_of(name)) is not None]
+    patch_on_import(**{name: True for name in installed})
 
 
 def _chain():

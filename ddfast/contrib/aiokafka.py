@@ -1,0 +1,246 @@
+"""``patch()`` (``ddfast.patch(aiokafka=True)``): trace aiokafka's producers and consumers.
+
+- ``AIOKafkaProducer.send`` (and so ``send_and_wait``): a ``kafka.produce`` span (type ``worker``,
+  component ``aiokafka``, child of the active span) from the call until the broker acknowledges the
+  message (tagged then with its partition and offset), whose context is added to the message's headers
+  in the configured styles, as ddtrace writes them (text names, UTF-8 bytes values). The caller's
+  headers are copied, with ours added (a header of the same name replaced); key and value untouched.
+- ``AIOKafkaConsumer.getone``: a ``kafka.consume`` span, started before the call, child of the context
+  the message's headers carry (else of the active span).
+- ``AIOKafkaConsumer.getmany``: a ``kafka.consume`` span for the batch, under the active span, linking
+  every message's context as span links (as ddtrace 4.16 does), tagged with the topics and partitions.
+
+Settings (read at ``patch()``) as the ``kafka`` integration's (``ddfast.contrib.kafka``):
+``DD_KAFKA_SERVICE`` (default ``kafka``), ``DD_KAFKA_PROPAGATION_ENABLED`` (off by default in ddtrace,
+on here unless ``false``). Names under ``DD_TRACE_SPAN_ATTRIBUTE_SCHEMA=v1``: ``kafka.send``,
+``kafka.receive``.
+
+Differences from ddtrace 4.16, on purpose: propagation is on by default; ``getone()`` without a context
+in the message continues the active span (ddtrace starts a new trace); the caller's list of headers is
+copied (ddtrace appends to it); a header value that is not UTF-8 is no trace context (ddtrace drops the
+bytes it cannot decode and may read another number); a cancelled ``send()`` or ``getmany()`` is no
+error; no ``kafka.cluster_id`` tag (ddtrace asks the broker for it) and no Data Streams Monitoring; the
+headers are not added when they would make the message exceed the producer's ``max_request_size``
+(counted in ``ddfast.propagation.ERRORS``).
+"""
+
+import time
+
+from ddfast.contrib import _patch
+from ddfast.contrib.kafka import _HEADROOM
+from ddfast.contrib.kafka import _record
+from ddfast.contrib.kafka import link_all
+from ddfast.contrib.kafka import make_integration
+from ddfast.contrib.kafka import with_context
+
+
+def traced_methods(tracer=None, service=None, distributed_tracing=None):
+    """``(make_send, make_getone, make_getmany)``: each makes the traced version of a library method from
+    the library's own; the settings are read now."""
+    integ, names = make_integration("aiokafka", tracer, service, distributed_tracing)
+    state = integ._state
+    produce_name, consume_name = names.produce, names.consume
+    extract, distributed = integ.extract, integ.distributed
+    start_under, active, service = integ._start, integ.tracer.context_provider.active, integ.service
+    time_ns = time.time_ns
+
+    def common(span, topic, servers, kind):
+        span._set_attribute("component", "aiokafka")
+        span.set_tag("kafka.topic", topic)
+        span.set_tag("messaging.destination.name", topic)
+        span._set_attribute("messaging.system", "kafka")
+        span.set_tag("messaging.kafka.bootstrap.servers", servers)
+        span._set_attribute("span.kind", kind)
+
+    def make_send(send):
+        async def traced_send(self, *args, **kwargs):
+            if not state.enabled:
+                return await send(self, *args, **kwargs)
+            n = len(args)
+            topic = args[0] if n else kwargs.get("topic")
+            value = args[1] if n > 1 else kwargs.get("value")
+            key = args[2] if n > 2 else kwargs.get("key")
+            partition = args[3] if n > 3 else kwargs.get("partition")
+            span = start_under(state, produce_name, active(), service, None, "worker")
+            common(span, topic, _servers(getattr(self, "client", None)), "producer")
+            span._set_attribute("kafka.tombstone", "True" if value is None else "False")
+            tag_key(span, key, True)
+            if partition is not None:
+                span.set_tag("kafka.partition", partition)
+            span.set_metric("_dd.measured", 1)
+            try:
+                headers = args[5] if n > 5 else kwargs.get("headers")
+                # aiokafka takes a list (or nothing): anything else is left for it to refuse, as untraced
+                if distributed and (headers is None or isinstance(headers, list)):
+                    traced = with_context(integ, span, headers, "utf-8")
+                    if traced is headers or _too_large(self, key, value, traced):
+                        if traced is not headers:
+                            _record("message_too_large", "aiokafka")
+                    elif n > 5:
+                        args = args[:5] + (traced,) + args[6:]
+                    else:
+                        kwargs["headers"] = traced
+                future = await send(self, *args, **kwargs)
+            except Exception as exc:
+                integ.finish(span, exc)
+                raise
+            except BaseException:  # cancelled: not the send's error
+                span.finish()
+                raise
+            future.add_done_callback(lambda done: _sent(span, done))
+            return future
+
+        return traced_send
+
+    def consume_span(consumer, parent, start_ns):
+        span = start_under(state, consume_name, parent if parent is not None else active(), service, None, "worker")
+        if start_ns is not None:
+            span.start_ns = start_ns
+        span.set_tag("kafka.group_id", getattr(consumer, "_group_id", None))
+        return span
+
+    def make_getone(getone):
+        async def traced_getone(self, *args, **kwargs):
+            if not state.enabled:
+                return await getone(self, *args, **kwargs)
+            start_ns = time_ns()
+            try:
+                message = await getone(self, *args, **kwargs)
+            except Exception as exc:  # a cancelled wait is no consume (as ddtrace)
+                span = consume_span(self, None, start_ns)
+                common(span, None, _servers(getattr(self, "_client", None)), "consumer")
+                span._set_attribute("kafka.received_message", "False")
+                span.set_metric("_dd.measured", 1)
+                integ.finish(span, exc)
+                raise
+            context = extract(message.headers) if distributed and message.headers else None
+            span = consume_span(self, context, start_ns)
+            topic = str(message.topic)
+            common(span, topic, _servers(getattr(self, "_client", None)), "consumer")
+            span._set_attribute("kafka.received_message", "True")
+            span.set_metric("_dd.measured", 1)
+            span._set_attribute("kafka.tombstone", "True" if message.value is None else "False")
+            tag_key(span, message.key, False)
+            if message.partition is not None:
+                span.set_tag("kafka.partition", message.partition)
+            if message.offset is not None:
+                span.set_tag("kafka.message_offset", message.offset)
+            span.finish()
+            return message
+
+        return traced_getone
+
+    def make_getmany(getmany):
+        async def traced_getmany(self, *args, **kwargs):
+            if not state.enabled:
+                return await getmany(self, *args, **kwargs)
+            span = consume_span(self, None, None)
+            common(span, None, _servers(getattr(self, "_client", None)), "consumer")
+            try:
+                batches = await getmany(self, *args, **kwargs)
+            except Exception as exc:
+                integ.finish(span, exc)
+                raise
+            except BaseException:  # cancelled: not the consumer's error
+                span.finish()
+                raise
+            span._set_attribute("kafka.received_message", "True" if batches is not None else "False")
+            span.set_metric("_dd.measured", 1)
+            if batches:
+                partitions = {}
+                for tp in batches:
+                    partitions.setdefault(tp.topic, []).append(tp.partition)
+                span.set_tag("messaging.destination.name", next(iter(partitions)))
+                span.set_tag("kafka.topic", ",".join(partitions))
+                for topic, numbers in partitions.items():
+                    span.set_tag("kafka.partitions." + topic, ",".join(map(str, sorted(numbers))))
+                if distributed:
+                    link_all(integ, span, [r.headers for records in batches.values() for r in records if r.headers])
+            span.finish()
+            return batches
+
+        return traced_getmany
+
+    return make_send, make_getone, make_getmany
+
+
+def patch(tracer=None, service=None, distributed_tracing=None):
+    """Trace ``AIOKafkaProducer.send``, ``AIOKafkaConsumer.getone`` and ``getmany``; a second call changes
+    nothing. True when patched now."""
+    import aiokafka
+
+    if _patch.is_wrapped(aiokafka.AIOKafkaProducer, "send"):
+        return False
+    make_send, make_getone, make_getmany = traced_methods(tracer, service, distributed_tracing)
+    producer, consumer = aiokafka.AIOKafkaProducer, aiokafka.AIOKafkaConsumer
+    patched = _patch.wrap(producer, "send", make_send)
+    patched = _patch.wrap(consumer, "getone", make_getone) or patched
+    return _patch.wrap(consumer, "getmany", make_getmany) or patched
+
+
+def _servers(client):
+    return getattr(client, "_bootstrap_servers", None)
+
+
+def tag_key(span, key, sending):
+    """``kafka.message_key`` as ddtrace tags it: UTF-8 keys decoded (others not tagged); no key is tagged
+    ``"None"`` on the producer's span, and not at all on the consumer's."""
+    if not key:
+        if sending:
+            span.set_tag("kafka.message_key", None)
+    elif isinstance(key, (bytes, bytearray)):
+        try:
+            span.set_tag("kafka.message_key", bytes(key).decode("utf-8"))
+        except UnicodeDecodeError:
+            pass
+    elif sending or isinstance(key, str):
+        span.set_tag("kafka.message_key", key)
+
+
+def _sent(span, done):
+    """The delivery of a sent message ended: tag where it went, or its error, and end the span."""
+    if done.cancelled():
+        span.finish()
+        return
+    exc = done.exception()
+    if exc is None:
+        metadata = done.result()
+        partition = getattr(metadata, "partition", None)
+        offset = getattr(metadata, "offset", None)
+        if isinstance(partition, int):
+            span.set_tag("kafka.partition", partition)
+        if isinstance(offset, int):
+            span.set_tag("kafka.message_offset", offset)
+        span.finish()
+    else:
+        span.set_exc_info(type(exc), exc, exc.__traceback__)
+        span.finish()
+
+
+def _too_large(producer, key, value, traced):
+    """Whether our headers make a message exceed the producer's ``max_request_size`` (only computed for
+    a message of bytes within ``_HEADROOM`` of the limit; one that exceeds it anyway fails as it would
+    untraced)."""
+    if not isinstance(value, (bytes, bytearray)) or (key is not None and not isinstance(key, (bytes, bytearray))):
+        return False
+    if not isinstance(traced, list):
+        return False
+    limit = producer._max_request_size
+    if len(value) + (len(key) if key else 0) + _HEADROOM < limit:
+        return False
+    from aiokafka.record.default_records import DefaultRecordBatchBuilder
+
+    headers = [(k, _bytes(v)) for k, v in traced]
+    return DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers) > limit
+
+
+def _bytes(value):
+    return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def unpatch():
+    import aiokafka
+
+    _patch.unwrap(aiokafka.AIOKafkaProducer, "send")
+    _patch.unwrap(aiokafka.AIOKafkaConsumer, "getone")
+    _patch.unwrap(aiokafka.AIOKafkaConsumer, "getmany")

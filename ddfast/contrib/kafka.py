@@ -1,0 +1,393 @@
+"""``patch()`` (``ddfast.patch(kafka=True)``, as ddtrace names it): trace confluent-kafka's producers and
+consumers.
+
+- ``Producer.produce`` (and ``SerializingProducer.produce``): a ``kafka.produce`` span (type ``worker``,
+  child of the active span) for the call, whose context is written into the message's headers in the
+  configured styles (``x-datadog-trace-id``, ``x-datadog-parent-id``, ``x-datadog-sampling-priority``,
+  ``x-datadog-tags``, ``traceparent``, ``tracestate``...: text names, UTF-8 values), as ddtrace writes them.
+  Headers given as a dict or as a list of pairs are copied with ours added (a header of the same name
+  replaced), never changed in place (headers of a type the client refuses are left for it to refuse);
+  the message's key and value are never touched.
+- ``Consumer.poll`` and ``Consumer.consume`` (and ``DeserializingConsumer.poll``): a ``kafka.consume``
+  span for the call, started before it, child of the context the (first) message's headers carry, else of
+  the active span. A batch (``consume()``) also links every message's context as span links. A poll that
+  returns nothing still makes a span (``kafka.received_message: False``) unless
+  ``DD_KAFKA_EMPTY_POLL_ENABLED=false``, as in ddtrace.
+
+As confluent-kafka's classes are compiled types whose methods cannot be replaced, ``patch()`` puts traced
+subclasses in their place in the ``confluent_kafka`` module (as ddtrace does): a class imported by name
+before ``patch()`` stays untraced (``ddfast-run`` patches on import, before the program's own imports).
+
+Settings (read at ``patch()``): ``DD_KAFKA_SERVICE`` (default ``kafka``; the application's under
+``DD_TRACE_SPAN_ATTRIBUTE_SCHEMA=v1``), ``DD_KAFKA_PROPAGATION_ENABLED`` (ddtrace's, off by default there;
+here on unless ``false``), ``DD_KAFKA_EMPTY_POLL_ENABLED``, ``DD_TRACE_PROPAGATION_AS_SPAN_LINKS``
+containing ``kafka`` (every consumed message's context as a span link, none as the parent). Span names,
+types and tags are ddtrace 4.16's (``kafka.send`` / ``kafka.process`` under schema v1).
+
+Differences from ddtrace 4.16, on purpose:
+
+- propagation is on by default; a batch links every message's context;
+- ``kafka.message_offset`` of a message at offset 0 is 0 (ddtrace tags -1: it reads ``offset() or -1``);
+- headers given as a list of pairs get the context too (ddtrace writes into them as into a dict: a list
+  makes its ``produce`` raise); the caller's dict is not changed in place;
+- headers passed positionally are read where ``Producer.produce`` takes them (ddtrace writes its dict
+  where the timestamp goes: ``produce`` raises); a positional key is tagged as a keyword one is;
+- a ``SerializingProducer``'s key is tagged only when it is text (ddtrace calls the key serializer a
+  second time to tag its output);
+- no ``kafka.cluster_id`` tag (ddtrace asks the broker for the cluster id on a producer's first message,
+  blocking up to a second) and no Data Streams Monitoring checkpoints;
+- the headers are not injected when they would make the message exceed the producer's
+  ``message.max.bytes`` (counted in ``ddfast.propagation.ERRORS``): the message is sent as it would be
+  without tracing.
+"""
+
+import os
+import time
+
+from ddfast.contrib import _http
+from ddfast.contrib import _patch
+from ddfast.contrib.integration import Integration
+from ddfast.settings import asbool
+
+PROPAGATION_SETTING = "DD_KAFKA_PROPAGATION_ENABLED"
+#: librdkafka's default ``message.max.bytes``
+DEFAULT_MAX_BYTES = 1000000
+#: the size of the headers a message can take from us at most (room kept below the limit)
+_HEADROOM = 4096
+#: more than librdkafka counts for a message besides its key, value and headers
+_MESSAGE_OVERHEAD = 64
+
+_CLASSES = ("Producer", "Consumer", "SerializingProducer", "DeserializingConsumer")
+_originals = {}
+
+
+class Names:
+    """What the integration's spans are called, chosen once (``DD_TRACE_SPAN_ATTRIBUTE_SCHEMA``)."""
+
+    __slots__ = ("produce", "consume", "service")
+
+    def __init__(self, inbound="process"):
+        v1 = _http.schema_v1()
+        self.produce = "kafka.send" if v1 else "kafka.produce"
+        self.consume = ("kafka." + inbound) if v1 else "kafka.consume"
+        self.service = None if v1 else "kafka"
+
+
+def make_integration(name, tracer, service, distributed_tracing):
+    """The ``Integration`` of ``name`` (``kafka``, ``aiokafka``): ``service`` else ``DD_KAFKA_SERVICE``
+    else ``kafka`` (v0), links by default unless ``DD_KAFKA_PROPAGATION_ENABLED=false``."""
+    names = Names("process" if name == "kafka" else "receive")
+    service = service or _kafka_service() or names.service
+    integ = Integration(
+        "kafka", tracer=tracer, service=service, distributed_tracing=distributed_tracing,
+        propagation_setting=PROPAGATION_SETTING,
+    )  # fmt: skip
+    return integ, names
+
+
+def _kafka_service():
+    value = os.environ.get("DD_KAFKA_SERVICE")
+    return value.strip() or None if value else None
+
+
+def links_only():
+    """``DD_TRACE_PROPAGATION_AS_SPAN_LINKS`` names ``kafka``: the consumer links, never continues."""
+    value = os.environ.get("DD_TRACE_PROPAGATION_AS_SPAN_LINKS", "")
+    return "kafka" in [v.strip().lower() for v in value.split(",")]
+
+
+def link_all(integ, span, carriers):
+    """Link ``span`` to the context of every carrier (a message's headers) that has one."""
+    for carrier in carriers:
+        context = integ.extract(carrier)
+        if context is None or not context.span_id:
+            continue
+        span.link_span(context)
+        # the contexts of other styles that extraction found in conflict with it (another trace id),
+        # linked too, as ddtrace links them; one link per span id: the extracted context's is kept
+        for extra in context._span_links:
+            if extra.span_id != context.span_id:
+                try:
+                    span.set_link(extra.trace_id, extra.span_id, extra.tracestate, extra.flags, extra.attributes)
+                except (TypeError, ValueError):
+                    pass
+
+
+def headers_size(headers):
+    """Bytes the headers take in a message (names and values; a small overhead each)."""
+    size = 0
+    if headers:
+        items = headers.items() if isinstance(headers, dict) else headers
+        for item in items:
+            try:
+                name, value = item
+                size += len(name) + (len(value) if value is not None else 0) + 8
+            except (TypeError, ValueError):
+                pass
+    return size
+
+
+def with_context(integ, span, headers, encoding=None):
+    """``headers`` (None, a dict or a list of pairs) with ``span``'s context added: a new object
+    (pairs with values encoded with ``encoding``, else text; None becomes a dict when ``encoding`` is None,
+    a list otherwise), or ``headers`` itself when there is nothing to add or it cannot be read."""
+    if headers is None and encoding is not None:  # the common case: no headers of the caller's
+        added = {}
+        integ.inject(span, added)
+        return [(k, v.encode(encoding)) for k, v in added.items()] or None
+    if isinstance(headers, dict) or headers is None:
+        added = {}
+        integ.inject(span, added)
+        if not added:
+            return headers
+        if not headers:
+            return added
+        merged = {k: v for k, v in headers.items() if not (isinstance(k, str) and k.lower() in added)}
+        merged.update(added)
+        return merged
+    if isinstance(headers, list):  # (a tuple, or any other type, both clients refuse: left to them)
+        pairs = []
+        for pair in headers:
+            if not isinstance(pair, tuple) or len(pair) != 2:
+                return headers  # what the library will refuse: left as it is
+            pairs.append(pair)
+        if not integ.inject_pairs(span, pairs, encoding):
+            return headers
+        return pairs
+    return headers
+
+
+def key_text(key):
+    """A message key as its tag: text, bytes decoded (an invalid byte replaced), nothing as ``""``."""
+    if key is None:
+        return ""
+    if isinstance(key, (bytes, bytearray)):
+        return bytes(key).decode("utf-8", "replace")
+    return key
+
+
+def _record(reason, detail):
+    from ddfast.propagation import _core
+
+    _core.record(reason, detail)
+
+
+def traced_methods(message_type, tracer=None, service=None, distributed_tracing=None):
+    """``(make_produce, make_poll, make_consume)``: each makes the traced version of a library method
+    (``make_produce(produce, serializing)``, ``make_poll(poll)``, ``make_consume(consume)``); the
+    settings are read now. ``message_type``: the class of the messages ``poll()`` returns."""
+    integ, names = make_integration("kafka", tracer, service, distributed_tracing)
+    empty_polls = asbool(os.environ.get("DD_KAFKA_EMPTY_POLL_ENABLED"), True)
+    as_links = links_only()
+    state = integ._state
+    produce_name, consume_name = names.produce, names.consume
+    extract, inject_ok = integ.extract, integ.distributed
+    time_ns = time.time_ns
+
+    # the core's own calls, bound once: a span under the active one made active (as ``tracer.trace``),
+    # and a span under a given parent
+    trace, start_under, var, service = integ.tracer._tracer_trace, integ._start, integ._var, integ.service
+    active = integ.tracer.context_provider.active
+
+    def produce_span(instance, topic, value, key, partition, serializing):
+        span = trace(state, var, produce_name, service, None, "worker")
+        span._set_attribute("messaging.system", "kafka")
+        span._set_attribute("component", "kafka")
+        span._set_attribute("span.kind", "producer")
+        span.set_tag("kafka.topic", topic)
+        if topic:
+            span._set_attribute("messaging.destination.name", topic)
+        if not serializing or isinstance(key, str):
+            span.set_tag("kafka.message_key", key_text(key))
+        span.set_tag("kafka.partition", partition)
+        span._set_attribute("kafka.tombstone", "True" if value is None else "False")
+        span.set_metric("_dd.measured", 1)
+        servers = getattr(instance, "_dd_bootstrap_servers", None)
+        if servers is not None:
+            span.set_tag("messaging.kafka.bootstrap.servers", servers)
+        return span
+
+    def make_produce(produce, serializing):
+        at = 6 if serializing else 7  # where a positional ``headers`` is
+
+        def traced_produce(self, *args, **kwargs):
+            if not state.enabled:
+                return produce(self, *args, **kwargs)
+            n = len(args)
+            topic = args[0] if n else kwargs.get("topic")
+            if serializing:  # (topic, key, value, partition, on_delivery, timestamp, headers)
+                key = args[1] if n > 1 else kwargs.get("key")
+                value = args[2] if n > 2 else kwargs.get("value")
+            else:  # (topic, value, key, partition, on_delivery, callback, timestamp, headers)
+                value = args[1] if n > 1 else kwargs.get("value")
+                key = args[2] if n > 2 else kwargs.get("key")
+            partition = args[3] if n > 3 else kwargs.get("partition", -1)
+            span = produce_span(self, topic or "", value, key, partition, serializing)
+            try:
+                if inject_ok:
+                    headers = args[at] if n > at else kwargs.get("headers")
+                    traced = with_context(integ, span, headers)
+                    if traced is not headers and _too_large(self, value, key, traced):
+                        _record("message_too_large", "kafka")
+                    elif n > at:
+                        args = args[:at] + (traced,) + args[at + 1 :]
+                    else:
+                        kwargs["headers"] = traced
+                result = produce(self, *args, **kwargs)
+            except BaseException as exc:
+                integ.finish(span, exc)
+                raise
+            span.finish()
+            return result
+
+        return traced_produce
+
+    def consume_span(instance, messages, start_ns, exc, batch):
+        first = messages[0] if messages else None
+        # the first message's producer is the parent (as ddtrace), unless the settings want links only
+        parent = extract(first.headers()) if inject_ok and first is not None and not as_links else None
+        span = start_under(state, consume_name, parent if parent is not None else active(), service, None, "worker")
+        span.start_ns = start_ns
+        if inject_ok and (batch or as_links) and messages:
+            link_all(integ, span, [m.headers() for m in messages])
+        span._set_attribute("messaging.system", "kafka")
+        span._set_attribute("component", "kafka")
+        span._set_attribute("span.kind", "consumer")
+        span._set_attribute("kafka.received_message", "False" if first is None else "True")
+        span.set_tag("kafka.group_id", getattr(instance, "_dd_group_id", ""))
+        if first is not None:
+            topic = str(first.topic())
+            span.set_tag("kafka.topic", topic)
+            span._set_attribute("messaging.destination.name", topic)
+            key = first.key()
+            if isinstance(key, (str, bytes)) or key is None:
+                span.set_tag("kafka.message_key", key_text(key))
+            span.set_tag("kafka.partition", first.partition())
+            try:
+                tombstone = len(first) == 0
+            except TypeError:
+                tombstone = False
+            span._set_attribute("kafka.tombstone", "True" if tombstone else "False")
+            offset = first.offset()
+            span.set_tag("kafka.message_offset", offset if offset is not None else -1)
+        span.set_metric("_dd.measured", 1)
+        if exc is None:
+            span.finish()
+        else:
+            integ.finish(span, exc)
+
+    def make_poll(poll):
+        def traced_poll(self, *args, **kwargs):
+            if not state.enabled:
+                return poll(self, *args, **kwargs)
+            start_ns = time_ns()
+            try:
+                message = poll(self, *args, **kwargs)
+            except Exception as exc:
+                consume_span(self, (), start_ns, exc, False)
+                raise
+            if type(message) is message_type or isinstance(message, message_type):
+                consume_span(self, (message,), start_ns, None, False)
+            elif empty_polls:
+                consume_span(self, (), start_ns, None, False)
+            return message
+
+        return traced_poll
+
+    def make_consume(consume):
+        def traced_consume(self, *args, **kwargs):
+            if not state.enabled:
+                return consume(self, *args, **kwargs)
+            start_ns = time_ns()
+            try:
+                messages = consume(self, *args, **kwargs)
+            except Exception as exc:
+                consume_span(self, (), start_ns, exc, True)
+                raise
+            if messages or empty_polls:
+                consume_span(self, messages or (), start_ns, None, True)
+            return messages
+
+        return traced_consume
+
+    return make_produce, make_poll, make_consume
+
+
+def patch(tracer=None, service=None, distributed_tracing=None):
+    """Trace confluent-kafka's ``Producer``, ``Consumer``, ``SerializingProducer`` and
+    ``DeserializingConsumer``; a second call changes nothing. True when patched now."""
+    import confluent_kafka
+
+    if _originals:
+        return False
+    make_produce, make_poll, make_consume = traced_methods(confluent_kafka.Message, tracer, service,
+                                                           distributed_tracing)  # fmt: skip
+    for name in _CLASSES:
+        base = getattr(confluent_kafka, name, None)
+        if base is None:
+            continue
+        producer = "Producer" in name
+        serializing = name == "SerializingProducer"
+        namespace = {"__init__": _make_init(base, producer), "__module__": base.__module__}
+        if producer:
+            namespace["produce"] = make_produce(base.produce, serializing)
+        else:
+            namespace["poll"] = make_poll(base.poll)
+            if name == "Consumer":
+                namespace["consume"] = make_consume(base.consume)
+        traced = type(name, (base,), namespace)
+        traced.__qualname__ = base.__qualname__
+        traced.__doc__ = base.__doc__
+        setattr(traced, _patch.ORIGINAL, base)
+        _originals[name] = base
+        setattr(confluent_kafka, name, traced)
+    return True
+
+
+def _config_of(args, kwargs):
+    conf = args[0] if args and isinstance(args[0], dict) else kwargs
+    return conf if isinstance(conf, dict) else {}
+
+
+def _servers(conf):
+    servers = conf.get("bootstrap.servers")
+    return servers if servers is not None else conf.get("metadata.broker.list")
+
+
+def _make_init(base, producer):
+    def __init__(self, *args, **kwargs):
+        base.__init__(self, *args, **kwargs)
+        conf = _config_of(args, kwargs)
+        self._dd_bootstrap_servers = _servers(conf)
+        if producer:
+            try:
+                self._dd_max_bytes = int(conf.get("message.max.bytes", DEFAULT_MAX_BYTES))
+            except (TypeError, ValueError):
+                self._dd_max_bytes = DEFAULT_MAX_BYTES
+        else:
+            self._dd_group_id = conf.get("group.id", "")
+
+    return __init__
+
+
+def _too_large(producer, value, key, traced):
+    """Whether the message with our headers could exceed the producer's ``message.max.bytes`` (only
+    computed for a message within ``_HEADROOM`` of the limit; a message that exceeds it anyway fails
+    as it would untraced)."""
+    limit = getattr(producer, "_dd_max_bytes", DEFAULT_MAX_BYTES)
+    try:
+        size = (len(value) if value is not None else 0) + (len(key) if key is not None else 0)
+    except TypeError:
+        return False
+    if size + _HEADROOM < limit:
+        return False
+    return size + headers_size(traced) + _MESSAGE_OVERHEAD > limit
+
+
+def unpatch():
+    """Put confluent-kafka's own classes back."""
+    import confluent_kafka
+
+    for name, base in _originals.items():
+        setattr(confluent_kafka, name, base)
+    _originals.clear()
