@@ -24,4 +24,11 @@ TraceBuffer = _core.TraceBuffer
 #: the encoder for each agent API version
 MSGPACK_ENCODERS = {"v0.4": MsgpackEncoderV04, "v0.5": MsgpackEncoderV05}
 
-__all__ = ["MSGPACK_ENCODERS", "BufferFull", "BufferItemTooLarge", "MsgpackEncoderV04", "MsgpackEncoderV05", "TraceBuffer"]
+__all__ = [
+    "MSGPACK_ENCODERS",
+    "BufferFull",
+    "BufferItemTooLarge",
+    "MsgpackEncoderV04",
+    "MsgpackEncoderV05",
+    "TraceBuffer",
+]
