@@ -770,7 +770,7 @@ cdef class TraceBuffer:
     cdef bint _stopped
     cdef bint _thread_started
     cdef Py_ssize_t _drops[DROP_REASON_COUNT]
-    cdef public double report_after
+    cdef double _report_after
     cdef public object on_start
     cdef public object on_drop
     #: application threads that found the lock taken, and the longest they waited (seconds)
@@ -815,7 +815,7 @@ cdef class TraceBuffer:
         self._seal_due = self._thread_started = False
         for i in range(DROP_REASON_COUNT):
             self._drops[i] = 0
-        self.report_after = 0.0
+        self._report_after = 0.0
         self.lock_contended = 0
         self.lock_wait = 0.0
         return 0
@@ -838,6 +838,7 @@ cdef class TraceBuffer:
     cdef int _write(self, object spans) except -1:
         cdef int reason = -1, added = ADDED
         cdef bint start = False, stopped, seal_due
+        cdef double report_after
         cdef cs_t cs
         error = None
         self._acquire(-1.0)
@@ -864,9 +865,9 @@ cdef class TraceBuffer:
                 cs_end(&cs)
                 if seal_due:  # once an interval: the sender asked for the payload
                     self._seal()
+            cs_begin(&cs, self)  # the counts and flags the sender reads and sets
             if reason >= 0:
                 self._drops[reason] += 1
-            cs_begin(&cs, self)
             if not self._thread_started and not self._stopped:
                 self._thread_started = start = True
             cs_end(&cs)
@@ -878,7 +879,10 @@ cdef class TraceBuffer:
             except Exception:
                 pass
         if reason >= 0 and self.on_drop is not None:
-            if reason == DROP_ENCODING_ERROR or _monotonic() >= self.report_after:
+            cs_begin(&cs, self)
+            report_after = self._report_after
+            cs_end(&cs)
+            if reason == DROP_ENCODING_ERROR or _monotonic() >= report_after:  # at most once an interval
                 try:
                     self.on_drop(error)
                 except Exception:  # a logging handler's failure is not the application's
@@ -1083,8 +1087,30 @@ cdef class TraceBuffer:
     @property
     def drops(self):
         """Traces refused here, by reason (only the reasons with some)."""
+        cdef Py_ssize_t counts[DROP_REASON_COUNT]
         cdef int i
-        return {DROP_REASONS[i]: self._drops[i] for i in range(DROP_REASON_COUNT) if self._drops[i]}
+        cdef cs_t cs
+        cs_begin(&cs, self)
+        for i in range(DROP_REASON_COUNT):
+            counts[i] = self._drops[i]
+        cs_end(&cs)
+        return {DROP_REASONS[i]: counts[i] for i in range(DROP_REASON_COUNT) if counts[i]}
+
+    @property
+    def report_after(self):
+        """The ``time.monotonic()`` time before which a refused trace is not reported (``on_drop``)."""
+        cdef cs_t cs
+        cs_begin(&cs, self)
+        value = self._report_after
+        cs_end(&cs)
+        return value
+
+    @report_after.setter
+    def report_after(self, double value):
+        cdef cs_t cs
+        cs_begin(&cs, self)
+        self._report_after = value
+        cs_end(&cs)
 
     @property
     def waiting_bytes(self):

@@ -477,7 +477,11 @@ class TraceBuffer:
     or greenlets. Outside it, once: ``on_start()`` at the first trace (the writer starts its thread);
     and ``on_drop(error)`` after a refused trace, no sooner than ``report_after`` (a ``time.monotonic``
     time; at once for an encoding error, which it receives). The tracer's finish path calls ``write``
-    directly, without a Python call."""
+    directly, not through the writer's (the compiled twin: without a Python call)."""
+
+    __slots__ = ("_allocate_lock", "buffer_size", "on_start", "on_drop", "_stopped", "_lock", "_wake_lock",
+                 "_pending_lock", "_encoder", "_pending", "_pending_traces", "_queued_bytes", "_sent_bytes",
+                 "_seal_due", "_thread_started", "_drops", "report_after", "lock_contended", "lock_wait")  # fmt: skip
 
     def __init__(self, encoder, buffer_size, on_start=None, on_drop=None):
         if not isinstance(encoder, _BufferedEncoder):
@@ -507,6 +511,7 @@ class TraceBuffer:
         self._sent_bytes = 0  # ... and this by the sender: waiting = queued - sent
         self._seal_due = self._thread_started = False
         self._drops = [0] * len(DROP_REASONS)
+        #: the ``time.monotonic()`` time before which a refused trace is not reported (``on_drop``)
         self.report_after = 0.0
         #: application threads that found the lock taken, and the longest they waited (seconds)
         self.lock_contended = 0
@@ -559,7 +564,7 @@ class TraceBuffer:
             except Exception:
                 pass
         if reason is not None and self.on_drop is not None:
-            if reason == 1 or time.monotonic() >= self.report_after:
+            if reason == 1 or time.monotonic() >= self.report_after:  # at most once an interval
                 try:
                     self.on_drop(error)
                 except Exception:  # a logging handler's failure is not the application's
