@@ -6,7 +6,6 @@ Every core module has a compiled twin (``src/*.pyx`` -> ``ddfast._ext``) and a p
 
 from ddfast import ids
 from ddfast._impl import implementation
-from ddfast.agent_writer import AgentWriter
 from ddfast.context import Context
 from ddfast.propagation import HTTPPropagator
 from ddfast.sampling import DatadogSampler
@@ -17,12 +16,13 @@ from ddfast.span_link import SpanLink
 from ddfast.tracer import Tracer
 from ddfast.tracer import start_span_from_context
 from ddfast.tracer import tracer
+from ddfast.writer import AgentWriter
+from ddfast.writer import InMemoryWriter
 
 TYPE_CHECKING = False  # typing's, without importing typing (type checkers take it as True)
 if TYPE_CHECKING:
     from ddfast.carrier import HTTPHeadersCarrier
     from ddfast.patching import patch
-    from ddfast.writer import InMemoryWriter
 
     __version__: str
 
@@ -30,12 +30,10 @@ if TYPE_CHECKING:
 #: for the module itself)
 _LAZY = {
     "HTTPHeadersCarrier": ("ddfast.carrier", "HTTPHeadersCarrier"),
-    "InMemoryWriter": ("ddfast.writer", "InMemoryWriter"),
     "patch": ("ddfast.patching", "patch"),
     "__version__": ("ddfast._version", "version"),
     "carrier": ("ddfast.carrier", None),
     "patching": ("ddfast.patching", None),
-    "writer": ("ddfast.writer", None),
 }
 
 

@@ -3,16 +3,16 @@
 One request per call, on a connection made for it: the writer sends at most a payload or so a second,
 so a kept-alive connection would buy nothing and would have to survive agent restarts and forks.
 
-``post`` holds one deadline for the whole exchange (connect, send, and every byte of the answer), so an
-agent that stalls or answers one byte at a time costs the writer one timeout, never its thread. It
-works on the interpreter's own sockets, threads and locks even where gevent has monkey-patched them
-(``original``): the writer's thread is a real thread, never a greenlet waiting on the application's hub.
+``post`` takes the agent's address as ``ddfast.settings.AgentURL`` parses it, and holds one deadline
+for the whole exchange (connect, send, and every byte of the answer), so an agent that stalls or
+answers one byte at a time costs the writer one timeout, never its thread. It works on the
+interpreter's own sockets, threads and locks even where gevent has monkey-patched them (``original``):
+the writer's thread is a real thread, never a greenlet waiting on the application's hub.
 """
 
 import importlib
 import sys
 import time
-import urllib.parse
 
 #: the most of an answer that is read (the agent's answers are a few hundred bytes)
 MAX_ANSWER = 1 << 20
@@ -60,46 +60,6 @@ def original(module, name):
     if monkey is not None:
         return monkey.get_original(module, name)
     return getattr(importlib.import_module(module), name)
-
-
-class AgentURL:
-    """A parsed agent URL: ``scheme``, ``host``, ``port`` and base ``path``, or the unix ``socket_path``."""
-
-    __slots__ = ("url", "scheme", "host", "port", "path", "socket_path")
-
-    def __init__(self, url):
-        if not isinstance(url, str):
-            raise TypeError("the agent URL must be a str, not %s" % type(url).__name__)
-        parts = urllib.parse.urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https", "unix"):
-            raise ValueError("the agent URL must be http://, https:// or unix://, got %r" % (url,))
-        self.url = url
-        self.scheme = scheme
-        self.socket_path = None
-        self.host = None
-        self.port = None
-        self.path = ""
-        if scheme == "unix":
-            self.socket_path = parts.netloc + parts.path
-            if not self.socket_path:
-                raise ValueError("the agent URL %r names no socket" % (url,))
-        else:
-            if not parts.hostname:
-                raise ValueError("the agent URL %r names no host" % (url,))
-            self.host = parts.hostname
-            try:
-                self.port = parts.port or (443 if scheme == "https" else 80)
-            except ValueError as e:
-                raise ValueError("the agent URL %r has a bad port: %s" % (url, e)) from None
-            self.path = parts.path.rstrip("/")
-
-    def endpoint(self, name):
-        """The request path of endpoint ``name`` (``v0.5/traces``)."""
-        return "%s/%s" % (self.path, name)
-
-    def __repr__(self):
-        return "AgentURL(%r)" % self.url
 
 
 def _remaining(deadline):

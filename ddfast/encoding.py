@@ -3,6 +3,8 @@
 ``MsgpackEncoderV05`` (``/v0.5/traces``, ddtrace's default) and ``MsgpackEncoderV04``
 (``/v0.4/traces``) buffer traces with ``put(spans)`` and give one payload per ``encode()``, as
 ddtrace's encoders do; ``BufferFull`` / ``BufferItemTooLarge`` say why a trace was refused.
+``TraceBuffer`` is the agent writer's application side: the payload being filled, the sealed payloads,
+the lock application threads take (see ``ddfast.writer``).
 """
 
 from ddfast._impl import load
@@ -17,8 +19,16 @@ else:
 
 MsgpackEncoderV04 = _core.MsgpackEncoderV04
 MsgpackEncoderV05 = _core.MsgpackEncoderV05
+TraceBuffer = _core.TraceBuffer
 
 #: the encoder for each agent API version
 MSGPACK_ENCODERS = {"v0.4": MsgpackEncoderV04, "v0.5": MsgpackEncoderV05}
 
-__all__ = ["MSGPACK_ENCODERS", "BufferFull", "BufferItemTooLarge", "MsgpackEncoderV04", "MsgpackEncoderV05"]
+__all__ = [
+    "MSGPACK_ENCODERS",
+    "BufferFull",
+    "BufferItemTooLarge",
+    "MsgpackEncoderV04",
+    "MsgpackEncoderV05",
+    "TraceBuffer",
+]

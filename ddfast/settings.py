@@ -14,8 +14,7 @@ variable would be (``config.propagation_style_inject = "b3,datadog"``).
 import logging
 import os
 import re
-
-from ddfast.agent import AgentURL
+import urllib.parse
 
 log = logging.getLogger("ddfast")
 
@@ -91,6 +90,46 @@ DEFAULT_AGENT_URL = "http://localhost:8126"
 API_VERSIONS = ("v0.4", "v0.5")
 
 
+class AgentURL:
+    """A parsed agent URL: ``scheme``, ``host``, ``port`` and base ``path``, or the unix ``socket_path``."""
+
+    __slots__ = ("url", "scheme", "host", "port", "path", "socket_path")
+
+    def __init__(self, url):
+        if not isinstance(url, str):
+            raise TypeError("the agent URL must be a str, not %s" % type(url).__name__)
+        parts = urllib.parse.urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https", "unix"):
+            raise ValueError("the agent URL must be http://, https:// or unix://, got %r" % (url,))
+        self.url = url
+        self.scheme = scheme
+        self.socket_path = None
+        self.host = None
+        self.port = None
+        self.path = ""
+        if scheme == "unix":
+            self.socket_path = parts.netloc + parts.path
+            if not self.socket_path:
+                raise ValueError("the agent URL %r names no socket" % (url,))
+        else:
+            if not parts.hostname:
+                raise ValueError("the agent URL %r names no host" % (url,))
+            self.host = parts.hostname
+            try:
+                self.port = parts.port or (443 if scheme == "https" else 80)
+            except ValueError as e:
+                raise ValueError("the agent URL %r has a bad port: %s" % (url, e)) from None
+            self.path = parts.path.rstrip("/")
+
+    def endpoint(self, name):
+        """The request path of endpoint ``name`` (``v0.5/traces``)."""
+        return "%s/%s" % (self.path, name)
+
+    def __repr__(self):
+        return "AgentURL(%r)" % self.url
+
+
 def agent_url(env, socket_exists=os.path.exists):
     """The trace agent's URL as ddtrace resolves it: ``DD_TRACE_AGENT_URL`` (``http://``, ``https://``
     or ``unix://``); else ``DD_AGENT_HOST``/``DD_TRACE_AGENT_PORT``; else the agent's default unix socket
@@ -115,7 +154,7 @@ def agent_url(env, socket_exists=os.path.exists):
 
 def _usable_agent_url(url, source):
     try:
-        AgentURL(url)  # the writer's own parser: what it accepts is what the settings accept
+        AgentURL(url)  # the parser the writer uses: what it accepts is what the settings accept
     except ValueError as e:
         log.warning("ddfast: %s gives no usable agent URL (%s); ignored", source, e)
         return False

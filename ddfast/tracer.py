@@ -14,9 +14,9 @@ import os
 import weakref
 
 from ddfast._impl import load
-from ddfast.agent_writer import AgentWriter
 from ddfast.propagation import decide_foreign
 from ddfast.settings import config
+from ddfast.writer import AgentWriter
 
 log = logging.getLogger("ddfast.tracer")
 

@@ -7,24 +7,36 @@ string-table indices and numbers) buffer finished traces as they come, bounded b
 (the payload) and ``max_item_size`` (one trace), and hand out one payload per ``encode()``. The
 payloads decode to what ddtrace 4.16's encoders produce for the same spans. Spans are written as
 msgpack straight into one reusable buffer: no per-span dicts, no intermediate bytes.
+
+``TraceBuffer`` is the agent writer's application side (``ddfast.writer``): the payload being filled,
+the sealed payloads waiting for the sender, and the lock only application threads take; the tracer's
+finish path writes each trace into it directly.
 """
 
 import json
+from collections import deque
+from time import monotonic as _monotonic
+from time import perf_counter as _perf_counter
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_GetItemWithError
 from cpython.long cimport PyLong_AsSsize_t
 from cpython.object cimport PyObject
+from cpython.pythread cimport (
+    NOWAIT_LOCK, PY_LOCK_ACQUIRED, WAIT_LOCK, PyLockStatus, PyThread_acquire_lock, PyThread_allocate_lock,
+    PyThread_free_lock, PyThread_release_lock, PyThread_type_lock,
+)
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
 
-from ddfast._ext.span cimport DERIVED_COUNT, DERIVED_METRICS, DERIVED_TAGS, Span
+from ddfast._ext.span cimport DERIVED_COUNT, DERIVED_METRICS, DERIVED_TAGS, Span, register_trace_buffer
 from ddfast._ext.span import DERIVED_KEYS as _derived_keys
 from ddfast.encoding_errors import BufferFull, BufferItemTooLarge
 from idcodec cimport int_to_u128, low64, u64_exact, write_hex16
+from ftlock cimport cs_begin, cs_end, cs_t
 from strbuf cimport StrBuf, sb_bytes, sb_free, sb_init, sb_reserve
 
 cdef extern from "Python.h":
@@ -50,6 +62,11 @@ cdef enum:
     # per request instead of the 3 fresh ones
     SEEN_SLOTS = 1024
 cdef tuple DERIVED_KEYS = _derived_keys
+cdef enum:
+    # what an encoder's add() did with a trace
+    ADDED = 0
+    TOO_LARGE = 1
+    FULL = 2
 DEFAULT_MAX_SIZE = 20 << 20
 
 
@@ -287,6 +304,7 @@ cdef class _BufferedEncoder:
     cdef Py_ssize_t mark
     cdef readonly Py_ssize_t max_size
     cdef readonly Py_ssize_t max_item_size
+    cdef Py_ssize_t refused_size
 
     def __cinit__(self, *args, **kwargs):
         sb_init(&self.buf)
@@ -320,6 +338,15 @@ cdef class _BufferedEncoder:
         """Add one trace (a list of finished spans). Raises ``BufferItemTooLarge`` when the trace alone
         exceeds ``max_item_size`` and ``BufferFull`` when the payload would exceed ``max_size``; the
         buffer is then unchanged, as after any error encoding the trace."""
+        cdef int refused = self.add(spans)
+        if refused == TOO_LARGE:
+            raise BufferItemTooLarge(self.refused_size)
+        if refused == FULL:
+            raise BufferFull(self.refused_size)
+
+    cdef int add(self, object spans) except -1:
+        """``put`` without the exceptions for a refused trace: ``ADDED``, ``TOO_LARGE`` or ``FULL`` (the
+        refused trace's size then in ``refused_size``); any other error raises, the buffer unchanged."""
         cdef Py_ssize_t item
         if not isinstance(spans, (list, tuple)):
             raise TypeError("a trace is a list of spans, not %s" % type(spans).__name__)
@@ -330,13 +357,12 @@ cdef class _BufferedEncoder:
             self._rollback()
             raise
         item = self._item_size()
-        if item > self.max_item_size:
+        if item > self.max_item_size or self._size(self.count + 1) > self.max_size:
+            self.refused_size = item
             self._rollback()
-            raise BufferItemTooLarge(item)
-        if self._size(self.count + 1) > self.max_size:
-            self._rollback()
-            raise BufferFull(item)
+            return TOO_LARGE if item > self.max_item_size else FULL
         self.count += 1
+        return ADDED
 
     def encode(self):
         """``[(payload, trace_count)]`` for the traces buffered so far, or ``[]``; the buffer is reset."""
@@ -695,3 +721,409 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
             self._clear_table()
         except BaseException:
             pass
+
+
+# -- the writer's buffer -----------------------------------------------------------------------------
+
+cdef extern from "pythread.h":
+    PyLockStatus acquire_timed "PyThread_acquire_lock_timed"(
+        PyThread_type_lock lock, long long microseconds, int intr_flag) nogil
+
+cdef enum:
+    # why the application's side refused a trace: the indices of DROP_REASONS
+    DROP_TOO_LARGE = 0
+    DROP_ENCODING_ERROR = 1
+    DROP_BUFFER_FULL = 2
+    DROP_STOPPED = 3
+    DROP_REASON_COUNT = 4
+DROP_REASONS = ("too_large", "encoding_error", "buffer_full", "stopped")
+# the longest wait a lock is given, in seconds: longer timeouts wait without a bound
+cdef double MAX_WAIT = 1e9
+
+
+cdef int buffer_write(object buffer, list spans) except -1:
+    """``TraceBuffer.write`` for the tracer's finish path, called from C (see span.register_trace_buffer)."""
+    return (<TraceBuffer>buffer)._write(spans)
+
+
+cdef class TraceBuffer:
+    """The application's side of the agent writer: the payload being filled (``encoder``), the sealed
+    payloads waiting for the sender, the lock only application threads contend for, and what was
+    refused. ``write(spans)`` encodes one trace under that lock, seals the payload when the sender asked
+    for it (``request_seal``) or when it is full (room permitting: past ``buffer_size`` bytes waiting,
+    the newest trace is refused and counted), and does nothing under the lock that could switch threads
+    or greenlets. Outside it, once: ``on_start()`` at the first trace (the writer starts its thread);
+    and ``on_drop(error)`` after a refused trace, no sooner than ``report_after`` (a ``time.monotonic``
+    time; at once for an encoding error, which it receives). The tracer's finish path calls ``write``
+    directly, without a Python call."""
+
+    cdef PyThread_type_lock _lock  # the application's lock
+    cdef PyThread_type_lock _wake_lock  # held while no wake-up is pending for the sender
+    cdef bint _woken
+    cdef _BufferedEncoder _encoder
+    cdef object _pending  # sealed payloads, oldest first: (payload, trace count, endpoint)
+    cdef Py_ssize_t _pending_traces
+    cdef Py_ssize_t _queued_bytes  # written under the application's lock ...
+    cdef Py_ssize_t _sent_bytes  # ... and this by the sender: waiting = queued - sent
+    cdef readonly Py_ssize_t buffer_size
+    cdef bint _seal_due
+    cdef bint _stopped
+    cdef bint _thread_started
+    cdef Py_ssize_t _drops[DROP_REASON_COUNT]
+    cdef double _report_after
+    cdef public object on_start
+    cdef public object on_drop
+    #: application threads that found the lock taken, and the longest they waited (seconds)
+    cdef readonly Py_ssize_t lock_contended
+    cdef readonly double lock_wait
+
+    def __cinit__(self, *args, **kwargs):
+        self._new_locks()
+
+    def __init__(self, encoder, buffer_size, on_start=None, on_drop=None):
+        if not isinstance(encoder, _BufferedEncoder):
+            raise TypeError("encoder must be a MsgpackEncoderV04 or V05, not %s" % type(encoder).__name__)
+        if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size <= 0:
+            raise ValueError("buffer_size must be a positive int, got %r" % (buffer_size,))
+        self.buffer_size = buffer_size
+        self.on_start = on_start
+        self.on_drop = on_drop
+        self._clear(encoder)
+
+    def __dealloc__(self):
+        if self._wake_lock != NULL:
+            if not self._woken:
+                PyThread_release_lock(self._wake_lock)
+            PyThread_free_lock(self._wake_lock)
+        if self._lock != NULL:
+            PyThread_free_lock(self._lock)
+
+    cdef int _new_locks(self) except -1:
+        self._lock = PyThread_allocate_lock()
+        self._wake_lock = PyThread_allocate_lock()
+        if self._lock == NULL or self._wake_lock == NULL:
+            raise MemoryError()
+        PyThread_acquire_lock(self._wake_lock, WAIT_LOCK)
+        self._woken = False
+        return 0
+
+    cdef int _clear(self, _BufferedEncoder encoder) except -1:
+        cdef int i
+        self._encoder = encoder
+        self._pending = deque()
+        self._pending_traces = self._queued_bytes = self._sent_bytes = 0
+        self._seal_due = self._thread_started = False
+        for i in range(DROP_REASON_COUNT):
+            self._drops[i] = 0
+        self._report_after = 0.0
+        self.lock_contended = 0
+        self.lock_wait = 0.0
+        return 0
+
+    def reset(self, encoder):
+        """A forked child's buffer: new locks (the parent's may have been held by a thread the child does
+        not have: they are left, not freed, as CPython leaves its own), ``encoder`` empty, nothing sealed,
+        no thread, counters zeroed; ``stopped`` stays."""
+        if not isinstance(encoder, _BufferedEncoder):
+            raise TypeError("encoder must be a MsgpackEncoderV04 or V05, not %s" % type(encoder).__name__)
+        self._new_locks()
+        self._clear(encoder)
+
+    # -- the application's side
+
+    def write(self, spans):
+        """Encode one finished trace into the payload being filled (see the class docstring)."""
+        self._write(spans)
+
+    cdef int _write(self, object spans) except -1:
+        cdef int reason = -1, added = ADDED
+        cdef bint start = False, stopped, seal_due
+        cdef double report_after
+        cdef cs_t cs
+        error = None
+        self._acquire(-1.0)
+        try:
+            cs_begin(&cs, self)  # flags the sender and a flush set without the application's lock
+            stopped = self._stopped
+            cs_end(&cs)
+            if stopped:
+                reason = DROP_STOPPED
+            else:
+                try:
+                    added = self._encoder.add(spans)
+                    if added == FULL:
+                        added = self._add_to_next(spans)
+                except Exception as e:
+                    error = e
+                    reason = DROP_ENCODING_ERROR
+                if added == TOO_LARGE:
+                    reason = DROP_TOO_LARGE
+                elif added == FULL:
+                    reason = DROP_BUFFER_FULL
+                cs_begin(&cs, self)
+                seal_due = self._seal_due
+                cs_end(&cs)
+                if seal_due:  # once an interval: the sender asked for the payload
+                    self._seal()
+            cs_begin(&cs, self)  # the counts and flags the sender reads and sets
+            if reason >= 0:
+                self._drops[reason] += 1
+            if not self._thread_started and not self._stopped:
+                self._thread_started = start = True
+            cs_end(&cs)
+        finally:
+            PyThread_release_lock(self._lock)
+        if start and self.on_start is not None:
+            try:
+                self.on_start()  # outside the lock: under gevent, starting a thread may switch greenlets
+            except Exception:
+                pass
+        if reason >= 0 and self.on_drop is not None:
+            cs_begin(&cs, self)
+            report_after = self._report_after
+            cs_end(&cs)
+            if reason == DROP_ENCODING_ERROR or _monotonic() >= report_after:  # at most once an interval
+                try:
+                    self.on_drop(error)
+                except Exception:  # a logging handler's failure is not the application's
+                    pass
+        return 0
+
+    cdef int _add_to_next(self, object spans) except -1:
+        """The payload is full: sealed for the sender if the room allows, and ``spans`` put in the next."""
+        cdef cs_t cs
+        cdef Py_ssize_t waiting
+        cs_begin(&cs, self)
+        waiting = self._queued_bytes - self._sent_bytes
+        cs_end(&cs)
+        if waiting + self._encoder._size(self._encoder.count) > self.buffer_size:
+            self._wake()
+            return FULL  # the newest traces are the ones refused: those waiting keep their turn
+        self._seal()
+        try:
+            return ADDED if self._encoder.add(spans) == ADDED else FULL
+        except Exception:
+            return FULL
+
+    cdef int _seal(self) except -1:
+        """Move the payload being filled to the sealed ones and wake the sender (application's lock held)."""
+        cdef cs_t cs
+        cdef Py_ssize_t count = self._encoder.count
+        cs_begin(&cs, self)
+        self._seal_due = False
+        cs_end(&cs)
+        if count == 0:
+            return 0
+        payload = self._encoder._payload()
+        self._encoder._reset()
+        item = (payload, count, self._encoder.endpoint)
+        cs_begin(&cs, self)
+        self._pending.append(item)
+        self._pending_traces += count
+        self._queued_bytes += len(<bytes>payload)
+        cs_end(&cs)
+        self._wake()
+        return 0
+
+    cdef int _acquire(self, double timeout) except -1:
+        """Take the application's lock, waiting at most ``timeout`` seconds (negative: no bound) with the
+        GIL released; 1 when taken. A wait is timed (the lock is the application's: the sender only tries
+        it, so an application thread waits only for another one)."""
+        cdef PyLockStatus got
+        cdef long long us
+        if PyThread_acquire_lock(self._lock, NOWAIT_LOCK):
+            return 1
+        if timeout == 0:
+            return 0
+        us = -1 if timeout < 0 or timeout > MAX_WAIT else <long long>(timeout * 1e6)
+        start = _perf_counter()
+        with nogil:
+            got = acquire_timed(self._lock, us, 0)
+        if got != PY_LOCK_ACQUIRED:
+            return 0
+        waited = _perf_counter() - start
+        self.lock_contended += 1
+        if waited > self.lock_wait:
+            self.lock_wait = waited
+        return 1
+
+    def __enter__(self):
+        """The application's lock, held (``with buffer:``): what it guards stays still meanwhile."""
+        self._acquire(-1.0)
+        return self
+
+    def __exit__(self, *exc_info):
+        PyThread_release_lock(self._lock)
+
+    # -- the sender's side
+
+    def request_seal(self):
+        """Ask for the payload being filled: the next ``write`` seals it (or ``try_seal``)."""
+        cdef cs_t cs
+        cs_begin(&cs, self)
+        self._seal_due = True
+        cs_end(&cs)
+
+    def try_seal(self):
+        """Seal the payload as requested, if the application's lock is free right now (an idle
+        application's payload): never waits. True when sealed here."""
+        if not self.seal_due or not PyThread_acquire_lock(self._lock, NOWAIT_LOCK):
+            return False
+        try:
+            if not self.seal_due:
+                return False
+            self._seal()
+            return True
+        finally:
+            PyThread_release_lock(self._lock)
+
+    def seal(self, timeout=-1.0, stop=False):
+        """Seal the payload being filled, waiting for the lock at most ``timeout`` seconds (negative: no
+        bound); with ``stop``, refuse every trace written afterwards. False when the lock was not had in
+        time (its holder may be the thread a signal interrupted to ask for this)."""
+        if not self._acquire(timeout):
+            return False
+        try:
+            if stop:
+                self.stopped = True
+            self._seal()
+        finally:
+            PyThread_release_lock(self._lock)
+        return True
+
+    def replace_encoder(self, encoder):
+        """Seal the payload being filled and fill ``encoder``'s from now on."""
+        if not isinstance(encoder, _BufferedEncoder):
+            raise TypeError("encoder must be a MsgpackEncoderV04 or V05, not %s" % type(encoder).__name__)
+        self._acquire(-1.0)
+        try:
+            self._seal()
+            self._encoder = encoder
+        finally:
+            PyThread_release_lock(self._lock)
+
+    def take(self):
+        """The oldest sealed payload, ``(payload, trace count, endpoint)``, taken; None when there is none."""
+        cdef cs_t cs
+        item = None
+        cs_begin(&cs, self)
+        if len(self._pending):
+            item = self._pending.popleft()
+            self._pending_traces -= <Py_ssize_t>(<tuple>item)[1]
+        cs_end(&cs)
+        return item
+
+    def sent(self, Py_ssize_t size):
+        """A taken payload of ``size`` bytes is done with (sent or dropped): its room is free again."""
+        cdef cs_t cs
+        cs_begin(&cs, self)
+        self._sent_bytes += size
+        cs_end(&cs)
+
+    cdef void _wake(self) noexcept:
+        cdef cs_t cs
+        cs_begin(&cs, self)
+        if not self._woken:
+            self._woken = True
+            PyThread_release_lock(self._wake_lock)
+        cs_end(&cs)
+
+    def wake(self):
+        """Wake the sender's ``wait`` (kept for the next one when it is not waiting)."""
+        self._wake()
+
+    def wait(self, double timeout):
+        """The sender's sleep: True when woken (the wake-up is used), False after ``timeout`` seconds."""
+        cdef PyLockStatus got
+        cdef long long us = <long long>(min(max(timeout, 0.0), MAX_WAIT) * 1e6)
+        cdef cs_t cs
+        with nogil:
+            got = acquire_timed(self._wake_lock, us, 0)
+        if got != PY_LOCK_ACQUIRED:
+            return False
+        cs_begin(&cs, self)
+        self._woken = False
+        cs_end(&cs)
+        return True
+
+    # -- what it holds
+
+    @property
+    def encoder(self):
+        """The encoder of the payload being filled."""
+        return self._encoder
+
+    @property
+    def seal_due(self):
+        """Whether the sender asked for the payload being filled and it is not sealed yet."""
+        cdef cs_t cs
+        cs_begin(&cs, self)
+        due = self._seal_due
+        cs_end(&cs)
+        return due
+
+    @property
+    def stopped(self):
+        return self._stopped
+
+    @stopped.setter
+    def stopped(self, value):
+        cdef cs_t cs
+        cs_begin(&cs, self)
+        self._stopped = bool(value)
+        cs_end(&cs)
+
+    @property
+    def thread_started(self):
+        return self._thread_started
+
+    @thread_started.setter
+    def thread_started(self, value):
+        cdef cs_t cs
+        cs_begin(&cs, self)
+        self._thread_started = bool(value)
+        cs_end(&cs)
+
+    @property
+    def drops(self):
+        """Traces refused here, by reason (only the reasons with some)."""
+        cdef Py_ssize_t counts[DROP_REASON_COUNT]
+        cdef int i
+        cdef cs_t cs
+        cs_begin(&cs, self)
+        for i in range(DROP_REASON_COUNT):
+            counts[i] = self._drops[i]
+        cs_end(&cs)
+        return {DROP_REASONS[i]: counts[i] for i in range(DROP_REASON_COUNT) if counts[i]}
+
+    @property
+    def report_after(self):
+        """The ``time.monotonic()`` time before which a refused trace is not reported (``on_drop``)."""
+        cdef cs_t cs
+        cs_begin(&cs, self)
+        value = self._report_after
+        cs_end(&cs)
+        return value
+
+    @report_after.setter
+    def report_after(self, double value):
+        cdef cs_t cs
+        cs_begin(&cs, self)
+        self._report_after = value
+        cs_end(&cs)
+
+    @property
+    def waiting_bytes(self):
+        """Bytes of the sealed payloads not yet done with (the room ``buffer_size`` bounds)."""
+        return self._queued_bytes - self._sent_bytes
+
+    def __len__(self):
+        """Traces in the payload being filled and in the sealed payloads not yet taken."""
+        return self._encoder.count + self._pending_traces
+
+    def __repr__(self):
+        return "TraceBuffer(%s, %d traces)" % (type(self._encoder).__name__, len(self))
+
+
+# the tracer's finish path writes into a TraceBuffer without a Python call
+register_trace_buffer(TraceBuffer, buffer_write)

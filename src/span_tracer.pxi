@@ -31,6 +31,8 @@ cdef class TracerState:
     cdef public bint enabled
     cdef public bint shut_down
     cdef public Py_ssize_t dropped
+    # (writer, its trace buffer or None): what finish_trace hands traces to, for the writer last seen
+    cdef tuple _handoff
 
     def __init__(self, sampler, writer, sample_spans, runtime_id, pid):
         self.tags = {}
@@ -197,6 +199,39 @@ cdef bint _is_int_text(str value):
     return digits.isascii() and digits.isdigit()
 
 
+cdef write_trace_fn _write_trace = NULL
+cdef type _trace_buffer_type = None
+
+
+cdef void register_trace_buffer(type buffer_type, write_trace_fn write) noexcept:
+    """The compiled encoding module's ``TraceBuffer`` and its write: a writer whose ``_trace_buffer`` is
+    one has its traces written there directly; any other writer gets ``writer.write(spans)``."""
+    global _write_trace, _trace_buffer_type
+    _trace_buffer_type = buffer_type
+    _write_trace = write
+
+
+cdef object trace_buffer_of(TracerState st, object writer):
+    """The trace buffer of ``writer`` (remembered for the writer last seen), or None."""
+    cdef cs_t cs
+    cs_begin(&cs, st)
+    handoff = st._handoff
+    cs_end(&cs)
+    if handoff is not None and (<tuple>handoff)[0] is writer:
+        return (<tuple>handoff)[1]
+    try:
+        buffer = getattr(writer, "_trace_buffer", None)
+    except Exception:
+        buffer = None
+    if _write_trace == NULL or type(buffer) is not _trace_buffer_type:
+        buffer = None
+    handoff = (writer, buffer)
+    cs_begin(&cs, st)
+    st._handoff = handoff
+    cs_end(&cs)
+    return buffer
+
+
 cdef inline void _count_dropped(TracerState st) noexcept:
     """One more trace dropped: a tracer-wide count, which threads finishing traces at once update."""
     cdef cs_t cs
@@ -254,7 +289,12 @@ cdef int finish_trace(TracerState st, list spans) except -1:
     if st.shut_down:
         _count_dropped(st)
         return 0
-    st.writer.write(spans)
+    writer = st.writer
+    buffer = trace_buffer_of(st, writer)
+    if buffer is not None:
+        _write_trace(buffer, spans)  # the agent writer's buffer, in C: no Python call per trace
+    else:
+        writer.write(spans)
     return 0
 
 

@@ -5,8 +5,9 @@ span by span; the agent's ``rate_by_service`` reaches the sampler."""
 import pytest
 from integration_helpers import RealAgent
 
-from ddfast.agent_writer import AgentWriter
+from ddfast.settings import AgentURL
 from ddfast.tracer import Tracer
+from ddfast.writer import AgentWriter
 
 pytest.importorskip("ddapm_test_agent", reason="ddapm-test-agent is a test dependency (pip install .[test])")
 
@@ -127,5 +128,5 @@ def test_the_agent_checks_are_on(session):
 
     body = msgpack.packb([[{"trace_id": 1, "span_id": 2, "name": "x", "service": "s", "resource": "r"}]])
     headers = dict(agent.BASE_HEADERS, **{"Content-Type": "application/msgpack", "X-Datadog-Trace-Count": "5"})
-    status, _, answer = agent.post(agent.AgentURL(session.url), "v0.4/traces", body, headers, 10)
+    status, _, answer = agent.post(AgentURL(session.url), "v0.4/traces", body, headers, 10)
     assert status == 400 and b"trace_count_header" in answer

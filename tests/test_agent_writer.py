@@ -16,9 +16,10 @@ import time
 import msgpack
 import pytest
 
-from ddfast.agent_writer import AgentWriter
+from ddfast.settings import AgentURL
 from ddfast.settings import Config
 from ddfast.settings import agent_url
+from ddfast.writer import AgentWriter
 
 
 class FakeAgent:
@@ -101,12 +102,12 @@ def agent():
     fake.close()
 
 
-def trace(spanmod, trace_id, n=1, tag="v"):
+def trace(spanmod, trace_id, n=1, tag="v", start=None):
     spans = []
     for i in range(n):
-        s = spanmod.Span("op", service="svc", trace_id=trace_id, span_id=i + 1, parent_id=i or None)
+        s = spanmod.Span("op", service="svc", trace_id=trace_id, span_id=i + 1, parent_id=i or None, start=start)
         s.set_tag("k", tag)
-        s.finish()
+        s.finish(finish_time=None if start is None else start + 0.5)
         spans.append(s)
     return spans
 
@@ -316,7 +317,7 @@ def test_fork_child_never_resends_the_parents_traces(agent, make_writer, spanmod
 def test_buffered_traces_are_sent_at_exit(agent, encoding, spanmod, tmp_path):
     code = """
 import importlib, sys
-from ddfast.agent_writer import AgentWriter
+from ddfast.writer import AgentWriter
 enc = importlib.import_module(%r)
 span = importlib.import_module(%r)
 w = AgentWriter(sys.argv[1], interval=60.0, _encoding=enc)
@@ -488,11 +489,168 @@ def test_a_dribbling_agent_costs_one_timeout_on_every_transport(tmp_path, monkey
     try:
         start = time.monotonic()
         with pytest.raises(TimeoutError):  # each byte came well within the timeout; the answer did not
-            transport_module.post(transport_module.AgentURL(url), "v0.4/traces", b"\x90", {}, 0.3)
+            transport_module.post(AgentURL(url), "v0.4/traces", b"\x90", {}, 0.3)
         assert time.monotonic() - start < 1.5
         # and an agent that answers in time is read whole, on the same transport
-        status, headers, body = transport_module.post(transport_module.AgentURL(url), "v0.4/traces", b"\x90", {}, 30)
+        status, headers, body = transport_module.post(AgentURL(url), "v0.4/traces", b"\x90", {}, 30)
         assert (status, headers["content-length"], body) == (200, "2", b"{}")
     finally:
         stop.set()
         listener.close()
+
+
+# -- the tracer's hand-off: the end of a trace writes into the buffer itself ---------------------------
+
+
+def _tracer(writer, spanmod, sampling, prop):
+    from ddfast.tracer import Tracer
+
+    return Tracer(writer=writer, sampler=sampling.DatadogSampler(rules=[]), _core=(spanmod, sampling, prop))
+
+
+def _python_calls(action):
+    """The Python functions that ran during ``action()`` (a profile hook's "call" events)."""
+    calls = []
+
+    def hook(frame, event, arg):
+        if event == "call":
+            calls.append(frame.f_code.co_qualname)
+
+    sys.setprofile(hook)
+    try:
+        action()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def _payload_of(buffer):
+    assert buffer.seal()
+    payload, count, endpoint = buffer.take()
+    return payload
+
+
+@pytest.mark.parametrize("version", ["v0.4", "v0.5"])
+def test_the_end_of_a_trace_reaches_the_buffer_without_a_python_call(
+    make_writer, encoding, spanmod, sampling, prop, kind, version
+):
+    w = make_writer(free_port_url(), api_version=version)
+    t = _tracer(w, spanmod, sampling, prop)
+    with t.trace("first"):  # the first trace starts the writer's thread: a Python call, once
+        pass
+    buffer = w._buffer
+    _payload_of(buffer)
+    root = t.trace("request", service="svc", resource="GET /")
+    child = t.trace("child")
+    child.finish()
+    before = len(buffer)
+    calls = _python_calls(root.finish)
+    assert len(buffer) == before + 1 and len(w) == before + 1  # the trace is in the payload being filled
+    if kind == "cython":
+        assert calls == []  # from the last finish() to the buffer, no Python frame
+    else:
+        assert "TraceBuffer.write" in calls  # the hook sees Python frames (the pure twin has them)
+    # the bytes are the encoder's for that trace
+    expected = encoding.MsgpackEncoderV05() if version == "v0.5" else encoding.MsgpackEncoderV04()
+    expected.put([root, child])
+    assert _payload_of(buffer) == expected.encode()[0][0]
+
+
+def test_both_twins_buffer_the_same_bytes(twins):
+    (compiled_encoding, pure_encoding), (compiled_span, pure_span) = twins("encoding"), twins("span")
+    for encoder in ("MsgpackEncoderV04", "MsgpackEncoderV05"):
+        payloads = []
+        for enc, spanmod in ((compiled_encoding, compiled_span), (pure_encoding, pure_span)):
+            buffer = enc.TraceBuffer(getattr(enc, encoder)(), 1 << 20)
+            for i in range(3):
+                buffer.write(trace(spanmod, 500 + i, n=2, tag="t%d" % i, start=1000.0 + i))
+            assert len(buffer) == 3 and buffer.drops == {}
+            payloads.append(_payload_of(buffer))
+        assert payloads[0] == payloads[1]
+
+
+def test_the_hand_off_follows_the_tracer_s_writer(make_writer, spanmod, sampling, prop):
+    from ddfast.writer import InMemoryWriter
+
+    agent_writer = make_writer(free_port_url())
+    t = _tracer(agent_writer, spanmod, sampling, prop)
+    with t.trace("a"):
+        pass
+    assert len(agent_writer) == 1
+    memory = InMemoryWriter()
+    t.writer = memory
+    with t.trace("b"):
+        pass
+    assert [s.name for s in memory.pop()] == ["b"] and len(agent_writer) == 1
+    t.writer = agent_writer
+    with t.trace("c"):
+        pass
+    assert len(agent_writer) == 2
+
+
+def test_a_subclass_with_its_own_write_gets_every_trace(agent, encoding, spanmod, sampling, prop):
+    written = []
+
+    class Recording(AgentWriter):
+        def write(self, spans):
+            written.append([s.name for s in spans])
+            super().write(spans)
+
+    w = Recording(agent.url, interval=60.0, _encoding=encoding)
+    try:
+        t = _tracer(w, spanmod, sampling, prop)
+        with t.trace("a"):
+            pass
+        assert written == [["a"]] and len(w) == 1
+    finally:
+        w.stop(timeout=1)
+
+
+def test_buffer_misuse_raises_clear_errors(encoding):
+    with pytest.raises(TypeError):
+        encoding.TraceBuffer(object(), 100)
+    with pytest.raises(ValueError):
+        encoding.TraceBuffer(encoding.MsgpackEncoderV04(), 0)
+    with pytest.raises(ValueError):
+        encoding.TraceBuffer(encoding.MsgpackEncoderV04(), True)
+
+
+def test_buffer_counts_what_it_refuses_and_reports_no_sooner_than_asked(encoding, spanmod):
+    reports, starts = [], []
+    buffer = encoding.TraceBuffer(
+        encoding.MsgpackEncoderV04(600, 600), 700, lambda: starts.append("start"), reports.append
+    )
+    buffer.write(trace(spanmod, 1, tag="x" * 1000))  # alone over the payload limit
+    assert buffer.drops == {"too_large": 1} and len(reports) == 1 and reports[0] is None
+    buffer.report_after = float("inf")  # the writer logged: not again before then
+    buffer.write("not a trace")  # an encoding error is reported at once, with the error
+    assert buffer.drops == {"too_large": 1, "encoding_error": 1} and isinstance(reports[1], TypeError)
+    for i in range(20):  # payloads of about 500 bytes, 700 bytes of room: one payload sealed, then full
+        buffer.write(trace(spanmod, 10 + i, tag="y" * 400))
+    assert buffer.drops["buffer_full"] > 0 and len(reports) == 2
+    assert len(buffer) == 20 - buffer.drops["buffer_full"]
+    assert starts == ["start"]  # once, at the first trace
+    buffer.stopped = True
+    buffer.write(trace(spanmod, 99))
+    assert buffer.drops["stopped"] == 1
+
+
+def test_buffer_seals_on_request_and_the_sender_only_tries_the_lock(encoding, spanmod):
+    buffer = encoding.TraceBuffer(encoding.MsgpackEncoderV04(), 1 << 20)
+    buffer.write(trace(spanmod, 1))
+    assert not buffer.try_seal()  # nothing asked
+    buffer.request_seal()
+    assert buffer.seal_due
+    with buffer:  # an application thread holds the lock: the sender does not wait for it
+        assert not buffer.try_seal() and buffer.seal_due
+    assert not buffer.wait(0)  # nothing sealed: no wake-up
+    buffer.write(trace(spanmod, 2))  # the next write seals, as asked, and wakes the sender
+    assert not buffer.seal_due and buffer.wait(0) and not buffer.wait(0)
+    payload, count, endpoint = buffer.take()
+    assert (count, endpoint, buffer.take(), len(buffer)) == (2, "v0.4/traces", None, 0)
+    assert buffer.waiting_bytes == len(payload)
+    buffer.sent(len(payload))
+    assert buffer.waiting_bytes == 0
+    buffer.write(trace(spanmod, 3))
+    buffer.request_seal()
+    assert buffer.try_seal() and len(buffer) == 1 and buffer.wait(0)  # an idle application's payload

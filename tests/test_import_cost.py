@@ -20,7 +20,6 @@ NOT_AT_IMPORT = (
     "ddfast.carrier",
     "ddfast.contrib",
     "ddfast.patching",
-    "ddfast.writer",
     "email",
     "gevent",
     "http",
@@ -139,7 +138,7 @@ def test_what_is_loaded_on_first_use_works(kind, tmp_path):
         r"""
 import json, sys
 import ddfast
-from ddfast import agent, agent_writer, payload
+from ddfast import agent, writer
 headers = agent.BASE_HEADERS
 out = {
     "headers": headers["Datadog-Meta-Lang-Version"] == "%d.%d.%d" % sys.version_info[:3]
@@ -154,8 +153,8 @@ for _ in range(2):
     with ddfast.Tracer(writer=ddfast.InMemoryWriter()).trace("b") as span:
         enc.put([span])
 data, count = enc.encode()[0]
-out["split"] = [c for _, c in payload.split(data, payload.V05)] == [1, 1]
-out["to_v04"] = payload.count(payload.to_v04(data), payload.V04) == 2
+out["split"] = [c for _, c in writer.split_payload(data, writer.V05)] == [1, 1]
+out["to_v04"] = writer.count_traces(writer.to_v04(data), writer.V04) == 2
 @ddfast.tracer.wrap()
 async def coro():
     return 1
@@ -167,7 +166,7 @@ msg["x-datadog-trace-id"] = "1"
 carrier = ddfast.HTTPHeadersCarrier(msg)
 carrier["x-datadog-trace-id"] = "2"
 out["carrier"] = msg.get_all("x-datadog-trace-id") == ["2"]
-w = agent_writer.AgentWriter(agent_url="http://127.0.0.1:9", retry_seconds=0.3, timeout=0.1)
+w = writer.AgentWriter(agent_url="http://127.0.0.1:9", retry_seconds=0.3, timeout=0.1)
 w.write([span])
 w.flush_queue()
 out["retried"] = "random" in sys.modules and w.drops.get("send_failed") == 1

@@ -1,11 +1,11 @@
-"""Taking payloads apart (``ddfast.payload``), on both encoders' payloads: halves of a payload decode to
+"""Taking payloads apart (``ddfast.writer``), on both encoders' payloads: halves of a payload decode to
 its traces, in order, down to single traces; a v0.5 payload made v0.4 decodes as the v0.4 encoder's
 payload of the same traces."""
 
 import msgpack
 import pytest
 
-from ddfast import payload as payloads
+from ddfast import writer
 
 
 def _traces(spanmod, n):
@@ -61,22 +61,22 @@ def test_split_gives_every_trace_once_in_order(encoding, spanmod, version, n):
     endpoint = version + "/traces"
     decode = _decoded_v05 if version == "v0.5" else _decoded_v04
     data, count = _encode(encoding, version, _traces(spanmod, n))
-    assert count == n and payloads.count(data, endpoint) == n
+    assert count == n and writer.count_traces(data, endpoint) == n
     whole = decode(data)
     queue, singles = [(data, count)], []
     while queue:
         part, part_count = queue.pop(0)
-        assert payloads.count(part, endpoint) == part_count
+        assert writer.count_traces(part, endpoint) == part_count
         if part_count == 1:
             singles.extend(decode(part))
             continue
-        halves = payloads.split(part, endpoint)
+        halves = writer.split_payload(part, endpoint)
         assert [c for _, c in halves] == [part_count // 2, part_count - part_count // 2]
         assert decode(halves[0][0]) + decode(halves[1][0]) == decode(part)
         queue.extend(halves)
     assert singles == whole
     if version == "v0.5":  # a half's string table holds only what its traces use
-        one = payloads.split(_encode(encoding, version, _traces(spanmod, 2))[0], endpoint)[0][0]
+        one = writer.split_payload(_encode(encoding, version, _traces(spanmod, 2))[0], endpoint)[0][0]
         assert b"GET /1" not in one and b"GET /0" in one
 
 
@@ -84,4 +84,4 @@ def test_v05_to_v04_decodes_as_the_v04_encoders_payload(encoding, spanmod):
     traces = _traces(spanmod, 4)
     v05, _ = _encode(encoding, "v0.5", traces)
     v04, _ = _encode(encoding, "v0.4", traces)
-    assert _decoded_v04(payloads.to_v04(v05)) == _decoded_v04(v04)
+    assert _decoded_v04(writer.to_v04(v05)) == _decoded_v04(v04)

@@ -63,6 +63,10 @@ ctypedef int (*decide_fn)(object sampler, Span root, bint *discard) except -1
 
 cdef void register_sampler(type sampler_type, decide_fn decide) noexcept
 
+ctypedef int (*write_trace_fn)(object buffer, list spans) except -1
+
+cdef void register_trace_buffer(type buffer_type, write_trace_fn write) noexcept
+
 
 cpdef Span start_span(
     object name, object service, object resource, object span_type, Span parent, Context remote, object sink

@@ -6,15 +6,24 @@
 string-table indices and numbers) buffer finished traces as they come, bounded by ``max_size``
 (the payload) and ``max_item_size`` (one trace), and hand out one payload per ``encode()``. The
 payloads decode to what ddtrace 4.16's encoders produce for the same spans.
+
+``TraceBuffer`` is the agent writer's application side (``ddfast.writer``): the payload being filled,
+the sealed payloads waiting for the sender, and the lock only application threads take; the tracer's
+finish path writes each trace into it directly.
 """
 
+import _thread
+import collections
 import json
+import sys
+import time
 
 import msgpack
 
 from ddfast._pure.span import DERIVED_METRICS
 from ddfast._pure.span import DERIVED_TAGS
 from ddfast._pure.span import Span as _PureSpan
+from ddfast._pure.span_tracer import register_trace_buffer
 from ddfast.encoding_errors import BufferFull
 from ddfast.encoding_errors import BufferItemTooLarge
 
@@ -27,6 +36,10 @@ LINKS_KEY = "_dd.span_links"
 CONTENT_TYPE = "application/msgpack"
 # ddtrace starts every v0.5 string table with these two entries
 V05_PRESET = ("", "_dd.origin")
+# what an encoder's add() did with a trace
+ADDED = 0
+TOO_LARGE = 1
+FULL = 2
 DEFAULT_MAX_SIZE = 20 << 20
 _U64 = 0xFFFFFFFFFFFFFFFF
 
@@ -183,6 +196,15 @@ class _BufferedEncoder:
         """Add one trace (a list of finished spans). Raises ``BufferItemTooLarge`` when the trace alone
         exceeds ``max_item_size`` and ``BufferFull`` when the payload would exceed ``max_size``; the
         buffer is then unchanged, as after any error encoding the trace."""
+        refused = self.add(spans)
+        if refused == TOO_LARGE:
+            raise BufferItemTooLarge(self._refused_size)
+        if refused == FULL:
+            raise BufferFull(self._refused_size)
+
+    def add(self, spans):
+        """``put`` without the exceptions for a refused trace: ``ADDED``, ``TOO_LARGE`` or ``FULL`` (the
+        refused trace's size then in ``_refused_size``); any other error raises, the buffer unchanged."""
         if not isinstance(spans, (list, tuple)):
             raise TypeError("a trace is a list of spans, not %s" % type(spans).__name__)
         self._mark()
@@ -192,13 +214,12 @@ class _BufferedEncoder:
             self._rollback()
             raise
         item = self._item_size()
-        if item > self._max_item_size:
+        if item > self._max_item_size or self._size(self._count + 1) > self._max_size:
+            self._refused_size = item
             self._rollback()
-            raise BufferItemTooLarge(item)
-        if self._size(self._count + 1) > self._max_size:
-            self._rollback()
-            raise BufferFull(item)
+            return TOO_LARGE if item > self._max_item_size else FULL
         self._count += 1
+        return ADDED
 
     def encode(self):
         """``[(payload, trace_count)]`` for the traces buffered so far, or ``[]``; the buffer is reset."""
@@ -429,3 +450,296 @@ def _fast_fields(span):
         _derived_items(span, DERIVED_TAGS),
         _derived_items(span, DERIVED_METRICS),
     )
+
+
+# -- the writer's buffer -----------------------------------------------------------------------------
+
+# why the application's side refused a trace
+DROP_REASONS = ("too_large", "encoding_error", "buffer_full", "stopped")
+# the longest wait a lock is given, in seconds: longer timeouts wait without a bound
+MAX_WAIT = 1e9
+
+
+def _lock_factory():
+    """The interpreter's own lock factory (gevent's original where gevent has patched it)."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None:
+        return monkey.get_original("_thread", "allocate_lock")
+    return _thread.allocate_lock
+
+
+class TraceBuffer:
+    """The application's side of the agent writer: the payload being filled (``encoder``), the sealed
+    payloads waiting for the sender, the lock only application threads contend for, and what was
+    refused. ``write(spans)`` encodes one trace under that lock, seals the payload when the sender asked
+    for it (``request_seal``) or when it is full (room permitting: past ``buffer_size`` bytes waiting,
+    the newest trace is refused and counted), and does nothing under the lock that could switch threads
+    or greenlets. Outside it, once: ``on_start()`` at the first trace (the writer starts its thread);
+    and ``on_drop(error)`` after a refused trace, no sooner than ``report_after`` (a ``time.monotonic``
+    time; at once for an encoding error, which it receives). The tracer's finish path calls ``write``
+    directly, not through the writer's (the compiled twin: without a Python call)."""
+
+    __slots__ = ("_allocate_lock", "buffer_size", "on_start", "on_drop", "_stopped", "_lock", "_wake_lock",
+                 "_pending_lock", "_encoder", "_pending", "_pending_traces", "_queued_bytes", "_sent_bytes",
+                 "_seal_due", "_thread_started", "_drops", "report_after", "lock_contended", "lock_wait")  # fmt: skip
+
+    def __init__(self, encoder, buffer_size, on_start=None, on_drop=None):
+        if not isinstance(encoder, _BufferedEncoder):
+            raise TypeError("encoder must be a MsgpackEncoderV04 or V05, not %s" % type(encoder).__name__)
+        if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size <= 0:
+            raise ValueError("buffer_size must be a positive int, got %r" % (buffer_size,))
+        # looked up once: a forked child makes its locks anew with no lookup through the import machinery
+        self._allocate_lock = _lock_factory()
+        self.buffer_size = buffer_size
+        self.on_start = on_start
+        self.on_drop = on_drop
+        self._stopped = False
+        self._new_locks()
+        self._clear(encoder)
+
+    def _new_locks(self):
+        self._lock = self._allocate_lock()  # the application's lock
+        self._wake_lock = self._allocate_lock()  # held while no wake-up is pending for the sender
+        self._wake_lock.acquire()
+        self._pending_lock = self._allocate_lock()  # the sealed payloads and their count, taken together
+
+    def _clear(self, encoder):
+        self._encoder = encoder
+        self._pending = collections.deque()  # sealed payloads, oldest first: (payload, trace count, endpoint)
+        self._pending_traces = 0
+        self._queued_bytes = 0  # written under the application's lock ...
+        self._sent_bytes = 0  # ... and this by the sender: waiting = queued - sent
+        self._seal_due = self._thread_started = False
+        self._drops = [0] * len(DROP_REASONS)
+        #: the ``time.monotonic()`` time before which a refused trace is not reported (``on_drop``)
+        self.report_after = 0.0
+        #: application threads that found the lock taken, and the longest they waited (seconds)
+        self.lock_contended = 0
+        self.lock_wait = 0.0
+
+    def reset(self, encoder):
+        """A forked child's buffer: new locks (the parent's may have been held by a thread the child does
+        not have: they are left, not freed, as CPython leaves its own), ``encoder`` empty, nothing sealed,
+        no thread, counters zeroed; ``stopped`` stays."""
+        if not isinstance(encoder, _BufferedEncoder):
+            raise TypeError("encoder must be a MsgpackEncoderV04 or V05, not %s" % type(encoder).__name__)
+        self._new_locks()
+        self._clear(encoder)
+
+    # -- the application's side
+
+    def write(self, spans):
+        """Encode one finished trace into the payload being filled (see the class docstring)."""
+        reason = None
+        start = False
+        error = None
+        self._acquire(-1.0)
+        try:
+            if self._stopped:
+                reason = 3  # stopped
+            else:
+                added = ADDED
+                try:
+                    added = self._encoder.add(spans)
+                    if added == FULL:
+                        added = self._add_to_next(spans)
+                except Exception as e:
+                    error = e
+                    reason = 1  # encoding_error
+                if added == TOO_LARGE:
+                    reason = 0  # too_large
+                elif added == FULL:
+                    reason = 2  # buffer_full
+                if self._seal_due:  # once an interval: the sender asked for the payload
+                    self._seal()
+            if reason is not None:
+                self._drops[reason] += 1
+            if not self._thread_started and not self._stopped:
+                self._thread_started = start = True
+        finally:
+            self._lock.release()
+        if start and self.on_start is not None:
+            try:
+                self.on_start()  # outside the lock: under gevent, starting a thread may switch greenlets
+            except Exception:
+                pass
+        if reason is not None and self.on_drop is not None:
+            if reason == 1 or time.monotonic() >= self.report_after:  # at most once an interval
+                try:
+                    self.on_drop(error)
+                except Exception:  # a logging handler's failure is not the application's
+                    pass
+
+    def _add_to_next(self, spans):
+        """The payload is full: sealed for the sender if the room allows, and ``spans`` put in the next."""
+        with self._pending_lock:
+            waiting = self._queued_bytes - self._sent_bytes
+        if waiting + self._encoder._size(self._encoder._count) > self.buffer_size:
+            self._wake()
+            return FULL  # the newest traces are the ones refused: those waiting keep their turn
+        self._seal()
+        try:
+            return ADDED if self._encoder.add(spans) == ADDED else FULL
+        except Exception:
+            return FULL
+
+    def _seal(self):
+        """Move the payload being filled to the sealed ones and wake the sender (application's lock held)."""
+        count = self._encoder._count
+        self._seal_due = False
+        if count == 0:
+            return
+        payload = self._encoder._payload()
+        self._encoder._reset()
+        with self._pending_lock:
+            self._pending.append((payload, count, self._encoder.endpoint))
+            self._pending_traces += count
+            self._queued_bytes += len(payload)
+        self._wake()
+
+    def _acquire(self, timeout):
+        """Take the application's lock, waiting at most ``timeout`` seconds (negative: no bound); True when
+        taken. A wait is timed (the lock is the application's: the sender only tries it, so an
+        application thread waits only for another one)."""
+        lock = self._lock
+        if lock.acquire(False):
+            return True
+        if timeout == 0:
+            return False
+        start = time.perf_counter()
+        if not lock.acquire(True, -1 if timeout < 0 or timeout > MAX_WAIT else timeout):
+            return False
+        waited = time.perf_counter() - start
+        self.lock_contended += 1
+        if waited > self.lock_wait:
+            self.lock_wait = waited
+        return True
+
+    def __enter__(self):
+        """The application's lock, held (``with buffer:``): what it guards stays still meanwhile."""
+        self._acquire(-1.0)
+        return self
+
+    def __exit__(self, *exc_info):
+        self._lock.release()
+
+    # -- the sender's side
+
+    def request_seal(self):
+        """Ask for the payload being filled: the next ``write`` seals it (or ``try_seal``)."""
+        self._seal_due = True
+
+    def try_seal(self):
+        """Seal the payload as requested, if the application's lock is free right now (an idle
+        application's payload): never waits. True when sealed here."""
+        if not self._seal_due or not self._lock.acquire(False):
+            return False
+        try:
+            if not self._seal_due:
+                return False
+            self._seal()
+            return True
+        finally:
+            self._lock.release()
+
+    def seal(self, timeout=-1.0, stop=False):
+        """Seal the payload being filled, waiting for the lock at most ``timeout`` seconds (negative: no
+        bound); with ``stop``, refuse every trace written afterwards. False when the lock was not had in
+        time (its holder may be the thread a signal interrupted to ask for this)."""
+        if not self._acquire(timeout):
+            return False
+        try:
+            if stop:
+                self.stopped = True
+            self._seal()
+        finally:
+            self._lock.release()
+        return True
+
+    def replace_encoder(self, encoder):
+        """Seal the payload being filled and fill ``encoder``'s from now on."""
+        if not isinstance(encoder, _BufferedEncoder):
+            raise TypeError("encoder must be a MsgpackEncoderV04 or V05, not %s" % type(encoder).__name__)
+        self._acquire(-1.0)
+        try:
+            self._seal()
+            self._encoder = encoder
+        finally:
+            self._lock.release()
+
+    def take(self):
+        """The oldest sealed payload, ``(payload, trace count, endpoint)``, taken; None when there is none."""
+        with self._pending_lock:
+            if not self._pending:
+                return None
+            item = self._pending.popleft()
+            self._pending_traces -= item[1]
+            return item
+
+    def sent(self, size):
+        """A taken payload of ``size`` bytes is done with (sent or dropped): its room is free again."""
+        with self._pending_lock:
+            self._sent_bytes += size
+
+    def _wake(self):
+        try:
+            self._wake_lock.release()
+        except RuntimeError:  # already woken
+            pass
+
+    def wake(self):
+        """Wake the sender's ``wait`` (kept for the next one when it is not waiting)."""
+        self._wake()
+
+    def wait(self, timeout):
+        """The sender's sleep: True when woken (the wake-up is used), False after ``timeout`` seconds."""
+        return self._wake_lock.acquire(True, min(max(timeout, 0.0), MAX_WAIT))
+
+    # -- what it holds
+
+    @property
+    def encoder(self):
+        """The encoder of the payload being filled."""
+        return self._encoder
+
+    @property
+    def seal_due(self):
+        """Whether the sender asked for the payload being filled and it is not sealed yet."""
+        return self._seal_due
+
+    @property
+    def stopped(self):
+        return self._stopped
+
+    @stopped.setter
+    def stopped(self, value):
+        self._stopped = bool(value)
+
+    @property
+    def thread_started(self):
+        return self._thread_started
+
+    @thread_started.setter
+    def thread_started(self, value):
+        self._thread_started = bool(value)
+
+    @property
+    def drops(self):
+        """Traces refused here, by reason (only the reasons with some)."""
+        return {reason: n for reason, n in zip(DROP_REASONS, self._drops, strict=True) if n}
+
+    @property
+    def waiting_bytes(self):
+        """Bytes of the sealed payloads not yet done with (the room ``buffer_size`` bounds)."""
+        return self._queued_bytes - self._sent_bytes
+
+    def __len__(self):
+        """Traces in the payload being filled and in the sealed payloads not yet taken."""
+        return self._encoder._count + self._pending_traces
+
+    def __repr__(self):
+        return "TraceBuffer(%s, %d traces)" % (type(self._encoder).__name__, len(self))
+
+
+# the tracer's finish path writes into a TraceBuffer directly
+register_trace_buffer(TraceBuffer, TraceBuffer.write)

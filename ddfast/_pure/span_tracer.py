@@ -38,7 +38,7 @@ class TracerState:
     sampler and writer. Calling it with a finished trace's spans is the traces' sink."""
 
     __slots__ = ("service", "env", "version", "tags", "proc", "sampler", "writer", "span_rules",
-                 "sample_spans", "enabled", "shut_down", "dropped")  # fmt: skip
+                 "sample_spans", "enabled", "shut_down", "dropped", "_handoff")  # fmt: skip
 
     def __init__(self, sampler, writer, sample_spans, runtime_id, pid):
         self.service = self.env = self.version = None
@@ -52,6 +52,8 @@ class TracerState:
         self.enabled = True
         self.shut_down = False
         self.dropped = 0
+        # (writer, its trace buffer or None): what finish_trace hands traces to, for the writer last seen
+        self._handoff = None
 
     @property
     def runtime_id(self):
@@ -202,6 +204,33 @@ def _is_int_text(value):
     return digits.isascii() and digits.isdigit()
 
 
+_write_trace = None
+_trace_buffer_type = None
+
+
+def register_trace_buffer(buffer_type, write):
+    """The encoding module's ``TraceBuffer`` and its write: a writer whose ``_trace_buffer`` is one has
+    its traces written there directly; any other writer gets ``writer.write(spans)``."""
+    global _write_trace, _trace_buffer_type
+    _trace_buffer_type = buffer_type
+    _write_trace = write
+
+
+def trace_buffer_of(st, writer):
+    """The trace buffer of ``writer`` (remembered for the writer last seen), or None."""
+    handoff = st._handoff
+    if handoff is not None and handoff[0] is writer:
+        return handoff[1]
+    try:
+        buffer = getattr(writer, "_trace_buffer", None)
+    except Exception:
+        buffer = None
+    if _write_trace is None or type(buffer) is not _trace_buffer_type:
+        buffer = None
+    st._handoff = (writer, buffer)
+    return buffer
+
+
 def finish_trace(st, spans):
     """A local trace finished: decide it if undecided, tag it as ddtrace does, write it."""
     if not st.enabled:
@@ -242,7 +271,12 @@ def finish_trace(st, spans):
     if st.shut_down:
         count_dropped(st)
         return
-    st.writer.write(spans)
+    writer = st.writer
+    buffer = trace_buffer_of(st, writer)
+    if buffer is not None:
+        _write_trace(buffer, spans)  # the agent writer's buffer, directly
+    else:
+        writer.write(spans)
 
 
 _inject_fallback = None

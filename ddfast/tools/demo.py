@@ -66,7 +66,7 @@ def run(writer=None):
     memory = InMemoryWriter()
     agent = writer
     if agent is None and (os.environ.get("DD_TRACE_AGENT_URL") or os.environ.get("DD_AGENT_HOST")):
-        from ddfast.agent_writer import AgentWriter
+        from ddfast.writer import AgentWriter
 
         agent = AgentWriter()
     sink = memory if agent is None else _Tee(memory, agent)
