@@ -77,7 +77,9 @@ class FaultAgent:
     def _bind(self, port):
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        for _ in range(100):  # connections of the closed listener may hold the port a moment
+        # connections of the closed listener may hold the port a moment (longer on a loaded machine);
+        # while it is not bound, nothing listens on it either: connections are refused all the same
+        for _ in range(1000):
             try:
                 sock.bind(("127.0.0.1", port))
                 return sock
