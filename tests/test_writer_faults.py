@@ -51,9 +51,9 @@ def test_no_trace_lost(results, scenario, kind):
     # the application's thread never waited for the writer more than a millisecond (the lock is the
     # application's own: the sender only tries it, to seal an idle application's payload)
     assert r["lock_wait"] < 0.001, r["lock_contended"]
-    # a call that waited on the network would take the agent timeout (2 s); the slowest call is
-    # reported, not held to a timing here (shared machines preempt)
-    assert r["longest_call"] < 0.5
+    # a call that waited on the network would take at least the agent timeout (2 s): the bound is set
+    # well below it, and well above what a loaded shared machine's preemption costs a call
+    assert r["longest_call"] < 1.5
     if scenario.sigterm:
         assert r["returncode"] == -15  # the default action still ends the process, after the flush
     else:
