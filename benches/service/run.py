@@ -2,7 +2,8 @@
 
 For each scenario (``flask``: Flask on gunicorn, one sync worker, ``requests`` to the downstream;
 ``starlette``: Starlette on uvicorn, ``httpx.AsyncClient``) and each variant (``none``, ``ddfast``,
-``ddtrace``, ``otel``; see ``tracers``), every incoming request carrying Datadog and W3C headers:
+``ddfast-noinject``, ``ddtrace``, ``otel``; see ``tracers``), every incoming request carrying Datadog
+and W3C headers:
 
 - **instructions**: the server process under ``valgrind --tool=callgrind``, started twice, once
   answering ``warmup`` requests and once ``warmup + requests``; the difference of the two counts over
@@ -14,10 +15,11 @@ For each scenario (``flask``: Flask on gunicorn, one sync worker, ``requests`` t
   the traces the sink received are compared with the requests served (each request is one trace).
 
 Results go to a JSON file (``--json``), drawn by ``benches.service.plot``. ``--check BASELINE`` fails
-when what ddfast adds in instructions per request went past the committed figure by more than the margin.
+when what a ddfast variant adds in instructions per request went past its committed figure by more than
+the margin (it measures the baseline's variants and the untraced one whatever ``--variants`` says).
 
     python -m benches.service                                   # everything (make bench-service)
-    python -m benches.service --figures instructions --variants none,ddfast --check benches/service/baseline.json
+    python -m benches.service --figures instructions --check benches/service/baseline.json --variants none
 """
 
 import argparse
