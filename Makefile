@@ -63,7 +63,7 @@ bench: install
 	$(BIN)/python -m benches.ratios $(BENCH_JSON)
 
 ## counts: instructions per operation under callgrind, the steady measure the README quotes (needs
-## valgrind; about a minute for the compiled core; add --impl cython,python,ddtrace through COUNTS_ARGS)
+## valgrind; about 1.5 minutes for the compiled core; add --impl cython,python,ddtrace through COUNTS_ARGS)
 COUNTS_ARGS ?= --impl cython
 counts: install
 	$(BIN)/python -m benches.counts $(COUNTS_ARGS)

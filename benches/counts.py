@@ -8,7 +8,7 @@ cost cancel.
 Each run is a fresh interpreter under ``valgrind --tool=callgrind`` with a fixed hash seed, its working
 directory outside the checkout so that it measures the installed ddfast.
 
-    python -m benches.counts                       # every operation, ddfast compiled (about a minute)
+    python -m benches.counts                       # every operation, ddfast compiled (about 1.5 minutes)
     python -m benches.counts --impl cython,ddtrace --ops inject,extract
     python -m benches.counts --json counts.json    # also as JSON, with the build (what benches.gate reads)
 

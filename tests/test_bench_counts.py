@@ -1,6 +1,6 @@
 """``python -m benches.counts`` (instruction counts under callgrind): every operation's round runs in
 every implementation, so the tool does not rot; the callgrind total is read from valgrind's report.
-(Counting itself needs valgrind and a minute: `make counts-gate` does it; tests/test_bench_gate.py tests the
+(Counting itself needs valgrind and 1.5 minutes: `make counts-gate` does it; tests/test_bench_gate.py tests the
 gate on made-up counts.)"""
 
 import importlib
