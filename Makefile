@@ -8,11 +8,11 @@ NOCC_VENV ?= .venv-nocc
 SERVICE_VENV ?= .venv-service
 WHEEL_VENV ?= .venv-wheel
 PYTEST_ARGS ?=
-# CI's benchmark settings: enough rounds for stable medians, about a minute for the whole suite
-BENCH_ARGS ?= --benchmark-max-time=0.5 --benchmark-min-rounds=5 --benchmark-warmup=on --benchmark-warmup-iterations=1000
+# more pytest-benchmark options for `make bench` (say --benchmark-max-time=0.5 for a shorter run)
+BENCH_ARGS ?=
 BENCH_JSON ?= .benchmarks/latest.json
 
-.PHONY: venv wheel install run test lint test-pure bench bench-gate bench-baseline counts headroom plot dist dist-check \
+.PHONY: venv wheel install run test lint test-pure bench counts counts-gate counts-baseline headroom plot dist dist-check \
 	wheel-check nocompiler-check matrix service-venv bench-service bench-service-check fuzz-deps fuzz fuzz-ci clean
 
 venv:
@@ -55,42 +55,36 @@ test-pure:
 	DDFAST_NO_EXTENSIONS=1 DDFAST_REQUIRE_EXTENSIONS=0 $(PURE_VENV)/bin/pytest $(PYTEST_ARGS)
 
 ## bench: the benchmark suites, ddfast compiled vs pure vs ddtrace (and the OpenTelemetry SDK per request),
-## saved as JSON under .benchmarks/ with the ratios per operation
+## saved as JSON under .benchmarks/, then the ratios per operation and the targets, met or not (a report)
 bench: install
-	$(BIN)/pytest benches --benchmark-only \
-		--benchmark-columns=median,iqr,ops --benchmark-sort=name --benchmark-autosave
-
-## bench-gate: the suite once, the plot, then the gate (ratio floors, committed baseline); a failure is
-## measured again and fails only if it reproduces. CI runs it
-bench-gate: install
 	mkdir -p .benchmarks
-	$(BIN)/pytest benches --benchmark-only -q $(BENCH_ARGS) --benchmark-json=$(BENCH_JSON)
-	$(BIN)/python -m benches.plot $(BENCH_JSON) .benchmarks/request.png
-	rm -f .benchmarks/rerun.txt
-	$(BIN)/python -m benches.gate $(BENCH_JSON) --rerun-file .benchmarks/rerun.txt || { \
-		test -s .benchmarks/rerun.txt && echo "bench-gate: measuring the failing operations again to confirm" && \
-		$(BIN)/pytest --benchmark-only -q $(BENCH_ARGS) --benchmark-json=.benchmarks/rerun.json \
-			$$(cat .benchmarks/rerun.txt) && \
-		$(BIN)/python -m benches.gate $(BENCH_JSON) --merge .benchmarks/rerun.json; }
-
-## bench-baseline: measure and write benches/baseline.json (commit it, saying why the numbers moved)
-bench-baseline: install
-	mkdir -p .benchmarks
-	$(BIN)/pytest benches --benchmark-only -q $(BENCH_ARGS) --benchmark-json=.benchmarks/baseline-1.json
-	$(BIN)/pytest benches --benchmark-only -q $(BENCH_ARGS) --benchmark-json=.benchmarks/baseline-2.json
-	$(BIN)/python -m benches.gate --save-baseline .benchmarks/baseline-1.json .benchmarks/baseline-2.json
+	$(BIN)/pytest benches --benchmark-only --benchmark-columns=median,iqr,ops --benchmark-sort=name \
+		--benchmark-autosave --benchmark-json=$(BENCH_JSON) $(BENCH_ARGS)
+	$(BIN)/python -m benches.ratios $(BENCH_JSON)
 
 ## counts: instructions per operation under callgrind, the steady measure the README quotes (needs
-## valgrind; a few minutes; add --impl cython,python,ddtrace through COUNTS_ARGS)
+## valgrind; about 1.5 minutes for the compiled core; add --impl cython,python,ddtrace through COUNTS_ARGS)
 COUNTS_ARGS ?= --impl cython
 counts: install
 	$(BIN)/python -m benches.counts $(COUNTS_ARGS)
+
+## counts-gate: the compiled core's instructions per operation against benches/counts_baseline.json; fails
+## when one rose past the margin or was not counted (benches/gate.py). CI runs it
+counts-gate: install
+	$(BIN)/python -m benches.counts --impl cython --json .benchmarks/counts.json
+	$(BIN)/python -m benches.gate .benchmarks/counts.json
+
+## counts-baseline: count twice and write benches/counts_baseline.json (commit it, saying why the counts moved)
+counts-baseline: install
+	$(BIN)/python -m benches.counts --impl cython --json .benchmarks/counts-1.json
+	$(BIN)/python -m benches.counts --impl cython --json .benchmarks/counts-2.json
+	$(BIN)/python -m benches.gate --save-baseline .benchmarks/counts-1.json .benchmarks/counts-2.json
 
 ## headroom: per header set, the request, the request with propagation free, and ddtrace's (one process)
 headroom: install
 	$(BIN)/python benches/headroom.py $(HEADROOM_ARGS)
 
-## plot: redraw the README's per-request picture (benches/request.png) from the last bench-gate run
+## plot: redraw the README's per-request picture (benches/request.png) from the last `make bench` run
 plot: install
 	$(BIN)/python -m benches.plot $(BENCH_JSON) benches/request.png
 
@@ -113,10 +107,11 @@ bench-service: service-venv
 	$(SERVICE_VENV)/bin/python -m benches.service --json .benchmarks/service.json $(SERVICE_ARGS)
 	$(SERVICE_VENV)/bin/python -m benches.service.plot .benchmarks/service.json benches/service/service.png
 
-## bench-service-check: CI's short run: instructions per request, untraced and ddfast, in both scenarios;
-## fails when what ddfast adds went past benches/service/baseline.json by more than the margin
+## bench-service-check: CI's short run: instructions per request, untraced, ddfast and ddfast sending no
+## headers (its own cost), in both scenarios; fails when what either ddfast variant adds went past
+## benches/service/baseline.json by more than the margin
 bench-service-check: service-venv
-	$(SERVICE_VENV)/bin/python -m benches.service --figures instructions --variants none,ddfast \
+	$(SERVICE_VENV)/bin/python -m benches.service --figures instructions --variants none,ddfast,ddfast-noinject \
 		--warmup 20 --requests 120 --json .benchmarks/service-check.json --check benches/service/baseline.json
 
 ## dist: an sdist in dist/

@@ -1,25 +1,31 @@
-"""Instructions per operation, counted by callgrind: the steady measure behind the README's counts.
+"""Instructions per operation, counted by callgrind: the steady measure behind the README's counts and
+the per-operation CI gate (``benches/gate.py``).
 
 On a shared machine a median can move 2x between runs, while the count of instructions an operation
-executes moves by about 1%. The count is the difference between two runs of one loop, a short
-and a long one (``ROUNDS``), divided by the difference of their lengths, so start-up and import cost cancel.
-Each run is a fresh interpreter under ``valgrind --tool=callgrind``, its working directory outside
-the checkout so that it measures the installed ddfast.
+executes repeats to within 0.12% (a fixed hash seed). The count is the difference between two runs of one loop,
+a short and a long one (``ROUNDS``), divided by the difference of their lengths, so start-up and import
+cost cancel.
+Each run is a fresh interpreter under ``valgrind --tool=callgrind`` with a fixed hash seed, its working
+directory outside the checkout so that it measures the installed ddfast.
 
-    python -m benches.counts                       # every operation, ddfast compiled
+    python -m benches.counts                       # every operation, ddfast compiled (about 1.5 minutes)
     python -m benches.counts --impl cython,ddtrace --ops inject,extract
+    python -m benches.counts --json counts.json    # also as JSON, with the build (what benches.gate reads)
 
-Needs valgrind (``apt install valgrind``); a development aid, not part of the CI gate. Counts
-depend on the CPython version and the compiler flags: compare counts made on one build setup
-(a ``CFLAGS=-g`` build counts a few hundred more instructions per call than the default one).
+Needs valgrind (``apt install valgrind``). Counts depend on the CPython version and the compiler
+flags: compare counts made on one build setup (a ``CFLAGS=-g`` build counts a few hundred more
+instructions per call than the default one); the JSON records the interpreter's.
 """
 
 import argparse
+import json
 import os
+import platform
 import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 
 # (short, long) loop lengths: fewer rounds for the implementations that take ~10x more per round
@@ -89,7 +95,56 @@ def make(impl):
             pass
     return one_round
 """,
+    "sample": """
+def make(impl):
+    rules = [dict(sample_rate=0.5, service="nomatch-%d" % i, name="web.*") for i in range(9)]
+    rules.append(dict(sample_rate=0.5, service="svc", name="web.*"))
+    if impl == "ddtrace":
+        from ddtrace._trace.sampler import DatadogSampler
+        from ddtrace._trace.sampling_rule import SamplingRule
+        from ddtrace.trace import Span
+    else:
+        package = "ddfast._ext." if impl == "cython" else "ddfast._pure."
+        sampling = importlib.import_module(package + "sampling")
+        DatadogSampler, SamplingRule = sampling.DatadogSampler, sampling.SamplingRule
+        Span = importlib.import_module(package + "span").Span
+    sample = DatadogSampler(rules=[SamplingRule(**r) for r in rules], rate_limit=-1).sample
+
+    def one_round():
+        sample(Span("web.request", service="svc", resource="GET /"))
+    return one_round
+""",
 }
+for _version in ("v04", "v05"):
+    OPERATIONS["encode-" + _version] = """
+def make(impl):
+    if impl == "ddtrace":
+        from ddtrace.internal import encoding
+        from ddtrace.trace import Span
+    else:
+        package = "ddfast._ext." if impl == "cython" else "ddfast._pure."
+        encoding = importlib.import_module(package + "encoding")
+        Span = importlib.import_module(package + "span").Span
+    encoder = getattr(encoding, "MsgpackEncoder%s")(20 << 20, 20 << 20)
+    trace = []
+    for i in range(10):
+        s = Span("flask.request" if i == 0 else "sqlite.query", service="shop" if i == 0 else "shop-db",
+                 resource="GET /cart/<int:id>" if i == 0 else "SELECT * FROM items WHERE cart_id = ?",
+                 span_type="web" if i == 0 else "sql", trace_id=(0x6553A1B2 << 96) | 0x1234567890ABCDEF,
+                 span_id=1000 + i, parent_id=1000 if i else None)
+        for key, value in (("component", "flask"), ("span.kind", "server"), ("http.method", "GET"),
+                           ("http.url", "http://shop.example.com/cart/%%d" %% i), ("http.status_code", "200")):
+            s.set_tag(key, value)
+        s.set_metric("_dd.top_level", 1)
+        s.set_metric("process_id", 4242)
+        s.finish()
+        trace.append(s)
+
+    def one_round():
+        encoder.put(trace)
+        encoder.encode()
+    return one_round
+""" % _version.upper()
 for _headers in ("datadog", "default"):
     OPERATIONS["request-" + _headers] = (
         """
@@ -118,11 +173,13 @@ def collected(stderr):
     return int(m.group(1).replace(",", ""))
 
 
-def count(op, impl, python=sys.executable):
+def count(op, impl, python=sys.executable, rounds=None):
     """Instructions one round of ``op`` takes in ``impl`` (``cython``, ``python`` or ``ddtrace``)."""
     code = CHILD % OPERATIONS[op]
-    short, long = ROUNDS[impl]
+    short, long = rounds or ROUNDS[impl]
     totals = []
+    # a fixed hash seed: the same dict and set layouts in every run, so start-up counts alike in both
+    env = dict(os.environ, PYTHONHASHSEED="0")
     with tempfile.TemporaryDirectory() as cwd:
         for n in (short, long):
             cmd = [
@@ -135,17 +192,29 @@ def count(op, impl, python=sys.executable):
                 impl,
                 str(n),
             ]
-            done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+            done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
             if done.returncode != 0:
                 raise RuntimeError("%s %s failed:\n%s" % (op, impl, done.stderr[-2000:]))
             totals.append(collected(done.stderr))
     return (totals[1] - totals[0]) / (long - short)
 
 
+def build():
+    """What the counts depend on besides ddfast: the interpreter, its version and compiler, the machine."""
+    return {
+        "implementation": sys.implementation.name,
+        "python": platform.python_version(),
+        "compiler": platform.python_compiler(),
+        "machine": platform.machine(),
+        "gil": "disabled" if sysconfig.get_config_var("Py_GIL_DISABLED") else "enabled",
+    }
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--impl", default="cython", help="comma-separated: " + ", ".join(ROUNDS))
     parser.add_argument("--ops", default=",".join(OPERATIONS), help="comma-separated: " + ", ".join(OPERATIONS))
+    parser.add_argument("--json", metavar="PATH", help="also write the counts here (what benches.gate reads)")
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
         parser.exit(2, "benches.counts needs valgrind on PATH\n")
@@ -160,8 +229,17 @@ def main(argv=None):
     loop = count("loop", "cython")
     print("instructions per round, net of the loop and the round's call (%.0f)" % loop)
     print("%-18s" % "" + "".join("%12s" % impl for impl in impls))
+    counts = {impl: {} for impl in impls}
     for op in ops:
-        print("%-18s" % op + "".join("%12.0f" % (count(op, impl) - loop) for impl in impls), flush=True)
+        for impl in impls:
+            counts[impl][op] = round(count(op, impl) - loop)
+        print("%-18s" % op + "".join("%12d" % counts[impl][op] for impl in impls), flush=True)
+    if args.json:
+        os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
+        with open(args.json, "w") as f:
+            result = {"build": build(), "loop": round(loop), "rounds": {i: ROUNDS[i] for i in impls}, "counts": counts}
+            json.dump(result, f, indent=1, sort_keys=True)
+            f.write("\n")
     return 0
 
 

@@ -1,6 +1,7 @@
 """``python -m benches.counts`` (instruction counts under callgrind): every operation's round runs in
 every implementation, so the tool does not rot; the callgrind total is read from valgrind's report.
-(Counting itself needs valgrind and minutes: it is a development aid, run by hand.)"""
+(Counting itself needs valgrind and 1.5 minutes: `make counts-gate` does it; tests/test_bench_gate.py tests the
+gate on made-up counts.)"""
 
 import importlib
 import importlib.util
@@ -40,3 +41,10 @@ def test_reads_callgrind_total():
     assert counts.collected(stderr) == 274116698
     with pytest.raises(RuntimeError):
         counts.collected("valgrind: command not found")
+
+
+def test_the_build_names_what_the_counts_depend_on():
+    build = counts.build()
+    assert build["python"] == "%d.%d.%d" % sys.version_info[:3]
+    assert build["implementation"] == sys.implementation.name
+    assert build["gil"] in ("enabled", "disabled") and build["compiler"] and build["machine"]

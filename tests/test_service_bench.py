@@ -135,18 +135,53 @@ def test_the_agent_sink_counts_payloads_spans_and_requests(monkeypatch):
     assert (stats["payloads"], stats["chunks"], stats["spans"], stats["traces"], stats["errors"]) == (4, 2, 6, 4, 1)
 
 
-def _result(none, ddfast):
+def _result(none, ddfast, noinject=None, ddtrace=None):
     figures = {"none": {"instructions": {"per_request": none}}, "ddfast": {"instructions": {"per_request": ddfast}}}
+    for variant, value in (("ddfast-noinject", noinject), ("ddtrace", ddtrace)):
+        if value is not None:
+            figures[variant] = {"instructions": {"per_request": value}}
     return {"scenarios": {"flask": figures}}
 
 
+def _baseline(path, ddfast, noinject=None):
+    added = {"ddfast": {"flask": ddfast}}
+    if noinject is not None:
+        added["ddfast-noinject"] = {"flask": noinject}
+    path.write_text(json.dumps({"added_instructions": added}))
+    return str(path)
+
+
 def test_the_check_fails_only_past_the_margin(tmp_path, capsys):
-    baseline = tmp_path / "baseline.json"
-    baseline.write_text(json.dumps({"ddfast_added_instructions": {"flask": 200000}}))
-    assert run.check(_result(4000000, 4200000), str(baseline))
-    assert run.check(_result(4000000, 4000000 + 200000 + 39000), str(baseline))  # within the 40k floor
-    assert not run.check(_result(4000000, 4000000 + 200000 + 41000), str(baseline))
-    baseline.write_text(json.dumps({"ddfast_added_instructions": {"flask": 400000}}))
-    assert run.check(_result(4000000, 4000000 + 400000 + 59000), str(baseline))  # within 15%
-    assert not run.check(_result(4000000, 4000000 + 400000 + 61000), str(baseline))
+    baseline = _baseline(tmp_path / "baseline.json", 200000)
+    assert run.check(_result(4000000, 4200000), baseline)
+    assert run.check(_result(4000000, 4000000 + 200000 + 39000), baseline)  # within the 40k floor
+    assert not run.check(_result(4000000, 4000000 + 200000 + 41000), baseline)
+    baseline = _baseline(tmp_path / "baseline.json", 400000)
+    assert run.check(_result(4000000, 4000000 + 400000 + 59000), baseline)  # within 15%
+    assert not run.check(_result(4000000, 4000000 + 400000 + 61000), baseline)
     assert "REGRESSED" in capsys.readouterr().out
+
+
+def test_the_check_gates_the_variant_sending_no_headers_too(tmp_path, capsys):
+    baseline = _baseline(tmp_path / "baseline.json", 260000, noinject=90000)
+    assert run.checked_variants(baseline) == ["none", "ddfast", "ddfast-noinject"]
+    assert run.check(_result(4000000, 4260000, noinject=4000000 + 90000 + 39000), baseline)
+    out = capsys.readouterr().out
+    assert "flask      ddfast-noinject adds  129000" in out and ": ok" in out
+    assert not run.check(_result(4000000, 4260000, noinject=4000000 + 90000 + 41000), baseline)
+    assert "REGRESSED" in capsys.readouterr().out
+    assert not run.check(_result(4000000, 4260000), baseline)  # not measured: a failure, not a pass
+    assert "ddfast-noinject not measured in this run: FAILED" in capsys.readouterr().out
+
+
+def test_the_table_prints_ddfasts_own_cost_and_the_ratio_to_ddtrace():
+    results = _result(4000000, 4260000, noinject=4040000, ddtrace=8000000)
+    lines = run.summary_lines(results, "flask")
+    assert lines[0] == ("flask: ddfast's own cost (no outgoing headers) +40k instructions per request, 1.00% of "
+                        "untraced (target <= 1%: met)")  # fmt: skip
+    assert lines[1] == "flask: ddtrace adds 15.4x what ddfast adds (target >= 15x: met)"
+    lines = run.summary_lines(_result(4000000, 4400000, noinject=4100000, ddtrace=8000000), "flask")
+    assert "2.50% of untraced (target <= 1%: NOT MET)" in lines[0]
+    assert lines[1] == "flask: ddtrace adds 10.0x what ddfast adds (target >= 15x: NOT MET)"
+    assert run.summary_lines(_result(4000000, 4260000), "flask") == []  # nothing to say without the variants
+    assert "ddfast-noinject" in run.table(results)

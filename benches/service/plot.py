@@ -11,6 +11,7 @@ import json
 VARIANTS = (
     ("none", "untraced", "#c8c8c8"),
     ("ddfast", "ddfast", "#632ca6"),
+    ("ddfast-noinject", "ddfast, no headers sent", "#b79ce0"),
     ("ddtrace", "ddtrace 4.16", "#7d7d7d"),
     ("otel", "OpenTelemetry SDK", "#f5a800"),
 )

@@ -1,9 +1,12 @@
 """How each variant traces the service under test, as its users would set it up.
 
 ``SERVICE_TRACER`` picks the variant: ``none`` (untraced), ``ddfast`` (``ddfast.patch`` of the
-framework and the HTTP client), ``ddtrace`` (``ddtrace.patch`` of the same libraries, ddtrace's own
-integrations), ``otel`` (the OpenTelemetry SDK, a batch span processor exporting OTLP/HTTP protobuf,
-and the instrumentation packages of the same libraries). ``SERVICE_SINK`` is the agent sink's URL.
+framework and the HTTP client), ``ddfast-noinject`` (the same, started with
+``DD_TRACE_PROPAGATION_STYLE_INJECT=none``: it sends no headers downstream, so what it adds is ddfast's
+own cost, apart from what the HTTP libraries spend on the headers), ``ddtrace`` (``ddtrace.patch`` of
+the same libraries, ddtrace's own integrations), ``otel`` (the OpenTelemetry SDK, a batch span
+processor exporting OTLP/HTTP protobuf, and the instrumentation packages of the same libraries).
+``SERVICE_SINK`` is the agent sink's URL.
 
 Two diagnostics say where the cost goes: the ``headers`` variant is untraced but its client sends the
 propagation headers ddfast would send; ``SERVICE_PATCH`` (say ``flask``) makes ddfast patch less.
@@ -11,7 +14,10 @@ propagation headers ddfast would send; ``SERVICE_PATCH`` (say ``flask``) makes d
 
 import os
 
-VARIANTS = ("none", "ddfast", "ddtrace", "otel")
+VARIANTS = ("none", "ddfast", "ddfast-noinject", "ddtrace", "otel")
+#: the variant sending no headers, and what its process is started with
+NOINJECT = "ddfast-noinject"
+NOINJECT_ENV = {"DD_TRACE_PROPAGATION_STYLE_INJECT": "none"}
 #: untraced, but the client sends the headers a tracer would (a diagnostic: what they alone cost the libraries)
 DIAGNOSTIC_VARIANTS = ("headers",)
 VARIANT = os.environ.get("SERVICE_TRACER", "none")
@@ -24,8 +30,15 @@ def patch(framework, client):
     instrument the client for the OpenTelemetry one."""
     if VARIANT == "headers":
         send_propagation_headers(client)
-    elif VARIANT == "ddfast":
+    elif VARIANT in ("ddfast", NOINJECT):
         import ddfast
+
+        if VARIANT == NOINJECT:
+            # ddfast read its settings when imported. ``requests`` reads the whole environment on every
+            # request (its proxy settings), a few thousand instructions per variable: without the variable
+            # the environment is the untraced variant's, and the difference is ddfast's alone
+            for name in NOINJECT_ENV:
+                del os.environ[name]
 
         if ddfast.implementation() != "cython" and not os.environ.get("SERVICE_ALLOW_PURE"):
             raise RuntimeError("the service benchmark measures ddfast's compiled core; this one is pure Python")
