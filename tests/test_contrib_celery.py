@@ -416,6 +416,83 @@ def test_a_failed_publish_ends_its_span_with_the_error(broker, queue, patched):
     assert patched.current_span() is None
 
 
+# -- settings and errors, the receivers called as Celery calls them ------------------------------------
+
+
+def _one_task(tracer, headers=None, fail=None, throws=()):
+    """Publishes and runs one ``parity.add`` through the receivers, without a broker; the spans made."""
+    from ddfast.contrib import celery as integration
+
+    handlers = integration._handlers
+    app = celery_driver.make_app("memory://", "q-unit")
+    task = app.tasks["parity.add"]
+    task.throws = throws
+    message = {"id": "t-1", "task": "parity.add", "origin": "gen1@producer", "retries": 0, "timelimit": [None, None]}
+    with tracer.trace("caller"):
+        handlers["before_task_publish"](sender="parity.add", body=((1, 2), {}, {}), exchange="", routing_key="celery",
+                                        headers=message)  # fmt: skip
+        handlers["after_task_publish"](sender="parity.add", body=None, exchange="", routing_key="celery")
+    delivery = {"exchange": "", "routing_key": "celery", "priority": 0, "redelivered": False}
+    carried = message.get("headers") if headers is None else headers
+    request = dict(message, headers=carried, hostname="celery@worker", delivery_info=delivery)
+    task.push_request(request)
+    try:
+        handlers["task_prerun"](sender=task, task_id="t-1", task=task, args=(1, 2), kwargs={})
+        state = "SUCCESS"
+        if fail is not None:
+            from billiard.einfo import ExceptionInfo
+
+            try:
+                raise fail
+            except Exception:
+                einfo = ExceptionInfo()
+            handlers["task_failure"](sender=task, task_id="t-1", exception=fail, einfo=einfo)
+            state = "FAILURE"
+        handlers["task_postrun"](sender=task, task_id="t-1", task=task, args=(1, 2), kwargs={}, retval=3, state=state)
+    finally:
+        task.pop_request()
+    spans = {s.name: s for s in tracer.spans()}
+    return spans["caller"], spans["celery.apply"], spans["celery.run"]
+
+
+@pytest.mark.parametrize(
+    "env, producer, worker",
+    [
+        ({}, "celery-producer", "celery-worker"),
+        ({"DD_CELERY_PRODUCER_SERVICE": "pub", "DD_CELERY_WORKER_SERVICE": "wrk"}, "pub", "wrk"),
+        ({"DD_TRACE_SPAN_ATTRIBUTE_SCHEMA": "v1", "DD_CELERY_WORKER_SERVICE": "wrk"}, None, None),
+    ],
+)
+def test_services_as_ddtrace_names_them(traced, monkeypatch, env, producer, worker):
+    if celery_driver is None:
+        _missing("celery[redis] (%s)" % _import_error)
+    from ddfast.contrib import celery as integration
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    integration.unpatch()
+    integration.patch(tracer=traced)
+    try:
+        traced.spans = lambda: [s for trace in traced.writer.pop_traces() for s in trace]
+        caller, apply, run = _one_task(traced)
+    finally:
+        integration.unpatch()
+    assert (apply.service, run.service) == (producer or caller.service, worker or traced._state.service)
+    assert apply.parent_id == caller.span_id and run.parent_id == apply.span_id
+    assert apply.get_tag("celery.hostname") == "gen1@producer" and run.get_tag("celery.hostname") == "celery@worker"
+    assert apply.get_tag("celery.timelimit") is None and apply.get_metric("celery.retries") is None
+
+
+def test_expected_errors_are_not_errors(patched):
+    if celery_driver is None:
+        _missing("celery[redis] (%s)" % _import_error)
+    _caller, _apply, run = _one_task(patched, fail=KeyError("expected"), throws=(KeyError,))
+    assert run.error == 0 and run.get_tag("celery.state") == "FAILURE"
+    patched.spans().clear()
+    _caller, _apply, run = _one_task(patched, fail=ValueError("bad"), throws=(KeyError,))
+    assert (run.error, run.get_tag("error.type"), run.get_tag("error.message")) == (1, "builtins.ValueError", "bad")
+
+
 # -- patching -----------------------------------------------------------------------------------------------
 
 

@@ -37,7 +37,8 @@ Differences from ddtrace 4.16:
   ``hostname`` and ``origin`` (the producer's node), in the iteration order of a frozenset of strings,
   which changes with the process's hash seed, so its value there is either at random;
 - the OpenTelemetry layout is read by the worker and written by the producer (ddtrace reads it only
-  where Celery copies top-level headers into ``task.request.headers``).
+  where Celery copies top-level headers into ``task.request.headers``);
+- no ``_dd.svc_src`` tag, and no ``celery.beat`` spans.
 """
 
 import contextvars
@@ -341,19 +342,21 @@ def _is_set(timelimit):
 
 
 #: the tags of delivery_info's usual fields
-_FLAT_TAGS = {
-    ("celery.delivery_info", key): "celery.delivery_info." + key
-    for key in ("exchange", "routing_key", "priority", "redelivered")
-}
+_DELIVERY_TAGS = {key: "celery.delivery_info." + key for key in ("exchange", "routing_key", "priority", "redelivered")}
 
 
 def _tag_flat(span, prefix, value, depth=0):
+    """A dict's items as ``prefix.key`` tags, nested dicts flattened, as ddtrace flattens them."""
+    known = _DELIVERY_TAGS if prefix == "celery.delivery_info" else _NO_TAGS
     for key, item in value.items():
-        tag = _FLAT_TAGS.get((prefix, key)) or "%s.%s" % (prefix, key)
+        tag = known.get(key) or "%s.%s" % (prefix, key)
         if type(item) is dict and depth < 4:
             _tag_flat(span, tag, item, depth + 1)
         elif item is not None:
             span.set_tag(tag, item)
+
+
+_NO_TAGS = {}
 
 
 def _broker(app):
