@@ -493,6 +493,37 @@ def test_expected_errors_are_not_errors(patched):
     assert (run.error, run.get_tag("error.type"), run.get_tag("error.message")) == (1, "builtins.ValueError", "bad")
 
 
+def test_runs_of_one_task_id_each_get_their_span(patched):
+    """An eager retry runs the task again under the same id, after the first run (as Celery 5.7 does); runs
+    of one id nested in one another (a retry applied inside the run) each end their span too, under the run
+    they ran in."""
+    if celery_driver is None:
+        _missing("celery[redis] (%s)" % _import_error)
+    from ddfast.contrib import celery as integration
+
+    app = celery_driver.make_app("memory://", "q-eager")
+    app.conf.task_always_eager = True
+    with patched.trace("caller") as caller:
+        assert app.tasks["parity.retry"].apply_async().get() == "retried"
+    first, second = sorted(runs(patched.spans()), key=lambda s: s.start_ns)
+    assert first.parent_id == caller.span_id and second.parent_id in (caller.span_id, first.span_id)
+    assert (first.get_tag("celery.state"), second.get_tag("celery.state")) == ("RETRY", "SUCCESS")
+    patched.spans().clear()
+
+    handlers, task = integration._handlers, app.tasks["parity.add"]
+    task.push_request({"id": "same", "hostname": "w"})
+    try:
+        handlers["task_prerun"](sender=task, task_id="same")
+        handlers["task_prerun"](sender=task, task_id="same")  # nested in the first
+        handlers["task_postrun"](sender=task, task_id="same", state="SUCCESS")
+        handlers["task_postrun"](sender=task, task_id="same", state="RETRY")
+    finally:
+        task.pop_request()
+    outer, inner = sorted(runs(patched.spans()), key=lambda s: s.start_ns)
+    assert inner.parent_id == outer.span_id and outer.get_tag("celery.state") == "RETRY"
+    assert integration._running == {} and patched.current_span() is None
+
+
 # -- patching -----------------------------------------------------------------------------------------------
 
 

@@ -77,7 +77,8 @@ _OTHER_KEYS = frozenset(key for key, _tag in _OTHER_FIELDS)
 _patched = None
 #: the receivers it connected, by signal name (and the send_task wrapper's maker)
 _handlers = {}
-#: task id -> (its celery.run span, its request), from task_prerun to task_postrun
+#: task id -> (its celery.run span, its request, the entry of an outer run of the same id), from task_prerun
+#: to task_postrun
 _running = {}
 #: app -> its broker's (out.host, network.destination.port), as ddtrace derives them
 _brokers = {}
@@ -229,7 +230,8 @@ def _make_receivers(integration, producer_service, worker_service, current_app):
             span = start(
                 WORKER_NAME, ACTIVE if context is None else context, sender.name, "worker", worker_service, _WORKER_TAGS
             )
-            running[task_id] = span, request
+            # a task run again under the same id inside its own run (an eager retry) stacks on it
+            running[task_id] = span, request, running.get(task_id)
         except Exception:  # the task runs untraced
             _record("celery_run", task_id)
 
@@ -237,7 +239,9 @@ def _make_receivers(integration, producer_service, worker_service, current_app):
         entry = running.pop(task_id, None)
         if entry is None:
             return
-        span, request = entry
+        span, request, outer = entry
+        if outer is not None:
+            running[task_id] = outer
         try:
             span.set_tag("celery.action", "run")
             if state:
