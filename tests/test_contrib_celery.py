@@ -460,7 +460,7 @@ def _one_task(tracer, headers=None, fail=None, throws=()):
     [
         ({}, "celery-producer", "celery-worker"),
         ({"DD_CELERY_PRODUCER_SERVICE": "pub", "DD_CELERY_WORKER_SERVICE": "wrk"}, "pub", "wrk"),
-        ({"DD_TRACE_SPAN_ATTRIBUTE_SCHEMA": "v1", "DD_CELERY_WORKER_SERVICE": "wrk"}, None, None),
+        ({"DD_TRACE_SPAN_ATTRIBUTE_SCHEMA": "v1", "DD_CELERY_WORKER_SERVICE": "w", "DD_CELERY_SERVICE": "x"}, 0, 0),
     ],
 )
 def test_services_as_ddtrace_names_them(traced, monkeypatch, env, producer, worker):
@@ -477,6 +477,7 @@ def test_services_as_ddtrace_names_them(traced, monkeypatch, env, producer, work
         caller, apply, run = _one_task(traced)
     finally:
         integration.unpatch()
+    # 0: the application's (the caller's, the tracer's)
     assert (apply.service, run.service) == (producer or caller.service, worker or traced._state.service)
     assert apply.parent_id == caller.span_id and run.parent_id == apply.span_id
     assert apply.get_tag("celery.hostname") == "gen1@producer" and run.get_tag("celery.hostname") == "celery@worker"

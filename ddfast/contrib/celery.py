@@ -95,6 +95,7 @@ def patch(tracer=None, distributed_tracing=None):
     if _patched is not None:
         return False
     integration = Integration("celery", tracer=tracer, distributed_tracing=distributed_tracing)
+    integration.service = None  # ddtrace reads DD_CELERY_PRODUCER_SERVICE / _WORKER_SERVICE, not DD_CELERY_SERVICE
     receivers = _make_receivers(integration, *_services(integration.tracer), get_current_app)
     _handlers.update(receivers)
     _patched = []
@@ -230,7 +231,7 @@ def _make_receivers(integration, producer_service, worker_service, current_app):
             span = start(
                 WORKER_NAME, ACTIVE if context is None else context, sender.name, "worker", worker_service, _WORKER_TAGS
             )
-            # a task run again under the same id inside its own run (an eager retry) stacks on it
+            # a task run again under the same id inside its own run (a retry applied there) stacks on it
             running[task_id] = span, request, running.get(task_id)
         except Exception:  # the task runs untraced
             _record("celery_run", task_id)
