@@ -32,6 +32,7 @@ PATCHABLE = {
     # message brokers
     "kafka": "ddfast.contrib.kafka",
     "aiokafka": "ddfast.contrib.aiokafka",
+    "celery": "ddfast.contrib.celery",
 }
 
 
