@@ -24,6 +24,7 @@ SKIP_DEPS = {
     "ddtrace": "compiled (C, C++, Rust) with no free-threaded wheel; the behaviour reference of the differential tests",
     "gevent": "compiled with no free-threaded wheel, and greenlet does not support free threading",
     "ddapm-test-agent": "needs grpcio, which has no free-threaded wheel (its source build needs C++ and takes long)",
+    "grpcio": "no free-threaded wheel (its source build needs C++ and takes long)",
 }
 
 # compiled packages taken only as wheels: pip then picks the newest release that has a free-threaded wheel
@@ -58,6 +59,8 @@ LEFT_OUT = {
     "tests/test_bench_counts.py::test_every_operation_runs_rounds[request-default-ddtrace]": "ddtrace",
     # a service under ddfast-run, its traces read back from the test agent
     "tests/test_ddfast_run.py::test_an_unmodified_service_is_traced_under_ddfast_run": "ddapm-test-agent",
+    # gRPC against real grpcio servers and clients, and ddtrace on the other side
+    "tests/test_contrib_grpc.py": "grpcio",
 }
 
 

@@ -29,6 +29,7 @@ PATCHABLE = {
     "falcon": "ddfast.contrib.falcon",
     "pyramid": "ddfast.contrib.pyramid",
     "bottle": "ddfast.contrib.bottle",
+    "grpc": "ddfast.contrib.grpc",
 }
 
 
