@@ -54,7 +54,9 @@ SERVER_STREAMING = "server_streaming"
 CLIENT_STREAMING = "client_streaming"
 BIDI_STREAMING = "bidi_streaming"
 
-_STATE = {}  # while patched: "client", "server", "aio_client", "aio_server" -> _Side
+# while patched: "client", "server", "aio_client", "aio_server" -> _Side; "server_interceptor" and
+# "aio_server_interceptor" -> the class of the interceptor a server gets
+_STATE = {}
 
 
 # -- what the spans are named ---------------------------------------------------------------------------
@@ -81,26 +83,39 @@ class _Side:
 
     def service(self):
         """The service of a span of this side now (servers follow DD_SERVICE, read from the tracer)."""
-        if self.integ.service:
-            return self.integ.service
-        if not self.client and self.integ._state.service:
-            return self.integ._state.service
+        integ = self.integ
+        if integ.service:
+            return integ.service
+        if not self.client and integ._state.service:
+            return integ._state.service
         return self.default_service
 
-    def tags(self, method, kind, peer=None):
-        """The tags of a span of ``method`` (the full path) of ``kind``, and of client ``peer`` tags."""
+    def tags(self, method, kind, peer=()):
+        """``(text tags, metrics)`` of a span of ``method`` (the full path) of ``kind``, with client ``peer``
+        tags (cached per method)."""
         key = (method, kind, peer)
         tags = self._tags.get(key)
         if tags is None:
-            tags = _method_tags(method, kind)
-            tags["component"] = self.component
-            tags["span.kind"] = "client" if self.client else "server"
-            tags["_dd.measured"] = 1
-            if peer:
-                tags.update(peer)
+            meta = _method_tags(method, kind)
+            meta["component"] = self.component
+            meta["span.kind"] = "client" if self.client else "server"
+            metrics = {"_dd.measured": 1}
+            for name, value in peer:
+                if name == "network.destination.port":
+                    metrics[name] = int(value)  # a number, as Span.set_tag stores it
+                else:
+                    meta[name] = value
+            tags = (meta, metrics)
             if len(self._tags) < 1024:  # methods a server serves or a client calls: few; bounded anyway
                 self._tags[key] = tags
         return tags
+
+
+def _tag(span, tags):
+    """Give a new span its ``(text tags, metrics)``: text tags whose names Span.set_tag stores as they
+    are (none of its special names) go straight into the span's tags, in one update."""
+    span._meta.update(tags[0])
+    span.set_metrics(tags[1])
 
 
 def _method_tags(method, kind):
@@ -156,24 +171,42 @@ def _peer_tags(target):
 # -- the client side ------------------------------------------------------------------------------------
 
 
-def _start_client(side, details, kind, peer):
+def _start_client(side, details, kind, peer, cache):
     """The client span of a call (under the active span) and the call's details with its context added
-    to the metadata (a new list: the caller's sequence is not changed)."""
+    to the metadata (a new list: the caller's sequence is not changed). ``cache``: the channel's tags
+    per ``(method, kind)``."""
     method = details.method
     if isinstance(method, bytes):  # grpc.aio gives the method as bytes
         method = method.decode("utf-8", "replace")
     integ = side.integ
-    span = integ.start_span(side.name, resource=method, span_type="grpc", service=side.service(),
-                            tags=side.tags(method, kind, peer), activate=False)  # fmt: skip
+    span = integ.start_span(side.name, resource=method, span_type="grpc", service=side.service(), activate=False)
+    tags = cache.get((method, kind))
+    if tags is None:
+        tags = side.tags(method, kind, peer)
+        if len(cache) < 256:
+            cache[(method, kind)] = tags
+    span._meta.update(tags[0])  # as _tag(span, tags), inline
+    span.set_metrics(tags[1])
     if integ.distributed:
-        metadata = details.metadata
-        pairs = list(metadata) if metadata else []
-        if integ.inject_pairs(span, pairs, None):
+        headers = {}
+        integ.inject(span, headers)
+        if headers:
+            metadata = details.metadata
+            if metadata:  # the caller's pairs first, less any of the names we write (keys are lower case)
+                pairs = [pair for pair in metadata if pair[0] not in headers]
+                pairs += headers.items()
+            else:
+                pairs = list(headers.items())
             details = _with_metadata(details, pairs)
     return span, details
 
 
 def _with_metadata(details, metadata):
+    cls = type(details)
+    if cls is _DETAILS_TYPES[0]:  # grpc's own namedtuples: (method, timeout, metadata, ...)
+        return tuple.__new__(cls, (details[0], details[1], metadata, details[3], details[4], details[5]))
+    if cls in _DETAILS_TYPES:
+        return tuple.__new__(cls, details[:2] + (metadata,) + details[3:])
     replace = getattr(details, "_replace", None)
     if replace is not None:
         return replace(metadata=metadata)
@@ -182,14 +215,17 @@ def _with_metadata(details, metadata):
 
 
 _CallDetails = None  # made at patch(): a namedtuple that is a grpc.ClientCallDetails
+_DETAILS_TYPES = (None,)  # grpc's call details (sync, then aio), set at patch()
 
 
 def _client_done(span, ok, call):
     """A sync call ended (``call``: its future, outcome or error): the status, then the span ends."""
     try:
         code = call.code()
-        span.set_tag("grpc.status.code", str(code))
-        if code is not ok:
+        if code is ok:
+            span._meta["grpc.status.code"] = _OK_TEXT
+        else:
+            span.set_tag("grpc.status.code", str(code))
             _client_error(span, code, call)
     except Exception:  # a call object that cannot tell: the span still ends
         pass
@@ -223,16 +259,17 @@ def _make_client_interceptor(grpc, side):
                             grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):  # fmt: skip
         """ddfast's interceptor of one traced channel (``peer``: the target's tags)."""
 
-        __slots__ = ("peer",)
+        __slots__ = ("peer", "tags")
 
         def __init__(self, peer):
             self.peer = peer
+            self.tags = {}
 
         def _call(self, kind, continuation, details, request):
             integ = side.integ
             if not integ._state.enabled:
                 return continuation(details, request)
-            span, details = _start_client(side, details, kind, self.peer)
+            span, details = _start_client(side, details, kind, self.peer, self.tags)
             var = integ._var
             previous = var.get()
             var.set(span)
@@ -281,7 +318,7 @@ def _aio_client_done(span, ok, call):
     """A grpc.aio call ended: its status, then the span ends."""
     try:
         code = _status_now(call.code())
-        span.set_tag("grpc.status.code", str(code))
+        span.set_tag("grpc.status.code", _OK_TEXT if code is ok else str(code))
         if code is not ok:
             span.error = 1
             details = _status_now(call.details())
@@ -313,12 +350,13 @@ def _aio_client_failed(span, exc):
 def _make_aio_client_interceptors(aio, side, peer):
     ok = side.ok
     call_type = aio.Call
+    cache = {}
 
     async def intercept(kind, continuation, details, request):
         integ = side.integ
         if not integ._state.enabled:
             return await continuation(details, request)
-        span, details = _start_client(side, details, kind, peer)
+        span, details = _start_client(side, details, kind, peer, cache)
         var = integ._var
         previous = var.get()
         var.set(span)
@@ -362,6 +400,8 @@ def _make_aio_client_interceptors(aio, side, peer):
 # -- the server side ------------------------------------------------------------------------------------
 
 #: RpcMethodHandler attribute -> the kind of call its behaviour serves
+_OK_TEXT = "StatusCode.OK"  # str(grpc.StatusCode.OK), read at patch()
+
 _BEHAVIOURS = (("unary_unary", UNARY), ("unary_stream", SERVER_STREAMING), ("stream_unary", CLIENT_STREAMING),
                ("stream_stream", BIDI_STREAMING))  # fmt: skip
 
@@ -370,7 +410,9 @@ def _start_server(side, context, method, kind):
     """The server span of a call: child of the context its metadata carries, else a new trace."""
     integ = side.integ
     parent = integ.extract(context.invocation_metadata()) if integ.distributed else None
-    return integ.start_span(side.name, parent, method, "grpc", side.service(), side.tags(method, kind), False)
+    span = integ.start_span(side.name, parent, method, "grpc", side.service(), None, False)
+    _tag(span, side.tags(method, kind))
+    return span
 
 
 def _server_error(span, exc, context, codes):
@@ -537,7 +579,7 @@ def patch(tracer=None, distributed_tracing=None):
 
     import grpc
 
-    global _CallDetails
+    global _CallDetails, _DETAILS_TYPES, _OK_TEXT
     if _patch.is_wrapped(grpc, "server"):
         return False
     distributed = _http.distributed_tracing("grpc", distributed_tracing)
@@ -551,6 +593,8 @@ def patch(tracer=None, distributed_tracing=None):
     _CallDetails = type("ClientCallDetails", (collections.namedtuple(
         "ClientCallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")),
         grpc.ClientCallDetails), {})  # fmt: skip
+    _DETAILS_TYPES = _details_types(grpc)
+    _OK_TEXT = str(grpc.StatusCode.OK)
     ClientInterceptor = _make_client_interceptor(grpc, client)
     intercept = grpc.intercept_channel
 
@@ -589,12 +633,28 @@ def patch(tracer=None, distributed_tracing=None):
 
         return traced_server
 
+    _STATE["server_interceptor"] = ServerInterceptor
     _patch.wrap(grpc, "insecure_channel", make_channel)
     _patch.wrap(grpc, "secure_channel", make_channel)
     _patch.wrap(grpc, "intercept_channel", make_intercept)
     _patch.wrap(grpc, "server", make_server)
     _patch_aio(grpc, side, codes)
     return True
+
+
+def _details_types(grpc):
+    """grpc's own ClientCallDetails namedtuples (sync and aio), whose metadata is the third field."""
+    found = []
+    for module, name in (("grpc._interceptor", "_ClientCallDetails"), ("grpc.aio", "ClientCallDetails")):
+        try:
+            cls = getattr(__import__(module, fromlist=[name]), name)
+        except (ImportError, AttributeError):
+            continue
+        if getattr(cls, "_fields", ())[2:3] == ("metadata",):
+            found.append(cls)
+    if not found or len(getattr(found[0], "_fields", ())) != 6:
+        found.insert(0, None)  # no sync type of six fields: every type takes the general path
+    return tuple(found)
 
 
 def _patch_aio(grpc, side, codes):
@@ -631,6 +691,7 @@ def _patch_aio(grpc, side, codes):
 
         return traced_server
 
+    _STATE["aio_server_interceptor"] = ServerInterceptor
     _patch.wrap(aio, "insecure_channel", lambda original: make_channel(original, 3))
     _patch.wrap(aio, "secure_channel", lambda original: make_channel(original, 4))
     _patch.wrap(aio, "server", make_server)
