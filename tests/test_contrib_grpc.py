@@ -520,3 +520,29 @@ def test_spans_equal_ddtraces(kind, aio):
         spans["ddtrace"] = sorted((_ddfast_fixes(s) for s in spans["ddtrace"]), key=repr)
     ours, theirs = spans["ddfast"], spans["ddtrace"]
     assert ours == theirs, (sorted(set(ours) - set(theirs), key=repr), sorted(set(theirs) - set(ours), key=repr))
+
+
+@pytest.mark.parametrize("env, names", [
+    ({"DD_GRPC_SERVICE": "billing-client", "DD_GRPC_SERVER_SERVICE": "billing"},
+     ("grpc", "billing-client", "grpc", "billing")),
+    ({"DD_TRACE_SPAN_ATTRIBUTE_SCHEMA": "v1"}, ("grpc.client.request", "app", "grpc.server.request", "app")),
+    ({"DD_TRACE_REMOVE_INTEGRATION_SERVICE_NAMES_ENABLED": "true"}, ("grpc", "app", "grpc", "app")),
+    ({}, ("grpc", "grpc-client", "grpc", "app")),  # a server takes DD_SERVICE, a client its own service
+], ids=["services", "schema-v1", "no-integration-services", "dd-service"])  # fmt: skip
+def test_names_and_services_follow_ddtraces_settings(traced, monkeypatch, env, names):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    traced._state.service = "app"  # DD_SERVICE
+    dd_grpc.patch(tracer=traced)
+    try:
+        served = SyncServer(traced)
+        with traced.trace("caller"):
+            assert served.channel.unary_unary("/%s/UU" % SERVICE)(b"hi") == b"echo:hi"
+        served.close()
+    finally:
+        dd_grpc.unpatch()
+    spans = wait_spans(traced, 3)
+    (client,) = [s for s in spans if s.get_tag("span.kind") == "client"]
+    (server_span,) = [s for s in spans if s.get_tag("span.kind") == "server"]
+    assert (client.name, client.service, server_span.name, server_span.service) == names
+    assert server_span.parent_id == client.span_id

@@ -34,6 +34,10 @@ Where ddfast differs from ddtrace 4.16 (ddtrace's behaviour looks like a bug in 
   ``error.message``; ddtrace overwrites them with ``"None"`` (the status the handler had not set yet);
 - a failed client call has no ``error.stack``: ddtrace writes the text of a traceback object there
   (``<traceback object at 0x...>``), which carries no frame;
+- a grpc.aio handler that aborts has the status as its ``error.type`` (ddtrace's aio server compares the
+  status with numbers and keeps the abort's exception class), and a grpc.aio response stream that ended
+  well has its ``grpc.status.code`` (ddtrace's done callback fails to parse it from the call's text);
+- a trace header already in the caller's metadata is replaced, not repeated;
 - a server call without trace headers starts a new trace, never under what an earlier call left active
   on the same worker thread;
 - ``grpc.server(pool, handlers, interceptors)`` with the interceptors given by position is traced too
