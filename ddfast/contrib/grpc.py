@@ -50,6 +50,7 @@ import os
 
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
+from ddfast.contrib.integration import ACTIVE
 from ddfast.contrib.integration import Integration
 from ddfast.settings import asbool
 
@@ -259,6 +260,11 @@ def _is_rpc_error(exc):
 
 
 def _make_client_interceptor(grpc, side):
+    # bound once: what runs per call (a sync client's service and switches do not change once patched)
+    integ = side.integ
+    state, var, start, inject, finish = integ._state, integ._var, integ.start_span, integ.inject, integ.finish
+    name, service, ok, distributed = side.name, side.service(), side.ok, integ.distributed
+
     class ClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
                             grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):  # fmt: skip
         """ddfast's interceptor of one traced channel (``peer``: the target's tags)."""
@@ -267,28 +273,46 @@ def _make_client_interceptor(grpc, side):
 
         def __init__(self, peer):
             self.peer = peer
-            self.tags = {}
+            self.tags = {}  # (method, kind) -> the spans' tags
 
         def _call(self, kind, continuation, details, request):
-            integ = side.integ
-            if not integ._state.enabled:
+            # as _start_client, inline: the sync client is the hot one
+            if not state.enabled:
                 return continuation(details, request)
-            span, details = _start_client(side, details, kind, self.peer, self.tags)
-            var = integ._var
+            method = details.method
+            tags = self.tags.get((method, kind))
+            if tags is None:
+                tags = side.tags(method, kind, self.peer)
+                if len(self.tags) < 256:
+                    self.tags[(method, kind)] = tags
+            span = start(name, ACTIVE, method, "grpc", service, None, False)
+            span._meta.update(tags[0])
+            span.set_metrics(tags[1])
+            if distributed:
+                headers = {}
+                inject(span, headers)
+                if headers:
+                    metadata = details.metadata
+                    if metadata:
+                        pairs = [pair for pair in metadata if pair[0] not in headers]
+                        pairs += headers.items()
+                    else:
+                        pairs = list(headers.items())
+                    details = _with_metadata(details, pairs)
             previous = var.get()
             var.set(span)
             try:
                 call = continuation(details, request)
             except BaseException as exc:
                 var.set(previous)
-                integ.finish(span, exc)
+                finish(span, exc)
                 raise
             var.set(previous)
             add = getattr(call, "add_done_callback", None)
             if add is None:
                 span.finish()
             else:
-                add(functools.partial(_client_done, span, side.ok))
+                add(functools.partial(_client_done, span, ok))
             return call
 
         def intercept_unary_unary(self, continuation, client_call_details, request):
