@@ -546,3 +546,41 @@ def test_names_and_services_follow_ddtraces_settings(traced, monkeypatch, env, n
     (server_span,) = [s for s in spans if s.get_tag("span.kind") == "server"]
     assert (client.name, client.service, server_span.name, server_span.service) == names
     assert server_span.parent_id == client.span_id
+
+
+def test_secure_channels_are_traced_too(patched):
+    """``grpc.secure_channel`` and ``grpc.aio.secure_channel`` (the credentials come before the options and
+    interceptors), here with local credentials over loopback TCP."""
+    tcp = grpc.LocalConnectionType.LOCAL_TCP
+    server = grpc.server(concurrent.futures.ThreadPoolExecutor(2))
+    server.add_generic_rpc_handlers((grpc_driver.handlers(grpc, False),))
+    port = server.add_secure_port("127.0.0.1:0", grpc.local_server_credentials(tcp))
+    server.start()
+    try:
+        with patched.trace("caller"):
+            with grpc.secure_channel("127.0.0.1:%d" % port, grpc.local_channel_credentials(tcp)) as channel:
+                assert channel.unary_unary("/%s/UU" % SERVICE)(b"hi") == b"echo:hi"
+
+            async def aio_call():
+                credentials = grpc.local_channel_credentials(tcp)
+                async with grpc.aio.secure_channel("127.0.0.1:%d" % port, credentials, None, None, []) as channel:
+                    return await channel.unary_unary("/%s/UU" % SERVICE)(b"aio")
+
+            assert asyncio.run(aio_call()) == b"echo:aio"
+    finally:
+        server.stop(None)
+    spans = wait_spans(patched, 5)
+    clients = [s for s in spans if s.get_tag("span.kind") == "client"]
+    servers = {s.parent_id: s for s in spans if s.get_tag("span.kind") == "server"}
+    assert [c.get_tag("component") for c in clients] == ["grpc", "grpc_aio_client"]
+    assert all(servers[c.span_id].trace_id == c.trace_id for c in clients)
+
+
+def test_a_response_stream_cancelled_by_the_client_ends_its_span_as_an_error(server, patched):
+    with patched.trace("caller"):
+        responses = server.channel.unary_stream("/%s/US" % SERVICE)(b"x")
+        assert next(responses) == b"0"
+        responses.cancel()
+    client = [s for s in wait_spans(patched, 2) if s.get_tag("span.kind") == "client"][0]
+    assert client.error == 1 and client.get_tag("grpc.status.code") == "StatusCode.CANCELLED"
+    assert client.get_tag("error.type") == "StatusCode.CANCELLED"
