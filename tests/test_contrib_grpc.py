@@ -584,3 +584,33 @@ def test_a_response_stream_cancelled_by_the_client_ends_its_span_as_an_error(ser
     client = [s for s in wait_spans(patched, 2) if s.get_tag("span.kind") == "client"][0]
     assert client.error == 1 and client.get_tag("grpc.status.code") == "StatusCode.CANCELLED"
     assert client.get_tag("error.type") == "StatusCode.CANCELLED"
+
+
+def test_an_aio_status_not_readable_at_once_is_read_by_a_task(traced):
+    """The done callback reads a grpc.aio call's status without waiting; where it would wait, a task
+    reads it and ends the span."""
+
+    class Call:
+        def __init__(self):
+            self.waited = asyncio.get_running_loop().create_future()
+
+        async def code(self):
+            await self.waited
+            return grpc.StatusCode.UNAVAILABLE
+
+        async def details(self):
+            return "gone"
+
+    async def main():
+        call = Call()
+        span = traced.trace("grpc")
+        dd_grpc._aio_client_done(span, grpc.StatusCode.OK, call)
+        assert not span.finished
+        call.waited.set_result(None)
+        for _ in range(10):
+            await asyncio.sleep(0)
+        return span
+
+    span = asyncio.run(main())
+    assert span.finished and span.error == 1
+    assert span.get_tag("grpc.status.code") == "StatusCode.UNAVAILABLE" and span.get_tag("error.message") == "gone"

@@ -343,19 +343,40 @@ def _status_now(awaitable):
 
 
 def _aio_client_done(span, ok, call):
-    """A grpc.aio call ended: its status, then the span ends."""
+    """A grpc.aio call ended: its status, then the span ends (from a task, should the status not be
+    readable at once)."""
     try:
         code = _status_now(call.code())
-        span.set_tag("grpc.status.code", _OK_TEXT if code is ok else str(code))
-        if code is not ok:
-            span.error = 1
-            details = _status_now(call.details())
-            span.set_tag("error.message", details.decode("utf-8", "replace") if isinstance(details, bytes)
-                         else str(details))  # fmt: skip
-            span.set_tag("error.type", str(code))
+        details = None if code is ok else _status_now(call.details())
+    except LookupError:
+        import asyncio
+
+        asyncio.ensure_future(_aio_client_done_later(span, ok, call))
+        return
+    except Exception:  # a call object that cannot tell: the span still ends
+        span.finish()
+        return
+    _aio_status(span, ok, code, details)
+    span.finish()
+
+
+async def _aio_client_done_later(span, ok, call):
+    try:
+        code = await call.code()
+        _aio_status(span, ok, code, None if code is ok else await call.details())
     except Exception:
         pass
-    span.finish()
+    finally:
+        span.finish()
+
+
+def _aio_status(span, ok, code, details):
+    span.set_tag("grpc.status.code", _OK_TEXT if code is ok else str(code))
+    if code is not ok:
+        span.error = 1
+        span.set_tag("error.message", details.decode("utf-8", "replace") if isinstance(details, bytes)
+                     else str(details))  # fmt: skip
+        span.set_tag("error.type", str(code))
 
 
 def _aio_client_failed(span, exc):
