@@ -26,6 +26,7 @@ SKIP_DEPS = {
     "ddapm-test-agent": "needs grpcio, which has no free-threaded wheel (its source build needs C++ and takes long)",
     "confluent-kafka": "no free-threaded wheel for 3.13t (its source build needs librdkafka's headers)",
     "aiokafka": "compiled with no free-threaded wheel",
+    "grpcio": "no free-threaded wheel (its source build needs C++ and takes long)",
 }
 
 # compiled packages taken only as wheels: pip then picks the newest release that has a free-threaded wheel
@@ -66,6 +67,8 @@ LEFT_OUT = {
     "tests/test_contrib_celery.py::test_ddtrace_producer_to_ddfast_worker": "ddtrace",
     "tests/test_contrib_celery.py::test_ddfast_producer_to_ddtrace_worker": "ddtrace",
     "tests/test_contrib_celery.py::test_spans_are_ddtrace_s": "ddtrace",
+    # gRPC against real grpcio servers and clients, and ddtrace on the other side
+    "tests/test_contrib_grpc.py": "grpcio",
 }
 
 

@@ -33,6 +33,7 @@ PATCHABLE = {
     "kafka": "ddfast.contrib.kafka",
     "aiokafka": "ddfast.contrib.aiokafka",
     "celery": "ddfast.contrib.celery",
+    "grpc": "ddfast.contrib.grpc",
 }
 
 
