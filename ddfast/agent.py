@@ -12,7 +12,6 @@ works on the interpreter's own sockets, threads and locks even where gevent has 
 import importlib
 import sys
 import time
-import urllib.parse
 
 #: the most of an answer that is read (the agent's answers are a few hundred bytes)
 MAX_ANSWER = 1 << 20
@@ -62,6 +61,36 @@ def original(module, name):
     return getattr(importlib.import_module(module), name)
 
 
+#: the characters of an agent URL that ``_plain_split`` reads itself: no user, brackets, query, fragment,
+#: escape, space or non-ASCII, whose readings are urllib's business
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-/:")
+
+
+class _PlainSplit:
+    __slots__ = ("scheme", "netloc", "path", "hostname", "port")
+
+
+def _plain_split(url):
+    """What ``urllib.parse.urlsplit(url)`` gives of a plain ``http(s)://host[:port][/path]`` or ``unix://...``
+    URL (the usual agent URL), without importing ``urllib.parse`` (and the ``re``, ``enum`` and
+    ``ipaddress`` it imports) at ``import ddfast``; None for any other URL, which urllib reads."""
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in ("http", "https", "unix") or not _PLAIN.issuperset(rest):
+        return None
+    netloc, slash, path = rest.partition("/")
+    host, colon, port = netloc.partition(":")
+    if colon and not (port.isdigit() and int(port) <= 65535):
+        return None  # no port, or a bad one: urllib's reading and message
+    parts = _PlainSplit()
+    parts.scheme = scheme
+    parts.netloc = netloc
+    parts.path = slash + path
+    parts.hostname = host.lower() or None
+    parts.port = int(port) if colon else None
+    return parts
+
+
 class AgentURL:
     """A parsed agent URL: ``scheme``, ``host``, ``port`` and base ``path``, or the unix ``socket_path``."""
 
@@ -70,7 +99,11 @@ class AgentURL:
     def __init__(self, url):
         if not isinstance(url, str):
             raise TypeError("the agent URL must be a str, not %s" % type(url).__name__)
-        parts = urllib.parse.urlsplit(url)
+        parts = _plain_split(url)
+        if parts is None:
+            import urllib.parse
+
+            parts = urllib.parse.urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https", "unix"):
             raise ValueError("the agent URL must be http://, https:// or unix://, got %r" % (url,))

@@ -29,21 +29,20 @@ the parent's traces.
 import _signal as signal  # signal without its enums, which cost ~0.5 ms of import
 import atexit
 import collections
-import json
-import logging
 import os
 import threading
 import time
-import weakref
+from _weakrefset import WeakSet  # weakref.WeakSet, without the rest of weakref
 
 from ddfast import agent
 from ddfast import payload as payloads
+from ddfast._log import LazyLogger
 from ddfast.encoding_errors import BufferFull
 from ddfast.encoding_errors import BufferItemTooLarge
 from ddfast.settings import API_VERSIONS
 from ddfast.settings import config
 
-log = logging.getLogger("ddfast.writer")
+log = LazyLogger("ddfast.writer")
 
 #: how often, at most, drops are reported in the log (seconds)
 DROP_LOG_INTERVAL = 60.0
@@ -431,6 +430,8 @@ class AgentWriter:
     def _apply_rates(self, body):
         if self.on_rates is None or not body:
             return
+        import json  # the agent's answers only: not imported by ``import ddfast``
+
         try:
             rates = json.loads(body).get("rate_by_service")
             if isinstance(rates, dict):
@@ -498,7 +499,7 @@ def _retry_after(value):
         return None
 
 
-_writers = weakref.WeakSet()
+_writers = WeakSet()
 
 
 def _after_fork_in_child():

@@ -11,13 +11,12 @@ checked at once and refused with ``ValueError``/``TypeError``; a string is read 
 variable would be (``config.propagation_style_inject = "b3,datadog"``).
 """
 
-import logging
 import os
-import re
 
+from ddfast._log import LazyLogger
 from ddfast.agent import AgentURL
 
-log = logging.getLogger("ddfast")
+log = LazyLogger("ddfast")
 
 STYLES = ("datadog", "tracecontext", "b3multi", "b3", "baggage")
 DEFAULT_STYLES = ("datadog", "tracecontext", "baggage")
@@ -254,6 +253,8 @@ def _env_statuses(env, name, default):
 
 def _regexp_error(text):
     """Why ``text`` is not a regular expression ("" when it is)."""
+    import re  # a pattern that is set only: not imported by ``import ddfast``
+
     try:
         re.compile(text)
     except re.error as e:

@@ -9,8 +9,6 @@ payloads decode to what ddtrace 4.16's encoders produce for the same spans. Span
 msgpack straight into one reusable buffer: no per-span dicts, no intermediate bytes.
 """
 
-import json
-
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_GetItemWithError
 from cpython.long cimport PyLong_AsSsize_t
@@ -247,6 +245,8 @@ cdef str tid_of(object trace_id, dict meta):
 
 def _links_json(links):
     """The span links as the JSON text ddtrace puts in the ``_dd.span_links`` tag (v0.5)."""
+    import json  # spans with links only: not imported by ``import ddfast``
+
     return json.dumps([link.to_dict() for link in links])
 
 

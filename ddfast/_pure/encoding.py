@@ -8,8 +8,6 @@ string-table indices and numbers) buffer finished traces as they come, bounded b
 payloads decode to what ddtrace 4.16's encoders produce for the same spans.
 """
 
-import json
-
 import msgpack
 
 from ddfast._pure.span import DERIVED_METRICS
@@ -92,6 +90,8 @@ def tid_of(trace_id, meta):
 
 def _links_json(links):
     """The span links as the JSON text ddtrace puts in the ``_dd.span_links`` tag (v0.5)."""
+    import json  # spans with links only: not imported by ``import ddfast``
+
     return json.dumps([link.to_dict() for link in links])
 
 
