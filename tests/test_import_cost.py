@@ -1,8 +1,9 @@
 """What ``import ddfast`` costs a process: the modules it imports. The agent connection (socket, ssl,
 http), msgpack's payload surgery, the retries' random, the typing and introspection modules and the
-integrations load when first needed (the first send, the first retry, the first ``tracer.wrap``, the first
-``ddfast.patch``), and so do ``logging`` (the first message), ``json`` (sampling rules, span links, the
-agent's answers), ``urllib.parse`` (baggage, an agent URL out of the ordinary), ``traceback`` (an error's
+integrations load when first needed (the first send, the first retry, the first ``tracer.wrap``, the
+first ``ddfast.patch``), and so do ``logging`` (the first message, or the first trace: the writer's
+messages must not import it at exit), ``json`` (sampling rules, span links, the agent's answers at the
+first trace), ``urllib.parse`` (baggage, an agent URL out of the ordinary), ``traceback`` (an error's
 stack) and ``re`` (a query-string pattern that is set), so a process that imports ddfast (``ddfast-run``
 does so at interpreter start, before gevent's monkey-patching) pays for the core alone. The timing and
 memory figures are in ``benches/process_costs.py``; the set of modules, checked here, is deterministic.
