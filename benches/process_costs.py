@@ -9,16 +9,18 @@ Run as a script (not ``-m`` from the checkout, which would put the uncompiled so
 ``sys.path``): every measurement is a fresh interpreter started outside the checkout, so it measures the
 installed ddfast, its byte code compiled as pip leaves it.
 
-Import: each statement in ``--runs`` fresh interpreters. ``importtime`` is the statement's cumulative
-time as ``python -X importtime`` reports it (wall clock: min and median, the min being the figure a
-quiet machine gives); ``cpu`` is the process CPU time spent in the import (``time.process_time``, less
-disturbed by other processes than the wall clock); ``rss`` is the growth of the resident set
-(``/proc/self/statm``) across the import, what the operating system charges the process, shared
-libraries included; ``tracemalloc`` is the peak of Python's own allocations during the import (a separate
-run: tracing allocations costs time and memory of its own). The stdlib line is what the compiled core
-itself imports (``logging``, ``json``, ``urllib.parse``, ``traceback``): the floor of ``import ddfast``,
-which most services have paid before they import ddfast (their framework logs); the line after it is
-what ``import ddfast`` adds to such a process.
+Import: the statements take turns in ``--runs`` rounds of fresh interpreters (so that the machine's load
+falls on all alike), beside an empty one (``python -c pass``). ``importtime`` is the statement's
+cumulative time as ``python -X importtime`` reports it for its top-level module (``ddfast``; wall clock:
+median and min, the min being the figure a quiet machine gives); ``process`` is the wall time of the whole
+interpreter run less the empty interpreter's (medians); ``cpu`` is the process CPU time spent in the
+import (``time.process_time``, less disturbed by other processes than the wall clock); ``rss`` is the
+growth of the resident set (``/proc/self/statm``) across the import, what the operating system charges
+the process, shared libraries included, and ``rss vs pass`` the resident set after the import less the
+empty interpreter's; ``tracemalloc`` is the peak of Python's own allocations during the import (separate
+runs: tracing allocations costs time and memory of its own). The line with ``logging``, ``json``,
+``urllib.parse`` and ``traceback`` imported first is what ``import ddfast`` adds to a service that has
+paid for those itself (most have: their framework logs).
 
 Fork: the parent forks ``--forks`` children one after the other, each exiting at once
 (``os._exit``); ``fork()`` is the call's duration in the parent, ``child ready`` the time from the call to
@@ -45,14 +47,15 @@ ROOT = os.path.dirname(HERE)
 
 #: label -> (setup run first, unmeasured; the statement measured)
 IMPORTS = {
-    "the stdlib the compiled core imports": ("", "import logging, json, urllib.parse, traceback"),
     "ddfast": ("", "import ddfast"),
-    "ddfast, in a process that already imported that stdlib": (
+    "ddfast, logging, json, urllib.parse and traceback imported before": (
         "import logging, json, urllib.parse, traceback",
         "import ddfast",
     ),
     "ddtrace": ("", "import ddtrace"),
 }
+#: the empty interpreter every import is compared with
+EMPTY = ("", "pass")
 
 MEASURE_IMPORT = r"""
 import os, sys, time
@@ -68,12 +71,12 @@ before, cpu = rss(), time.process_time()
 exec(sys.argv[2])
 cpu, after = time.process_time() - cpu, rss()
 peak = tracemalloc.get_traced_memory()[1] if mode == "tracemalloc" else 0
-print(cpu, after - before, peak)
+print(cpu, after - before, peak, after)
 """
 
 
 def _importtime(stderr, statement):
-    """The cumulative microseconds of the top-level modules ``statement`` imports."""
+    """The cumulative milliseconds of the top-level modules ``statement`` imports."""
     names = {n.strip() for n in statement.replace("import", "", 1).split(",")}
     total = 0
     for line in stderr.splitlines():
@@ -92,26 +95,44 @@ def _python(args, cwd, env=None):
     return subprocess.run([sys.executable] + args, cwd=cwd, env=env, capture_output=True, text=True, check=True)
 
 
-def measure_import(setup, statement, runs, cwd):
-    """``{"importtime_min", "importtime_median", "cpu_median", "rss_median", "tracemalloc_median"}`` (ms,
-    MB) of ``statement`` run after ``setup``."""
-    wall, cpu, rss, peak = [], [], [], []
-    _python(["-c", setup + "\n" + statement], cwd)  # a warm-up, which also writes any byte code missing
+def measure_imports(imports, runs, cwd):
+    """label -> ``{"importtime_min", "importtime_median", "process_median", "cpu_median", "rss_median",
+    "rss_vs_pass_median", "tracemalloc_median"}`` (ms, MB) for each ``(setup, statement)`` of ``imports``,
+    the statements taking turns, each round with the empty interpreter too."""
+    every = dict(imports, **{"python -c pass": EMPTY})
+    samples = {label: {"wall": [], "process": [], "cpu": [], "rss": [], "after": [], "peak": []} for label in every}
+    for setup, statement in every.values():  # a warm-up, which also writes any byte code missing
+        _python(["-c", setup + "\n" + statement], cwd)
     for _ in range(runs):
-        done = _python(["-X", "importtime", "-c", setup + "\n" + statement], cwd)
-        wall.append(_importtime(done.stderr, statement))
-        c, r, _ = _python(["-c", MEASURE_IMPORT, "plain", statement, setup], cwd).stdout.split()
-        cpu.append(float(c) * 1e3)
-        rss.append(int(r) / 1e6)
+        for label, (setup, statement) in every.items():
+            s = samples[label]
+            t0 = time.perf_counter()
+            done = _python(["-X", "importtime", "-c", setup + "\n" + statement], cwd)
+            s["process"].append((time.perf_counter() - t0) * 1e3)
+            s["wall"].append(_importtime(done.stderr, statement))
+            c, r, _, after = _python(["-c", MEASURE_IMPORT, "plain", statement, setup], cwd).stdout.split()
+            s["cpu"].append(float(c) * 1e3)
+            s["rss"].append(int(r) / 1e6)
+            s["after"].append(int(after) / 1e6)
     for _ in range(max(3, runs // 5)):
-        peak.append(int(_python(["-c", MEASURE_IMPORT, "tracemalloc", statement, setup], cwd).stdout.split()[2]) / 1e6)
-    return {
-        "importtime_min": min(wall),
-        "importtime_median": statistics.median(wall),
-        "cpu_median": statistics.median(cpu),
-        "rss_median": statistics.median(rss),
-        "tracemalloc_median": statistics.median(peak),
-    }
+        for label, (setup, statement) in imports.items():
+            out = _python(["-c", MEASURE_IMPORT, "tracemalloc", statement, setup], cwd).stdout.split()
+            samples[label]["peak"].append(int(out[2]) / 1e6)
+    empty = samples["python -c pass"]
+    results = {}
+    for label in imports:
+        s = samples[label]
+        results[label] = {
+            "importtime_min": min(s["wall"]),
+            "importtime_median": statistics.median(s["wall"]),
+            "process_median": statistics.median(s["process"]) - statistics.median(empty["process"]),
+            "cpu_median": statistics.median(s["cpu"]),
+            "rss_median": statistics.median(s["rss"]),
+            "rss_vs_pass_median": statistics.median(s["after"]) - statistics.median(empty["after"]),
+            "tracemalloc_median": statistics.median(s["peak"]),
+        }
+    results["python -c pass"] = {"process_median": statistics.median(empty["process"])}
+    return results
 
 
 def _installed(module, cwd):
@@ -123,20 +144,26 @@ def _installed(module, cwd):
 
 
 def part_import(runs, cwd):
-    print("import, %d fresh interpreters each (ms; MB)" % runs)
+    imports = dict(IMPORTS)
+    if not _installed("ddtrace", cwd):
+        del imports["ddtrace"]
+    results = measure_imports(imports, runs, cwd)
+    print("import, %d rounds of fresh interpreters, the statements taking turns (ms; MB)" % runs)
     print()
-    print("| import | importtime min | importtime median | CPU median | RSS growth | tracemalloc peak |")
-    print("|---|---|---|---|---|---|")
-    results = {}
-    for label, (setup, statement) in IMPORTS.items():
-        if label == "ddtrace" and not _installed("ddtrace", cwd):
-            continue
-        m = results[label] = measure_import(setup, statement, runs, cwd)
+    print(
+        "| import | importtime median | importtime min | process, less `python -c pass` | CPU median "
+        "| RSS growth | RSS vs `python -c pass` | tracemalloc peak |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for label in imports:
+        m = results[label]
         print(
-            "| %s | %.1f | %.1f | %.1f | %.2f | %.2f |"
-            % (label, m["importtime_min"], m["importtime_median"], m["cpu_median"], m["rss_median"],
-               m["tracemalloc_median"])
+            "| %s | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f | %.2f |"
+            % (label, m["importtime_median"], m["importtime_min"], m["process_median"], m["cpu_median"],
+               m["rss_median"], m["rss_vs_pass_median"], m["tracemalloc_median"])
         )  # fmt: skip
+    print()
+    print("`python -c pass`: %.1f ms (median)" % results["python -c pass"]["process_median"])
     print()
     return results
 

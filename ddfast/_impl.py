@@ -14,7 +14,7 @@ modules call each other directly, so a process runs all of them compiled or none
 """
 
 import importlib
-import importlib.util
+import importlib.machinery
 import os
 import sys
 import warnings
@@ -60,11 +60,16 @@ def _why_pure():
 
 
 def _installed(name):
-    """True when compiled module ``name`` is installed (a pure install has none)."""
+    """True when compiled module ``name`` is installed (a pure install has none): looked for where
+    ``ddfast._ext``'s modules are, by the path finder itself (``importlib.util.find_spec`` would import
+    ``contextlib``, ``functools`` and ``collections`` for it)."""
     try:
-        return importlib.util.find_spec("ddfast._ext." + name) is not None
+        import ddfast._ext
+
+        spec = importlib.machinery.PathFinder.find_spec("ddfast._ext." + name, ddfast._ext.__path__)
     except ImportError:
         return False
+    return spec is not None
 
 
 def _choose():

@@ -43,10 +43,13 @@ def __getattr__(name):
 
 def prepare(url):
     """Import what a request to ``url`` needs and ``import ddfast`` leaves out; the writer calls this at
-    its first trace, so that nothing is imported at exit, when the exit flush sends. (Importing a module
+    its first trace, so that nothing is imported at exit, when the exit flush sends (``logging`` and ``json``
+    included: the writer's messages and the agent's answers). (Importing a module
     such as ``socket`` at exit after an unhandled KeyboardInterrupt would make CPython 3.11 exit with
     status 1 rather than by SIGINT: its ``namedtuple`` runs ``eval``, which clears the interpreter's
     note of the KeyboardInterrupt.)"""
+    import json  # noqa: F401  (the agent's answers)
+    import logging  # noqa: F401  (the writer's messages)
     import socket  # noqa: F401
 
     if url.scheme == "https":

@@ -11,12 +11,11 @@ checked at once and refused with ``ValueError``/``TypeError``; a string is read 
 variable would be (``config.propagation_style_inject = "b3,datadog"``).
 """
 
-import logging
 import os
-import re
-import urllib.parse
 
-log = logging.getLogger("ddfast")
+from ddfast._log import LazyLogger
+
+log = LazyLogger("ddfast")
 
 STYLES = ("datadog", "tracecontext", "b3multi", "b3", "baggage")
 DEFAULT_STYLES = ("datadog", "tracecontext", "baggage")
@@ -90,6 +89,36 @@ DEFAULT_AGENT_URL = "http://localhost:8126"
 API_VERSIONS = ("v0.4", "v0.5")
 
 
+#: the characters of an agent URL that ``_plain_split`` reads itself: no user, brackets, query, fragment,
+#: escape, space or non-ASCII, whose readings are urllib's business
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-/:")
+
+
+class _PlainSplit:
+    __slots__ = ("scheme", "netloc", "path", "hostname", "port")
+
+
+def _plain_split(url):
+    """What ``urllib.parse.urlsplit(url)`` gives of a plain ``http(s)://host[:port][/path]`` or ``unix://...``
+    URL (the usual agent URL), without importing ``urllib.parse`` (and the ``re``, ``enum`` and
+    ``ipaddress`` it imports) at ``import ddfast``; None for any other URL, which urllib reads."""
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in ("http", "https", "unix") or not _PLAIN.issuperset(rest):
+        return None
+    netloc, slash, path = rest.partition("/")
+    host, colon, port = netloc.partition(":")
+    if colon and not (port.isdigit() and int(port) <= 65535):
+        return None  # no port, or a bad one: urllib's reading and message
+    parts = _PlainSplit()
+    parts.scheme = scheme
+    parts.netloc = netloc
+    parts.path = slash + path
+    parts.hostname = host.lower() or None
+    parts.port = int(port) if colon else None
+    return parts
+
+
 class AgentURL:
     """A parsed agent URL: ``scheme``, ``host``, ``port`` and base ``path``, or the unix ``socket_path``."""
 
@@ -98,7 +127,11 @@ class AgentURL:
     def __init__(self, url):
         if not isinstance(url, str):
             raise TypeError("the agent URL must be a str, not %s" % type(url).__name__)
-        parts = urllib.parse.urlsplit(url)
+        parts = _plain_split(url)
+        if parts is None:
+            import urllib.parse
+
+            parts = urllib.parse.urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https", "unix"):
             raise ValueError("the agent URL must be http://, https:// or unix://, got %r" % (url,))
@@ -293,6 +326,8 @@ def _env_statuses(env, name, default):
 
 def _regexp_error(text):
     """Why ``text`` is not a regular expression ("" when it is)."""
+    import re  # a pattern that is set only: not imported by ``import ddfast``
+
     try:
         re.compile(text)
     except re.error as e:

@@ -9,16 +9,16 @@ sees its own. Settings are read when the tracer is made and again only when ``dd
 
 import contextvars
 import functools
-import logging
 import os
-import weakref
+from _weakrefset import WeakSet  # weakref.WeakSet, without the rest of weakref
 
 from ddfast._impl import load
+from ddfast._log import LazyLogger
 from ddfast.propagation import decide_foreign
 from ddfast.settings import config
 from ddfast.writer import AgentWriter
 
-log = logging.getLogger("ddfast.tracer")
+log = LazyLogger("ddfast.tracer")
 
 _propagation = load("propagation")
 
@@ -262,7 +262,7 @@ class Tracer:
         self._state.shut_down = True
 
 
-_tracers = weakref.WeakSet()
+_tracers = WeakSet()
 
 
 def _configure_all(cfg):

@@ -37,19 +37,18 @@ the parent's traces.
 import _signal as signal  # signal without its enums, which cost ~0.5 ms of import
 import atexit
 import collections
-import json
-import logging
 import os
 import threading
 import time
-import weakref
+from _weakrefset import WeakSet  # weakref.WeakSet, without the rest of weakref
 
 from ddfast import agent
+from ddfast._log import LazyLogger
 from ddfast.settings import API_VERSIONS
 from ddfast.settings import AgentURL
 from ddfast.settings import config
 
-log = logging.getLogger("ddfast.writer")
+log = LazyLogger("ddfast.writer")
 
 __all__ = ["AgentWriter", "InMemoryWriter"]
 
@@ -381,6 +380,8 @@ class AgentWriter:
         if self.on_rates is None or not body:
             return
         try:
+            import json  # the agent's answers only: not imported by ``import ddfast``
+
             rates = json.loads(body).get("rate_by_service")
             if isinstance(rates, dict):
                 self.on_rates(rates)
@@ -442,7 +443,7 @@ def _retry_after(value):
         return None
 
 
-_writers = weakref.WeakSet()
+_writers = WeakSet()
 
 
 def _after_fork_in_child():

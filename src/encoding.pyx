@@ -13,7 +13,6 @@ the sealed payloads waiting for the sender, and the lock only application thread
 finish path writes each trace into it directly.
 """
 
-import json
 from collections import deque
 from time import monotonic as _monotonic
 from time import perf_counter as _perf_counter
@@ -264,6 +263,8 @@ cdef str tid_of(object trace_id, dict meta):
 
 def _links_json(links):
     """The span links as the JSON text ddtrace puts in the ``_dd.span_links`` tag (v0.5)."""
+    import json  # spans with links only: not imported by ``import ddfast``
+
     return json.dumps([link.to_dict() for link in links])
 
 

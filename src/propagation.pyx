@@ -6,9 +6,6 @@ read into typed slots in one pass over the carrier, ids are parsed and printed i
 contexts are made without argument parsing, and nothing is allocated that the result does not keep.
 """
 
-import logging
-from urllib.parse import unquote
-
 cimport cython
 from cpython.dict cimport PyDict_GetItem, PyDict_Next, PyDict_SetItem
 from cpython.long cimport PyLong_FromLongLong
@@ -36,7 +33,17 @@ from strbuf cimport StrBuf, sb_ascii, sb_bytes, sb_char, sb_free, sb_init, sb_re
 from ddfast._ext.context import set_w3c_writers
 from ddfast.span_link import SpanLink
 
-log = logging.getLogger("ddfast.propagation")
+cdef object _logger = None
+
+
+cdef object _log():
+    """The module's logger: ``logging`` is imported at the first message, not by ``import ddfast``."""
+    global _logger
+    if _logger is None:
+        import logging
+        _logger = logging.getLogger("ddfast.propagation")
+    return _logger
+
 
 # The module's source, one concern a file (each beside its pure twin ddfast/_pure/propagation_<name>.py);
 # included in this order: later parts use earlier ones.

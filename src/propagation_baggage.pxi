@@ -54,6 +54,18 @@ cdef inline int _hex_digit(uint32_t c) noexcept:
     return -1
 
 
+cdef object _urllib_unquote_fn = None
+
+
+cdef str _urllib_unquote(str text):
+    """``urllib.parse.unquote``, imported at the first non-ASCII baggage text (not by ``import ddfast``)."""
+    global _urllib_unquote_fn
+    if _urllib_unquote_fn is None:
+        from urllib.parse import unquote
+        _urllib_unquote_fn = unquote
+    return _urllib_unquote_fn(text)
+
+
 cdef str _unquote(str text):
     """``urllib.parse.unquote(text)``: ``%XX`` escapes to bytes, decoded as UTF-8 with replacement; other
     ``%`` kept. ASCII input (the wire's) in C; anything else goes to urllib itself."""
@@ -64,7 +76,7 @@ cdef str _unquote(str text):
     if PyUnicode_FindChar(text, 0x25, 0, n, 1) < 0:
         return text
     if PyUnicode_KIND(text) != 1 or not text.isascii():
-        return unquote(text)
+        return _urllib_unquote(text)
     p = <const unsigned char *>PyUnicode_DATA(text)
     sb_init(&b)
     try:

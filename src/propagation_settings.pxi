@@ -186,6 +186,7 @@ ERRORS = {}
 cdef dict _errors = ERRORS
 cdef double _LOG_INTERVAL = 60.0
 cdef double _QUIET_RECHECK = 1.0
+cdef int _DEBUG = 10  # logging.DEBUG
 cdef dict _last_logged = {}
 cdef double _quiet_until = 0.0
 
@@ -239,11 +240,11 @@ cpdef record(str reason, detail=None):
     last = _last_logged.get(reason)
     if last is not None and now - <double>last < _LOG_INTERVAL:
         return
-    if not log.isEnabledFor(logging.DEBUG):
+    if not _log().isEnabledFor(_DEBUG):
         _quiet_until = now + _QUIET_RECHECK
         return
     _last_logged[reason] = now
-    log.debug("ddfast propagation: %s: %r (%d so far)", reason, detail, _errors[reason])
+    _log().debug("ddfast propagation: %s: %r (%d so far)", reason, detail, _errors[reason])
 
 
 # -- limits on what is accepted from the wire --------------------------------------------------------------

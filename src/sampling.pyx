@@ -7,9 +7,6 @@ priority. The order, the tags and the arithmetic follow ddtrace 4.16 (``DatadogS
 trace id is the one every Datadog tracer uses, so services in any language decide alike.
 """
 
-import json
-import logging
-
 from libc.math cimport floor
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy
@@ -28,7 +25,16 @@ cdef extern from "<time.h>" nogil:
     int clock_gettime(clockid_t clk_id, timespec *tp)
     clockid_t CLOCK_MONOTONIC
 
-log = logging.getLogger("ddfast.sampling")
+cdef object _logger = None
+
+
+cdef object _log():
+    """The module's logger: ``logging`` is imported at the first warning, not by ``import ddfast``."""
+    global _logger
+    if _logger is None:
+        import logging
+        _logger = logging.getLogger("ddfast.sampling")
+    return _logger
 
 KNUTH_FACTOR = 1111111111111111111
 MAX_UINT_64BITS = (1 << 64) - 1
@@ -396,13 +402,14 @@ cdef class SamplingRule:
 
 def _json_list(text, setting):
     """The JSON list a rules setting holds, or None (with one warning) when it holds something else."""
+    import json  # the rules' settings only: not imported by ``import ddfast``
     try:
         entries = json.loads(text)
     except (TypeError, ValueError) as e:
-        log.warning("ddfast: %s is not valid JSON (%s); no rules applied", setting, e)
+        _log().warning("ddfast: %s is not valid JSON (%s); no rules applied", setting, e)
         return None
     if not isinstance(entries, list):
-        log.warning("ddfast: %s must be a JSON list, got %s; no rules applied", setting, type(entries).__name__)
+        _log().warning("ddfast: %s must be a JSON list, got %s; no rules applied", setting, type(entries).__name__)
         return None
     return entries
 
@@ -413,7 +420,7 @@ def parse_sampling_rules(text):
     rules = []
     for entry in _json_list(text, "DD_TRACE_SAMPLING_RULES") or ():
         if not isinstance(entry, dict) or "sample_rate" not in entry:
-            log.warning("ddfast: sampling rule %r has no sample_rate; skipped", entry)
+            _log().warning("ddfast: sampling rule %r has no sample_rate; skipped", entry)
             continue
         try:
             rate = entry["sample_rate"]
@@ -421,7 +428,7 @@ def parse_sampling_rules(text):
                 raise ValueError("sample_rate must be a number in [0, 1], got %r" % (rate,))
             rules.append(SamplingRule(**entry))
         except (TypeError, ValueError) as e:
-            log.warning("ddfast: sampling rule %r is invalid (%s); skipped", entry, e)
+            _log().warning("ddfast: sampling rule %r is invalid (%s); skipped", entry, e)
     rules.sort(key=lambda rule: PROVENANCE_ORDER.index(rule.provenance))
     return rules
 
@@ -654,7 +661,7 @@ def parse_span_sampling_rules(text):
                 name=entry.get("name"),
             ))
         except (TypeError, ValueError) as e:
-            log.warning("ddfast: span sampling rule %r is invalid (%s); skipped", entry, e)
+            _log().warning("ddfast: span sampling rule %r is invalid (%s); skipped", entry, e)
     return rules
 
 

@@ -16,7 +16,6 @@ Setting or removing one of those keys works as for any other key.
 """
 
 import sys
-import traceback
 
 from cpython.contextvars cimport PyContextVar_Set, get_value
 from cpython.long cimport PyLong_AsLongLongAndOverflow

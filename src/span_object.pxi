@@ -446,6 +446,7 @@ cdef class Span:
         if exc_type and exc_val and exc_tb:
             self.set_exc_info(exc_type, exc_val, exc_tb, limit=limit)
         else:
+            import traceback  # an error's path only: not imported by ``import ddfast``
             frames = traceback.format_stack(limit=(limit or 30) + 1)
             del frames[len(frames) - 1]  # this method's own frame
             self._meta["error.stack"] = "".join(frames)
@@ -589,6 +590,7 @@ def format_traceback(exc_type, exc_val, exc_tb, limit=None):
     """The traceback text ddtrace stores in ``error.stack``: the most recent ``limit`` frames, halved
     until it fits in a tag value."""
     cdef int frames = -abs(limit) if limit else -30
+    import traceback  # an error's path only: not imported by ``import ddfast``
     text = "".join(traceback.format_exception(exc_type, exc_val, exc_tb, limit=frames))
     while len(text) > MAX_META_VALUE_LEN and abs(frames) > 1:
         frames //= 2

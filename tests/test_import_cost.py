@@ -1,9 +1,13 @@
 """What ``import ddfast`` costs a process: the modules it imports. The agent connection (socket, ssl,
 http), msgpack's payload surgery, the retries' random, the typing and introspection modules and the
-integrations load when first needed (the first send, the first retry, the first ``tracer.wrap``, the first
-``ddfast.patch``), so a process that imports ddfast (``ddfast-run`` does so at interpreter start,
-before gevent's monkey-patching) pays for the core alone. The timing and memory figures are in
-``benches/process_costs.py``; the set of modules, checked here, is deterministic. Both twins."""
+integrations load when first needed (the first send, the first retry, the first ``tracer.wrap``, the
+first ``ddfast.patch``), and so do ``logging`` (the first message, or the first trace: the writer's
+messages must not import it at exit), ``json`` (sampling rules, span links, the agent's answers at the
+first trace), ``urllib.parse`` (baggage, an agent URL out of the ordinary), ``traceback`` (an error's
+stack) and ``re`` (a query-string pattern that is set), so a process that imports ddfast (``ddfast-run``
+does so at interpreter start, before gevent's monkey-patching) pays for the core alone. The timing and
+memory figures are in ``benches/process_costs.py``; the set of modules, checked here, is deterministic.
+Both twins."""
 
 import json
 import os
@@ -21,26 +25,36 @@ NOT_AT_IMPORT = (
     "ddfast.contrib",
     "ddfast.patching",
     "email",
+    "enum",  # re's
     "gevent",
     "http",
+    "importlib.util",  # its contextlib; ddfast._impl asks the path finder itself
     "inspect",
-    "logging.handlers",
+    "ipaddress",  # urllib.parse's
+    "json",
+    "linecache",  # traceback's
+    "logging",
     "msgpack",
     "platform",
     "random",
+    "re",
     "signal",  # its enums; the writer uses _signal
     "socket",
     "ssl",
+    "string",  # logging's
+    "tokenize",  # traceback's
+    "traceback",
     "typing",
-    "urllib.request",
+    "urllib",
     "uuid",
+    "weakref",  # the writers and tracers use _weakrefset, as threading does
 )
 #: modules only the pure twins need at import (the compiled encoder needs no msgpack)
 PURE_ONLY = ("msgpack",)
 
 
-def _run(kind, code):
-    env = dict(os.environ)
+def _run(kind, code, **variables):
+    env = dict(os.environ, **variables)
     env.pop("DDFAST_NO_EXTENSIONS", None)
     if kind == "python":
         env["DDFAST_NO_EXTENSIONS"] = "1"
@@ -53,7 +67,8 @@ def _run(kind, code):
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.splitlines()[-1])
+    result = json.loads(done.stdout.splitlines()[-1])
+    return (result, done.stderr) if variables else result
 
 
 def _imported_by_import_ddfast(kind):
@@ -175,3 +190,96 @@ print(json.dumps(out))
 """,
     )
     assert result == dict.fromkeys(result, True) and len(result) == 7
+
+
+@pytest.mark.parametrize("kind", ["cython", "python"])
+def test_the_loggers_are_loggings_own_once_used(kind):
+    """``logging`` is imported at the first message: a bad setting read at import still warns (on stderr
+    through logging's last resort, no handler being configured), each module's messages go to its logger,
+    and a process with nothing to say never imports ``logging``."""
+    result, stderr = _run(
+        kind,
+        r"""
+import json, logging, sys
+import ddfast
+from ddfast import settings, writer
+tracer = sys.modules["ddfast.tracer"]  # ddfast.tracer is the tracer
+loggers = {"settings": settings.log, "tracer": tracer.log, "writer": writer.log}
+out = {name: log.name for name, log in loggers.items()}
+out["same"] = settings.log.manager is logging.Logger.manager and settings.log.getEffectiveLevel() == logging.WARNING
+print(json.dumps(out))
+""",
+        DD_TRACE_AGENT_PORT="eighty",
+        DD_TRACE_SAMPLING_RULES="[{}]",
+    )
+    assert result == {"settings": "ddfast", "tracer": "ddfast.tracer", "writer": "ddfast.writer", "same": True}
+    assert "DD_TRACE_AGENT_PORT='eighty' is not a port number" in stderr
+    assert "sampling rule {} has no sample_rate" in stderr
+    quiet = _run(kind, "import json, sys\nimport ddfast\nprint(json.dumps('logging' in sys.modules))")
+    assert quiet is False
+
+
+PLAIN_URLS = [
+    "http://localhost:8126",
+    "HTTP://LocalHost:8126/",
+    "https://agent.example.com/base/",
+    "unix:///var/run/datadog/apm.socket",
+    "unix://relative/apm.socket",
+    "Unix:///x",
+    "http://h:0",
+    "http://h:65535",
+    "http://h:08126",
+    "http://:8126",
+    "http://",
+    "unix://",
+    "http://h/a/b//",
+    "http://1.2.3.4:99/x",
+    "http://h_x-y.z~/p",
+]
+#: urllib's own business: the plain reading declines them
+NOT_PLAIN_URLS = [
+    "http://h:",
+    "http://h:65536",
+    "http://h:8126:1",
+    "http://h:abc",
+    "http://h://x",
+    "http://[::1]:8126",
+    "http://user@h:8126",
+    "http://h:8126/?q#f",
+    " http://h:8126",
+    "http://h%41:8126",
+    "http://hé:8126",
+    "ftp://h:21",
+    "localhost:8126",
+]
+
+
+def test_an_agent_url_is_read_as_urllib_reads_it():
+    """The agent URL of the settings is read without ``urllib.parse`` where it is plain (host, port, path),
+    with the same parts urllib gives; any other URL is left to urllib."""
+    import urllib.parse
+
+    from ddfast import settings
+
+    for url in PLAIN_URLS:
+        got = settings._plain_split(url)
+        want = urllib.parse.urlsplit(url)
+        assert (got.scheme, got.netloc, got.path, got.hostname, got.port) == (
+            want.scheme,
+            want.netloc,
+            want.path,
+            want.hostname,
+            want.port,
+        ), url
+    assert [url for url in NOT_PLAIN_URLS if settings._plain_split(url) is not None] == []
+    read_by_urllib = {
+        "http://[::1]:8126/x": ("::1", 8126, "/x"),
+        "http://user@Host:8126": ("host", 8126, ""),
+        "https://h/": ("h", 443, ""),
+    }
+    for url, parts in read_by_urllib.items():
+        parsed = settings.AgentURL(url)
+        assert (parsed.host, parsed.port, parsed.path) == parts, url
+    for bad in ("http://h:65536", "http://h:abc", "ftp://h", "http://"):
+        with pytest.raises(ValueError):
+            settings.AgentURL(bad)

@@ -14,7 +14,6 @@ finish path writes each trace into it directly.
 
 import _thread
 import collections
-import json
 import sys
 import time
 
@@ -105,6 +104,8 @@ def tid_of(trace_id, meta):
 
 def _links_json(links):
     """The span links as the JSON text ddtrace puts in the ``_dd.span_links`` tag (v0.5)."""
+    import json  # spans with links only: not imported by ``import ddfast``
+
     return json.dumps([link.to_dict() for link in links])
 
 

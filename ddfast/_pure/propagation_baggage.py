@@ -3,11 +3,21 @@
 Part of the pure twin ``ddfast._pure.propagation``; twin of ``src/propagation_baggage.pxi``.
 """
 
-from urllib.parse import quote
-from urllib.parse import unquote
-
 from ddfast._pure.propagation_settings import BAGGAGE
 from ddfast._pure.propagation_settings import record
+
+_parse = None
+
+
+def _urllib_parse():
+    """``urllib.parse``, imported at the first baggage header read or sent (not by ``import ddfast``)."""
+    global _parse
+    if _parse is None:
+        import urllib.parse
+
+        _parse = urllib.parse
+    return _parse
+
 
 # -- W3C baggage --------------------------------------------------------------------------------------
 
@@ -29,7 +39,7 @@ def _utf8_size(text, start, stop):
 def _baggage_part(text, start, stop):
     """``unquote(text[start:stop].strip())``: a baggage key or value; None when nothing is left of it."""
     part = text[start:stop].strip()
-    return unquote(part) if part else None
+    return _urllib_parse().unquote(part) if part else None
 
 
 def _extract_baggage(h, s):
@@ -83,9 +93,9 @@ def _inject_baggage(ctx, headers, s):
             break
         try:
             item = (
-                quote(str(key).strip(), safe=_BAGGAGE_KEY_SAFE)
+                _urllib_parse().quote(str(key).strip(), safe=_BAGGAGE_KEY_SAFE)
                 + "="
-                + quote(str(value).strip(), safe=_BAGGAGE_VALUE_SAFE)
+                + _urllib_parse().quote(str(value).strip(), safe=_BAGGAGE_VALUE_SAFE)
             )
         except UnicodeEncodeError:  # a lone surrogate: this item cannot be sent, the others can
             record("baggage_encoding_error", key)

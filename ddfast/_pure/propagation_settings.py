@@ -3,12 +3,22 @@
 Part of the pure twin ``ddfast._pure.propagation``; twin of ``src/propagation_settings.pxi``.
 """
 
-import logging
 import sysconfig
 import threading
 import time
 
-log = logging.getLogger("ddfast.propagation")
+_logger = None
+
+
+def _log():
+    """The module's logger: ``logging`` is imported at the first message, not by ``import ddfast``."""
+    global _logger
+    if _logger is None:
+        import logging
+
+        _logger = logging.getLogger("ddfast.propagation")
+    return _logger
+
 
 # -- header names --------------------------------------------------------------------------------
 
@@ -146,6 +156,7 @@ def _checked_count(value, name):
 ERRORS = {}
 _LOG_INTERVAL = 60.0
 _QUIET_RECHECK = 1.0
+_DEBUG = 10  # logging.DEBUG
 _last_logged = {}
 _quiet_until = 0.0
 # a free-threaded CPython counts from several threads at once: the read and the write under a lock there
@@ -169,11 +180,11 @@ def record(reason, detail=None):
     last = _last_logged.get(reason)
     if last is not None and now - last < _LOG_INTERVAL:
         return
-    if not log.isEnabledFor(logging.DEBUG):
+    if not _log().isEnabledFor(_DEBUG):
         _quiet_until = now + _QUIET_RECHECK
         return
     _last_logged[reason] = now
-    log.debug("ddfast propagation: %s: %r (%d so far)", reason, detail, ERRORS[reason])
+    _log().debug("ddfast propagation: %s: %r (%d so far)", reason, detail, ERRORS[reason])
 
 
 # -- limits on what is accepted from the wire --------------------------------------------------------------

@@ -6,15 +6,24 @@ priority. The order, the tags and the arithmetic follow ddtrace 4.16 (``DatadogS
 trace id is the one every Datadog tracer uses, so services in any language decide alike.
 """
 
-import json
-import logging
 import math
 import threading
 import time
 
 from ddfast._pure.span import Span
 
-log = logging.getLogger("ddfast.sampling")
+_logger = None
+
+
+def _log():
+    """The module's logger: ``logging`` is imported at the first warning, not by ``import ddfast``."""
+    global _logger
+    if _logger is None:
+        import logging
+
+        _logger = logging.getLogger("ddfast.sampling")
+    return _logger
+
 
 KNUTH_FACTOR = 1111111111111111111
 MAX_UINT_64BITS = (1 << 64) - 1
@@ -348,13 +357,15 @@ class SamplingRule:
 
 def _json_list(text, setting):
     """The JSON list a rules setting holds, or None (with one warning) when it holds something else."""
+    import json  # the rules' settings only: not imported by ``import ddfast``
+
     try:
         entries = json.loads(text)
     except (TypeError, ValueError) as e:
-        log.warning("ddfast: %s is not valid JSON (%s); no rules applied", setting, e)
+        _log().warning("ddfast: %s is not valid JSON (%s); no rules applied", setting, e)
         return None
     if not isinstance(entries, list):
-        log.warning("ddfast: %s must be a JSON list, got %s; no rules applied", setting, type(entries).__name__)
+        _log().warning("ddfast: %s must be a JSON list, got %s; no rules applied", setting, type(entries).__name__)
         return None
     return entries
 
@@ -365,7 +376,7 @@ def parse_sampling_rules(text):
     rules = []
     for entry in _json_list(text, "DD_TRACE_SAMPLING_RULES") or ():
         if not isinstance(entry, dict) or "sample_rate" not in entry:
-            log.warning("ddfast: sampling rule %r has no sample_rate; skipped", entry)
+            _log().warning("ddfast: sampling rule %r has no sample_rate; skipped", entry)
             continue
         try:
             rate = entry["sample_rate"]
@@ -373,7 +384,7 @@ def parse_sampling_rules(text):
                 raise ValueError("sample_rate must be a number in [0, 1], got %r" % (rate,))
             rules.append(SamplingRule(**entry))
         except (TypeError, ValueError) as e:
-            log.warning("ddfast: sampling rule %r is invalid (%s); skipped", entry, e)
+            _log().warning("ddfast: sampling rule %r is invalid (%s); skipped", entry, e)
     rules.sort(key=lambda rule: PROVENANCE_ORDER.index(rule.provenance))
     return rules
 
@@ -580,7 +591,7 @@ def parse_span_sampling_rules(text):
                 )
             )
         except (TypeError, ValueError) as e:
-            log.warning("ddfast: span sampling rule %r is invalid (%s); skipped", entry, e)
+            _log().warning("ddfast: span sampling rule %r is invalid (%s); skipped", entry, e)
     return rules
 
 

@@ -8,7 +8,6 @@ import sys
 import sysconfig
 import threading
 import time
-import traceback
 
 from ddfast._pure.context import Context
 from ddfast._pure.context import span_context
@@ -471,6 +470,8 @@ class Span:
         if exc_type and exc_val and exc_tb:
             self.set_exc_info(exc_type, exc_val, exc_tb, limit=limit)
         else:
+            import traceback  # an error's path only: not imported by ``import ddfast``
+
             frames = traceback.format_stack(limit=(limit or 30) + 1)
             del frames[len(frames) - 1]  # this method's own frame
             self._meta["error.stack"] = "".join(frames)
@@ -601,6 +602,8 @@ def trace_context_of(parent, trace_id, span_id):
 def format_traceback(exc_type, exc_val, exc_tb, limit=None):
     """The traceback text ddtrace stores in ``error.stack``: the most recent ``limit`` frames, halved
     until it fits in a tag value."""
+    import traceback  # an error's path only: not imported by ``import ddfast``
+
     frames = -abs(limit) if limit else -30
     text = "".join(traceback.format_exception(exc_type, exc_val, exc_tb, limit=frames))
     while len(text) > MAX_META_VALUE_LEN and abs(frames) > 1:
