@@ -29,6 +29,7 @@ PATCHABLE = {
     "falcon": "ddfast.contrib.falcon",
     "pyramid": "ddfast.contrib.pyramid",
     "bottle": "ddfast.contrib.bottle",
+    "botocore": "ddfast.contrib.botocore",
 }
 
 
