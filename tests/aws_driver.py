@@ -3,6 +3,7 @@
 a subprocess for the ddtrace side of its interop tests (ddtrace and ddfast never patch one process).
 
     python aws_driver.py ddtrace|ddfast ACTION ENDPOINT_URL 'JSON ARGUMENTS'
+    python aws_driver.py ddtrace|ddfast serve ENDPOINT_URL    (then one {"action", "args"} JSON a line)
 
 Actions: ``sqs_send`` (``queue_url``, ``body``; ``batch``: SendMessageBatch), ``sns_publish``
 (``topic_arn``, ``message``), ``events_put`` (``detail``), ``kinesis_put`` (``stream``, ``data``) inside a
@@ -43,7 +44,8 @@ class _Capture(Capture):
         return [_describe(s) for s in taken]
 
 
-def main(which, action, endpoint, args):
+def setup(which, endpoint):
+    """The tracer patched and ``run(action, args)``: one call, and the spans it made."""
     capture = _Capture()
     if which == "ddtrace":
         import ddtrace
@@ -63,6 +65,13 @@ def main(which, action, endpoint, args):
         return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
                             aws_secret_access_key="testing")  # fmt: skip
 
+    def run(action, args):
+        return _run(tracer, capture, client, action, args)
+
+    return run
+
+
+def _run(tracer, capture, client, action, args):
     out = {}
     if action == "sqs_receive":
         result = client("sqs").receive_message(QueueUrl=args["queue_url"], MaxNumberOfMessages=10, WaitTimeSeconds=1)
@@ -94,8 +103,15 @@ def main(which, action, endpoint, args):
             else:
                 raise SystemExit("unknown action " + action)
     out["spans"] = capture.take()
-    print(json.dumps(out))
+    return out
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]))
+    run = setup(sys.argv[1], sys.argv[3])
+    if sys.argv[2] != "serve":
+        print(json.dumps(run(sys.argv[2], json.loads(sys.argv[4]))))
+    else:
+        print("ready", flush=True)
+        for line in sys.stdin:
+            request = json.loads(line)
+            print(json.dumps(run(request["action"], request["args"])), flush=True)

@@ -49,7 +49,7 @@ def endpoint():
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError("moto's server did not start: " + proc.stderr.read().decode()[-2000:])
+                raise RuntimeError("moto's server did not start: " + proc.stderr.read().decode()[-2000:]) from None
             time.sleep(0.1)
     try:
         yield url
@@ -102,6 +102,13 @@ def _one(spans, resource):
 
 def _errors():
     return sum(v for k, v in ddfast.propagation.ERRORS.items() if k.startswith("aws_"))
+
+
+def _core_errors(prop):
+    """What the propagation core under test counted, and what the integration API counted for it."""
+    shared = ddfast.propagation.ERRORS
+    other = 0 if shared is prop.ERRORS else sum(v for k, v in shared.items() if not k.startswith("aws_"))
+    return sum(v for k, v in prop.ERRORS.items() if not k.startswith("aws_")) + other
 
 
 def _capture_params(client, operation):
@@ -232,7 +239,7 @@ HOSTILE = [
 ]
 
 
-def test_hostile_contexts_give_no_parent_and_never_raise(traced, patching, aws):
+def test_hostile_contexts_give_no_parent_and_never_raise(traced, patching, aws, prop):
     url, _ = _queue(aws)
     sqs = aws("sqs")
     for value in HOSTILE:
@@ -244,7 +251,7 @@ def test_hostile_contexts_give_no_parent_and_never_raise(traced, patching, aws):
                 "MessageAttributes": {"_datadog": {"Type": "Binary", "Value": "!!not base64!!"}}}  # fmt: skip
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps(envelope))
     patching()
-    before = _errors()
+    before, core_before = _errors(), _core_errors(prop)
     received = 0
     while received < len(HOSTILE) + 2:
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=1).get("Messages", [])
@@ -252,8 +259,10 @@ def test_hostile_contexts_give_no_parent_and_never_raise(traced, patching, aws):
     receives = [s for s in _spans(traced) if s.resource == "sqs.receivemessage"]
     assert len(receives) == len(HOSTILE) + 2
     assert all(s.parent_id is None and not s._span_links for s in receives)
-    # every one is counted: ours (JSON, size) here, a value of a header the propagation core rejects there
-    assert _errors() - before >= len(HOSTILE) + 2 - 2
+    # every one is counted: not JSON, truncated, not an object, too deep, too big, not UTF-8, not base64 here;
+    # the two with header values the propagation core rejects, there
+    assert _errors() - before == len(HOSTILE)
+    assert _core_errors(prop) - core_before >= 2
 
 
 # -- SNS -> SQS -----------------------------------------------------------------------------------------------
@@ -290,9 +299,9 @@ def test_raw_delivery_binary_attribute_is_read(traced, patched):
     headers = {}
     integ = contrib.Integration("botocore", traced)
     integ.inject(publisher, headers)
-    message = {"Body": "raw", "MessageAttributes": {"_datadog": {"DataType": "Binary",
-                                                                 "BinaryValue": json.dumps(headers).encode()}}}  # fmt: skip
-    context = contrib._sqs_message_context(integ, message)
+    attribute = {"DataType": "Binary", "BinaryValue": json.dumps(headers).encode()}
+    message = {"Body": "raw", "MessageAttributes": {"_datadog": attribute}}
+    context = contrib._sqs_message_context(integ, message, {})
     assert (context.trace_id, context.span_id) == (publisher.trace_id, publisher.span_id)
 
 
@@ -437,13 +446,28 @@ def test_ddfast_run_patches_botocore(tmp_path, kind):
 # -- interop with ddtrace 4.16 ----------------------------------------------------------------------------------
 
 
-def _ddtrace(action, endpoint, **args):
+@pytest.fixture(scope="module")
+def ddtrace_side(endpoint):
+    """ddtrace 4.16 with its botocore integration, in a subprocess kept for the module (reading contexts:
+    ``DD_BOTOCORE_PROPAGATION_ENABLED=true``, off by default in ddtrace)."""
     env = dict(os.environ, DD_BOTOCORE_PROPAGATION_ENABLED="true", DD_TRACE_ENABLED="true",
                DD_INSTRUMENTATION_TELEMETRY_ENABLED="false", DD_REMOTE_CONFIGURATION_ENABLED="false")  # fmt: skip
-    out = subprocess.run([sys.executable, DRIVER, "ddtrace", action, endpoint, json.dumps(args)], env=env,
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    proc = subprocess.Popen([sys.executable, DRIVER, "ddtrace", "serve", endpoint], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+
+        def run(action, **args):
+            proc.stdin.write(json.dumps({"action": action, "args": args}) + "\n")
+            proc.stdin.flush()
+            line = proc.stdout.readline()
+            assert line, "ddtrace's side ended"
+            return json.loads(line)
+
+        yield run
+    finally:
+        proc.stdin.close()
+        proc.wait(30)
 
 
 def _their(out, resource):
@@ -466,9 +490,9 @@ def _assert_same_span(ours, theirs):
     assert ours.get_metric("retry_attempts") == theirs["metrics"].get("retry_attempts")
 
 
-def test_ddtrace_sqs_producer_to_ddfast_consumer(traced, patched, aws, endpoint):
+def test_ddtrace_sqs_producer_to_ddfast_consumer(traced, patched, aws, ddtrace_side):
     url, _ = _queue(aws)
-    out = _ddtrace("sqs_send", endpoint, queue_url=url, body="from ddtrace")
+    out = ddtrace_side("sqs_send", queue_url=url, body="from ddtrace")
     theirs = _their(out, "sqs.sendmessage")
     aws("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=1)
     receive = _one(_spans(traced), "sqs.receivemessage")
@@ -478,25 +502,25 @@ def test_ddtrace_sqs_producer_to_ddfast_consumer(traced, patched, aws, endpoint)
     _assert_same_span(_one(_spans(traced), "sqs.sendmessage"), theirs)
 
 
-def test_ddfast_sqs_producer_to_ddtrace_consumer(traced, patched, aws, endpoint):
+def test_ddfast_sqs_producer_to_ddtrace_consumer(traced, patched, aws, ddtrace_side):
     url, _ = _queue(aws)
     aws("sqs").receive_message(QueueUrl=url)  # empty
     ours_receive = _one(_spans(traced), "sqs.receivemessage")
     with traced.trace("producer"):
         aws("sqs").send_message_batch(QueueUrl=url, Entries=[{"Id": "1", "MessageBody": "a"}])
     send = _one(_spans(traced), "sqs.sendmessagebatch")
-    out = _ddtrace("sqs_receive", endpoint, queue_url=url)
+    out = ddtrace_side("sqs_receive", queue_url=url)
     theirs = _their(out, "sqs.receivemessage")
     assert (theirs["trace_id"], theirs["parent_id"]) == (send.trace_id, send.span_id)
     assert ours_receive.get_tag("queuename") == theirs["tags"]["queuename"]
 
 
-def test_sns_to_sqs_both_ways_with_ddtrace(traced, patched, aws, endpoint):
+def test_sns_to_sqs_both_ways_with_ddtrace(traced, patched, aws, ddtrace_side):
     url, arn = _queue(aws)
     sns = aws("sns")
     topic = sns.create_topic(Name="t-" + uuid.uuid4().hex[:12])["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-    out = _ddtrace("sns_publish", endpoint, topic_arn=topic, message="from ddtrace")
+    out = ddtrace_side("sns_publish", topic_arn=topic, message="from ddtrace")
     theirs = _their(out, "sns.publish")
     aws("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=1)
     receive = _one(_spans(traced), "sqs.receivemessage")
@@ -505,14 +529,14 @@ def test_sns_to_sqs_both_ways_with_ddtrace(traced, patched, aws, endpoint):
         sns.publish(TopicArn=topic, Message="from ddfast")
     publish = _one(_spans(traced), "sns.publish")
     _assert_same_span(publish, theirs)
-    out = _ddtrace("sqs_receive", endpoint, queue_url=url)
+    out = ddtrace_side("sqs_receive", queue_url=url)
     theirs = _their(out, "sqs.receivemessage")
     assert (theirs["trace_id"], theirs["parent_id"]) == (publish.trace_id, publish.span_id)
 
 
-def test_kinesis_both_ways_with_ddtrace(traced, patched, aws, endpoint, stream):
+def test_kinesis_both_ways_with_ddtrace(traced, patched, aws, ddtrace_side, stream):
     name, records = stream()
-    out = _ddtrace("kinesis_put", endpoint, stream=name, data='{"from": "ddtrace"}')
+    out = ddtrace_side("kinesis_put", stream=name, data='{"from": "ddtrace"}')
     theirs = _their(out, "kinesis.putrecord")
     records()
     receive = _one(_spans(traced), "kinesis.getrecords")
@@ -523,18 +547,18 @@ def test_kinesis_both_ways_with_ddtrace(traced, patched, aws, endpoint, stream):
     put = _one(_spans(traced), "kinesis.putrecord")
     theirs["tags"]["streamname"] = theirs["tags"]["aws.kinesis.stream_name"] = name
     _assert_same_span(put, theirs)
-    out = _ddtrace("kinesis_get", endpoint, stream=name)
+    out = ddtrace_side("kinesis_get", stream=name)
     theirs = _their(out, "kinesis.getrecords")
     assert (theirs["trace_id"], theirs["parent_id"]) == (put.trace_id, put.span_id)
 
 
-def test_ddtrace_eventbridge_producer_to_ddfast_consumer(traced, patched, aws, endpoint):
+def test_ddtrace_eventbridge_producer_to_ddfast_consumer(traced, patched, aws, ddtrace_side):
     url, arn = _queue(aws)
     events = aws("events")
     rule = "r-" + uuid.uuid4().hex[:12]
     events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["ddfast.test"]}))
     events.put_targets(Rule=rule, Targets=[{"Id": "1", "Arn": arn}])
-    out = _ddtrace("events_put", endpoint, detail='{"order": 1}')
+    out = ddtrace_side("events_put", detail='{"order": 1}')
     theirs = _their(out, "events.putevents")
     aws("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=1)
     receive = _one(_spans(traced), "sqs.receivemessage")

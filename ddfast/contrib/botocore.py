@@ -83,6 +83,29 @@ _compact = json.JSONEncoder(separators=(",", ":")).encode
 _loads = json.loads
 
 
+def _make_encode():
+    """``_compact`` without building an encoder per call: the json module's C encoder, made once (where
+    it is there and answers as ``_compact`` does), else ``_compact``."""
+    try:
+        from json.encoder import c_make_encoder
+        from json.encoder import encode_basestring_ascii
+
+        encoder = c_make_encoder(None, None, encode_basestring_ascii, None, ":", ",", False, False, True)
+
+        def encode(headers):
+            return "".join(encoder(headers, 0))
+
+        sample = {"x-datadog-trace-id": "1", "tracestate": 'dd=s:1,a="\\\u00e9'}
+        if encode(sample) == _compact(sample):
+            return encode
+    except Exception:
+        pass
+    return _compact
+
+
+_encode = _make_encode()
+
+
 def patch(tracer=None, distributed_tracing=None, service=None):
     """Trace ``botocore.client.BaseClient._make_api_call``; a second call changes nothing."""
     import botocore.client
@@ -118,6 +141,7 @@ class _Traced:
         self.base_service = base if _http._integration_services() else None
         self.client_error = client_error
         self._names = {}  # (endpoint, operation) -> (name, service, resource, producer)
+        self._tags = {}  # (region, endpoint, operation, the parameters tagged) -> the tags
 
     def names(self, endpoint, operation):
         key = (endpoint, operation)
@@ -194,7 +218,8 @@ class _Traced:
         parent = None
         contexts = ()
         if messages and self.extract_on:
-            contexts = [consumer[2](integ, m) for m in messages]
+            seen = {}  # the messages of one send carry one context: read once
+            contexts = [consumer[2](integ, m, seen) for m in messages]
             parent = contexts[0]
         span = integ.start_span(name, child_of=ACTIVE if parent is None else parent, resource=resource,
                                 span_type="http", service=service, tags=self.tags(client, endpoint, operation, params),
@@ -208,6 +233,27 @@ class _Traced:
         return result
 
     def tags(self, client, endpoint, operation, params):
+        """The span's tags (ddtrace's), made once per region, call and queue, topic or stream."""
+        region = getattr(getattr(client, "meta", None), "region_name", None)
+        keys = _PARAM_KEYS.get(endpoint, ())
+        try:
+            key = (
+                (region, endpoint, operation) + tuple([params.get(k) for k in keys])
+                if keys
+                else (region, endpoint, operation)
+            )
+            tags = self._tags.get(key)
+        except Exception:  # parameters of unexpected types: made each time
+            key = tags = None
+        if tags is None:
+            tags = self._make_tags(region, endpoint, operation, params)
+            if key is not None:
+                if len(self._tags) >= 1024:
+                    self._tags.clear()
+                self._tags[key] = tags
+        return tags
+
+    def _make_tags(self, region, endpoint, operation, params):
         tags = {"component": "botocore", "span.kind": "client", "_dd.measured": 1, "aws_service": endpoint,
                 "aws.agent": "botocore", "aws.operation": operation}  # fmt: skip
         if self.tag_params and type(params) is dict:
@@ -217,7 +263,6 @@ class _Traced:
                     tagger(tags, params)
                 except Exception:  # a parameter of an unexpected type: untagged
                     pass
-        region = getattr(getattr(client, "meta", None), "region_name", None)
         if region is not None:
             tags["aws.region"] = tags["region"] = region
             tags["aws.partition"] = (
@@ -304,6 +349,20 @@ def _always(tag, param):
     return tagger
 
 
+#: the parameters each service's tags are made of
+_PARAM_KEYS = {
+    "sqs": ("QueueUrl", "QueueName"),
+    "sns": ("TopicArn",),
+    "kinesis": ("StreamName",),
+    "dynamodb": ("TableName",),
+    "s3": ("Bucket",),
+    "redshift": ("ClusterIdentifier",),
+    "cloudwatch": ("logGroupName",),
+    "lambda": ("FunctionName",),
+    "events": ("Name",),
+    "states": ("stateMachineArn",),
+}
+
 _PARAM_TAGS = {
     "sqs": _sqs_tags,
     "sns": _sns_tags,
@@ -325,7 +384,7 @@ def _context_json(integ, span):
     """The span's context as the ``_datadog`` JSON object's text, or None when nothing is injected."""
     headers = {}
     integ.inject(span, headers)
-    return _compact(headers) if headers else None
+    return _encode(headers) if headers else None
 
 
 def _utf8_len(text):
@@ -589,8 +648,9 @@ def _headers_context(integ, headers):
     return integ.extract(headers) if headers else None
 
 
-def _sqs_message_context(integ, message):
-    """The context one received SQS message carries, or None."""
+def _sqs_message_context(integ, message, seen):
+    """The context one received SQS message carries, or None; ``seen``: the contexts of the values read
+    already (value -> context)."""
     if type(message) is not dict:
         return None
     attributes = message.get("MessageAttributes")
@@ -603,7 +663,14 @@ def _sqs_message_context(integ, message):
             value = attr.get("StringValue")
             if value is None:
                 value = attr.get("BinaryValue")
-            return _headers_context(integ, _parse_context(value, "attribute"))
+            try:
+                return seen[value]
+            except (KeyError, TypeError):
+                pass
+            context = _headers_context(integ, _parse_context(value, "attribute"))
+            if type(value) is str:
+                seen[value] = context
+            return context
     body = message.get("Body")
     if type(body) is not str or '"_datadog"' not in body:
         return None
@@ -648,7 +715,7 @@ def _body_context(body):
     return None
 
 
-def _kinesis_record_context(integ, record):
+def _kinesis_record_context(integ, record, seen):
     if type(record) is not dict:
         return None
     data = record.get("Data")
