@@ -407,9 +407,9 @@ def _attributes_size(attributes):
     return size
 
 
-def _with_attribute(message, body_key, value, data_type, budget):
-    """A copy of ``message`` with the ``_datadog`` attribute, or None where it does not fit (counted);
-    ``budget``: ``[bytes left]`` of the batch."""
+def _attributes_with_context(message, body_key, value, data_type, budget):
+    """A copy of ``message``'s attributes with the ``_datadog`` one, or None where it does not fit
+    (counted); ``budget``: ``[bytes left]`` of the batch."""
     attributes = message.get("MessageAttributes")
     if attributes is None:
         attributes = {}
@@ -420,18 +420,18 @@ def _with_attribute(message, body_key, value, data_type, budget):
     if count >= MAX_MESSAGE_ATTRIBUTES:
         _record("aws_inject_attributes", count)
         return None
-    size = _utf8_len(message.get(body_key)) + _attributes_size(attributes)
+    size = _utf8_len(message.get(body_key))
+    if attributes:
+        size += _attributes_size(attributes)
     added = 8 + len(data_type) + len(value)  # "_datadog", the type, the JSON (ASCII)
     if size + added > budget[0]:
         _record("aws_inject_size", size + added)
         budget[0] -= size
         return None
     budget[0] -= size + added
-    copy = dict(message)
     attributes = dict(attributes)
     attributes[_KEY] = {"DataType": data_type, data_type + "Value": value}
-    copy["MessageAttributes"] = attributes
-    return copy
+    return attributes
 
 
 def _attribute_producer(body_key, entries_key, data_type):
@@ -447,13 +447,18 @@ def _attribute_producer(body_key, entries_key, data_type):
                 return
             copies = []
             for entry in entries:
-                copy = _with_attribute(entry, body_key, value, data_type, budget) if type(entry) is dict else None
-                copies.append(entry if copy is None else copy)
+                attributes = None
+                if type(entry) is dict:
+                    attributes = _attributes_with_context(entry, body_key, value, data_type, budget)
+                if attributes is not None:
+                    entry = dict(entry)
+                    entry["MessageAttributes"] = attributes
+                copies.append(entry)
             params[entries_key] = copies
         else:
-            copy = _with_attribute(params, body_key, value, data_type, budget)
-            if copy is not None:
-                params["MessageAttributes"] = copy["MessageAttributes"]
+            attributes = _attributes_with_context(params, body_key, value, data_type, budget)
+            if attributes is not None:
+                params["MessageAttributes"] = attributes
 
     return produce
 
