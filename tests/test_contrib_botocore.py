@@ -289,6 +289,46 @@ def test_sns_to_sqs_continues_the_trace_through_the_envelope(traced, patched, aw
     assert (receive.trace_id, receive.parent_id) == (publish.trace_id, publish.span_id)
 
 
+def test_sns_publish_batch_writes_every_entry(traced, patched, aws):
+    url, arn = _queue(aws)
+    sns = aws("sns")
+    topic = sns.create_topic(Name="t-" + uuid.uuid4().hex[:12])["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    seen = _capture_params(sns, "PublishBatch")
+    entries = [{"Id": "1", "Message": "one"}, {"Id": "2", "Message": "two"}]
+    with traced.trace("producer"):
+        sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+    assert all("MessageAttributes" not in e for e in entries)
+    publish = _one(_spans(traced), "sns.publishbatch")
+    assert [e["MessageAttributes"]["_datadog"]["DataType"] for e in seen[0]["PublishBatchRequestEntries"]] == [
+        "Binary",
+        "Binary",
+    ]
+    messages = []
+    while len(messages) < 2:
+        messages += aws("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+    for receive in [s for s in _spans(traced) if s.resource == "sqs.receivemessage"]:
+        assert (receive.trace_id, receive.parent_id) == (publish.trace_id, publish.span_id)
+
+
+def test_json_members_are_added_to_the_text(kind):
+    from ddfast.contrib import botocore as contrib
+
+    member = '{"x-datadog-trace-id":"1"}'
+    for text, expected in [
+        ("{}", '{"_datadog":%s}' % member),
+        ('{ "a": 1 }\n', '{ "a": 1,"_datadog":%s}\n' % member),
+        ('{"a": {"b": []}}', '{"a": {"b": []},"_datadog":%s}' % member),
+    ]:
+        assert contrib._add_member(text, json.loads(text), member) == expected
+    # an existing member is replaced, not repeated
+    replaced = contrib._add_member('{"_datadog": {"old": 1}, "a": 2}', {"_datadog": {"old": 1}, "a": 2}, member)
+    assert json.loads(replaced) == {"_datadog": {"x-datadog-trace-id": "1"}, "a": 2}
+    assert replaced.count("_datadog") == 1
+    for data in ("[1]", '"{}"', "{", b"\xff{}", 42, "  "):
+        assert contrib._json_object(data) == (None, None)
+
+
 def test_raw_delivery_binary_attribute_is_read(traced, patched):
     """With raw message delivery SNS hands the Binary attribute on as the SQS message's own (moto's server
     cannot answer a receive of such a message, so the received message is built here)."""

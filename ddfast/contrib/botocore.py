@@ -173,8 +173,7 @@ class _Traced:
             consumer = _CONSUMERS.get((endpoint, operation_name))
             if consumer is not None:
                 return self.receive(consumer, original, client, operation_name, api_params, name, service, resource)
-            span = integ.start_span(name, resource=resource, span_type="http", service=service,
-                                    tags=self.tags(client, endpoint, operation_name, api_params))  # fmt: skip
+            span = self.start(name, service, resource, client, endpoint, operation_name, api_params, True)
             if producer is not None and type(api_params) is dict:
                 try:
                     producer(integ, span, api_params)
@@ -206,8 +205,7 @@ class _Traced:
             result = original(client, operation, params)
         except Exception as exc:
             _http._in_client_call.reset(token)
-            span = integ.start_span(name, resource=resource, span_type="http", service=service,
-                                    tags=self.tags(client, endpoint, operation, params), activate=False)  # fmt: skip
+            span = self.start(name, service, resource, client, endpoint, operation, params, False)
             span.start_ns = start_ns
             self.failed(span, exc)
             raise
@@ -221,16 +219,24 @@ class _Traced:
             seen = {}  # the messages of one send carry one context: read once
             contexts = [consumer[2](integ, m, seen) for m in messages]
             parent = contexts[0]
-        span = integ.start_span(name, child_of=ACTIVE if parent is None else parent, resource=resource,
-                                span_type="http", service=service, tags=self.tags(client, endpoint, operation, params),
-                                activate=False)  # fmt: skip
+        span = self.start(name, service, resource, client, endpoint, operation, params, False, parent)
         span.start_ns = start_ns
         for context in contexts[1:]:
-            if context is not None and context.span_id and not _same(context, parent):
+            # a context read once is one object: the messages of the parent's send are skipped first
+            if context is not None and context is not parent and context.span_id and not _same(context, parent):
                 span.link_span(context)
         _tag_response(span, result)
         span.finish()
         return result
+
+    def start(self, name, service, resource, client, endpoint, operation, params, activate, parent=None):
+        """The call's span, child of ``parent`` (default: the active span), with its tags."""
+        span = self.integ.start_span(name, ACTIVE if parent is None else parent, resource, "http", service, None,
+                                     activate)  # fmt: skip
+        # the tags are text under keys with no special meaning (what set_tags would check one by one)
+        span._meta.update(self.tags(client, endpoint, operation, params))
+        span.set_metric("_dd.measured", 1)
+        return span
 
     def tags(self, client, endpoint, operation, params):
         """The span's tags (ddtrace's), made once per region, call and queue, topic or stream."""
@@ -254,8 +260,8 @@ class _Traced:
         return tags
 
     def _make_tags(self, region, endpoint, operation, params):
-        tags = {"component": "botocore", "span.kind": "client", "_dd.measured": 1, "aws_service": endpoint,
-                "aws.agent": "botocore", "aws.operation": operation}  # fmt: skip
+        tags = {"component": "botocore", "span.kind": "client", "aws_service": endpoint, "aws.agent": "botocore",
+                "aws.operation": operation}  # fmt: skip
         if self.tag_params and type(params) is dict:
             tagger = _PARAM_TAGS.get(endpoint)
             if tagger is not None:
@@ -268,7 +274,7 @@ class _Traced:
             tags["aws.partition"] = (
                 "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
             )
-        return tags
+        return {k: v if type(v) is str else str(v) for k, v in tags.items()}
 
     def failed(self, span, exc):
         """End ``span`` for a call that raised: a ``ClientError`` is the service's answer, an error when its
@@ -656,6 +662,10 @@ def _headers_context(integ, headers):
 def _sqs_message_context(integ, message, seen):
     """The context one received SQS message carries, or None; ``seen``: the contexts of the values read
     already (value -> context)."""
+    try:  # the usual case, a batch of one send: a context read already
+        return seen[message["MessageAttributes"][_KEY]["StringValue"]]
+    except Exception:
+        pass
     if type(message) is not dict:
         return None
     attributes = message.get("MessageAttributes")
