@@ -325,7 +325,7 @@ def test_json_members_are_added_to_the_text(kind):
     replaced = contrib._add_member('{"_datadog": {"old": 1}, "a": 2}', {"_datadog": {"old": 1}, "a": 2}, member)
     assert json.loads(replaced) == {"_datadog": {"x-datadog-trace-id": "1"}, "a": 2}
     assert replaced.count("_datadog") == 1
-    for data in ("[1]", '"{}"', "{", b"\xff{}", 42, "  "):
+    for data in ("[1]", '"{}"', "{", b"\xff{}", 42, 10**12, None, "  "):
         assert contrib._json_object(data) == (None, None)
 
 

@@ -472,9 +472,11 @@ def _attribute_producer(body_key, entries_key, data_type):
 def _json_object(data):
     """``data`` (a JSON text, str or bytes) as a dict when it is a JSON object, else None."""
     if type(data) is not str:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            return None, None
         try:
             data = bytes(data).decode("utf-8")
-        except Exception:
+        except UnicodeDecodeError:
             return None, None
     stripped = data.lstrip()
     if not stripped.startswith("{"):
