@@ -518,7 +518,7 @@ def _their(out, resource):
 #: the tags whose values ddfast's spans share with ddtrace's
 COMPARED = ("component", "span.kind", "aws.operation", "aws.region", "region", "aws.partition", "aws_service",
             "aws.agent", "queuename", "aws.sqs.queue_name", "aws_account", "topicname", "aws.sns.topic_arn",
-            "streamname", "aws.kinesis.stream_name", "http.status_code")  # fmt: skip
+            "streamname", "aws.kinesis.stream_name", "rulename", "http.status_code")  # fmt: skip
 
 
 def _assert_same_span(ours, theirs):
@@ -552,7 +552,7 @@ def test_ddfast_sqs_producer_to_ddtrace_consumer(traced, patched, aws, ddtrace_s
     out = ddtrace_side("sqs_receive", queue_url=url)
     theirs = _their(out, "sqs.receivemessage")
     assert (theirs["trace_id"], theirs["parent_id"]) == (send.trace_id, send.span_id)
-    assert ours_receive.get_tag("queuename") == theirs["tags"]["queuename"]
+    _assert_same_span(ours_receive, theirs)
 
 
 def test_sns_to_sqs_both_ways_with_ddtrace(traced, patched, aws, ddtrace_side):
@@ -603,3 +603,6 @@ def test_ddtrace_eventbridge_producer_to_ddfast_consumer(traced, patched, aws, d
     aws("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=1)
     receive = _one(_spans(traced), "sqs.receivemessage")
     assert (receive.trace_id, receive.parent_id) == (theirs["trace_id"], theirs["span_id"])
+    with traced.trace("producer"):
+        events.put_events(Entries=[{"Source": "ddfast.test", "DetailType": "order", "Detail": '{"order": 2}'}])
+    _assert_same_span(_one(_spans(traced), "events.putevents"), theirs)
