@@ -29,11 +29,12 @@ PATCHABLE = {
     "falcon": "ddfast.contrib.falcon",
     "pyramid": "ddfast.contrib.pyramid",
     "bottle": "ddfast.contrib.bottle",
-    # message brokers
+    # RPC, task queues, message brokers
     "kafka": "ddfast.contrib.kafka",
     "aiokafka": "ddfast.contrib.aiokafka",
     "celery": "ddfast.contrib.celery",
     "grpc": "ddfast.contrib.grpc",
+    "botocore": "ddfast.contrib.botocore",
 }
 
 
