@@ -69,6 +69,14 @@ LEFT_OUT = {
     "tests/test_contrib_celery.py::test_spans_are_ddtrace_s": "ddtrace",
     # gRPC against real grpcio servers and clients, and ddtrace on the other side
     "tests/test_contrib_grpc.py": "grpcio",
+    # spans compared with ddtrace's (run in subprocesses)
+    "tests/test_ddtrace_span_parity.py": "ddtrace",
+    # AWS through moto, with ddtrace on the other side
+    "tests/test_contrib_botocore.py::test_ddtrace_sqs_producer_to_ddfast_consumer": "ddtrace",
+    "tests/test_contrib_botocore.py::test_ddfast_sqs_producer_to_ddtrace_consumer": "ddtrace",
+    "tests/test_contrib_botocore.py::test_sns_to_sqs_both_ways_with_ddtrace": "ddtrace",
+    "tests/test_contrib_botocore.py::test_kinesis_both_ways_with_ddtrace": "ddtrace",
+    "tests/test_contrib_botocore.py::test_ddtrace_eventbridge_producer_to_ddfast_consumer": "ddtrace",
 }
 
 
