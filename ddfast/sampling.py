@@ -2,7 +2,9 @@
 
 ``DatadogSampler(rules=None, rate_limit=None)`` decides each trace once, on its local root: the first
 matching ``SamplingRule`` (then the rate limiter, ``DD_TRACE_RATE_LIMIT``), else the agent's rate for
-the service and env, else keep. Rules default to ``DD_TRACE_SAMPLING_RULES``.
+the service and env, else keep. The tracer's default sampler takes ``DD_TRACE_SAMPLING_RULES`` and
+``DD_TRACE_RATE_LIMIT`` (read by the tracer, as propagation's settings are); a sampler made here takes
+the rules and limit it is given (none, and 100 a second, by default).
 """
 
 from ddfast._impl import load
@@ -20,6 +22,7 @@ RateLimiter = _core.RateLimiter
 GlobMatcher = _core.GlobMatcher
 parse_sampling_rules = _core.parse_sampling_rules
 parse_span_sampling_rules = _core.parse_span_sampling_rules
+DEFAULT_RATE_LIMIT = _core.DEFAULT_RATE_LIMIT
 sampled_by_rate = _core.sampled_by_rate
 
 #: sampling priorities (ddtrace.constants)

@@ -79,10 +79,12 @@ class Tracer:
         if _core is None:
             _core = (load("span"), load("sampling"), _propagation)
         self._span_mod, self._sampling_mod, propagation = _core
-        # an undecided trace is decided before it is injected: a trace of a tracer in the core, any other
-        # context (one activated from extract, a foreign one) through _sample_before_inject
-        self._span_mod.set_inject_fallback(_sample_before_inject)
-        propagation.set_before_inject(self._span_mod.before_inject)
+        self._http = None
+        # an undecided trace is decided before it is injected: a local trace by its own tracer's state
+        # (TracerState.before_inject, reached from the trace), any other context (one activated from
+        # extract, a foreign one) through the process-wide _sample_before_inject, the same for every tracer
+        if propagation is not _propagation:
+            propagation.set_before_inject(_sample_before_inject)
         #: HTTPPropagator's extract/inject of this tracer's core (what ddfast.contrib calls)
         self._http_extract = propagation.http_extract
         self._http_inject = propagation.http_inject
@@ -92,7 +94,7 @@ class Tracer:
         self.context_provider = ContextProvider(self._Span, self._span_mod.active_span_of)
         # settings, sampler and writer live in the core's TracerState, which also finishes each trace
         self._state = self._span_mod.TracerState(None, None, self._sampling_mod.sample_spans, _runtime_id, os.getpid())
-        self.sampler = sampler if sampler is not None else self._sampling_mod.DatadogSampler()
+        self.sampler = sampler if sampler is not None else self._default_sampler(config)
         self.writer = writer if writer is not None else AgentWriter()
         self._configure(config)
         # tracer.trace(...) goes straight into the core, without a Python frame per span: the method
@@ -101,6 +103,13 @@ class Tracer:
         self.trace.__doc__ = Tracer.trace.__doc__
         self.trace.__self__ = self  # as a bound method: whoever holds tracer.trace keeps the tracer alive
         _tracers.add(self)
+
+    def _default_sampler(self, cfg):
+        """The sampler of ``DD_TRACE_SAMPLING_RULES`` and ``DD_TRACE_RATE_LIMIT``: the tracer reads them and
+        hands them over, as it hands propagation its settings (the core reads no setting)."""
+        sampling = self._sampling_mod
+        rules = sampling.parse_sampling_rules(cfg.trace_sampling_rules) if cfg.trace_sampling_rules else []
+        return sampling.DatadogSampler(rules=rules, rate_limit=cfg.trace_rate_limit)
 
     def _configure(self, cfg):
         st = self._state
@@ -113,6 +122,23 @@ class Tracer:
             self._sampling_mod.parse_span_sampling_rules(cfg.span_sampling_rules) if cfg.span_sampling_rules else []
         )
         self._span_mod.set_trace_id_128(cfg.trace_128_bit_traceid_generation_enabled)
+
+    @property
+    def http(self):
+        """This tracer's HTTP request path (the core's ``HttpTracer``): what the HTTP integrations call per
+        request (server span, client span, status, route, finish), bound to this tracer's state, active
+        span and propagation, with the HTTP settings pushed in by ``ddfast.contrib._http``; made on first
+        use."""
+        http = self._http
+        if http is None:
+            from ddfast.contrib import _http
+
+            http = self._span_mod.HttpTracer(
+                self._state, self.context_provider._var, self._http_extract, self._http_inject, _http.in_client_call
+            )
+            _http.bind(http)
+            self._http = http
+        return http
 
     @property
     def enabled(self):
@@ -274,14 +300,14 @@ config.on_change(_configure_all)
 
 
 def _sample_before_inject(obj, context):
-    """Injection of an undecided trace the core could not place (``span.before_inject``): decide it first
-    (on its local root), as ddtrace does, so that every downstream service receives the decision. A trace
-    of ddtrace's is decided by ddtrace's tracer."""
+    """Injection of an undecided trace no tracer's state placed (``TracerState.before_inject``): decide
+    it first (on its local root), as ddtrace does, so that every downstream service receives the decision.
+    A trace of ddtrace's is decided by ddtrace's tracer."""
     if decide_foreign(obj, context):
         return
     sink = getattr(getattr(obj, "_trace_ctx", None), "_sink", None)
     if sink is not None and obj.context is context:
-        sampler = getattr(sink, "sampler", None)  # the sink is its tracer's TracerState
+        sampler = getattr(sink, "sampler", None)  # the sink is its tracer's TracerState (a late chunk)
         if sampler is not None:
             sampler.sample(obj._local_root)
             return
@@ -295,6 +321,8 @@ def _sample_before_inject(obj, context):
                 context._ot = state._ot
             return
 
+
+_propagation.set_before_inject(_sample_before_inject)
 
 #: the global tracer
 tracer = Tracer()

@@ -14,7 +14,8 @@ cdef object _U128 = (1 << 128) - 1
 
 
 # (traceparent_of, tracestate_of) of the propagation module, which hands them over when it is imported:
-# writing W3C headers is its job, and this module does not import it
+# writing W3C headers is its job, and this module imports it only when they are first asked for (a
+# context's or a span link's W3C view before anything imported propagation)
 cdef tuple _w3c_writers = (None, None)
 
 
@@ -22,6 +23,13 @@ def set_w3c_writers(traceparent_of, tracestate_of):
     """Called once by the propagation module: what ``Context._traceparent``/``_tracestate`` use."""
     global _w3c_writers
     _w3c_writers = (traceparent_of, tracestate_of)
+
+
+cdef tuple w3c_writers():
+    """``(traceparent_of, tracestate_of)``, the propagation module imported first when nothing has yet."""
+    if _w3c_writers[0] is None:
+        from ddfast._ext import propagation  # no-cython-lint  (it hands them over as it is imported)
+    return _w3c_writers
 
 
 cdef inline bint _valid_origin(str origin):
@@ -208,12 +216,12 @@ cdef class Context:
     @property
     def _traceparent(self):
         """The ``traceparent`` this context is sent with (ddtrace's private property)."""
-        return _w3c_writers[0](self)
+        return w3c_writers()[0](self)
 
     @property
     def _tracestate(self):
         """The ``tracestate`` this context is sent with (ddtrace's private property)."""
-        return _w3c_writers[1](self)
+        return w3c_writers()[1](self)
 
     # -- baggage -----------------------------------------------------------------------------------
 

@@ -77,8 +77,9 @@ def active_settings():
 
 
 def set_before_inject(hook):
-    """Call ``hook(obj, context)`` before injecting a context whose priority is undecided (the tracer
-    samples the trace there, as ddtrace does); None removes it."""
+    """Call ``hook(obj, context)`` before injecting a context whose priority is undecided and that no
+    tracer's state decides (an extracted or a foreign context: the process-wide part, which looks for
+    the tracer that owns it); None removes it. A local trace's own tracer decides it first."""
     global _before_inject
     if hook is not None and not callable(hook):
         raise TypeError("set_before_inject() expects a callable or None, not %s" % type(hook).__name__)
@@ -91,9 +92,19 @@ cpdef http_inject(object context, object headers):
     if type(headers) is not dict and not hasattr(headers, "__setitem__"):
         raise TypeError("inject() expects a mutable mapping for headers, not %s" % type(headers).__name__)
     cdef Context ctx = context if type(context) is Context else as_context(context)
-    if ctx.trace_state()._priority is None and _before_inject is not None:
-        _before_inject(context, ctx)
+    cdef Context state = ctx.trace_state()
+    if state._priority is None:
+        decide_first(context, ctx, state._sink)
     inject(ctx, headers, _active)
+
+
+cdef int decide_first(object obj, Context ctx, object sink) except -1:
+    """An undecided trace about to be injected: its own tracer decides it (the ``before_inject`` of the
+    trace's sink, a tracer's state), else the process-wide hook (an extracted or a foreign context)."""
+    decide = getattr(sink, "before_inject", None) if sink is not None else None
+    if (decide is None or not decide(obj, ctx)) and _before_inject is not None:
+        _before_inject(obj, ctx)
+    return 0
 
 
 cpdef Context http_extract(object headers):

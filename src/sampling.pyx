@@ -436,6 +436,11 @@ def parse_sampling_rules(text):
 # -- the trace sampler -------------------------------------------------------------------------------
 
 
+#: the rate limit of a sampler made without one (ddtrace's DD_TRACE_RATE_LIMIT default); the tracer's
+#: default sampler gets DD_TRACE_SAMPLING_RULES and DD_TRACE_RATE_LIMIT from the tracer
+DEFAULT_RATE_LIMIT = 100
+
+
 cdef class _AgentRate:
     cdef readonly double sample_rate
     cdef double threshold
@@ -450,7 +455,10 @@ cdef class _AgentRate:
 
 cdef class DatadogSampler:
     """ddtrace's ``DatadogSampler``: first matching rule (then the rate limiter), else the agent's rate
-    for the span's service and env, else keep. ``sample(span)`` decides for the span's whole trace."""
+    for the span's service and env, else keep. ``sample(span)`` decides for the span's whole trace.
+    It reads no setting: ``rules`` (default none) and ``rate_limit`` (default ``DEFAULT_RATE_LIMIT``) are
+    what it is given (the tracer gives its default sampler ``DD_TRACE_SAMPLING_RULES`` and
+    ``DD_TRACE_RATE_LIMIT``)."""
 
     cdef public list rules
     cdef public RateLimiter limiter
@@ -458,14 +466,12 @@ cdef class DatadogSampler:
     cdef dict _agent_rates
 
     def __init__(self, rules=None, rate_limit=None, rate_limit_window=1e9, rate_limit_always_on=False):
-        from ddfast.settings import config
-
         if rules is None:
-            rules = parse_sampling_rules(config.trace_sampling_rules) if config.trace_sampling_rules else []
+            rules = []
         elif not isinstance(rules, list) or not all(isinstance(r, SamplingRule) for r in rules):
             raise TypeError("DatadogSampler rules must be a list of SamplingRule")
         if rate_limit is None:
-            rate_limit = config.trace_rate_limit
+            rate_limit = DEFAULT_RATE_LIMIT
         self.rules = list(rules)
         self.limiter = RateLimiter(rate_limit, rate_limit_window)
         self._rate_limit_always_on = rate_limit_always_on

@@ -125,3 +125,244 @@ cpdef bint http_status(Span span, object status, object error_statuses) except -
         span.error = 1
         return True
     return False
+
+
+# -- one tracer's HTTP request path -------------------------------------------------------------------
+
+cdef str ROUTE_TAG = "http.route"
+#: where a framework hook leaves, in the WSGI environ or the ASGI scope, the route template of a request
+#: (None: the router matched nothing), the resource when the framework names it otherwise than "METHOD
+#: route", and the status of a request that raised (the framework answers 500): the one route channel
+ROUTE_KEY = "ddfast.route"
+RESOURCE_KEY = "ddfast.resource"
+STATUS_KEY = "ddfast.status"
+#: set in the environ / scope by the middleware that traces a request: an inner ddfast middleware (an
+#: application wrapped by hand and patched by ddfast-run) passes the request through
+TRACED_KEY = "ddfast.traced"
+cdef str _ROUTE_KEY = ROUTE_KEY
+cdef str _RESOURCE_KEY = RESOURCE_KEY
+cdef str _STATUS_KEY = STATUS_KEY
+cdef str _TRACED_KEY = TRACED_KEY
+cdef object _NO_ROUTE = object()
+
+
+cdef class HttpNames:
+    """How one integration names its HTTP spans, chosen once when it is set up: ``name``, ``component``,
+    ``service`` (None: the tracer's, and for a server span then ``default_service``), ``useragent``
+    (whether a server span is tagged ``http.useragent``), ``resource`` (a client span's; None: ``"METHOD
+    /path"``), ``distributed`` (whether its spans continue and propagate traces)."""
+
+    cdef readonly object name
+    cdef readonly str component
+    cdef readonly object service
+    cdef readonly object default_service
+    cdef readonly object resource
+    cdef readonly bint useragent
+    cdef readonly bint distributed
+
+    def __init__(self, name, str component, service=None, default_service=None, bint useragent=True,
+                 resource=None, bint distributed=True):
+        self.name = name
+        self.component = component
+        self.service = service or None
+        self.default_service = default_service
+        self.resource = resource
+        self.useragent = useragent
+        self.distributed = distributed
+
+
+cdef class HttpTracer:
+    """One tracer's HTTP request path (``tracer.http``): the per-request work of every HTTP integration,
+    one call each, bound to the tracer's state, its active-span variable and its propagation. The HTTP
+    settings are pushed in when they change (``ddfast.contrib._http``), never read per request; the
+    optional parts (header tags, client IP, query strings) are Python callables, None when off."""
+
+    cdef readonly TracerState state
+    cdef readonly object var
+    #: the propagation core's ``http_extract`` / ``http_inject``
+    cdef readonly object extract
+    cdef readonly object inject
+    #: the ContextVar set while a client integration sends (a library below it does not trace again)
+    cdef readonly object in_client_call
+    cdef public object server_errors
+    cdef public object client_errors
+    #: (span, carrier, peer_ip): request header tags and client IP of a server span; None when off
+    cdef public object on_server_request
+    #: (span, headers): request header tags of a client span; None when off
+    cdef public object on_client_request
+    #: (span, headers): response header tags; None when off
+    cdef public object on_response
+    #: (span, url, query, carrier): ``http.url`` with the obfuscated query string; None when off
+    cdef public object server_query
+    cdef public object client_query
+    cdef object __weakref__
+
+    def __init__(self, TracerState state, var, extract, inject, in_client_call):
+        self.state = state
+        self.var = var
+        self.extract = extract
+        self.inject = inject
+        self.in_client_call = in_client_call
+        self.server_errors = self.client_errors = frozenset()
+
+    @property
+    def enabled(self):
+        """Whether the tracer traces now."""
+        return self.state.enabled
+
+    cpdef Span start_span(self, object name, object child_of, object service, object resource, object span_type,
+                          bint activate=True):
+        """A span of the tracer, child of ``child_of`` (a Span, a Context, None for a new trace), the
+        active one unless not ``activate``."""
+        cdef Span span = tracer_start(self.state, name, child_of, service, resource, span_type)
+        if activate:
+            PyContextVar_Set(self.var, span)
+        return span
+
+    cpdef Span server_start(self, HttpNames names, object carrier, object method, str url, object path,
+                            object useragent=None, object peer_ip=None, object query=None):
+        """The server span of one request, the active one from now on: a child of the context the
+        request's headers (``carrier``: a WSGI environ, an ASGI header list, a mapping) carry when the
+        integration is distributed, named as ``names``, with ddtrace's HTTP server tags (``query``: the
+        query string, tagged only when asked)."""
+        parent = None
+        if names.distributed and carrier is not None:
+            parent = self.extract(carrier)
+        cdef TracerState st = self.state
+        service = names.service or st.service or names.default_service
+        span = http_server_start(st, self.var, parent, names.name, service, names.component, method, url, path,
+                                 useragent if names.useragent else None)
+        if self.server_query is not None:
+            self.server_query(span, url, query, carrier)
+        if self.on_server_request is not None:
+            self.on_server_request(span, carrier, peer_ip)
+        return span
+
+    cpdef Span wsgi_start(self, HttpNames names, dict environ):
+        """``server_start`` for a WSGI ``environ``, read here; None when the tracer is off or an outer
+        ddfast middleware traces the request already."""
+        if not self.state.enabled or _TRACED_KEY in environ:
+            return None
+        environ[_TRACED_KEY] = True
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        host = environ.get("HTTP_HOST")
+        scheme = environ.get("wsgi.url_scheme", "http")
+        if not host:
+            host = environ.get("SERVER_NAME", "")
+            port = environ.get("SERVER_PORT", "")
+            if port and port != ("443" if scheme == "https" else "80"):
+                host += ":" + port
+        url = "%s://%s%s" % (scheme, host, path)
+        useragent = environ.get("HTTP_USER_AGENT") if names.useragent else None
+        peer = environ.get("REMOTE_ADDR") if self.on_server_request is not None else None
+        query = environ.get("QUERY_STRING", "") if self.server_query is not None else None
+        return self.server_start(names, environ, method, url, path, useragent, peer, query)
+
+    cpdef Span asgi_start(self, HttpNames names, dict scope):
+        """``server_start`` for an ASGI HTTP ``scope``, read here; None when the tracer is off or an outer
+        ddfast middleware traces the request already."""
+        if not self.state.enabled or _TRACED_KEY in scope:
+            return None
+        scope[_TRACED_KEY] = True
+        headers = scope.get("headers", ())
+        host = useragent = None
+        for item in headers:  # one pass for the two headers the span needs
+            name = item[0]
+            if name == b"host":
+                host = (<bytes>item[1]).decode("latin-1") if type(item[1]) is bytes else item[1]
+                if useragent is not None:
+                    break
+            elif name == b"user-agent":
+                useragent = (<bytes>item[1]).decode("latin-1") if type(item[1]) is bytes else item[1]
+                if host is not None:
+                    break
+        if host is None:
+            server = scope.get("server")
+            host = "%s:%s" % tuple(server) if server else ""
+        path = scope.get("root_path", "") + scope.get("path", "")
+        url = "%s://%s%s" % (scope.get("scheme", "http"), host, path)
+        query = peer = None
+        if self.server_query is not None:
+            query = scope.get("query_string", b"")
+            if type(query) is bytes:
+                query = (<bytes>query).decode("latin-1")
+        if self.on_server_request is not None:
+            client = scope.get("client")
+            peer = client[0] if client else None
+        return self.server_start(names, headers, scope.get("method", "GET"), url, path, useragent, peer, query)
+
+    cpdef Span client_start(self, HttpNames names, object method, object url, object headers=None,
+                            object useragent=None, object request_headers=None):
+        """The client span of one outgoing request, a child of the active span and the active one from
+        now on, its context injected into ``headers`` (a mapping; the caller's own store when it keeps one)
+        when the integration is distributed; ``request_headers`` (default ``headers``) are read for header
+        tags. None when the tracer is off or a client integration already traces this exchange (requests ->
+        urllib3)."""
+        if not self.state.enabled or get_value(self.in_client_call, False):
+            return None
+        if type(url) is not str:
+            url = (<bytes>url).decode("latin-1") if type(url) is bytes else str(url)
+        span = http_client_start(self.state, self.var, names.name, names.component, method, <str>url,
+                                 names.service, names.resource, useragent)
+        if self.client_query is not None:
+            self.client_query(span, url, None, None)
+        if self.on_client_request is not None:
+            self.on_client_request(span, headers if request_headers is None else request_headers)
+        if names.distributed and headers is not None:
+            self.inject(span, headers)
+        return span
+
+    cpdef int status(self, Span span, object status, object headers=None, bint client=False) except -1:
+        """The response of ``span``'s exchange: ``http.status_code`` (an error status, per the server or
+        client statuses, marks the span an error) and the response header tags (``headers``: pairs or a
+        mapping)."""
+        http_status(span, status, self.client_errors if client else self.server_errors)
+        if headers is not None and self.on_response is not None:
+            self.on_response(span, headers)
+        return 0
+
+    cpdef int route(self, Span span, object method, object route, object resource=None) except -1:
+        """A routed request's server span: resource ``resource`` or ``"METHOD <route template>"`` and
+        ``http.route``; a request the router matched to nothing (``route`` None) gets ``"METHOD <status>"``
+        (``"METHOD 404"``), so that unknown URLs make no new resources either."""
+        if resource is not None:
+            span.resource = resource
+        elif route is None:
+            span.resource = "%s %s" % (method, span._meta.get(STATUS_CODE_KEY) or "404")
+        else:
+            span.resource = "%s %s" % (method, route)
+        if route is not None:
+            span.set_tag(ROUTE_TAG, route)
+        return 0
+
+    cpdef int annotate(self, Span span, object carrier) except -1:
+        """The one route channel: name ``span`` after the route a framework hook left in ``carrier`` (the
+        WSGI environ or the ASGI scope: ``ROUTE_KEY``, ``RESOURCE_KEY``, ``STATUS_KEY``) or Starlette's
+        router did (the scope's ``route``); nothing when neither did."""
+        cdef dict d = <dict>carrier if type(carrier) is dict else None
+        if d is None:
+            return 0
+        method = span._meta.get(METHOD_KEY)
+        route = d.get(_ROUTE_KEY, _NO_ROUTE)
+        if route is not _NO_ROUTE:
+            status = d.get(_STATUS_KEY)
+            if status is not None and STATUS_CODE_KEY not in span._meta:
+                http_status(span, status, self.server_errors)
+            return self.route(span, method, route, d.get(_RESOURCE_KEY))
+        if "router" in d:  # Starlette's router (FastAPI's too) leaves the matched route in the scope
+            route = getattr(d.get("route"), "path", None)
+            if route is not None:  # else ddtrace's resource stays: "METHOD /path"
+                return self.route(span, method, route, None)
+        return 0
+
+    cpdef int finish(self, Span span, object exc=None, object status=None, object headers=None,
+                     bint client=False) except -1:
+        """End ``span``: ``exc`` (the exception that ended the exchange) recorded, the response's
+        ``status`` and ``headers`` tagged when given (see ``status``)."""
+        if status is not None:
+            self.status(span, status, headers, client)
+        if exc is not None:
+            span.set_exc_info(type(exc), exc, exc.__traceback__)
+        span.finish()
+        return 0

@@ -62,6 +62,13 @@ cdef class TracerState:
     def __call__(self, spans):
         finish_trace(self, spans)
 
+    cpdef bint before_inject(self, object obj, Context context) except -1:
+        """The propagation core's question before it injects ``context`` (of ``obj``) whose trace is
+        undecided: decide it here, on its local root, with this tracer's sampler, as ddtrace does, so that
+        every downstream service receives the decision. False when the trace is not a local trace of this
+        tracer that this can place (the caller then asks its process-wide fallback)."""
+        return decide_local(self, context)
+
 
 cpdef Span tracer_start(
     TracerState st, object name, object child_of, object service, object resource, object span_type
@@ -298,37 +305,24 @@ cdef int finish_trace(TracerState st, list spans) except -1:
     return 0
 
 
-cdef object _inject_fallback = None
-
-
-def set_inject_fallback(fallback):
-    """What ``before_inject`` asks about a context that is not of a local trace of a tracer (an
-    extracted or foreign one): ``fallback(obj, context)``; None asks nothing."""
-    global _inject_fallback
-    _inject_fallback = fallback
-
-
-def before_inject(obj, Context context):
-    """The propagation hook for an undecided trace about to be injected: decide it first, on its local
-    root, as ddtrace does, so that every downstream service receives the decision. A local trace of a
-    tracer (the outgoing call of a request) is decided here, in C; anything else through the fallback."""
+cdef bint decide_local(TracerState st, Context context) except -1:
+    """``TracerState.before_inject``: decide the undecided local trace of ``st`` that ``context`` belongs
+    to, in C; False when it is not one (another tracer's, an extracted or foreign context, a late chunk)."""
     cdef Context state = context.trace_state()
-    cdef TracerState st
     cdef Span root
     spans = state._spans
-    if type(state._sink) is TracerState and spans:
-        st = <TracerState>state._sink
-        root = <Span>(<list>spans)[0]
-        if root._root is None and st.sampler is not None:  # the chunk opens with the local root
-            if root._links and adopt_link_decision(root, state):
-                return
-            if _decide != NULL and type(st.sampler) is _decider_type:
-                _decide(st.sampler, root, NULL)
-            else:
-                st.sampler.sample(root)
-            return
-    if _inject_fallback is not None:
-        _inject_fallback(obj, context)
+    if state._sink is not st or not spans or st.sampler is None:
+        return False
+    root = <Span>(<list>spans)[0]
+    if root._root is not None:  # a late chunk: its local root is gone
+        return False
+    if root._links and adopt_link_decision(root, state):
+        return True
+    if _decide != NULL and type(st.sampler) is _decider_type:
+        _decide(st.sampler, root, NULL)
+    else:
+        st.sampler.sample(root)
+    return True
 
 
 def set_trace_id_128(bint enabled):

@@ -66,6 +66,8 @@ class SamplingRule:
 
 def parse_sampling_rules(text: str) -> list[SamplingRule]: ...
 
+DEFAULT_RATE_LIMIT: int
+
 class DatadogSampler:
     rules: list[SamplingRule]
     limiter: RateLimiter

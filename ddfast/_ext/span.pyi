@@ -9,8 +9,6 @@ from ddfast._ext.context import Context
 from ddfast.span_link import SpanLink
 
 def set_trace_id_128(enabled: bool) -> None: ...
-def set_inject_fallback(fallback: Optional[Callable[[Any, Context], None]]) -> None: ...
-def before_inject(obj: Any, context: Context) -> None: ...
 def format_traceback(
     exc_type: type, exc_val: BaseException, exc_tb: Optional[TracebackType], limit: Optional[int] = None
 ) -> str: ...
@@ -122,6 +120,7 @@ class TracerState:
         self, sampler: Any, writer: Any, sample_spans: Callable[..., Any], runtime_id: str, pid: int
     ) -> None: ...
     def __call__(self, spans: list[Span]) -> None: ...
+    def before_inject(self, obj: Any, context: Context) -> bool: ...
 
 def tracer_start(
     st: TracerState,
@@ -166,3 +165,79 @@ def http_client_start(
     useragent: Optional[str] = None,
 ) -> Span: ...
 def http_status(span: Span, status: Union[int, str], error_statuses: Collection[int]) -> bool: ...
+
+ROUTE_KEY: str
+RESOURCE_KEY: str
+STATUS_KEY: str
+TRACED_KEY: str
+
+class HttpNames:
+    name: str
+    component: str
+    service: Optional[str]
+    default_service: Optional[str]
+    resource: Optional[str]
+    useragent: bool
+    distributed: bool
+    def __init__(
+        self,
+        name: str,
+        component: str,
+        service: Optional[str] = None,
+        default_service: Optional[str] = None,
+        useragent: bool = True,
+        resource: Optional[str] = None,
+        distributed: bool = True,
+    ) -> None: ...
+
+class HttpTracer:
+    state: TracerState
+    var: Any
+    extract: Callable[[Any], Context]
+    inject: Callable[[Any, Any], None]
+    in_client_call: Any
+    server_errors: Any
+    client_errors: Any
+    on_server_request: Optional[Callable[..., Any]]
+    on_client_request: Optional[Callable[..., Any]]
+    on_response: Optional[Callable[..., Any]]
+    server_query: Optional[Callable[..., Any]]
+    client_query: Optional[Callable[..., Any]]
+    enabled: bool
+    def __init__(self, state: TracerState, var: Any, extract: Any, inject: Any, in_client_call: Any) -> None: ...
+    def start_span(
+        self, name: str, child_of: Any, service: Any, resource: Any, span_type: Any, activate: bool = True
+    ) -> Span: ...
+    def server_start(
+        self,
+        names: HttpNames,
+        carrier: Any,
+        method: Any,
+        url: str,
+        path: Any,
+        useragent: Any = None,
+        peer_ip: Any = None,
+        query: Any = None,
+    ) -> Span: ...
+    def wsgi_start(self, names: HttpNames, environ: dict[str, Any]) -> Optional[Span]: ...
+    def asgi_start(self, names: HttpNames, scope: dict[str, Any]) -> Optional[Span]: ...
+    def client_start(
+        self,
+        names: HttpNames,
+        method: Any,
+        url: Any,
+        headers: Any = None,
+        useragent: Any = None,
+        request_headers: Any = None,
+    ) -> Optional[Span]: ...
+    def status(self, span: Span, status: Any, headers: Any = None, client: bool = False) -> int: ...
+    def route(self, span: Span, method: Any, route: Any, resource: Any = None) -> int: ...
+    def annotate(self, span: Span, carrier: Any) -> int: ...
+    def finish(
+        self,
+        span: Span,
+        exc: Optional[BaseException] = None,
+        status: Any = None,
+        headers: Any = None,
+        client: bool = False,
+    ) -> int: ...

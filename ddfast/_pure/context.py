@@ -11,7 +11,8 @@ _U128 = (1 << 128) - 1
 
 
 # (traceparent_of, tracestate_of) of the propagation module, which hands them over when it is imported:
-# writing W3C headers is its job, and this module does not import it
+# writing W3C headers is its job, and this module imports it only when they are first asked for (a
+# context's or a span link's W3C view before anything imported propagation)
 _w3c_writers = (None, None)
 
 
@@ -19,6 +20,13 @@ def set_w3c_writers(traceparent_of, tracestate_of):
     """Called once by the propagation module: what ``Context._traceparent``/``_tracestate`` use."""
     global _w3c_writers
     _w3c_writers = (traceparent_of, tracestate_of)
+
+
+def w3c_writers():
+    """``(traceparent_of, tracestate_of)``, the propagation module imported first when nothing has yet."""
+    if _w3c_writers[0] is None:
+        from ddfast._pure import propagation  # noqa: F401  (it hands them over as it is imported)
+    return _w3c_writers
 
 
 def _valid_origin(origin):
@@ -186,12 +194,12 @@ class Context:
     @property
     def _traceparent(self):
         """The ``traceparent`` this context is sent with (ddtrace's private property)."""
-        return _w3c_writers[0](self)
+        return w3c_writers()[0](self)
 
     @property
     def _tracestate(self):
         """The ``tracestate`` this context is sent with (ddtrace's private property)."""
-        return _w3c_writers[1](self)
+        return w3c_writers()[1](self)
 
     # -- baggage -----------------------------------------------------------------------------------
 

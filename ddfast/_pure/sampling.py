@@ -392,6 +392,11 @@ def parse_sampling_rules(text):
 # -- the trace sampler -------------------------------------------------------------------------------
 
 
+#: the rate limit of a sampler made without one (ddtrace's DD_TRACE_RATE_LIMIT default); the tracer's
+#: default sampler gets DD_TRACE_SAMPLING_RULES and DD_TRACE_RATE_LIMIT from the tracer
+DEFAULT_RATE_LIMIT = 100
+
+
 class _AgentRate:
     __slots__ = ("sample_rate", "threshold")
 
@@ -405,19 +410,20 @@ class _AgentRate:
 
 class DatadogSampler:
     """ddtrace's ``DatadogSampler``: first matching rule (then the rate limiter), else the agent's rate
-    for the span's service and env, else keep. ``sample(span)`` decides for the span's whole trace."""
+    for the span's service and env, else keep. ``sample(span)`` decides for the span's whole trace.
+    It reads no setting: ``rules`` (default none) and ``rate_limit`` (default ``DEFAULT_RATE_LIMIT``) are
+    what it is given (the tracer gives its default sampler ``DD_TRACE_SAMPLING_RULES`` and
+    ``DD_TRACE_RATE_LIMIT``)."""
 
     __slots__ = ("rules", "limiter", "_rate_limit_always_on", "_agent_rates")
 
     def __init__(self, rules=None, rate_limit=None, rate_limit_window=1e9, rate_limit_always_on=False):
-        from ddfast.settings import config
-
         if rules is None:
-            rules = parse_sampling_rules(config.trace_sampling_rules) if config.trace_sampling_rules else []
+            rules = []
         elif not isinstance(rules, list) or not all(isinstance(r, SamplingRule) for r in rules):
             raise TypeError("DatadogSampler rules must be a list of SamplingRule")
         if rate_limit is None:
-            rate_limit = config.trace_rate_limit
+            rate_limit = DEFAULT_RATE_LIMIT
         self.rules = list(rules)
         self.limiter = RateLimiter(rate_limit, rate_limit_window)
         self._rate_limit_always_on = bool(rate_limit_always_on)

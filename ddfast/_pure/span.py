@@ -15,6 +15,12 @@ Setting or removing one of those keys works as for any other key.
 """
 
 # The module's source, one concern a file (each beside its compiled twin src/span_<name>.pxi).
+from ddfast._pure.span_http import RESOURCE_KEY  # noqa: F401
+from ddfast._pure.span_http import ROUTE_KEY  # noqa: F401
+from ddfast._pure.span_http import STATUS_KEY  # noqa: F401
+from ddfast._pure.span_http import TRACED_KEY  # noqa: F401
+from ddfast._pure.span_http import HttpNames  # noqa: F401
+from ddfast._pure.span_http import HttpTracer  # noqa: F401
 from ddfast._pure.span_http import http_client_start  # noqa: F401
 from ddfast._pure.span_http import http_server_start  # noqa: F401
 from ddfast._pure.span_http import http_status  # noqa: F401
@@ -63,15 +69,13 @@ from ddfast._pure.span_tracer import U64  # noqa: F401
 from ddfast._pure.span_tracer import TracerState  # noqa: F401
 from ddfast._pure.span_tracer import active_span_of  # noqa: F401
 from ddfast._pure.span_tracer import adopt_link_decision  # noqa: F401
-from ddfast._pure.span_tracer import before_inject  # noqa: F401
 from ddfast._pure.span_tracer import finish_trace  # noqa: F401
 from ddfast._pure.span_tracer import inherited  # noqa: F401
 from ddfast._pure.span_tracer import is_propagated_key  # noqa: F401
 from ddfast._pure.span_tracer import set_derived  # noqa: F401
-from ddfast._pure.span_tracer import set_inject_fallback  # noqa: F401
 from ddfast._pure.span_tracer import tid_text  # noqa: F401
 from ddfast._pure.span_tracer import tracer_start  # noqa: F401
 from ddfast._pure.span_tracer import tracer_trace  # noqa: F401
 
 # the public classes are this module's, as their compiled twins are ddfast._ext.span's (repr, pickling)
-Span.__module__ = TracerState.__module__ = __name__
+Span.__module__ = TracerState.__module__ = HttpNames.__module__ = HttpTracer.__module__ = __name__

@@ -8,6 +8,7 @@ from ddfast._pure.context import Context
 from ddfast._pure.span_object import _STATUS_TEXT
 from ddfast._pure.span_object import STATUS_CODE_KEY
 from ddfast._pure.span_object import Span
+from ddfast._pure.span_tracer import TracerState
 from ddfast._pure.span_tracer import _open_ancestor
 from ddfast._pure.span_tracer import tracer_start
 
@@ -118,3 +119,221 @@ def http_status(span, status, error_statuses):
         span.error = 1
         return True
     return False
+
+
+# -- one tracer's HTTP request path -------------------------------------------------------------------
+
+ROUTE_TAG = "http.route"
+#: where a framework hook leaves, in the WSGI environ or the ASGI scope, the route template of a request
+#: (None: the router matched nothing), the resource when the framework names it otherwise than "METHOD
+#: route", and the status of a request that raised (the framework answers 500): the one route channel
+ROUTE_KEY = "ddfast.route"
+RESOURCE_KEY = "ddfast.resource"
+STATUS_KEY = "ddfast.status"
+#: set in the environ / scope by the middleware that traces a request: an inner ddfast middleware (an
+#: application wrapped by hand and patched by ddfast-run) passes the request through
+TRACED_KEY = "ddfast.traced"
+_NO_ROUTE = object()
+
+
+class HttpNames:
+    """How one integration names its HTTP spans, chosen once when it is set up: ``name``, ``component``,
+    ``service`` (None: the tracer's, and for a server span then ``default_service``), ``useragent``
+    (whether a server span is tagged ``http.useragent``), ``resource`` (a client span's; None: ``"METHOD
+    /path"``), ``distributed`` (whether its spans continue and propagate traces)."""
+
+    __slots__ = ("name", "component", "service", "default_service", "resource", "useragent", "distributed")
+
+    def __init__(self, name, component, service=None, default_service=None, useragent=True, resource=None,
+                 distributed=True):  # fmt: skip
+        if type(component) is not str:
+            raise TypeError("component must be a str, not %s" % type(component).__name__)
+        self.name = name
+        self.component = component
+        self.service = service or None
+        self.default_service = default_service
+        self.resource = resource
+        self.useragent = bool(useragent)
+        self.distributed = bool(distributed)
+
+
+class HttpTracer:
+    """One tracer's HTTP request path (``tracer.http``): the per-request work of every HTTP integration,
+    one call each, bound to the tracer's state, its active-span variable and its propagation. The HTTP
+    settings are pushed in when they change (``ddfast.contrib._http``), never read per request; the
+    optional parts (header tags, client IP, query strings) are Python callables, None when off."""
+
+    __slots__ = ("state", "var", "extract", "inject", "in_client_call", "server_errors", "client_errors",
+                 "on_server_request", "on_client_request", "on_response", "server_query", "client_query",
+                 "__weakref__")  # fmt: skip
+
+    def __init__(self, state, var, extract, inject, in_client_call):
+        if type(state) is not TracerState:
+            raise TypeError("HttpTracer needs a TracerState, not %s" % type(state).__name__)
+        self.state = state
+        self.var = var
+        #: the propagation core's ``http_extract`` / ``http_inject``
+        self.extract = extract
+        self.inject = inject
+        #: the ContextVar set while a client integration sends (a library below it does not trace again)
+        self.in_client_call = in_client_call
+        self.server_errors = self.client_errors = frozenset()
+        self.on_server_request = self.on_client_request = self.on_response = None
+        self.server_query = self.client_query = None
+
+    @property
+    def enabled(self):
+        """Whether the tracer traces now."""
+        return self.state.enabled
+
+    def start_span(self, name, child_of, service, resource, span_type, activate=True):
+        """A span of the tracer, child of ``child_of`` (a Span, a Context, None for a new trace), the
+        active one unless not ``activate``."""
+        span = tracer_start(self.state, name, child_of, service, resource, span_type)
+        if activate:
+            self.var.set(span)
+        return span
+
+    def server_start(self, names, carrier, method, url, path, useragent=None, peer_ip=None, query=None):
+        """The server span of one request, the active one from now on: a child of the context the
+        request's headers (``carrier``: a WSGI environ, an ASGI header list, a mapping) carry when the
+        integration is distributed, named as ``names``, with ddtrace's HTTP server tags (``query``: the
+        query string, tagged only when asked)."""
+        parent = None
+        if names.distributed and carrier is not None:
+            parent = self.extract(carrier)
+        st = self.state
+        service = names.service or st.service or names.default_service
+        span = http_server_start(st, self.var, parent, names.name, service, names.component, method, url, path,
+                                 useragent if names.useragent else None)  # fmt: skip
+        if self.server_query is not None:
+            self.server_query(span, url, query, carrier)
+        if self.on_server_request is not None:
+            self.on_server_request(span, carrier, peer_ip)
+        return span
+
+    def wsgi_start(self, names, environ):
+        """``server_start`` for a WSGI ``environ``, read here; None when the tracer is off or an outer
+        ddfast middleware traces the request already."""
+        if not self.state.enabled or TRACED_KEY in environ:
+            return None
+        environ[TRACED_KEY] = True
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        host = environ.get("HTTP_HOST")
+        scheme = environ.get("wsgi.url_scheme", "http")
+        if not host:
+            host = environ.get("SERVER_NAME", "")
+            port = environ.get("SERVER_PORT", "")
+            if port and port != ("443" if scheme == "https" else "80"):
+                host += ":" + port
+        url = "%s://%s%s" % (scheme, host, path)
+        useragent = environ.get("HTTP_USER_AGENT") if names.useragent else None
+        peer = environ.get("REMOTE_ADDR") if self.on_server_request is not None else None
+        query = environ.get("QUERY_STRING", "") if self.server_query is not None else None
+        return self.server_start(names, environ, method, url, path, useragent, peer, query)
+
+    def asgi_start(self, names, scope):
+        """``server_start`` for an ASGI HTTP ``scope``, read here; None when the tracer is off or an outer
+        ddfast middleware traces the request already."""
+        if not self.state.enabled or TRACED_KEY in scope:
+            return None
+        scope[TRACED_KEY] = True
+        headers = scope.get("headers", ())
+        host = useragent = None
+        for item in headers:  # one pass for the two headers the span needs
+            name = item[0]
+            if name == b"host":
+                host = item[1].decode("latin-1") if type(item[1]) is bytes else item[1]
+                if useragent is not None:
+                    break
+            elif name == b"user-agent":
+                useragent = item[1].decode("latin-1") if type(item[1]) is bytes else item[1]
+                if host is not None:
+                    break
+        if host is None:
+            server = scope.get("server")
+            host = "%s:%s" % tuple(server) if server else ""
+        path = scope.get("root_path", "") + scope.get("path", "")
+        url = "%s://%s%s" % (scope.get("scheme", "http"), host, path)
+        query = peer = None
+        if self.server_query is not None:
+            query = scope.get("query_string", b"")
+            if type(query) is bytes:
+                query = query.decode("latin-1")
+        if self.on_server_request is not None:
+            client = scope.get("client")
+            peer = client[0] if client else None
+        return self.server_start(names, headers, scope.get("method", "GET"), url, path, useragent, peer, query)
+
+    def client_start(self, names, method, url, headers=None, useragent=None, request_headers=None):
+        """The client span of one outgoing request, a child of the active span and the active one from
+        now on, its context injected into ``headers`` (a mapping; the caller's own store when it keeps one)
+        when the integration is distributed; ``request_headers`` (default ``headers``) are read for header
+        tags. None when the tracer is off or a client integration already traces this exchange (requests ->
+        urllib3)."""
+        if not self.state.enabled or self.in_client_call.get(False):
+            return None
+        if type(url) is not str:
+            url = url.decode("latin-1") if type(url) is bytes else str(url)
+        span = http_client_start(self.state, self.var, names.name, names.component, method, url,
+                                 names.service, names.resource, useragent)  # fmt: skip
+        if self.client_query is not None:
+            self.client_query(span, url, None, None)
+        if self.on_client_request is not None:
+            self.on_client_request(span, headers if request_headers is None else request_headers)
+        if names.distributed and headers is not None:
+            self.inject(span, headers)
+        return span
+
+    def status(self, span, status, headers=None, client=False):
+        """The response of ``span``'s exchange: ``http.status_code`` (an error status, per the server or
+        client statuses, marks the span an error) and the response header tags (``headers``: pairs or a
+        mapping)."""
+        http_status(span, status, self.client_errors if client else self.server_errors)
+        if headers is not None and self.on_response is not None:
+            self.on_response(span, headers)
+        return 0
+
+    def route(self, span, method, route, resource=None):
+        """A routed request's server span: resource ``resource`` or ``"METHOD <route template>"`` and
+        ``http.route``; a request the router matched to nothing (``route`` None) gets ``"METHOD <status>"``
+        (``"METHOD 404"``), so that unknown URLs make no new resources either."""
+        if resource is not None:
+            span.resource = resource
+        elif route is None:
+            span.resource = "%s %s" % (method, span._meta.get(STATUS_CODE_KEY) or "404")
+        else:
+            span.resource = "%s %s" % (method, route)
+        if route is not None:
+            span.set_tag(ROUTE_TAG, route)
+        return 0
+
+    def annotate(self, span, carrier):
+        """The one route channel: name ``span`` after the route a framework hook left in ``carrier`` (the
+        WSGI environ or the ASGI scope: ``ROUTE_KEY``, ``RESOURCE_KEY``, ``STATUS_KEY``) or Starlette's
+        router did (the scope's ``route``); nothing when neither did."""
+        if type(carrier) is not dict:
+            return 0
+        method = span._meta.get("http.method")
+        route = carrier.get(ROUTE_KEY, _NO_ROUTE)
+        if route is not _NO_ROUTE:
+            status = carrier.get(STATUS_KEY)
+            if status is not None and STATUS_CODE_KEY not in span._meta:
+                http_status(span, status, self.server_errors)
+            return self.route(span, method, route, carrier.get(RESOURCE_KEY))
+        if "router" in carrier:  # Starlette's router (FastAPI's too) leaves the matched route in the scope
+            route = getattr(carrier.get("route"), "path", None)
+            if route is not None:  # else ddtrace's resource stays: "METHOD /path"
+                return self.route(span, method, route, None)
+        return 0
+
+    def finish(self, span, exc=None, status=None, headers=None, client=False):
+        """End ``span``: ``exc`` (the exception that ended the exchange) recorded, the response's
+        ``status`` and ``headers`` tagged when given (see ``status``)."""
+        if status is not None:
+            self.status(span, status, headers, client)
+        if exc is not None:
+            span.set_exc_info(type(exc), exc, exc.__traceback__)
+        span.finish()
+        return 0

@@ -74,6 +74,13 @@ class TracerState:
     def __call__(self, spans):
         finish_trace(self, spans)
 
+    def before_inject(self, obj, context):
+        """The propagation core's question before it injects ``context`` (of ``obj``) whose trace is
+        undecided: decide it here, on its local root, with this tracer's sampler, as ddtrace does, so that
+        every downstream service receives the decision. False when the trace is not a local trace of this
+        tracer that this can place (the caller then asks its process-wide fallback)."""
+        return decide_local(self, context)
+
 
 def tracer_start(st, name, child_of, service, resource, span_type):
     """A new span of the tracer ``st``, child of ``child_of`` (a Span or a Context) or a new trace's
@@ -279,28 +286,16 @@ def finish_trace(st, spans):
         writer.write(spans)
 
 
-_inject_fallback = None
-
-
-def set_inject_fallback(fallback):
-    """What ``before_inject`` asks about a context that is not of a local trace of a tracer (an
-    extracted or foreign one): ``fallback(obj, context)``; None asks nothing."""
-    global _inject_fallback
-    _inject_fallback = fallback
-
-
-def before_inject(obj, context):
-    """The propagation hook for an undecided trace about to be injected: decide it first, on its local
-    root, as ddtrace does, so that every downstream service receives the decision. A local trace of a
-    tracer (the outgoing call of a request) is decided here; anything else through the fallback."""
+def decide_local(st, context):
+    """``TracerState.before_inject``: decide the undecided local trace of ``st`` that ``context`` belongs
+    to; False when it is not one (another tracer's, an extracted or foreign context, a late chunk)."""
     state = context.trace_state()
     spans = state._spans
-    if type(state._sink) is TracerState and spans:
-        st = state._sink
-        root = spans[0]
-        if root._root is None and st.sampler is not None:  # the chunk opens with the local root
-            if not (root._links and adopt_link_decision(root, state)):
-                st.sampler.sample(root)
-            return
-    if _inject_fallback is not None:
-        _inject_fallback(obj, context)
+    if state._sink is not st or not spans or st.sampler is None:
+        return False
+    root = spans[0]
+    if root._root is not None:  # a late chunk: its local root is gone
+        return False
+    if not (root._links and adopt_link_decision(root, state)):
+        st.sampler.sample(root)
+    return True

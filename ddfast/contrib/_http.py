@@ -19,9 +19,11 @@ argument. Each is read once, when the middleware is made or the library patched.
 """
 
 import contextvars
+import functools
 import os
 import re
 import sys
+import weakref
 
 from ddfast.contrib import client_ip as _client_ip
 from ddfast.contrib import query_string as _query_string
@@ -30,7 +32,7 @@ from ddfast.settings import config
 
 #: set while a client integration's span is open, so that a library it calls into (requests ->
 #: urllib3) does not trace and inject the same exchange a second time
-_in_client_call = contextvars.ContextVar("ddfast_in_client_call", default=False)
+_in_client_call = in_client_call = contextvars.ContextVar("ddfast_in_client_call", default=False)
 
 
 def distributed_tracing(integration, explicit=None):
@@ -136,6 +138,40 @@ class ClientNames:
         self.service = integration_service_setting(integration) or (service if _integration_services() else None)
 
 
+def server_names(http, integration, service=None, distributed=None, span_name=None):
+    """The ``HttpNames`` (of the core of ``http``, a ``tracer.http``) of ``integration``'s server spans,
+    chosen once: ``ServerNames`` and ``distributed_tracing`` together."""
+    names = ServerNames(integration, service)
+    return _names_type(http)(
+        span_name or names.name,
+        names.component,
+        names.service,
+        names.default_service,
+        names.useragent,
+        None,
+        distributed_tracing(integration, distributed),
+    )
+
+
+def client_names(http, integration, distributed=None):
+    """The ``HttpNames`` of ``integration``'s client spans (``ClientNames``), chosen once."""
+    names = ClientNames(integration)
+    return _names_type(http)(
+        names.name,
+        names.component,
+        names.service,
+        None,
+        True,
+        names.resource,
+        distributed_tracing(integration, distributed),
+    )
+
+
+def _names_type(http):
+    """``HttpNames`` of the core (compiled or pure twin) that made ``http``: once per integration."""
+    return sys.modules[type(http).__module__].HttpNames
+
+
 def route_resources():
     """``DDFAST_HTTP_ROUTE_RESOURCES=true``: name the server spans of Falcon, Pyramid and Tornado after
     the route template (``GET /users/{id}``) where ddtrace names them after the handler (its class, the
@@ -150,30 +186,6 @@ def global_tracer(tracer=None):
     from ddfast.tracer import tracer as global_one
 
     return global_one
-
-
-def server_bindings(tracer, distributed):
-    """What a server middleware runs per request, bound once: the tracer's state and active-span
-    variable, the core's ``http_server_start`` and ``http_status``, the extraction (None when not
-    ``distributed``)."""
-    core = tracer._span_mod
-    extract = tracer._http_extract if distributed else None
-    return tracer._state, tracer.context_provider._var, core.http_server_start, core.http_status, extract
-
-
-def start_server_span(tracer, carrier, names, method, url, path, distributed, useragent=None):
-    """The server span of one request (named as ``names``, a ``ServerNames``), a child of the context
-    ``carrier``'s headers carry (when ``distributed``) and the active span from now on."""
-    parent = tracer._http_extract(carrier) if distributed else None
-    state = tracer._state
-    span = tracer._span_mod.http_server_start(
-        state, tracer.context_provider._var, parent, names.name, names.service or state.service
-        or names.default_service, names.component, method, url, path,
-        useragent if names.useragent else None,
-    )  # fmt: skip
-    if server_query is not None:
-        tag_query(span, server_query, url)
-    return span
 
 
 # the status codes that make a span an error, kept current with ddfast.config (read once a change)
@@ -240,6 +252,82 @@ _read_query(config)
 config.on_change(_read_query)
 
 
+# -- the settings of each tracer's HTTP request path (tracer.http), pushed in when they change --------
+
+_bound = weakref.WeakSet()
+
+
+def bind(http):
+    """Give ``http`` (a tracer's ``HttpTracer``) the HTTP settings now and whenever ``ddfast.config``
+    changes: error statuses, and the optional parts as callables (None when off, so that a request pays
+    nothing for them)."""
+    _push(http)
+    _bound.add(http)
+
+
+def _push(http):
+    http.server_errors = error_statuses["server"]
+    http.client_errors = error_statuses["client"]
+    http.on_server_request = _on_server_request if header_tags or client_ip else None
+    http.on_client_request = _on_client_request if header_tags else None
+    http.on_response = _on_response if header_tags else None
+    http.server_query = _tag_server_query if server_query is not None else None
+    http.client_query = _tag_client_query if client_query is not None else None
+
+
+def _push_all(cfg):
+    for http in list(_bound):
+        _push(http)
+
+
+def _on_server_request(span, carrier, peer_ip):
+    get = _getter(carrier)
+    if header_tags:
+        tag_headers(span, get)
+    if client_ip:
+        tag_client_ip(span, get, peer_ip)
+
+
+def _on_client_request(span, headers):
+    if headers is not None:
+        tag_headers(span, _getter(headers))
+
+
+def _on_response(span, headers):
+    tag_headers(span, _getter(headers), True)
+
+
+def _tag_server_query(span, url, query, carrier):
+    tag_query(span, server_query, url, query)
+
+
+def _tag_client_query(span, url, query, carrier):
+    tag_query(span, client_query, url, query)
+
+
+def _getter(carrier):
+    """``get(lower-case header name)`` over a carrier: a WSGI environ, pairs, or a mapping."""
+    if type(carrier) is dict and "REQUEST_METHOD" in carrier:
+        return functools.partial(environ_header, carrier)
+    if isinstance(carrier, (list, tuple)):
+        return pairs_getter(carrier)
+    get = getattr(carrier, "get", None)
+    return get if get is not None else _nothing
+
+
+def _nothing(name):
+    return None
+
+
+_UNPREFIXED = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+
+
+def environ_header(environ, name):
+    """The value of request header ``name`` (lower case) in a WSGI ``environ``, or None."""
+    key = _UNPREFIXED.get(name) or "HTTP_" + name.upper().replace("-", "_")
+    return environ.get(key)
+
+
 def tag_query(span, obfuscator, url, query=None):
     """``http.url`` with the query string (of ``url``, or ``query``) obfuscated, when there is one."""
     if query or (query is None and "?" in url):
@@ -267,17 +355,6 @@ def pairs_getter(pairs):
         name = name.decode("latin-1") if isinstance(name, bytes) else name
         found.setdefault(name.lower(), value)
     return found.get
-
-
-def core_of(span):
-    """The core module (compiled or pure twin) whose ``Span`` ``span`` is."""
-    return sys.modules[type(span).__module__]
-
-
-def set_server_status(span, status):
-    """Tag a server span with the response's status code (int or text such as ``"200 OK"``); one of
-    ``DD_TRACE_HTTP_SERVER_ERROR_STATUSES`` (5xx by default) marks it as an error."""
-    core_of(span).http_status(span, status, error_statuses["server"])
 
 
 def traced_instance(app, middleware_of):
@@ -315,36 +392,6 @@ RESOURCE_KEY = "ddfast.resource"
 STATUS_KEY = "ddfast.status"
 
 
-def set_route(span, method, route, resource=None):
-    """A routed request's server span: resource ``resource`` or ``"METHOD <route template>"`` (one per
-    route, not one per URL) and ``http.route``; a request the framework's router matched to nothing
-    (``route`` None) gets ``"METHOD <status code>"``, so that unknown URLs make no new resources either."""
-    if resource is not None:
-        span.resource = resource
-    elif route is None:
-        span.resource = "%s %s" % (method, span.get_tag("http.status_code") or "404")
-    else:
-        span.resource = "%s %s" % (method, route)
-    if route is not None:
-        span.set_tag("http.route", route)
-
-
-def start_client_span(tracer, names, method, url, useragent=None):
-    """The client span of one outgoing request (named as ``names``, a ``ClientNames``), a child of the
-    active span and the active span from now on; ``None`` when another integration already traces this
-    exchange."""
-    if _in_client_call.get():
-        return None
-    url = text(url)
-    span = tracer._span_mod.http_client_start(
-        tracer._state, tracer.context_provider._var, names.name, names.component, method, url, names.service,
-        names.resource, useragent,
-    )  # fmt: skip
-    if client_query is not None:
-        tag_query(span, client_query, url)
-    return span
-
-
 def text(url):
     """A URL as ``str`` (bytes decoded as latin-1, anything else by ``str``)."""
     if type(url) is str:
@@ -352,59 +399,22 @@ def text(url):
     return url.decode("latin-1") if isinstance(url, bytes) else str(url)
 
 
-def inject(tracer, span, headers):
-    """Write ``span``'s context into the outgoing ``headers`` (HTTPPropagator.inject of ``tracer``)."""
-    tracer._http_inject(span, headers)
+def set_server_status(span, status):
+    """Tag a server span (of any tracer) with the response's status code (int or text such as ``"200
+    OK"``); one of ``DD_TRACE_HTTP_SERVER_ERROR_STATUSES`` (5xx by default) marks it as an error.
+    Integrations use their tracer's ``http.status``; this is for code that holds a span only."""
+    _status_of(span)(span, status, error_statuses["server"])
 
 
 def set_client_status(span, status):
-    """Tag a client span with the response's status code; an error status (5xx by default) marks it as
-    an error."""
-    core_of(span).http_status(span, status, error_statuses["client"])
+    """``set_server_status`` for a client span (``DD_TRACE_HTTP_CLIENT_ERROR_STATUSES``)."""
+    _status_of(span)(span, status, error_statuses["client"])
 
 
-def traced_send(span, status_of, send, *args, **kwargs):
-    """``send(*args, **kwargs)`` inside client ``span``, marked as traced for the libraries it calls: an
-    exception is recorded and re-raised, a response's status (``status_of(response)``) tagged; the span
-    ends either way."""
-    token = _in_client_call.set(True)
-    try:
-        response = send(*args, **kwargs)
-    except BaseException as e:
-        finish_with_error(span, e)
-        raise
-    finally:
-        _in_client_call.reset(token)
-    finish_client_span(span, status_of(response), response)
-    return response
+def _status_of(span):
+    """The core's ``http_status`` for ``span``'s type (compiled or pure twin)."""
+    return sys.modules[type(span).__module__].http_status
 
 
-async def traced_send_async(span, status_of, send, *args, **kwargs):
-    """``traced_send`` for a coroutine function ``send``."""
-    token = _in_client_call.set(True)
-    try:
-        response = await send(*args, **kwargs)
-    except BaseException as e:
-        finish_with_error(span, e)
-        raise
-    finally:
-        _in_client_call.reset(token)
-    finish_client_span(span, status_of(response), response)
-    return response
-
-
-def finish_client_span(span, status, response):
-    """A client span's end: its status (an error status makes it an error), the
-    response headers ``DD_TRACE_HEADER_TAGS`` names."""
-    core_of(span).http_status(span, status, error_statuses["client"])
-    if header_tags:
-        headers = getattr(response, "headers", None)
-        if headers is not None and hasattr(headers, "get"):
-            tag_headers(span, headers.get, True)
-    span.finish()
-
-
-def finish_with_error(span, exc):
-    """Record ``exc`` on ``span`` and finish it."""
-    span.set_exc_info(type(exc), exc, exc.__traceback__)
-    span.finish()
+# after the readers above, which it pushes on from
+config.on_change(_push_all)

@@ -18,23 +18,18 @@ def middleware(tracer=None, service=None, distributed_tracing=None):
     """The server middleware (``web.Application(middlewares=[middleware()])``)."""
     from aiohttp import web
 
-    tracer = _http.global_tracer(tracer)
-    distributed = _http.distributed_tracing("aiohttp", distributed_tracing)
-    names = _http.ServerNames("aiohttp", service)
+    http = _http.global_tracer(tracer).http
+    names = _http.server_names(http, "aiohttp", service, distributed_tracing)
 
     @web.middleware
     async def ddfast_trace(request, handler):
-        if not tracer.enabled:
+        if not http.enabled:
             return await handler(request)
         headers = request.headers
-        span = _http.start_server_span(
-            tracer, headers, names, request.method, str(request.url), request.path, distributed,
-            headers.get("User-Agent"),
+        span = http.server_start(
+            names, headers, request.method, str(request.url), request.path, headers.get("User-Agent"),
+            request.remote if http.on_server_request is not None else None,
         )  # fmt: skip
-        if _http.header_tags:
-            _http.tag_headers(span, headers.get)
-        if _http.client_ip:
-            _http.tag_client_ip(span, headers.get, request.remote)
         status, response = 500, None
         try:
             response = await handler(request)
@@ -48,11 +43,9 @@ def middleware(tracer=None, service=None, distributed_tracing=None):
             span.set_exc_info(type(e), e, e.__traceback__)
             raise
         finally:
-            _http.set_server_status(span, status)
-            if _http.header_tags and response is not None:
-                _http.tag_headers(span, response.headers.get, True)
+            http.status(span, status, response.headers if response is not None else None)
             route = _route(request)
-            _http.set_route(span, request.method, route, None if route is not None else str(status))
+            http.route(span, request.method, route, None if route is not None else str(status))
             span.finish()
 
     return ddfast_trace
@@ -74,32 +67,22 @@ def trace_config(tracer=None, distributed_tracing=None):
     """An ``aiohttp.TraceConfig`` tracing each client request and injecting its context."""
     import aiohttp
 
-    tracer = _http.global_tracer(tracer)
-    distributed = _http.distributed_tracing("aiohttp_client", distributed_tracing)
-    names = _http.ClientNames("aiohttp_client")
+    http = _http.global_tracer(tracer).http
+    names = _http.client_names(http, "aiohttp_client", distributed_tracing)
 
     async def on_start(session, ctx, params):
-        ctx.ddfast_span = None
-        if tracer.enabled:
-            span = _http.start_client_span(tracer, names, params.method, str(params.url))
-            if span is not None and _http.header_tags:
-                _http.tag_headers(span, params.headers.get)
-            if span is not None and distributed:
-                _http.inject(tracer, span, params.headers)
-            ctx.ddfast_span = span
+        ctx.ddfast_span = http.client_start(names, params.method, str(params.url), params.headers)
 
     async def on_end(session, ctx, params):
         span = getattr(ctx, "ddfast_span", None)
         if span is not None:
-            _http.set_client_status(span, params.response.status)
-            if _http.header_tags:
-                _http.tag_headers(span, params.response.headers.get, True)
-            span.finish()
+            response = params.response
+            http.finish(span, None, response.status, response.headers, True)
 
     async def on_exception(session, ctx, params):
         span = getattr(ctx, "ddfast_span", None)
         if span is not None:
-            _http.finish_with_error(span, params.exception)
+            http.finish(span, params.exception)
 
     config = aiohttp.TraceConfig()
     config.on_request_start.append(on_start)

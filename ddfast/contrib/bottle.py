@@ -9,8 +9,9 @@ from ddfast.contrib._framework import AppPatch
 
 
 def annotate(span, environ, method):
-    """Name ``span`` after the rule of the route Bottle matched (it leaves it in the environ), and record
-    the exception of a handler that raised (Bottle answers 500 and keeps it in the environ)."""
+    """Leave the rule of the route Bottle matched (it keeps it in the environ) where the middleware names
+    the span after it (``_http.ROUTE_KEY``), and record the exception of a handler that raised (Bottle
+    answers 500 and keeps it in the environ)."""
     if "bottle.app" not in environ:  # not handled by Bottle: it cannot tell
         return
     exc_info = environ.get(wsgi.EXC_INFO_KEY)  # Bottle's, given to start_response
@@ -18,10 +19,10 @@ def annotate(span, environ, method):
         span.set_exc_info(*exc_info)
     route = environ.get("bottle.route")
     if route is None:
-        _http.set_route(span, method, None)
+        environ[_http.ROUTE_KEY] = None
         return
     prefix = environ.get("SCRIPT_NAME", "").rstrip("/")
-    _http.set_route(span, method, prefix + "/" + route.rule.lstrip("/") if prefix else route.rule)
+    environ[_http.ROUTE_KEY] = prefix + "/" + route.rule.lstrip("/") if prefix else route.rule
 
 
 _app = AppPatch("bottle", "Bottle", "bottle", annotate=annotate)

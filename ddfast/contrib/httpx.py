@@ -4,8 +4,6 @@ the active span, whose context is injected into the request headers. ``unpatch()
 ``DD_HTTPX_DISTRIBUTED_TRACING=false`` traces without injecting.
 """
 
-import operator
-
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
 
@@ -14,40 +12,40 @@ def patch(tracer=None, distributed_tracing=None):
     """Trace ``httpx.Client.send`` and ``httpx.AsyncClient.send``."""
     import httpx
 
-    tracer = _http.global_tracer(tracer)
-    distributed = _http.distributed_tracing("httpx", distributed_tracing)
+    http = _http.global_tracer(tracer).http
     # bound once: what runs per request
-    state, var, inject = tracer._state, tracer.context_provider._var, tracer._http_inject
-    start_span, in_client_call = tracer._span_mod.http_client_start, _http._in_client_call
-    names = _http.ClientNames("httpx")
-    name, component, service, resource = names.name, names.component, names.service, names.resource
+    names = _http.client_names(http, "httpx", distributed_tracing)
+    client_start, finish, in_client_call = http.client_start, http.finish, _http.in_client_call
+    distributed = names.distributed
     headers_type = httpx.Headers
 
     def start(request):
-        if not state.enabled or in_client_call.get():
-            return None
-        url = str(request.url)
         headers = request.headers
         listed = type(headers) is headers_type and hasattr(headers, "_list")
         useragent = user_agent(headers._list) if listed else headers.get("user-agent")
-        span = start_span(state, var, name, component, request.method, url, service, resource, useragent)
-        if _http.client_query is not None:
-            _http.tag_query(span, _http.client_query, url)
-        if _http.header_tags:
-            _http.tag_headers(span, headers.get)
-        if distributed:
-            if listed:
-                _inject_into_list(inject, span, headers, request)
-            else:
-                inject(span, headers)
-        return span
+        if listed:
+            injected = {} if distributed else None
+            span = client_start(names, request.method, str(request.url), injected, useragent, headers)
+            if injected:
+                _append(headers, injected, request)
+            return span
+        return client_start(names, request.method, str(request.url), headers, useragent)
 
     def make_sync(send):
         def traced_send(self, request, *args, **kwargs):
             span = start(request)
             if span is None:
                 return send(self, request, *args, **kwargs)
-            return _http.traced_send(span, _status_code, send, self, request, *args, **kwargs)
+            token = in_client_call.set(True)
+            try:
+                response = send(self, request, *args, **kwargs)
+            except BaseException as e:
+                finish(span, e)
+                raise
+            finally:
+                in_client_call.reset(token)
+            finish(span, None, response.status_code, response.headers, True)
+            return response
 
         return traced_send
 
@@ -56,7 +54,16 @@ def patch(tracer=None, distributed_tracing=None):
             span = start(request)
             if span is None:
                 return await send(self, request, *args, **kwargs)
-            return await _http.traced_send_async(span, _status_code, send, self, request, *args, **kwargs)
+            token = in_client_call.set(True)
+            try:
+                response = await send(self, request, *args, **kwargs)
+            except BaseException as e:
+                finish(span, e)
+                raise
+            finally:
+                in_client_call.reset(token)
+            finish(span, None, response.status_code, response.headers, True)
+            return response
 
         return traced_send
 
@@ -79,15 +86,11 @@ def user_agent(items):
 _INJECTED = "_ddfast_injected"
 
 
-_status_code = operator.attrgetter("status_code")
-
-
-def _inject_into_list(inject, span, headers, request=None):
-    """Inject into ``httpx.Headers`` through its list of ``(name, lower-case name, value)`` bytes, as its
-    ``__setitem__`` stores them, without a Python call and a scan of the list per header; a header the
-    request already has is replaced the usual way. What was appended is noted on ``request``."""
-    injected = {}
-    inject(span, injected)
+def _append(headers, injected, request=None):
+    """Put the ``injected`` headers into ``httpx.Headers`` through its list of ``(name, lower-case name,
+    value)`` bytes, as its ``__setitem__`` stores them, without a Python call and a scan of the list per
+    header; a header the request already has is replaced the usual way. What was appended is noted on
+    ``request``."""
     items = headers._list
     present = {item[1] for item in items} if items else ()
     start = len(items)

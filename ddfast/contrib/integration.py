@@ -43,7 +43,7 @@ class Integration:
     the same way.
     """
 
-    __slots__ = ("name", "tracer", "service", "distributed", "_state", "_var", "_start", "_extract", "_inject")
+    __slots__ = ("name", "tracer", "service", "distributed", "_http", "_names", "_start", "_extract", "_inject")
 
     def __init__(self, name, tracer=None, service=None, distributed_tracing=None, propagation_setting=None):
         if not isinstance(name, str) or not name:
@@ -55,18 +55,40 @@ class Integration:
         if distributed and distributed_tracing is None and propagation_setting:
             distributed = asbool(os.environ.get(propagation_setting), True)
         self.distributed = distributed
-        # bound once: what runs per call
-        self._state = tracer._state
-        self._var = tracer.context_provider._var
-        self._start = tracer._tracer_start
-        self._extract = tracer._http_extract
-        self._inject = tracer._http_inject
+        # bound once: the tracer's request path (compiled where the core is), what runs per call
+        self._http = http = tracer.http
+        self._names = None
+        self._start = http.start_span
+        self._extract = http.extract
+        self._inject = http.inject
 
     @property
     def enabled(self):
         """Whether the tracer traces now (``DD_TRACE_ENABLED``, ``tracer.enabled``): an integration
         passes calls through untraced when it does not."""
-        return self._state.enabled
+        return self._http.enabled
+
+    @property
+    def http(self):
+        """The tracer's HTTP request path (``tracer.http``), for the ``http_*`` methods' finer parts."""
+        return self._http
+
+    @property
+    def http_names(self):
+        """How this integration names its HTTP spans (the core's ``HttpNames``, made once): ddtrace's names
+        for a known HTTP server or client integration, else the integration's name as span name and
+        component."""
+        names = self._names
+        if names is None:
+            http = self._http
+            if self.name in _http.SERVERS:
+                names = _http.server_names(http, self.name, self.service, self.distributed)
+            elif self.name in _http.CLIENTS:
+                names = _http.client_names(http, self.name, self.distributed)
+            else:
+                names = _http._names_type(http)(self.name, self.name, self.service, None, True, None, self.distributed)
+            self._names = names
+        return names
 
     # -- the receiving side ---------------------------------------------------------------------------
 
@@ -100,11 +122,9 @@ class Integration:
         ``activate``."""
         if child_of is ACTIVE:
             child_of = self.tracer.context_provider.active()
-        span = self._start(self._state, name, child_of, service or self.service, resource, span_type)
+        span = self._start(name, child_of, service or self.service, resource, span_type, activate)
         if tags:
             span.set_tags(tags)
-        if activate:
-            self._var.set(span)
         return span
 
     def finish(self, span, exc=None):
@@ -143,6 +163,35 @@ class Integration:
         kept = [p for p in pairs if not (isinstance(p[0], str) and p[0].lower() in names)]
         pairs[:] = kept + added
         return added
+
+    # -- HTTP: one compiled call per step (``tracer.http``) -------------------------------------------
+
+    def http_server_start(self, carrier, method, url, path, useragent=None, peer_ip=None, query=None):
+        """The server span of one HTTP request, the active one from now on: a child of the context the
+        request's headers (``carrier``: a WSGI environ, an ASGI header list, a mapping) carry, with
+        ddtrace's HTTP server tags, header tags and client IP as configured (``query``: the query string,
+        tagged only when asked). Check ``enabled`` first."""
+        return self._http.server_start(self.http_names, carrier, method, url, path, useragent, peer_ip, query)
+
+    def http_client_start(self, method, url, headers=None, useragent=None):
+        """The client span of one outgoing HTTP request, a child of the active span and the active one
+        from now on, its context injected into ``headers`` (a mutable mapping) when distributed; None when
+        the tracer is off or another client integration already traces this exchange."""
+        return self._http.client_start(self.http_names, method, url, headers, useragent)
+
+    def http_status(self, span, status, headers=None, client=False):
+        """The response: ``http.status_code`` (an error status marks the span an error: server or
+        ``client`` statuses) and the response header tags (``headers``)."""
+        self._http.status(span, status, headers, client)
+
+    def http_route(self, span, method, route, resource=None):
+        """The route that served the request (its template; None when the router matched nothing): the
+        resource ``"METHOD route"`` (or ``resource``) and ``http.route``."""
+        self._http.route(span, method, route, resource)
+
+    def http_finish(self, span, exc=None, status=None, headers=None, client=False):
+        """End an HTTP span: ``exc`` recorded, the response's ``status`` and ``headers`` when given."""
+        self._http.finish(span, exc, status, headers, client)
 
 
 def _service_setting(name):

@@ -5,8 +5,6 @@ whose context is injected into the request headers in the configured styles. ``u
 injecting.
 """
 
-import operator
-
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
 
@@ -15,53 +13,48 @@ def patch(tracer=None, distributed_tracing=None):
     """Trace ``requests.Session.send``; a second call changes nothing."""
     import requests
 
-    tracer = _http.global_tracer(tracer)
-    distributed = _http.distributed_tracing("requests", distributed_tracing)
+    http = _http.global_tracer(tracer).http
     # bound once: what runs per request
-    state, var, inject = tracer._state, tracer.context_provider._var, tracer._http_inject
-    start, in_client_call = tracer._span_mod.http_client_start, _http._in_client_call
-    names = _http.ClientNames("requests")
-    name, component, service, resource = names.name, names.component, names.service, names.resource
+    names = _http.client_names(http, "requests", distributed_tracing)
+    start, finish, in_client_call = http.client_start, http.finish, _http.in_client_call
+    distributed = names.distributed
     from requests.structures import CaseInsensitiveDict as case_insensitive
 
     def make(send):
         def traced_send(self, request, **kwargs):
-            if not state.enabled or in_client_call.get():
-                return send(self, request, **kwargs)
-            url = request.url
-            if type(url) is not str:
-                url = _http.text(url)
             headers = request.headers
             if type(headers) is case_insensitive:  # its store: lower-case name -> (name, value), no Python call
-                entry = headers._store.get("user-agent")
-                useragent = entry[1] if entry is not None else None
-            else:
-                useragent = headers.get("User-Agent")
-            span = start(state, var, name, component, request.method, url, service, resource, useragent)
-            if _http.client_query is not None:
-                _http.tag_query(span, _http.client_query, url)
-            if _http.header_tags:
-                _http.tag_headers(span, headers.get)
-            if distributed:
-                if type(headers) is case_insensitive:
-                    # straight into the dict's store (lower-case name -> (name, value)), as its __setitem__
-                    # would put them, without a Python call per header
-                    injected = {}
-                    inject(span, injected)
-                    store = headers._store
+                store = headers._store
+                entry = store.get("user-agent")
+                # injected into a dict, then straight into the store as its __setitem__ would put them,
+                # without a Python call per header
+                injected = {} if distributed else None
+                span = start(names, request.method, request.url, injected, entry[1] if entry is not None else None,
+                             headers)  # fmt: skip
+                if span is None:  # off, or traced already
+                    return send(self, request, **kwargs)
+                if injected:
                     for header, value in injected.items():
                         store[header.lower()] = (header, value)
-                else:
-                    inject(span, headers)
+            else:
+                span = start(names, request.method, request.url, headers, headers.get("User-Agent"))
+                if span is None:
+                    return send(self, request, **kwargs)
             # requests -> urllib3: marked as traced, so that the exchange is traced once
-            return _http.traced_send(span, _status_code, send, self, request, **kwargs)
+            token = in_client_call.set(True)
+            try:
+                response = send(self, request, **kwargs)
+            except BaseException as e:
+                finish(span, e)
+                raise
+            finally:
+                in_client_call.reset(token)
+            finish(span, None, response.status_code, response.headers, True)
+            return response
 
         return traced_send
 
     return _patch.wrap(requests.Session, "send", make)
-
-
-_status_code = operator.attrgetter("status_code")
 
 
 def unpatch():

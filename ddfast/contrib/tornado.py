@@ -112,40 +112,34 @@ def patch(tracer=None, service=None, distributed_tracing=None):
     _patch.wrap(routing.PathMatches, "match", _noting_route)
     _patch.wrap(web.RequestHandler, "log_exception", _recording_exception)
 
-    tracer = _http.global_tracer(tracer)
-    distributed = _http.distributed_tracing("tornado", distributed_tracing)
-    names = _http.ServerNames("tornado", service)
+    http = _http.global_tracer(tracer).http
+    names = _http.server_names(http, "tornado", service, distributed_tracing)
     route_resources = _http.route_resources()
 
     def make(execute):
         async def traced_execute(self, *args, **kwargs):
-            if not tracer.enabled:
+            if not http.enabled:
                 return await execute(self, *args, **kwargs)
             request = self.request
-            span = _http.start_server_span(
-                tracer, request.headers, names, request.method, request.full_url(), request.path, distributed,
-                request.headers.get("User-Agent"),
+            headers = request.headers
+            span = http.server_start(
+                names, headers, request.method, request.full_url(), request.path, headers.get("User-Agent"),
+                request.remote_ip,
             )  # fmt: skip
             self.__dict__[_SPAN_ATTR] = span
-            if _http.header_tags:
-                _http.tag_headers(span, request.headers.get)
-            if _http.client_ip:
-                _http.tag_client_ip(span, request.headers.get, request.remote_ip)
             try:
                 return await execute(self, *args, **kwargs)
             except BaseException as e:
                 span.set_exc_info(type(e), e, e.__traceback__)
                 raise
             finally:
-                _http.set_server_status(span, self.get_status())
-                if _http.header_tags and getattr(self, "_headers", None) is not None:
-                    _http.tag_headers(span, self._headers.get, True)
+                http.status(span, self.get_status(), getattr(self, "_headers", None))
                 route = getattr(request, _ROUTE_ATTR, None)
                 if route_resources:
-                    _http.set_route(span, request.method, route)
+                    http.route(span, request.method, route)
                 else:
                     kind = type(self)
-                    _http.set_route(span, request.method, route or NO_ROUTE, "%s.%s" % (kind.__module__, kind.__name__))
+                    http.route(span, request.method, route or NO_ROUTE, "%s.%s" % (kind.__module__, kind.__name__))
                 span.finish()
 
         return traced_execute

@@ -13,36 +13,40 @@ def patch(tracer=None, distributed_tracing=None):
     """Trace ``urllib3.connectionpool.HTTPConnectionPool.urlopen``."""
     from urllib3 import connectionpool
 
-    tracer = _http.global_tracer(tracer)
-    distributed = _http.distributed_tracing("urllib3", distributed_tracing)
-    names = _http.ClientNames("urllib3")
+    http = _http.global_tracer(tracer).http
+    names = _http.client_names(http, "urllib3", distributed_tracing)
+    in_client_call = _http.in_client_call
 
     def make(urlopen):
         def traced_urlopen(self, method, url, *args, **kwargs):
-            if not tracer.enabled or _http._in_client_call.get():
+            if not http.enabled or in_client_call.get():
                 return urlopen(self, method, url, *args, **kwargs)
             full = url if "://" in url else "%s://%s:%s%s" % (self.scheme, self.host, self.port, url)
             sent = (args[1] if len(args) >= 2 else kwargs.get("headers")) or self.headers
             useragent = sent.get("User-Agent") or sent.get("user-agent") if sent else None
-            span = _http.start_client_span(tracer, names, method, full, useragent)
-            if _http.header_tags:
-                _http.tag_headers(span, _http.pairs_getter((sent or {}).items()))
-            if distributed:
+            headers = None
+            if names.distributed:
                 if len(args) >= 2:  # urlopen(method, url, body, headers, ...)
                     args = list(args)
                     args[1] = headers = dict(args[1] or self.headers)
                 else:
                     kwargs["headers"] = headers = dict(kwargs.get("headers") or self.headers)
-                _http.inject(tracer, span, headers)
-            return _http.traced_send(span, _status, urlopen, self, method, url, *args, **kwargs)
+            tagged = list((sent or {}).items()) if http.on_client_request is not None else None
+            span = http.client_start(names, method, full, headers, useragent, tagged)
+            token = in_client_call.set(True)
+            try:
+                response = urlopen(self, method, url, *args, **kwargs)
+            except BaseException as e:
+                http.finish(span, e)
+                raise
+            finally:
+                in_client_call.reset(token)
+            http.finish(span, None, response.status, response.headers, True)
+            return response
 
         return traced_urlopen
 
     return _patch.wrap(connectionpool.HTTPConnectionPool, "urlopen", make)
-
-
-def _status(response):
-    return response.status
 
 
 def unpatch():
