@@ -46,6 +46,11 @@ def _new_runtime_id():
 os.register_at_fork(after_in_child=_new_runtime_id)
 
 
+#: set while a client integration's span is open, so that a library it calls into (requests -> urllib3)
+#: does not trace and inject the same exchange a second time
+in_client_call = contextvars.ContextVar("ddfast_in_client_call", default=False)
+
+
 class ContextProvider:
     """The active span (or extracted Context) of the current thread / asyncio task."""
 
@@ -127,17 +132,13 @@ class Tracer:
     def http(self):
         """This tracer's HTTP request path (the core's ``HttpTracer``): what the HTTP integrations call per
         request (server span, client span, status, route, finish), bound to this tracer's state, active
-        span and propagation, with the HTTP settings pushed in by ``ddfast.contrib._http``; made on first
-        use."""
+        span and propagation; made on first use. The integrations (``ddfast.contrib``) give it their HTTP
+        settings (error statuses, header tags, client IP, query strings) when they take it."""
         http = self._http
         if http is None:
-            from ddfast.contrib import _http
-
-            http = self._span_mod.HttpTracer(
-                self._state, self.context_provider._var, self._http_extract, self._http_inject, _http.in_client_call
+            http = self._http = self._span_mod.HttpTracer(
+                self._state, self.context_provider._var, self._http_extract, self._http_inject, in_client_call
             )
-            _http.bind(http)
-            self._http = http
         return http
 
     @property

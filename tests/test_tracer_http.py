@@ -79,7 +79,7 @@ def test_the_default_sampler_takes_rules_and_limit_from_the_tracer(monkeypatch, 
 
 def test_tracer_http_makes_the_request_spans_in_one_call_each(make_tracer):
     tracer = make_tracer()
-    http = tracer.http
+    http = _http.http_of(tracer)  # with the HTTP settings, as an integration takes it
     assert tracer.http is http  # made once, bound to the tracer
     server = _http.server_names(http, "flask")
     client = _http.client_names(http, "requests")
@@ -114,7 +114,7 @@ def test_tracer_http_makes_the_request_spans_in_one_call_each(make_tracer):
 
 def test_tracer_http_routes_and_asgi(make_tracer):
     tracer = make_tracer()
-    http = tracer.http
+    http = _http.http_of(tracer)  # with the HTTP settings, as an integration takes it
     names = _http.server_names(http, "starlette")
     scope = {"type": "http", "method": "PUT", "path": "/i/3", "headers": [(b"host", b"svc"), (b"user-agent", b"u")]}
     span = http.asgi_start(names, scope)
@@ -140,7 +140,7 @@ def test_http_settings_are_pushed_into_every_tracers_request_path(make_tracer, m
     from ddfast.settings import parse_statuses
 
     tracer = make_tracer()
-    http = tracer.http
+    http = _http.http_of(tracer)  # with the HTTP settings, as an integration takes it
     assert http.on_server_request is None and http.server_query is None  # off: nothing per request
     saved = config.http_server_error_statuses
     try:

@@ -18,7 +18,6 @@ by ``DD_<INTEGRATION>_DISTRIBUTED_TRACING=false`` (ddtrace's per-integration nam
 argument. Each is read once, when the middleware is made or the library patched.
 """
 
-import contextvars
 import functools
 import os
 import re
@@ -29,10 +28,9 @@ from ddfast.contrib import client_ip as _client_ip
 from ddfast.contrib import query_string as _query_string
 from ddfast.settings import asbool
 from ddfast.settings import config
+from ddfast.tracer import in_client_call
 
-#: set while a client integration's span is open, so that a library it calls into (requests ->
-#: urllib3) does not trace and inject the same exchange a second time
-_in_client_call = in_client_call = contextvars.ContextVar("ddfast_in_client_call", default=False)
+_in_client_call = in_client_call  # the tracer's: set while a client integration's span is open
 
 
 def distributed_tracing(integration, explicit=None):
@@ -255,6 +253,15 @@ config.on_change(_read_query)
 # -- the settings of each tracer's HTTP request path (tracer.http), pushed in when they change --------
 
 _bound = weakref.WeakSet()
+
+
+def http_of(tracer):
+    """``tracer.http`` with the HTTP settings given to it (once; kept current as ``ddfast.config``
+    changes): what an integration takes when it is set up."""
+    http = tracer.http
+    if http not in _bound:
+        bind(http)
+    return http
 
 
 def bind(http):

@@ -18,7 +18,7 @@ def middleware(tracer=None, service=None, distributed_tracing=None):
     """The server middleware (``web.Application(middlewares=[middleware()])``)."""
     from aiohttp import web
 
-    http = _http.global_tracer(tracer).http
+    http = _http.http_of(_http.global_tracer(tracer))
     names = _http.server_names(http, "aiohttp", service, distributed_tracing)
 
     @web.middleware
@@ -67,7 +67,7 @@ def trace_config(tracer=None, distributed_tracing=None):
     """An ``aiohttp.TraceConfig`` tracing each client request and injecting its context."""
     import aiohttp
 
-    http = _http.global_tracer(tracer).http
+    http = _http.http_of(_http.global_tracer(tracer))
     names = _http.client_names(http, "aiohttp_client", distributed_tracing)
 
     async def on_start(session, ctx, params):

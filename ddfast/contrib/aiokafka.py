@@ -38,10 +38,11 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
     """``(make_send, make_getone, make_getmany)``: each makes the traced version of a library method from
     the library's own; the settings are read now."""
     integ, names = make_integration("aiokafka", tracer, service, distributed_tracing)
-    state = integ._state
+    http = integ.http  # the tracer's request path: its state, and the core's span start
+    state = http.state
     produce_name, consume_name = names.produce, names.consume
     extract, distributed = integ.extract, integ.distributed
-    start_under, active, service = integ._start, integ.tracer.context_provider.active, integ.service
+    start_span, active, service = http.start_span, integ.tracer.context_provider.active, integ.service
     time_ns = time.time_ns
 
     def common(span, topic, servers, kind):
@@ -61,7 +62,7 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
             value = args[1] if n > 1 else kwargs.get("value")
             key = args[2] if n > 2 else kwargs.get("key")
             partition = args[3] if n > 3 else kwargs.get("partition")
-            span = start_under(state, produce_name, active(), service, None, "worker")
+            span = start_span(produce_name, active(), service, None, "worker", False)
             common(span, topic, _servers(getattr(self, "client", None)), "producer")
             span._set_attribute("kafka.tombstone", "True" if value is None else "False")
             tag_key(span, key, True)
@@ -93,7 +94,7 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
         return traced_send
 
     def consume_span(consumer, parent, start_ns):
-        span = start_under(state, consume_name, parent if parent is not None else active(), service, None, "worker")
+        span = start_span(consume_name, parent if parent is not None else active(), service, None, "worker", False)
         if start_ns is not None:
             span.start_ns = start_ns
         span.set_tag("kafka.group_id", getattr(consumer, "_group_id", None))

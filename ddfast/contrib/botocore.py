@@ -131,7 +131,7 @@ class _Traced:
 
         env = os.environ
         self.integ = integ
-        self.state = integ._state
+        self.state = integ.http.state
         self.inject_on = integ.distributed
         self.extract_on = integ.distributed and asbool(env.get("DD_BOTOCORE_PROPAGATION_ENABLED"), True)
         self.empty_poll = asbool(env.get("DD_BOTOCORE_EMPTY_POLL_ENABLED"), True)

@@ -130,7 +130,7 @@ def _services(tracer):
     """(producer service, worker service) as ddtrace names them; None: the tracer's own."""
     if not _http._integration_services():
         return None, None
-    default = tracer._state.service
+    default = tracer.http.state.service
     producer = os.environ.get("DD_CELERY_PRODUCER_SERVICE", "").strip() or default or "celery-producer"
     worker = os.environ.get("DD_CELERY_WORKER_SERVICE", "").strip() or default or "celery-worker"
     return producer, worker
@@ -139,7 +139,7 @@ def _services(tracer):
 def _make_receivers(integration, producer_service, worker_service, current_app):
     """The signal receivers (and the ``Celery.send_task`` wrapper) of one patch, with what they run per
     message bound once."""
-    tracer_state = integration.tracer._state
+    tracer_state = integration.http.state
     distributed = integration.distributed
     start, extract, inject, finish = integration.start_span, integration.extract, integration.inject, integration.finish
     running = _running

@@ -91,8 +91,8 @@ class _Side:
         integ = self.integ
         if integ.service:
             return integ.service
-        if not self.client and integ._state.service:
-            return integ._state.service
+        if not self.client and integ.http.state.service:
+            return integ.http.state.service
         return self.default_service
 
     def tags(self, method, kind, peer=()):
@@ -262,7 +262,7 @@ def _is_rpc_error(exc):
 def _make_client_interceptor(grpc, side):
     # bound once: what runs per call (a sync client's service and switches do not change once patched)
     integ = side.integ
-    state, var, start, inject, finish = integ._state, integ._var, integ.start_span, integ.inject, integ.finish
+    state, var, start, inject, finish = integ.http.state, integ.http.var, integ.start_span, integ.inject, integ.finish
     name, service, ok, distributed = side.name, side.service(), side.ok, integ.distributed
 
     class ClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
@@ -403,10 +403,10 @@ def _make_aio_client_interceptors(aio, side, peer):
 
     async def intercept(kind, continuation, details, request):
         integ = side.integ
-        if not integ._state.enabled:
+        if not integ.http.state.enabled:
             return await continuation(details, request)
         span, details = _start_client(side, details, kind, peer, cache)
-        var = integ._var
+        var = integ.http.var
         previous = var.get()
         var.set(span)
         try:
@@ -486,8 +486,8 @@ def _traced_behaviour(side, method, kind, behaviour, streaming, codes):
     """``behaviour`` (a handler's function, coroutine function or async generator function) traced, of
     the same kind, so that grpc runs it as it would the original."""
     integ = side.integ
-    state = integ._state
-    var = integ._var
+    state = integ.http.state
+    var = integ.http.var
 
     if inspect.isasyncgenfunction(behaviour):
 

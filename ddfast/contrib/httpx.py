@@ -12,7 +12,7 @@ def patch(tracer=None, distributed_tracing=None):
     """Trace ``httpx.Client.send`` and ``httpx.AsyncClient.send``."""
     import httpx
 
-    http = _http.global_tracer(tracer).http
+    http = _http.http_of(_http.global_tracer(tracer))
     # bound once: what runs per request
     names = _http.client_names(http, "httpx", distributed_tracing)
     client_start, finish, in_client_call = http.client_start, http.finish, _http.in_client_call

@@ -56,7 +56,7 @@ class Integration:
             distributed = asbool(os.environ.get(propagation_setting), True)
         self.distributed = distributed
         # bound once: the tracer's request path (compiled where the core is), what runs per call
-        self._http = http = tracer.http
+        self._http = http = _http.http_of(tracer)
         self._names = None
         self._start = http.start_span
         self._extract = http.extract

@@ -179,18 +179,19 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
     integ, names = make_integration("kafka", tracer, service, distributed_tracing)
     empty_polls = asbool(os.environ.get("DD_KAFKA_EMPTY_POLL_ENABLED"), True)
     as_links = links_only()
-    state = integ._state
+    http = integ.http  # the tracer's request path: its state, and the core's span start
+    state = http.state
     produce_name, consume_name = names.produce, names.consume
     extract, inject_ok = integ.extract, integ.distributed
     time_ns = time.time_ns
 
     # the core's own calls, bound once: a span under the active one made active (as ``tracer.trace``),
     # and a span under a given parent
-    trace, start_under, var, service = integ.tracer._tracer_trace, integ._start, integ._var, integ.service
+    start_span, service = http.start_span, integ.service
     active = integ.tracer.context_provider.active
 
     def produce_span(instance, topic, value, key, partition, serializing):
-        span = trace(state, var, produce_name, service, None, "worker")
+        span = start_span(produce_name, active(), service, None, "worker", True)
         span._set_attribute("messaging.system", "kafka")
         span._set_attribute("component", "kafka")
         span._set_attribute("span.kind", "producer")
@@ -246,7 +247,7 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
         first = messages[0] if messages else None
         # the first message's producer is the parent (as ddtrace), unless the settings want links only
         parent = extract(first.headers()) if inject_ok and first is not None and not as_links else None
-        span = start_under(state, consume_name, parent if parent is not None else active(), service, None, "worker")
+        span = start_span(consume_name, parent if parent is not None else active(), service, None, "worker", False)
         span.start_ns = start_ns
         if inject_ok and (batch or as_links) and messages:
             link_all(integ, span, [m.headers() for m in messages])

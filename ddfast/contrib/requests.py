@@ -13,7 +13,7 @@ def patch(tracer=None, distributed_tracing=None):
     """Trace ``requests.Session.send``; a second call changes nothing."""
     import requests
 
-    http = _http.global_tracer(tracer).http
+    http = _http.http_of(_http.global_tracer(tracer))
     # bound once: what runs per request
     names = _http.client_names(http, "requests", distributed_tracing)
     start, finish, in_client_call = http.client_start, http.finish, _http.in_client_call

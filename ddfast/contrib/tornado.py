@@ -112,7 +112,7 @@ def patch(tracer=None, service=None, distributed_tracing=None):
     _patch.wrap(routing.PathMatches, "match", _noting_route)
     _patch.wrap(web.RequestHandler, "log_exception", _recording_exception)
 
-    http = _http.global_tracer(tracer).http
+    http = _http.http_of(_http.global_tracer(tracer))
     names = _http.server_names(http, "tornado", service, distributed_tracing)
     route_resources = _http.route_resources()
 

@@ -13,7 +13,7 @@ def patch(tracer=None, distributed_tracing=None):
     """Trace ``urllib3.connectionpool.HTTPConnectionPool.urlopen``."""
     from urllib3 import connectionpool
 
-    http = _http.global_tracer(tracer).http
+    http = _http.http_of(_http.global_tracer(tracer))
     names = _http.client_names(http, "urllib3", distributed_tracing)
     in_client_call = _http.in_client_call
 

@@ -68,7 +68,7 @@ class TraceMiddleware:
         self.tracer = tracer = _http.global_tracer(tracer)
         self.annotate = None
         # bound once: the tracer's request path and this integration's names
-        self._http = http = tracer.http
+        self._http = http = _http.http_of(tracer)
         self._names = names = _http.server_names(http, integration, service, distributed_tracing, span_name)
         self._start = http.wsgi_start
         self.service = names.service
