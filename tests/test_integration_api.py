@@ -65,3 +65,53 @@ def test_misuse_is_a_clear_error(traced):
     integ = Integration("celery", tracer=traced)
     with pytest.raises(TypeError):
         integ.start_span("x", child_of="not a span")
+
+
+MYQUEUE = """
+class Message:
+    def __init__(self, body, headers):
+        self.body, self.headers = body, headers
+
+
+class Client:
+    def __init__(self):
+        self.queues = {}
+
+    def send(self, queue, body, headers=None):
+        self.queues.setdefault(queue, []).append(Message(body, dict(headers or {})))
+
+    def receive(self, queue):
+        waiting = self.queues.get(queue)
+        return waiting.pop(0) if waiting else None
+"""
+
+
+def test_the_design_docs_example_integration_links_a_queue(make_tracer, tmp_path, monkeypatch):
+    """docs/design.md's "How to write an integration" example, run as written against a tiny queue."""
+    import importlib
+    import os
+    import re
+
+    design = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "design.md")
+    text = open(design, encoding="utf-8").read()
+    section = text[text.index("## How to write an integration") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "myqueue.py").write_text(MYQUEUE)
+    (tmp_path / "myqueue_integration.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    integration = importlib.import_module("myqueue_integration")
+    myqueue = importlib.import_module("myqueue")
+    tracer = make_tracer()
+    assert integration.patch(tracer=tracer)
+    try:
+        client = myqueue.Client()
+        with tracer.trace("job"):
+            client.send("orders", b"x", {"kept": "1"})
+        message = client.receive("orders")
+        assert message.headers["kept"] == "1" and "x-datadog-trace-id" in message.headers
+    finally:
+        integration.unpatch()
+    spans = {s.name: s for s in tracer.writer.pop()}
+    assert spans["myqueue.receive"].parent_id == spans["myqueue.send"].span_id
+    assert spans["myqueue.send"].parent_id == spans["job"].span_id
+    assert spans["myqueue.receive"].get_tag("span.kind") == "consumer"
