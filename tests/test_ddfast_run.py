@@ -138,8 +138,8 @@ def test_the_runner_says_how_to_use_it_and_reports_a_missing_command():
 def test_a_program_keeps_its_own_sitecustomize(tmp_path):
     (tmp_path / "sitecustomize.py").write_text("import os\nos.environ['OWN_SITECUSTOMIZE'] = 'ran'\n")
     code = (
-        "import os, flask, ddfast.contrib.flask as f;"
-        " print(os.environ.get('OWN_SITECUSTOMIZE'), f._original_init is not None)"
+        "import os, flask, ddfast.contrib._patch as p;"
+        " print(os.environ.get('OWN_SITECUSTOMIZE'), p.is_wrapped(flask.Flask, '__init__'))"
     )
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     out = subprocess.run(

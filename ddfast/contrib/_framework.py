@@ -7,6 +7,7 @@ import functools
 import importlib
 
 from ddfast.contrib import _http
+from ddfast.contrib import _patch
 from ddfast.contrib import asgi
 from ddfast.contrib import wsgi
 
@@ -25,18 +26,22 @@ class AppPatch:
         self.is_asgi = is_asgi
         self.annotate = annotate
         self.integration_of = integration_of
-        self.original = None
 
     @property
     def owner(self):
         return getattr(importlib.import_module(self.module), self.name)
 
+    @property
+    def patched(self):
+        """Whether the class is patched now."""
+        return _patch.is_wrapped(self.owner, "__call__")
+
     def patch(self, tracer=None, service=None):
         """Patch the class; False when already patched."""
-        if self.original is not None:
-            return False
-        owner = self.owner
-        self.original = original = owner.__call__
+        return _patch.wrap(self.owner, "__call__", functools.partial(self._traced_call, tracer, service))
+
+    def _traced_call(self, tracer, service, original):
+        """The class's ``__call__`` running each application behind its own middleware."""
         annotate = self.annotate
 
         def middleware_of(app):
@@ -61,11 +66,7 @@ class AppPatch:
             def __call__(app, environ, start_response):
                 return _http.traced_instance(app, middleware_of)(environ, start_response)
 
-        __call__.__doc__ = original.__doc__
-        owner.__call__ = __call__
-        return True
+        return __call__
 
     def unpatch(self):
-        if self.original is not None:
-            self.owner.__call__ = self.original
-            self.original = None
+        _patch.unwrap(self.owner, "__call__")

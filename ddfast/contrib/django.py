@@ -50,7 +50,7 @@ def patch(tracer=None, service=None):
 
 
 def unpatch():
-    if _apps[0].original is not None:
+    if _apps[0].patched:
         from django.core.handlers.base import BaseHandler
 
         _patch.unwrap(BaseHandler, "resolve_request")

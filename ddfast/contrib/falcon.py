@@ -41,7 +41,7 @@ def patch(tracer=None, service=None):
 
 
 def unpatch():
-    if _apps[0].original is not None:
+    if _apps[0].patched:
         _patch.unwrap(_apps[0].owner, "_get_responder")
     for app in _apps:
         app.unpatch()

@@ -4,27 +4,23 @@ are ``flask.request`` (component ``flask``), as ddtrace's; the resource is the m
 /users/<int:id>``, tagged ``http.route``), ``GET 404`` when none."""
 
 from ddfast.contrib import _http
+from ddfast.contrib import _patch
 from ddfast.contrib import wsgi
-
-_original_init = None
 
 
 def patch(tracer=None, service=None):
     """Wrap each new ``flask.Flask``'s ``wsgi_app``; False when already patched."""
-    global _original_init
     import flask
 
-    if _original_init is not None:
-        return False
-    _original_init = original = flask.Flask.__init__
+    def make(original):
+        def __init__(self, *args, **kwargs):
+            original(self, *args, **kwargs)
+            self.wsgi_app = wsgi.TraceMiddleware(self.wsgi_app, tracer=tracer, service=service, integration="flask")
+            self.dispatch_request = _noting_route(self.dispatch_request)
 
-    def __init__(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        self.wsgi_app = wsgi.TraceMiddleware(self.wsgi_app, tracer=tracer, service=service, integration="flask")
-        self.dispatch_request = _noting_route(self.dispatch_request)
+        return __init__
 
-    flask.Flask.__init__ = __init__
-    return True
+    return _patch.wrap(flask.Flask, "__init__", make)
 
 
 def _noting_route(dispatch_request):
@@ -50,9 +46,6 @@ def _noting_route(dispatch_request):
 
 
 def unpatch():
-    global _original_init
-    if _original_init is not None:
-        import flask
+    import flask
 
-        flask.Flask.__init__ = _original_init
-        _original_init = None
+    _patch.unwrap(flask.Flask, "__init__")

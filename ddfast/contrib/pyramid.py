@@ -47,6 +47,6 @@ def patch(tracer=None, service=None):
 
 
 def unpatch():
-    if _app.original is not None:
+    if _app.patched:
         _patch.unwrap(_app.owner, "handle_request")
     _app.unpatch()
