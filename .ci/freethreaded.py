@@ -60,6 +60,9 @@ LEFT_OUT = {
     "tests/test_bench_counts.py::test_every_operation_runs_rounds[span-ddtrace]": "ddtrace",
     "tests/test_bench_counts.py::test_every_operation_runs_rounds[request-datadog-ddtrace]": "ddtrace",
     "tests/test_bench_counts.py::test_every_operation_runs_rounds[request-default-ddtrace]": "ddtrace",
+    "tests/test_bench_counts.py::test_every_operation_runs_rounds[sample-ddtrace]": "ddtrace",
+    "tests/test_bench_counts.py::test_every_operation_runs_rounds[encode-v04-ddtrace]": "ddtrace",
+    "tests/test_bench_counts.py::test_every_operation_runs_rounds[encode-v05-ddtrace]": "ddtrace",
     # Kafka's clients (and the broker, librdkafka's mock cluster in confluent-kafka's wheel)
     "tests/test_contrib_kafka.py": "confluent-kafka",
     # a service under ddfast-run, its traces read back from the test agent
