@@ -1,0 +1,27 @@
+"""benches/thread_scaling.py: counts what the threads did, and reports every operation and thread count."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benches"))
+
+import thread_scaling  # noqa: E402
+
+
+def test_measure_counts_every_threads_calls():
+    calls = []
+
+    def run(n):
+        calls.append(n)
+
+    rate = thread_scaling.measure(run, 7, 2, 0.05)
+    assert calls and all(n == 7 for n in calls)
+    assert rate > 0
+
+
+def test_every_operation_and_thread_count_is_reported(capsys):
+    thread_scaling.main(["--threads", "1,2", "--seconds", "0.02", "--rounds", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert "core, GIL" in lines[0]
+    reported = [(line.split()[0], int(line.split()[1])) for line in lines[1:]]
+    assert reported == [(op, n) for op in thread_scaling.OPERATIONS for n in (1, 2)]
