@@ -1,11 +1,15 @@
 """benches/thread_scaling.py: counts what the threads did, and reports every operation and thread count."""
 
+import importlib.util
 import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benches"))
-
-import thread_scaling  # noqa: E402
+# loaded from its file: putting benches/ on sys.path would let its conftest shadow the tests' own
+_spec = importlib.util.spec_from_file_location(
+    "bench_thread_scaling",
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benches", "thread_scaling.py"),
+)
+thread_scaling = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(thread_scaling)
 
 
 def test_measure_counts_every_threads_calls():
