@@ -85,6 +85,7 @@ def _positive(value, name, kind=float):
 #: whether looked up before or after the patching), looked up once: a forked child makes its locks anew
 #: with no lookup through the import machinery, whose every object touched costs the child a page copy
 _allocate_lock = agent.original("_thread", "allocate_lock")
+_RLock = agent.original("_thread", "RLock")
 
 
 class AgentWriter:
@@ -160,6 +161,10 @@ class AgentWriter:
         self._send_drops = collections.Counter()
         self._logged = collections.Counter()
         self._last_drop_log = None
+        # one drop report at a time (taken only by reports, never with another lock held): a report at
+        # shutdown waits for one the writer's thread is writing, so that the process cannot end between the
+        # thread's count of the drops and its line; reentrant, for a signal's report inside another
+        self._report_lock = _RLock()
         #: traces and payloads the agent accepted
         self.sent_traces = 0
         self.sent_payloads = 0
@@ -220,20 +225,26 @@ class AgentWriter:
         return sum(self.drops.values())
 
     def _maybe_log_drops(self, force=False):
-        now = time.monotonic()
-        if not force and self._last_drop_log is not None and now - self._last_drop_log < DROP_LOG_INTERVAL:
-            return
-        drops = self.drops
-        new = drops - self._logged
-        if not new:
-            return
-        self._logged = drops
-        self._last_drop_log = now
-        self._buffer.report_after = now + DROP_LOG_INTERVAL  # the application's side asks no sooner
-        summary = ", ".join("%d %s" % (n, reason) for reason, n in sorted(new.items()))
-        log.warning(
-            "ddfast: %d trace(s) not sent to the agent at %s (%s)", sum(new.values()), self.agent_url.url, summary
-        )
+        lock = self._report_lock
+        locked = lock.acquire(True, 1.0)  # bounded: a report never holds up an exit for long
+        try:
+            now = time.monotonic()
+            if not force and self._last_drop_log is not None and now - self._last_drop_log < DROP_LOG_INTERVAL:
+                return
+            drops = self.drops
+            new = drops - self._logged
+            if not new:
+                return
+            self._logged = drops
+            self._last_drop_log = now
+            self._buffer.report_after = now + DROP_LOG_INTERVAL  # the application's side asks no sooner
+            summary = ", ".join("%d %s" % (n, reason) for reason, n in sorted(new.items()))
+            log.warning(
+                "ddfast: %d trace(s) not sent to the agent at %s (%s)", sum(new.values()), self.agent_url.url, summary
+            )
+        finally:
+            if locked:
+                lock.release()
 
     # -- the sending side -------------------------------------------------------------------------------
 
