@@ -13,8 +13,9 @@ runs a worker on QUEUE until it has run RUNS tasks. ddtrace carries the trace on
 import json
 import os
 import sys
-import threading
 import time
+
+from capture_writer import CaptureWriter
 
 #: task name -> (args, the runs its message makes: ``retry`` runs twice)
 SCENARIOS = {"parity.add": ((2, 3), 1), "parity.boom": ((), 1), "parity.retry": ((), 2)}
@@ -49,32 +50,9 @@ def make_app(broker_url, queue):
     return app
 
 
-class Capture:
-    """A writer of ddtrace's and ddfast's protocols keeping every finished span."""
-
-    def __init__(self):
-        self.spans = []
-        self.lock = threading.Lock()
-
-    def write(self, spans=None):
-        with self.lock:
-            self.spans.extend(spans or ())
-
-    def flush_queue(self, *a, **k):
-        pass
-
-    def stop(self, *a, **k):
-        pass
-
-    def recreate(self, *a, **k):
-        return self
-
-    def before_fork(self):
-        pass
-
+class Capture(CaptureWriter):
     def taken(self):
-        with self.lock:
-            return [describe(s) for s in self.spans]
+        return [describe(s) for s in self.snapshot()]
 
 
 def describe(span):

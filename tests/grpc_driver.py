@@ -15,30 +15,10 @@ import concurrent.futures
 import json
 import sys
 
+from capture_writer import CaptureWriter as Capture
+
 SERVICE = "test.pkg.Echo"
 MASK64 = (1 << 64) - 1
-
-
-class Capture:
-    """A writer of both tracers' protocols keeping every span written."""
-
-    def __init__(self):
-        self.spans = []
-
-    def write(self, spans=None):
-        self.spans.extend(spans or ())
-
-    def flush_queue(self, *a, **k):
-        pass
-
-    def stop(self, *a, **k):
-        pass
-
-    def recreate(self, *a, **k):
-        return self
-
-    def before_fork(self):
-        pass
 
 
 def describe(span):

@@ -18,6 +18,8 @@ import os
 import sys
 import time
 
+from capture_writer import CaptureWriter as Capture
+
 BASE_ENV = {
     "DD_TRACE_STARTUP_LOGS": "false",
     "DD_INSTRUMENTATION_TELEMETRY_ENABLED": "false",
@@ -36,28 +38,6 @@ def broker():
     address = next(iter(brokers.values()))
     print("%s:%d" % (address.host, address.port), flush=True)
     sys.stdin.read()
-
-
-class Capture:
-    """A writer of both tracers' protocols keeping every span written."""
-
-    def __init__(self):
-        self.spans = []
-
-    def write(self, spans=None):
-        self.spans.extend(spans or ())
-
-    def flush_queue(self, *a, **k):
-        pass
-
-    def stop(self, *a, **k):
-        pass
-
-    def recreate(self, *a, **k):
-        return self
-
-    def before_fork(self):
-        pass
 
 
 def describe(span):

@@ -20,6 +20,7 @@ import wsgiref.util
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import integration_helpers  # noqa: E402
+from capture_writer import CaptureWriter  # noqa: E402
 
 USER_AGENT = "parity-agent/1.0"
 #: the tags compared (values); the others only for presence
@@ -29,30 +30,9 @@ PRESENCE = ("error.type", "error.message", "error.stack")
 SERVER_PATHS = {"ok": "/users/42", "missing": "/nope", "boom": "/boom"}
 
 
-class Capture:
-    """A writer of both tracers' protocols keeping every span written."""
-
-    def __init__(self):
-        self.spans = []
-
-    def write(self, spans=None):
-        self.spans.extend(spans or ())
-
-    def flush_queue(self, *a, **k):
-        pass
-
-    def stop(self, *a, **k):
-        pass
-
-    def recreate(self, *a, **k):
-        return self
-
-    def before_fork(self):
-        pass
-
+class Capture(CaptureWriter):
     def take(self):
-        taken, self.spans = self.spans, []
-        return [_describe(s) for s in taken]
+        return [_describe(s) for s in super().take()]
 
 
 def _describe(span):
