@@ -27,8 +27,8 @@ headers are not added when they would make the message exceed the producer's ``m
 import time
 
 from ddfast.contrib import _patch
+from ddfast.contrib.integration import record as _record
 from ddfast.contrib.kafka import _HEADROOM
-from ddfast.contrib.kafka import _record
 from ddfast.contrib.kafka import link_all
 from ddfast.contrib.kafka import make_integration
 from ddfast.contrib.kafka import with_context

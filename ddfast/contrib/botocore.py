@@ -65,7 +65,7 @@ from ddfast.contrib import _http
 from ddfast.contrib import _patch
 from ddfast.contrib.integration import ACTIVE
 from ddfast.contrib.integration import Integration
-from ddfast.contrib.integration import _record
+from ddfast.contrib.integration import record as _record
 from ddfast.settings import asbool
 
 #: the longest ``_datadog`` value read; longer ones are not looked into

@@ -48,6 +48,7 @@ from ddfast.contrib import _http
 from ddfast.contrib import _patch
 from ddfast.contrib.integration import ACTIVE
 from ddfast.contrib.integration import Integration
+from ddfast.contrib.integration import record as _record
 
 PRODUCER_NAME = "celery.apply"
 WORKER_NAME = "celery.run"
@@ -387,9 +388,3 @@ def _parse_broker(url):
         return parsed.hostname, parsed.port
     except ValueError:
         return None, None
-
-
-def _record(reason, detail):
-    from ddfast.propagation import _core
-
-    _core.record(reason, detail)

@@ -100,7 +100,7 @@ class Integration:
         try:
             context = self._extract(carrier)
         except Exception:  # a carrier of a type that cannot be read: no parent
-            _record("carrier_type", type(carrier).__name__)
+            record("carrier_type", type(carrier).__name__)
             return None
         return context if context.trace_id is not None else None
 
@@ -143,7 +143,7 @@ class Integration:
         try:
             self._inject(span, carrier)
         except Exception:
-            _record("inject_carrier", type(carrier).__name__)
+            record("inject_carrier", type(carrier).__name__)
 
     def inject_pairs(self, span, pairs, encoding="utf-8"):
         """Append ``span``'s context to ``pairs`` (a list of ``(name, value)``), replacing pairs of the same
@@ -154,7 +154,7 @@ class Integration:
         try:
             self._inject(span, headers)
         except Exception:
-            _record("inject_carrier", type(pairs).__name__)
+            record("inject_carrier", type(pairs).__name__)
             return []
         if not headers:
             return []
@@ -199,7 +199,9 @@ def _service_setting(name):
     return value.strip() or None if value else None
 
 
-def _record(reason, detail):
+def record(reason, detail):
+    """Count a problem of a carrier (``reason``; ``detail`` for the debug log) in ``ddfast.propagation.ERRORS``,
+    as the propagation core counts the headers it cannot read: what integrations do instead of raising."""
     from ddfast.propagation import _core
 
     _core.record(reason, detail)

@@ -47,6 +47,7 @@ import time
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
 from ddfast.contrib.integration import Integration
+from ddfast.contrib.integration import record as _record
 from ddfast.settings import asbool
 
 PROPAGATION_SETTING = "DD_KAFKA_PROPAGATION_ENABLED"
@@ -164,12 +165,6 @@ def key_text(key):
     if isinstance(key, (bytes, bytearray)):
         return bytes(key).decode("utf-8", "replace")
     return key
-
-
-def _record(reason, detail):
-    from ddfast.propagation import _core
-
-    _core.record(reason, detail)
 
 
 def traced_methods(message_type, tracer=None, service=None, distributed_tracing=None):
