@@ -159,9 +159,10 @@ class Integration:
         if not headers:
             return []
         added = [(k, v.encode(encoding) if encoding else v) for k, v in headers.items()]
-        names = {k.lower() for k in headers}
-        kept = [p for p in pairs if not (isinstance(p[0], str) and p[0].lower() in names)]
-        pairs[:] = kept + added
+        if pairs:  # pairs of the same names give way (a new message's list is empty: nothing to look at)
+            names = {k.lower() for k in headers}
+            pairs[:] = [p for p in pairs if not (isinstance(p[0], str) and p[0].lower() in names)]
+        pairs.extend(added)
         return added
 
     # -- HTTP: one compiled call per step (``tracer.http``) -------------------------------------------
