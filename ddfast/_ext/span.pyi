@@ -241,3 +241,45 @@ class HttpTracer:
         headers: Any = None,
         client: bool = False,
     ) -> int: ...
+
+class MessageSpans:
+    http: HttpTracer
+    name: str
+    service: Optional[str]
+    span_type: Optional[str]
+    distributed: bool
+    as_bytes: bool
+    keys: tuple[str, ...]
+    tags: dict[str, Any]
+    def __init__(
+        self,
+        http: HttpTracer,
+        name: str,
+        service: Optional[str] = None,
+        span_type: Optional[str] = None,
+        tags: Optional[dict[str, Any]] = None,
+        keys: Any = (),
+        distributed: bool = True,
+        as_bytes: bool = True,
+        on_error: Optional[Callable[[str, Any], Any]] = None,
+    ) -> None: ...
+    def start(
+        self,
+        values: Optional[tuple[Any, ...]] = None,
+        child_of: Any = None,
+        activate: bool = True,
+        resource: Any = None,
+        service: Optional[str] = None,
+    ) -> Span: ...
+    def extract(self, carrier: Any) -> Optional[Context]: ...
+    def consume(
+        self,
+        carrier: Any,
+        values: Optional[tuple[Any, ...]] = None,
+        activate: bool = False,
+        start_ns: Optional[int] = None,
+        resource: Any = None,
+        service: Optional[str] = None,
+    ) -> Span: ...
+    def context_pairs(self, span: Span) -> list[tuple[str, Any]]: ...
+    def finish(self, span: Span, exc: Optional[BaseException] = None) -> int: ...

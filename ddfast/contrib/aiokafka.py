@@ -41,7 +41,7 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
     http = integ.http  # the tracer's request path: its state, and the core's span start
     state = http.state
     produce_name, consume_name = names.produce, names.consume
-    extract, distributed = integ.extract, integ.distributed
+    distributed = integ.distributed
     start_span, active, service = http.start_span, integ.tracer.context_provider.active, integ.service
     time_ns = time.time_ns
 
@@ -53,6 +53,12 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
         span.set_tag("messaging.kafka.bootstrap.servers", servers)
         span._set_attribute("span.kind", kind)
 
+    # a sent and a received message's span made, tagged and parented in one compiled call each
+    constant = {"component": "aiokafka", "messaging.system": "kafka", "_dd.measured": 1}
+    sending = integ.message_spans(produce_name, "worker", dict(constant, **{"span.kind": "producer"}), SEND_KEYS)
+    receiving = integ.message_spans(consume_name, "worker", dict(constant, **{"span.kind": "consumer"}), GETONE_KEYS)
+    start_send, context_pairs, start_receive = sending.start, sending.context_pairs, receiving.consume
+
     def make_send(send):
         async def traced_send(self, *args, **kwargs):
             if not state.enabled:
@@ -62,18 +68,16 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
             value = args[1] if n > 1 else kwargs.get("value")
             key = args[2] if n > 2 else kwargs.get("key")
             partition = args[3] if n > 3 else kwargs.get("partition")
-            span = start_span(produce_name, active(), service, None, "worker", False)
-            common(span, topic, _servers(getattr(self, "client", None)), "producer")
-            span._set_attribute("kafka.tombstone", "True" if value is None else "False")
-            tag_key(span, key, True)
-            if partition is not None:
-                span.set_tag("kafka.partition", partition)
-            span.set_metric("_dd.measured", 1)
+            topic = _text(topic)
+            span = start_send((
+                topic, topic, _text(_servers(getattr(self, "client", None))), "True" if value is None else "False",
+                key_value(key, True), partition,
+            ), None, False)  # fmt: skip
             try:
                 headers = args[5] if n > 5 else kwargs.get("headers")
                 # aiokafka takes a list (or nothing): anything else is left for it to refuse, as untraced
                 if distributed and (headers is None or isinstance(headers, list)):
-                    traced = with_context(integ, span, headers, "utf-8")
+                    traced = context_pairs(span) if headers is None else with_context(integ, span, headers, "utf-8")
                     if traced is headers or _too_large(self, key, value, traced):
                         if traced is not headers:
                             _record("message_too_large", "aiokafka")
@@ -114,18 +118,12 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
                 span.set_metric("_dd.measured", 1)
                 integ.finish(span, exc)
                 raise
-            context = extract(message.headers) if distributed and message.headers else None
-            span = consume_span(self, context, start_ns)
             topic = str(message.topic)
-            common(span, topic, _servers(getattr(self, "_client", None)), "consumer")
-            span._set_attribute("kafka.received_message", "True")
-            span.set_metric("_dd.measured", 1)
-            span._set_attribute("kafka.tombstone", "True" if message.value is None else "False")
-            tag_key(span, message.key, False)
-            if message.partition is not None:
-                span.set_tag("kafka.partition", message.partition)
-            if message.offset is not None:
-                span.set_tag("kafka.message_offset", message.offset)
+            span = start_receive(message.headers or None, (
+                topic, topic, _text(_servers(getattr(self, "_client", None))),
+                "True" if message.value is None else "False", key_value(message.key, False), message.partition,
+                _text(getattr(self, "_group_id", None)), "True", message.offset,
+            ), False, start_ns)  # fmt: skip
             span.finish()
             return message
 
@@ -183,19 +181,28 @@ def _servers(client):
     return getattr(client, "_bootstrap_servers", None)
 
 
-def tag_key(span, key, sending):
-    """``kafka.message_key`` as ddtrace tags it: UTF-8 keys decoded (others not tagged); no key is tagged
-    ``"None"`` on the producer's span, and not at all on the consumer's."""
+#: the tags of a sent and a received message that change per message, in the order the spans take them
+SEND_KEYS = ("kafka.topic", "messaging.destination.name", "messaging.kafka.bootstrap.servers", "kafka.tombstone",
+             "kafka.message_key", "kafka.partition")  # fmt: skip
+GETONE_KEYS = SEND_KEYS + ("kafka.group_id", "kafka.received_message", "kafka.message_offset")
+
+
+def _text(value):
+    """A tag's value as ``set_tag`` stores it: None as ``"None"`` (ddtrace tags a missing topic so)."""
+    return "None" if value is None else value
+
+
+def key_value(key, sending):
+    """``kafka.message_key`` as ddtrace tags it (None: not tagged): UTF-8 keys decoded (others not
+    tagged); no key is ``"None"`` on the producer's span, and not tagged on the consumer's."""
     if not key:
-        if sending:
-            span.set_tag("kafka.message_key", None)
-    elif isinstance(key, (bytes, bytearray)):
+        return "None" if sending else None
+    if isinstance(key, (bytes, bytearray)):
         try:
-            span.set_tag("kafka.message_key", bytes(key).decode("utf-8"))
+            return bytes(key).decode("utf-8")
         except UnicodeDecodeError:
-            pass
-    elif sending or isinstance(key, str):
-        span.set_tag("kafka.message_key", key)
+            return None
+    return key if sending or isinstance(key, str) else None
 
 
 def _sent(span, done):

@@ -50,7 +50,6 @@ import os
 
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
-from ddfast.contrib.integration import ACTIVE
 from ddfast.contrib.integration import Integration
 from ddfast.settings import asbool
 
@@ -95,32 +94,23 @@ class _Side:
             return integ.http.state.service
         return self.default_service
 
-    def tags(self, method, kind, peer=()):
-        """``(text tags, metrics)`` of a span of ``method`` (the full path) of ``kind``, with client ``peer``
-        tags (cached per method)."""
+    def spans(self, method, kind, peer=()):
+        """The ``MessageSpans`` of a call of ``method`` (the full path) of ``kind``: its constant tags, with
+        a client's ``peer`` tags, made once per method (cached, bounded)."""
         key = (method, kind, peer)
-        tags = self._tags.get(key)
-        if tags is None:
-            meta = _method_tags(method, kind)
-            meta["component"] = self.component
-            meta["span.kind"] = "client" if self.client else "server"
-            metrics = {"_dd.measured": 1}
+        spans = self._tags.get(key)
+        if spans is None:
+            tags = _method_tags(method, kind)
+            tags["component"] = self.component
+            tags["span.kind"] = "client" if self.client else "server"
+            tags["_dd.measured"] = 1
             for name, value in peer:
-                if name == "network.destination.port":
-                    metrics[name] = int(value)  # a number, as Span.set_tag stores it
-                else:
-                    meta[name] = value
-            tags = (meta, metrics)
+                tags[name] = int(value) if name == "network.destination.port" else value  # a number, as set_tag
+            service = self.service() if self.client else None  # a server's follows DD_SERVICE per call
+            spans = self.integ.message_spans(self.name, "grpc", tags, (), service, as_bytes=False)
             if len(self._tags) < 1024:  # methods a server serves or a client calls: few; bounded anyway
-                self._tags[key] = tags
-        return tags
-
-
-def _tag(span, tags):
-    """Give a new span its ``(text tags, metrics)``: text tags whose names Span.set_tag stores as they
-    are (none of its special names) go straight into the span's tags, in one update."""
-    span._meta.update(tags[0])
-    span.set_metrics(tags[1])
+                self._tags[key] = spans
+        return spans
 
 
 def _method_tags(method, kind):
@@ -183,27 +173,26 @@ def _start_client(side, details, kind, peer, cache):
     method = details.method
     if isinstance(method, bytes):  # grpc.aio gives the method as bytes
         method = method.decode("utf-8", "replace")
-    integ = side.integ
-    span = integ.start_span(side.name, resource=method, span_type="grpc", service=side.service(), activate=False)
-    tags = cache.get((method, kind))
-    if tags is None:
-        tags = side.tags(method, kind, peer)
+    spans = cache.get((method, kind))
+    if spans is None:
+        spans = side.spans(method, kind, peer)
         if len(cache) < 256:
-            cache[(method, kind)] = tags
-    span._meta.update(tags[0])  # as _tag(span, tags), inline
-    span.set_metrics(tags[1])
-    if integ.distributed:
-        headers = {}
-        integ.inject(span, headers)
-        if headers:
-            metadata = details.metadata
-            if metadata:  # the caller's pairs first, less any of the names we write (keys are lower case)
-                pairs = [pair for pair in metadata if pair[0] not in headers]
-                pairs += headers.items()
-            else:
-                pairs = list(headers.items())
-            details = _with_metadata(details, pairs)
-    return span, details
+            cache[(method, kind)] = spans
+    span = spans.start(None, None, False, method)
+    return span, _with_context(spans, span, details)
+
+
+def _with_context(spans, span, details):
+    """``details`` with ``span``'s context added to their metadata (a new list after the caller's pairs,
+    less any of the names we write: the caller's sequence is not changed), when distributed."""
+    pairs = spans.context_pairs(span)
+    if not pairs:
+        return details
+    metadata = details.metadata
+    if metadata:
+        names = {pair[0] for pair in pairs}
+        pairs = [pair for pair in metadata if pair[0] not in names] + pairs
+    return _with_metadata(details, pairs)
 
 
 def _with_metadata(details, metadata):
@@ -262,8 +251,7 @@ def _is_rpc_error(exc):
 def _make_client_interceptor(grpc, side):
     # bound once: what runs per call (a sync client's service and switches do not change once patched)
     integ = side.integ
-    state, var, start, inject, finish = integ.http.state, integ.http.var, integ.start_span, integ.inject, integ.finish
-    name, service, ok, distributed = side.name, side.service(), side.ok, integ.distributed
+    state, var, finish, ok = integ.http.state, integ.http.var, integ.finish, side.ok
 
     class ClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
                             grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):  # fmt: skip
@@ -273,32 +261,20 @@ def _make_client_interceptor(grpc, side):
 
         def __init__(self, peer):
             self.peer = peer
-            self.tags = {}  # (method, kind) -> the spans' tags
+            self.tags = {}  # (method, kind) -> the spans of its calls
 
         def _call(self, kind, continuation, details, request):
             # as _start_client, inline: the sync client is the hot one
             if not state.enabled:
                 return continuation(details, request)
             method = details.method
-            tags = self.tags.get((method, kind))
-            if tags is None:
-                tags = side.tags(method, kind, self.peer)
+            spans = self.tags.get((method, kind))
+            if spans is None:
+                spans = side.spans(method, kind, self.peer)
                 if len(self.tags) < 256:
-                    self.tags[(method, kind)] = tags
-            span = start(name, ACTIVE, method, "grpc", service, None, False)
-            span._meta.update(tags[0])
-            span.set_metrics(tags[1])
-            if distributed:
-                headers = {}
-                inject(span, headers)
-                if headers:
-                    metadata = details.metadata
-                    if metadata:
-                        pairs = [pair for pair in metadata if pair[0] not in headers]
-                        pairs += headers.items()
-                    else:
-                        pairs = list(headers.items())
-                    details = _with_metadata(details, pairs)
+                    self.tags[(method, kind)] = spans
+            span = spans.start(None, None, False, method)
+            details = _with_context(spans, span, details)
             previous = var.get()
             var.set(span)
             try:
@@ -457,11 +433,9 @@ _BEHAVIOURS = (("unary_unary", UNARY), ("unary_stream", SERVER_STREAMING), ("str
 
 def _start_server(side, context, method, kind):
     """The server span of a call: child of the context its metadata carries, else a new trace."""
-    integ = side.integ
-    parent = integ.extract(context.invocation_metadata()) if integ.distributed else None
-    span = integ.start_span(side.name, parent, method, "grpc", side.service(), None, False)
-    _tag(span, side.tags(method, kind))
-    return span
+    spans = side.spans(method, kind)
+    return spans.consume(context.invocation_metadata() if spans.distributed else None, None, False, None, method,
+                         side.service())  # fmt: skip
 
 
 def _server_error(span, exc, context, codes):

@@ -12,6 +12,10 @@ naming schema) and binds what its calls need. Per request or message it then cal
   ``(name, value)`` pairs, values as bytes where the carrier wants bytes: Kafka headers, gRPC metadata);
 - ``finish(span, exc)`` when the exchange ends, recording an exception that ended it.
 
+A carrier integration makes its spans with ``message_spans`` (one per operation, set up once): each
+message's span is then started, tagged and given its parent in one compiled call (``start``,
+``consume``), and its context written as pairs in another (``context_pairs``).
+
 A carrier is what the protocol carries the headers in: a dict or mapping, a list or tuple of
 ``(name, value)`` pairs with str or bytes names and values. Reading one never raises: a carrier of
 another type or with values that do not parse gives no parent (counted in
@@ -24,6 +28,7 @@ and ``ddfast-run`` know it.
 """
 
 import os
+import sys
 
 from ddfast.contrib import _http
 from ddfast.settings import asbool
@@ -113,6 +118,17 @@ class Integration:
         )
 
     # -- spans ------------------------------------------------------------------------------------------
+
+    def message_spans(self, name, span_type=None, tags=None, keys=(), service=None, as_bytes=True):
+        """The spans of one operation of this integration (a produce, a consume, a server call), made in one
+        compiled call per message: name ``name``, service ``service`` or the integration's (else the
+        tracer's), constant ``tags`` (``component``, ``span.kind``...: text or numbers) and the ``keys`` of
+        the tags that change per message, given to ``start``/``consume`` as a tuple of values in that
+        order (the core's ``MessageSpans``). Made once, when the integration is set up."""
+        spans_type = sys.modules[type(self._http).__module__].MessageSpans
+        return spans_type(
+            self._http, name, service or self.service, span_type, tags, keys, self.distributed, as_bytes, record
+        )
 
     def start_span(self, name, child_of=ACTIVE, resource=None, span_type=None, service=None, tags=None,
                    activate=True):  # fmt: skip

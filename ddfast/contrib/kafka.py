@@ -58,6 +58,12 @@ _HEADROOM = 4096
 #: more than librdkafka counts for a message besides its key, value and headers
 _MESSAGE_OVERHEAD = 64
 
+#: the tags of a produced and a consumed message that change per message, in the order the spans take them
+PRODUCE_KEYS = ("kafka.topic", "messaging.destination.name", "kafka.message_key", "kafka.partition",
+                "kafka.tombstone", "messaging.kafka.bootstrap.servers")  # fmt: skip
+CONSUME_KEYS = ("kafka.received_message", "kafka.group_id", "kafka.topic", "messaging.destination.name",
+                "kafka.message_key", "kafka.partition", "kafka.tombstone", "kafka.message_offset")  # fmt: skip
+
 _CLASSES = ("Producer", "Consumer", "SerializingProducer", "DeserializingConsumer")
 _originals = {}
 
@@ -177,31 +183,20 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
     http = integ.http  # the tracer's request path: its state, and the core's span start
     state = http.state
     produce_name, consume_name = names.produce, names.consume
-    extract, inject_ok = integ.extract, integ.distributed
+    inject_ok = integ.distributed
     time_ns = time.time_ns
 
-    # the core's own calls, bound once: a span under the active one made active (as ``tracer.trace``),
-    # and a span under a given parent
-    start_span, service = http.start_span, integ.service
-    active = integ.tracer.context_provider.active
+    # each message's span made, tagged and parented in one compiled call (the core's MessageSpans)
+    common = {"messaging.system": "kafka", "component": "kafka", "_dd.measured": 1}
+    producing = integ.message_spans(produce_name, "worker", dict(common, **{"span.kind": "producer"}), PRODUCE_KEYS)
+    consuming = integ.message_spans(consume_name, "worker", dict(common, **{"span.kind": "consumer"}), CONSUME_KEYS)
+    start_produce, context_pairs, start_consume = producing.start, producing.context_pairs, consuming.consume
 
     def produce_span(instance, topic, value, key, partition, serializing):
-        span = start_span(produce_name, active(), service, None, "worker", True)
-        span._set_attribute("messaging.system", "kafka")
-        span._set_attribute("component", "kafka")
-        span._set_attribute("span.kind", "producer")
-        span.set_tag("kafka.topic", topic)
-        if topic:
-            span._set_attribute("messaging.destination.name", topic)
-        if not serializing or isinstance(key, str):
-            span.set_tag("kafka.message_key", key_text(key))
-        span.set_tag("kafka.partition", partition)
-        span._set_attribute("kafka.tombstone", "True" if value is None else "False")
-        span.set_metric("_dd.measured", 1)
-        servers = getattr(instance, "_dd_bootstrap_servers", None)
-        if servers is not None:
-            span.set_tag("messaging.kafka.bootstrap.servers", servers)
-        return span
+        return start_produce((
+            topic, topic or None, key_text(key) if not serializing or isinstance(key, str) else None, partition,
+            "True" if value is None else "False", getattr(instance, "_dd_bootstrap_servers", None),
+        ))  # fmt: skip
 
     def make_produce(produce, serializing):
         at = 6 if serializing else 7  # where a positional ``headers`` is
@@ -222,7 +217,7 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
             try:
                 if inject_ok:
                     headers = args[at] if n > at else kwargs.get("headers")
-                    traced = with_context(integ, span, headers)
+                    traced = context_pairs(span) if headers is None else with_context(integ, span, headers)
                     if traced is not headers and _too_large(self, value, key, traced):
                         _record("message_too_large", "kafka")
                     elif n > at:
@@ -240,33 +235,25 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
 
     def consume_span(instance, messages, start_ns, exc, batch):
         first = messages[0] if messages else None
-        # the first message's producer is the parent (as ddtrace), unless the settings want links only
-        parent = extract(first.headers()) if inject_ok and first is not None and not as_links else None
-        span = start_span(consume_name, parent if parent is not None else active(), service, None, "worker", False)
-        span.start_ns = start_ns
+        group = getattr(instance, "_dd_group_id", "")
+        if first is None:
+            span = start_consume(None, ("False", group), False, start_ns)
+        else:
+            # the first message's producer is the parent (as ddtrace), unless the settings want links only
+            topic = str(first.topic())
+            key = first.key()
+            try:
+                tombstone = "True" if len(first) == 0 else "False"
+            except TypeError:
+                tombstone = "False"
+            offset = first.offset()
+            span = start_consume(None if as_links else first.headers(), (
+                "True", group, topic, topic,
+                key_text(key) if isinstance(key, (str, bytes)) or key is None else None,
+                first.partition(), tombstone, offset if offset is not None else -1,
+            ), False, start_ns)  # fmt: skip
         if inject_ok and (batch or as_links) and messages:
             link_all(integ, span, [m.headers() for m in messages])
-        span._set_attribute("messaging.system", "kafka")
-        span._set_attribute("component", "kafka")
-        span._set_attribute("span.kind", "consumer")
-        span._set_attribute("kafka.received_message", "False" if first is None else "True")
-        span.set_tag("kafka.group_id", getattr(instance, "_dd_group_id", ""))
-        if first is not None:
-            topic = str(first.topic())
-            span.set_tag("kafka.topic", topic)
-            span._set_attribute("messaging.destination.name", topic)
-            key = first.key()
-            if isinstance(key, (str, bytes)) or key is None:
-                span.set_tag("kafka.message_key", key_text(key))
-            span.set_tag("kafka.partition", first.partition())
-            try:
-                tombstone = len(first) == 0
-            except TypeError:
-                tombstone = False
-            span._set_attribute("kafka.tombstone", "True" if tombstone else "False")
-            offset = first.offset()
-            span.set_tag("kafka.message_offset", offset if offset is not None else -1)
-        span.set_metric("_dd.measured", 1)
         if exc is None:
             span.finish()
         else:
