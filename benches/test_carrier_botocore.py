@@ -12,7 +12,7 @@ import pytest
 
 from benches.conftest import NullWriter
 from benches.conftest import twin
-from ddfast import request_bench
+from ddfast.tools import request_bench
 
 URL = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
 META = {"RequestId": "9f1c0a7e-5d0b-5b55-9a6e-3a1b2c3d4e5f", "HTTPStatusCode": 200, "HTTPHeaders": {},

@@ -95,8 +95,6 @@ cdef class MessageSpans:
             return 0
         cdef tuple keys = self.keys
         cdef Py_ssize_t i, n = PyTuple_GET_SIZE(values)
-        if n > PyTuple_GET_SIZE(keys):
-            raise ValueError("%d values for %d keys %r" % (n, PyTuple_GET_SIZE(keys), keys))
         for i in range(n):
             value = <object>PyTuple_GET_ITEM(values, i)
             if value is None:
@@ -115,6 +113,8 @@ cdef class MessageSpans:
         trace when there is none), tagged, the active one unless not ``activate``; ``resource`` (default: the
         span's name) and ``service`` (default: the operation's) of this span."""
         cdef HttpTracer http = self.http
+        if values is not None and PyTuple_GET_SIZE(values) > PyTuple_GET_SIZE(self.keys):  # before any span
+            raise ValueError("%d values for %d keys %r" % (PyTuple_GET_SIZE(values), len(self.keys), self.keys))
         if child_of is None:
             child_of = get_value(http.var)
             if type(child_of) is Span and (<Span>child_of)._finished:

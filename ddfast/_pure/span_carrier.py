@@ -96,11 +96,7 @@ class MessageSpans:
                 span._metrics.update(self._metrics)
         if values is None:
             return
-        if type(values) is not tuple:
-            raise TypeError("values is a tuple, not %s" % type(values).__name__)
         keys = self.keys
-        if len(values) > len(keys):
-            raise ValueError("%d values for %d keys %r" % (len(values), len(keys), keys))
         for key, value in zip(keys, values, strict=False):  # fewer values than keys: the rest untagged
             if value is None:
                 continue
@@ -116,6 +112,11 @@ class MessageSpans:
         trace when there is none), tagged, the active one unless not ``activate``; ``resource`` (default: the
         span's name) and ``service`` (default: the operation's) of this span."""
         http = self.http
+        if values is not None:  # checked before any span is made
+            if type(values) is not tuple:
+                raise TypeError("values is a tuple, not %s" % type(values).__name__)
+            if len(values) > len(self.keys):
+                raise ValueError("%d values for %d keys %r" % (len(values), len(self.keys), self.keys))
         if child_of is None:
             child_of = http.var.get(None)
             if type(child_of) is Span and child_of.duration_ns is not None:

@@ -1,0 +1,180 @@
+"""The carriers' span primitive, on both twins: ``MessageSpans`` (``Integration.message_spans``) starts a
+message's span under the right parent with its constant and per-message tags in one call, writes the
+context as pairs, reads a message's carrier without ever raising, and refuses templates that would
+bypass a tag's effect."""
+
+import pytest
+
+from ddfast.contrib.integration import Integration
+
+HEADERS = [
+    ("x-datadog-trace-id", b"5208471231060165668"),
+    ("x-datadog-parent-id", b"1311768467294899695"),
+    ("x-datadog-sampling-priority", b"2"),
+]
+KEYS = ("messaging.destination.name", "messaging.kafka.partition", "kafka.tombstone", "kafka.key")
+
+
+@pytest.fixture
+def spans_of(make_tracer):
+    """``spans_of(**kw) -> (tracer, MessageSpans)`` for a fresh tracer of the twin under test."""
+
+    def make(tags=None, keys=KEYS, as_bytes=True, distributed=True, service=None, name="queue.send"):
+        tracer = make_tracer()
+        integ = Integration("queue", tracer=tracer, distributed_tracing=distributed)
+        return tracer, integ.message_spans(name, "worker", tags, keys, service, as_bytes)
+
+    return make
+
+
+def test_start_tags_from_the_template_and_the_values(spans_of, spanmod):
+    tracer, spans = spans_of(tags={"component": "queue", "span.kind": "producer", "_dd.measured": 1})
+    assert type(spans) is spanmod.MessageSpans
+    assert spans.tags == {"component": "queue", "span.kind": "producer", "_dd.measured": 1}
+    span = spans.start(("orders", 3, False, None))
+    assert tracer.context_provider.active() is span  # activated by default
+    span.finish()
+    (done,) = tracer.writer.pop()
+    assert (done.name, done.span_type, done.resource) == ("queue.send", "worker", "queue.send")
+    assert done.get_tag("component") == "queue" and done.get_tag("span.kind") == "producer"
+    assert done.get_metric("_dd.measured") == 1
+    assert done.get_tag("messaging.destination.name") == "orders"
+    assert done.get_metric("messaging.kafka.partition") == 3  # a number is a metric, as set_tag stores it
+    assert done.get_tag("kafka.tombstone") == "False"  # a bool is text, as set_tag stores it
+    assert done.get_tag("kafka.key") is None  # None: not tagged
+
+
+def test_start_is_a_child_of_the_active_span_or_of_the_given_parent(spans_of):
+    tracer, spans = spans_of()
+    with tracer.trace("request") as request:
+        child = spans.start(None, None, False)
+        child.finish()
+        assert tracer.context_provider.active() is request  # not activated
+    assert (child.trace_id, child.parent_id) == (request.trace_id, request.span_id)
+    other = tracer.start_span("other")
+    given = spans.start(("x",), other, False, "custom resource", "another-service")
+    assert (given.parent_id, given.resource, given.service) == (other.span_id, "custom resource", "another-service")
+    given.finish()
+    other.finish()
+
+
+def test_start_under_a_finished_active_span_takes_its_open_ancestor(spans_of):
+    tracer, spans = spans_of()
+    with tracer.trace("request") as request:
+        inner = tracer.trace("inner")
+        inner.finish()  # still the ContextVar's value
+        span = spans.start(None, None, False)
+        span.finish()
+    assert span.parent_id == request.span_id
+
+
+def test_consume_continues_the_carriers_trace(spans_of):
+    tracer, spans = spans_of(name="queue.receive")
+    span = spans.consume(HEADERS, ("orders",), start_ns=1_000_000_000)
+    assert tracer.context_provider.active() is not span  # a consumer's span is not activated by default
+    span.finish()
+    assert (span.trace_id & (2**64 - 1), span.parent_id) == (5208471231060165668, 1311768467294899695)
+    assert span.start_ns == 1_000_000_000
+    assert span.context.sampling_priority == 2
+    assert span.get_tag("messaging.destination.name") == "orders"
+
+
+@pytest.mark.parametrize(
+    "carrier",
+    [
+        None,
+        [],
+        [("x-datadog-trace-id", b"not a number"), ("x-datadog-parent-id", b"1")],
+        [("x-datadog-trace-id", object())],
+        [("x-datadog-trace-id",)],  # a pair cut short
+        42,  # not a carrier
+        {"x-datadog-trace-id": b"\xff\xfe"},
+    ],
+)
+def test_consume_of_a_bad_carrier_starts_a_new_trace_and_never_raises(spans_of, carrier):
+    tracer, spans = spans_of(name="queue.receive")
+    with tracer.trace("poll loop") as loop:
+        span = spans.consume(carrier)
+        span.finish()
+    assert span.trace_id == loop.trace_id and span.parent_id == loop.span_id  # the active span's, as without one
+    assert spans.extract(carrier) is None
+
+
+def test_a_carrier_of_another_type_is_counted(spans_of):
+    from ddfast.propagation import ERRORS
+
+    _, spans = spans_of()
+    before = ERRORS.get("carrier_type", 0)
+    assert spans.extract(42) is None
+    assert ERRORS.get("carrier_type", 0) == before + 1
+
+
+def test_not_distributed_neither_reads_nor_writes(spans_of):
+    tracer, spans = spans_of(distributed=False)
+    assert spans.distributed is False
+    span = spans.consume(HEADERS)
+    assert span.parent_id is None and span.trace_id & (2**64 - 1) != 5208471231060165668
+    assert spans.context_pairs(span) == []
+    span.finish()
+
+
+@pytest.mark.parametrize("as_bytes", [True, False])
+def test_context_pairs_round_trip(spans_of, as_bytes, prop):
+    tracer, spans = spans_of(as_bytes=as_bytes)
+    with tracer.trace("request") as request:
+        span = spans.start()
+        pairs = spans.context_pairs(span)
+        span.finish()
+    assert all(type(name) is str and type(value) is (bytes if as_bytes else str) for name, value in pairs)
+    names = [name for name, _ in pairs]
+    assert len(names) == len(set(names))
+    assert {"x-datadog-trace-id", "x-datadog-parent-id", "traceparent"} <= set(names)
+    # what a consumer reads back is this span, in the same trace as the request
+    _, receiving = spans_of(name="queue.receive")
+    context = receiving.extract(pairs)
+    assert (context.trace_id, context.span_id) == (request.trace_id, span.span_id)
+
+
+def test_finish_records_the_exception(spans_of):
+    tracer, spans = spans_of()
+    span = spans.start()
+    try:
+        raise RuntimeError("broker gone")
+    except RuntimeError as exc:
+        spans.finish(span, exc)
+    (done,) = tracer.writer.pop()
+    assert done.error == 1 and done.get_tag("error.type") == "builtins.RuntimeError"
+    assert done.get_tag("error.message") == "broker gone"
+
+
+@pytest.mark.parametrize(
+    "tags, keys, error",
+    [
+        ({"manual.keep": "true"}, (), ValueError),  # a tag with an effect: set it on the span
+        ({"service.name": "x"}, (), ValueError),
+        ({"language": "python"}, (), ValueError),  # derived by the tracer
+        ({}, ("_dd.top_level",), ValueError),
+        ({"component": "q"}, ("component",), ValueError),  # both constant and per message
+        ({}, ("a", "a"), ValueError),
+        ({"component": ["q"]}, (), TypeError),  # a template holds text and numbers only
+        ({1: "q"}, (), TypeError),
+        ({}, (1,), TypeError),
+    ],
+)
+def test_templates_that_would_bypass_a_tags_effect_are_refused(spans_of, tags, keys, error):
+    with pytest.raises(error):
+        spans_of(tags=tags, keys=keys)
+
+
+def test_misuse_of_start_raises_clear_errors(spans_of, spanmod):
+    tracer, spans = spans_of()
+    with pytest.raises(TypeError):
+        spans.start(["not", "a", "tuple"])
+    with pytest.raises(ValueError):
+        spans.start(("one", "too", "many", "values", "here"))
+    with pytest.raises(TypeError):
+        spans.start(None, "not a span")
+    with pytest.raises(TypeError):
+        spanmod.MessageSpans(object(), "name")
+    with pytest.raises(TypeError):
+        spanmod.MessageSpans(tracer.http, "")
