@@ -50,6 +50,7 @@ cdef object _log():
 
 include "propagation_settings.pxi"
 include "propagation_carrier.pxi"
+include "propagation_json.pxi"
 include "propagation_tagset.pxi"
 include "propagation_datadog.pxi"
 include "propagation_b3.pxi"

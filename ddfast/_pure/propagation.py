@@ -14,6 +14,7 @@ Bad input never raises: a style whose headers do not parse yields nothing (or a 
 from ddfast._pure.context import Context
 from ddfast._pure.context import set_w3c_writers
 from ddfast._pure.propagation_carrier import normalize  # noqa: F401
+from ddfast._pure.propagation_json import json_headers  # noqa: F401
 from ddfast._pure.propagation_merge import as_context
 from ddfast._pure.propagation_merge import extract
 from ddfast._pure.propagation_merge import inject

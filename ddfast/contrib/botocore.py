@@ -657,6 +657,15 @@ def _parse_context(value, where):
     return headers
 
 
+def _attribute_context(integ, value):
+    """The context of a ``_datadog`` attribute's value: the usual JSON object of text headers read by the
+    core as pairs, anything else by the JSON parser (``_parse_context``)."""
+    pairs = integ.json_headers(value) if type(value) is str and len(value) <= MAX_CONTEXT_BYTES else None
+    if pairs is not None:
+        return integ.extract(pairs) if pairs else None
+    return _headers_context(integ, _parse_context(value, "attribute"))
+
+
 def _headers_context(integ, headers):
     return integ.extract(headers) if headers else None
 
@@ -684,7 +693,7 @@ def _sqs_message_context(integ, message, seen):
                 return seen[value]
             except (KeyError, TypeError):
                 pass
-            context = _headers_context(integ, _parse_context(value, "attribute"))
+            context = _attribute_context(integ, value)
             if type(value) is str:
                 seen[value] = context
             return context

@@ -48,7 +48,8 @@ class Integration:
     the same way.
     """
 
-    __slots__ = ("name", "tracer", "service", "distributed", "_http", "_names", "_start", "_extract", "_inject")
+    __slots__ = ("name", "tracer", "service", "distributed", "_http", "_names", "_start", "_extract", "_inject",
+                 "json_headers")  # fmt: skip
 
     def __init__(self, name, tracer=None, service=None, distributed_tracing=None, propagation_setting=None):
         if not isinstance(name, str) or not name:
@@ -66,6 +67,9 @@ class Integration:
         self._start = http.start_span
         self._extract = http.extract
         self._inject = http.inject
+        #: the propagation core's reader of a JSON object of text headers (``json_headers(text)``: the pairs,
+        #: or None for any other text), for the carriers that send their context as JSON (AWS)
+        self.json_headers = sys.modules[http.extract.__module__].json_headers
 
     @property
     def enabled(self):
