@@ -171,3 +171,45 @@ def test_aiokafka_send(benchmark, impl):
 def test_aiokafka_getone(benchmark, impl):
     _, getone = _aiokafka(impl)
     benchmark(getone)
+
+
+def _core_parts(impl):
+    """``(produce, consume)``: the compiled core's part of one message alone, as the integration calls
+    it (``MessageSpans``: the span started and tagged, its context written as pairs, finished; the
+    context read from a message's headers, the span started under it and finished)."""
+    if impl == "ddtrace":
+        pytest.skip("ddtrace has no such part to measure apart")
+    from ddfast.contrib import kafka as ours
+    from ddfast.contrib.integration import Integration
+
+    integ = Integration("kafka", tracer=_ddfast_tracer(impl))
+    tags = {"messaging.system": "kafka", "component": "kafka", "_dd.measured": 1}
+    producer, consumer = dict(tags, **{"span.kind": "producer"}), dict(tags, **{"span.kind": "consumer"})
+    producing = integ.message_spans("kafka.produce", "worker", producer, ours.PRODUCE_KEYS)
+    consuming = integ.message_spans("kafka.consume", "worker", consumer, ours.CONSUME_KEYS)
+    start, context_pairs, consume = producing.start, producing.context_pairs, consuming.consume
+    produced = ("orders", "orders", "k1", 0, "False", SERVERS)
+    consumed = ("True", "g", "orders", "orders", "k1", 0, "False", 42)
+
+    def produce():
+        span = start(produced, None, False)
+        context_pairs(span)
+        span.finish()
+
+    def consume_one():
+        consume(HEADERS, consumed).finish()
+
+    return produce, consume_one
+
+
+@pytest.mark.benchmark(group="kafka, the compiled core's part: produce (span + tags + context pairs)")
+def test_core_produce(benchmark, impl):
+    produce, _ = _core_parts(impl)
+    benchmark(produce)
+
+
+@pytest.mark.benchmark(group="kafka, the compiled core's part: consume (extract + span + tags)")
+def test_core_consume(benchmark, impl):
+    _, consume = _core_parts(impl)
+    benchmark(consume)
+

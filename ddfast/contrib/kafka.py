@@ -193,10 +193,12 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
     start_produce, context_pairs, start_consume = producing.start, producing.context_pairs, consuming.consume
 
     def produce_span(instance, topic, value, key, partition, serializing):
+        # active during the call only where Python code runs in it: a SerializingProducer's serializers
+        # (a Producer's produce runs none, and a delivery callback runs later, in poll())
         return start_produce((
             topic, topic or None, key_text(key) if not serializing or isinstance(key, str) else None, partition,
             "True" if value is None else "False", getattr(instance, "_dd_bootstrap_servers", None),
-        ))  # fmt: skip
+        ), None, serializing)  # fmt: skip
 
     def make_produce(produce, serializing):
         at = 6 if serializing else 7  # where a positional ``headers`` is
