@@ -212,4 +212,3 @@ def test_core_produce(benchmark, impl):
 def test_core_consume(benchmark, impl):
     _, consume = _core_parts(impl)
     benchmark(consume)
-
