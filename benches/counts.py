@@ -156,6 +156,47 @@ def make(impl):
         % _headers
     )
 
+# A message's traced call through the Kafka integrations (confluent-kafka's produce and poll, the library's
+# own method a stub, no broker): what the per-message benchmarks (benches/test_kafka.py) time.
+KAFKA = """
+def make(impl):
+    import types
+    import confluent_kafka as ck
+    from ddfast.tools.request_bench import NullWriter
+    headers = [("x-datadog-trace-id", b"5208471231060165668"), ("x-datadog-parent-id", b"1311768467294899695"),
+               ("x-datadog-sampling-priority", b"1"), ("x-datadog-tags", b"_dd.p.dm=-1,_dd.p.tid=6b06331600000000"),
+               ("traceparent", b"00-6b06331600000000484834fd2e2ec424-1234567890abcdef-01"),
+               ("tracestate", b"dd=s:1;p:1234567890abcdef;t.dm:-1;t.tid:6b06331600000000")]
+    message = ck.Message(topic="orders", partition=0, offset=42, key=b"k1", value=b"payload", headers=headers)
+    no_op = lambda *args, **kwargs: None
+    servers = "127.0.0.1:9092"
+    if impl == "ddtrace":
+        from ddtrace import config
+        from ddtrace.trace import tracer
+        from ddtrace.contrib.internal.kafka import patch as theirs
+        tracer._span_aggregator.writer = NullWriter()
+        config.kafka.distributed_tracing_enabled = True
+        producer = types.SimpleNamespace(_dd_bootstrap_servers=servers, _dd_cluster_id="cluster")
+        consumer = types.SimpleNamespace(_dd_bootstrap_servers=servers, _dd_cluster_id="cluster", _group_id="g")
+        produce = lambda: theirs.traced_produce(no_op, producer, ("orders", b"payload"), {"key": b"k1", "partition": 0})
+        poll = lambda: theirs.traced_poll_or_consume(lambda *a, **k: message, consumer, (1.0,), {})
+    else:
+        from ddfast.contrib import kafka as ours
+        from ddfast.tracer import Tracer
+        package = "ddfast._ext." if impl == "cython" else "ddfast._pure."
+        core = [importlib.import_module(package + m) for m in ("span", "sampling", "propagation")]
+        tracer = Tracer(writer=NullWriter(), sampler=core[1].DatadogSampler(rules=[]), _core=tuple(core))
+        make_produce, make_poll, _ = ours.traced_methods(ck.Message, tracer=tracer)
+        traced_produce, traced_poll = make_produce(no_op, False), make_poll(lambda *a, **k: message)
+        producer = types.SimpleNamespace(_dd_bootstrap_servers=servers, _dd_max_bytes=1000000)
+        consumer = types.SimpleNamespace(_dd_bootstrap_servers=servers, _dd_group_id="g")
+        produce = lambda: traced_produce(producer, "orders", b"payload", key=b"k1", partition=0)
+        poll = lambda: traced_poll(consumer, 1.0)
+    return %s
+"""
+OPERATIONS["kafka-produce"] = KAFKA % "produce"
+OPERATIONS["kafka-consume"] = KAFKA % "poll"
+
 CHILD = """
 import importlib, sys
 %s

@@ -173,6 +173,35 @@ def key_text(key):
     return key
 
 
+def message_values(message, group):
+    """The per-message tags of a consumed message's span (``CONSUME_KEYS``' values)."""
+    topic = message.topic()
+    key = message.key()
+    if type(key) is bytes:
+        key = key.decode("utf-8", "replace")
+    elif key is None:
+        key = ""
+    elif not isinstance(key, str):
+        key = None  # another type (a deserialized key): not tagged
+    try:
+        tombstone = "True" if len(message) == 0 else "False"
+    except TypeError:
+        tombstone = "False"
+    offset = message.offset()
+    return (
+        "True", group, topic if type(topic) is str else str(topic), topic if type(topic) is str else str(topic),
+        key, message.partition(), tombstone, offset if offset is not None else -1,
+    )  # fmt: skip
+
+
+def _small(producer, value, key):
+    """Whether the message is far below the producer's limit (``_too_large`` need not look)."""
+    size = len(value) if type(value) is bytes else -1 if value is not None else 0
+    if key is not None:
+        size = size + len(key) if type(key) is bytes and size >= 0 else -1
+    return 0 <= size and size + _HEADROOM < getattr(producer, "_dd_max_bytes", DEFAULT_MAX_BYTES)
+
+
 def traced_methods(message_type, tracer=None, service=None, distributed_tracing=None):
     """``(make_produce, make_poll, make_consume)``: each makes the traced version of a library method
     (``make_produce(produce, serializing)``, ``make_poll(poll)``, ``make_consume(consume)``); the
@@ -192,14 +221,6 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
     consuming = integ.message_spans(consume_name, "worker", dict(common, **{"span.kind": "consumer"}), CONSUME_KEYS)
     start_produce, context_pairs, start_consume = producing.start, producing.context_pairs, consuming.consume
 
-    def produce_span(instance, topic, value, key, partition, serializing):
-        # active during the call only where Python code runs in it: a SerializingProducer's serializers
-        # (a Producer's produce runs none, and a delivery callback runs later, in poll())
-        return start_produce((
-            topic, topic or None, key_text(key) if not serializing or isinstance(key, str) else None, partition,
-            "True" if value is None else "False", getattr(instance, "_dd_bootstrap_servers", None),
-        ), None, serializing)  # fmt: skip
-
     def make_produce(produce, serializing):
         at = 6 if serializing else 7  # where a positional ``headers`` is
 
@@ -215,12 +236,21 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
                 value = args[1] if n > 1 else kwargs.get("value")
                 key = args[2] if n > 2 else kwargs.get("key")
             partition = args[3] if n > 3 else kwargs.get("partition", -1)
-            span = produce_span(self, topic or "", value, key, partition, serializing)
+            if type(key) is bytes and not serializing:
+                key_tag = key.decode("utf-8", "replace")
+            else:  # a serializing producer's key is tagged when it is text only
+                key_tag = key_text(key) if not serializing or isinstance(key, str) else None
+            # active during the call only where Python code runs in it: a SerializingProducer's serializers
+            # (a Producer's produce runs none, and a delivery callback runs later, in poll())
+            span = start_produce((
+                topic or "", topic or None, key_tag, partition, "False" if value is not None else "True",
+                getattr(self, "_dd_bootstrap_servers", None),
+            ), None, serializing)  # fmt: skip
             try:
                 if inject_ok:
                     headers = args[at] if n > at else kwargs.get("headers")
                     traced = context_pairs(span) if headers is None else with_context(integ, span, headers)
-                    if traced is not headers and _too_large(self, value, key, traced):
+                    if traced is not headers and not _small(self, value, key) and _too_large(self, value, key, traced):
                         _record("message_too_large", "kafka")
                     elif n > at:
                         args = args[:at] + (traced,) + args[at + 1 :]
@@ -241,19 +271,7 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
         if first is None:
             span = start_consume(None, ("False", group), False, start_ns)
         else:
-            # the first message's producer is the parent (as ddtrace), unless the settings want links only
-            topic = str(first.topic())
-            key = first.key()
-            try:
-                tombstone = "True" if len(first) == 0 else "False"
-            except TypeError:
-                tombstone = "False"
-            offset = first.offset()
-            span = start_consume(None if as_links else first.headers(), (
-                "True", group, topic, topic,
-                key_text(key) if isinstance(key, (str, bytes)) or key is None else None,
-                first.partition(), tombstone, offset if offset is not None else -1,
-            ), False, start_ns)  # fmt: skip
+            span = start_consume(None if as_links else first.headers(), message_values(first, group), False, start_ns)
         if inject_ok and (batch or as_links) and messages:
             link_all(integ, span, [m.headers() for m in messages])
         if exc is None:
@@ -271,7 +289,11 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
             except Exception as exc:
                 consume_span(self, (), start_ns, exc, False)
                 raise
-            if type(message) is message_type or isinstance(message, message_type):
+            if type(message) is message_type and not as_links:  # the usual poll, inline: one message
+                # the message's producer is the parent (as ddtrace), unless the settings want links only
+                values = message_values(message, getattr(self, "_dd_group_id", ""))
+                start_consume(message.headers(), values, False, start_ns).finish()
+            elif isinstance(message, message_type):
                 consume_span(self, (message,), start_ns, None, False)
             elif empty_polls:
                 consume_span(self, (), start_ns, None, False)
