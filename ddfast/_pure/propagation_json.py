@@ -3,7 +3,11 @@
 Part of the pure twin ``ddfast._pure.propagation``; twin of ``src/propagation_json.pxi``.
 """
 
+import re
+
 _SPACE = " \t\n\r"
+# what a plain JSON string cannot hold as it is: a backslash (an escape follows) or a control character
+_NOT_PLAIN = re.compile(r"[\\\x00-\x1f]")
 
 
 def _space(s, i, n):
@@ -15,14 +19,10 @@ def _space(s, i, n):
 def _string_end(s, i, n):
     """The index of the quote closing the string whose text starts at ``i``; -1 when it holds an escape or
     a control character (left to a full JSON parser) or does not end."""
-    while i < n:
-        c = s[i]
-        if c == '"':
-            return i
-        if c == "\\" or c < " ":
-            return -1
-        i += 1
-    return -1
+    end = s.find('"', i, n)
+    if end < 0 or _NOT_PLAIN.search(s, i, end) is not None:
+        return -1
+    return end
 
 
 def json_headers(text):

@@ -217,7 +217,16 @@ class _Traced:
         contexts = ()
         if messages and self.extract_on:
             seen = {}  # the messages of one send carry one context: read once
-            contexts = [consumer[2](integ, m, seen) for m in messages]
+            read = consumer[2]
+            if endpoint == "sqs":
+                contexts = []
+                for m in messages:
+                    try:  # the usual batch: the messages of one send, their context read already
+                        contexts.append(seen[m["MessageAttributes"][_KEY]["StringValue"]])
+                    except Exception:
+                        contexts.append(read(integ, m, seen))
+            else:
+                contexts = [read(integ, m, seen) for m in messages]
             parent = contexts[0]
         span = self.start(name, service, resource, client, endpoint, operation, params, False, parent)
         span.start_ns = start_ns
