@@ -46,7 +46,6 @@ import os
 
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
-from ddfast.contrib.integration import ACTIVE
 from ddfast.contrib.integration import Integration
 from ddfast.contrib.integration import record as _record
 
@@ -142,7 +141,12 @@ def _make_receivers(integration, producer_service, worker_service, current_app):
     message bound once."""
     tracer_state = integration.http.state
     distributed = integration.distributed
-    start, extract, inject, finish = integration.start_span, integration.extract, integration.inject, integration.finish
+    extract, inject, finish = integration.extract, integration.inject, integration.finish
+    # each message's span started, given its constant tags (and the exchange and routing key) in one call
+    publish_span = integration.message_spans(
+        PRODUCER_NAME, None, _PRODUCER_TAGS, ("celery.exchange", "celery.routing_key"), producer_service
+    ).start
+    run_span = integration.message_spans(WORKER_NAME, "worker", _WORKER_TAGS, (), worker_service).start
     running = _running
     #: the celery.apply span between before_task_publish and after_task_publish (both run in the
     #: publishing call's thread and context)
@@ -154,12 +158,8 @@ def _make_receivers(integration, producer_service, worker_service, current_app):
         if not tracer_state.enabled:
             return
         try:
-            span = start(PRODUCER_NAME, ACTIVE, sender, None, producer_service, _PRODUCER_TAGS)
+            span = publish_span((exchange or None, routing_key or None), None, True, sender)
             publishing.set(span)
-            if exchange:
-                span.set_tag("celery.exchange", exchange)
-            if routing_key:
-                span.set_tag("celery.routing_key", routing_key)
             if type(headers) is not dict:  # protocol 1: the task's fields are in the body
                 if type(body) is dict and body.get("id") is not None:
                     span.set_tag("celery.id", body["id"])
@@ -229,9 +229,7 @@ def _make_receivers(integration, producer_service, worker_service, current_app):
                     fields = request.__dict__
                     if "traceparent" in fields:  # OpenTelemetry's layout, on any Celery
                         context = extract(fields)
-            span = start(
-                WORKER_NAME, ACTIVE if context is None else context, sender.name, "worker", worker_service, _WORKER_TAGS
-            )
+            span = run_span(None, context, True, sender.name)
             # a task run again under the same id inside its own run (a retry applied there) stacks on it
             running[task_id] = span, request, running.get(task_id)
         except Exception:  # the task runs untraced
