@@ -10,16 +10,16 @@
   adds it to every ``ClientSession`` made afterwards (``DD_AIOHTTP_CLIENT_DISTRIBUTED_TRACING``).
 """
 
-from ddfast.contrib import _http
 from ddfast.contrib import _patch
+from ddfast.contrib.integration import Integration
 
 
 def middleware(tracer=None, service=None, distributed_tracing=None):
     """The server middleware (``web.Application(middlewares=[middleware()])``)."""
     from aiohttp import web
 
-    http = _http.http_of(_http.global_tracer(tracer))
-    names = _http.server_names(http, "aiohttp", service, distributed_tracing)
+    integ = Integration("aiohttp", tracer, service, distributed_tracing)
+    http, names = integ.http, integ.http_names
 
     @web.middleware
     async def ddfast_trace(request, handler):
@@ -67,8 +67,8 @@ def trace_config(tracer=None, distributed_tracing=None):
     """An ``aiohttp.TraceConfig`` tracing each client request and injecting its context."""
     import aiohttp
 
-    http = _http.http_of(_http.global_tracer(tracer))
-    names = _http.client_names(http, "aiohttp_client", distributed_tracing)
+    integ = Integration("aiohttp_client", tracer, distributed_tracing=distributed_tracing)
+    http, names = integ.http, integ.http_names
 
     async def on_start(session, ctx, params):
         ctx.ddfast_span = http.client_start(names, params.method, str(params.url), params.headers)

@@ -13,7 +13,7 @@ through untraced; at the lifespan's shutdown the tracer's buffered traces are se
 
 import asyncio
 
-from ddfast.contrib import _http
+from ddfast.contrib.integration import Integration
 
 
 def request_url(scope):
@@ -38,10 +38,11 @@ class TraceMiddleware:
         if not callable(app):
             raise TypeError("TraceMiddleware wraps an ASGI application (a callable), not %s" % type(app).__name__)
         self.app = app
-        self.tracer = tracer = _http.global_tracer(tracer)
+        integ = Integration(integration, tracer, service, distributed_tracing, span_name=span_name)
+        self.tracer = integ.tracer
         # bound once: the tracer's request path and this integration's names
-        self._http = http = _http.http_of(tracer)
-        self._names = names = _http.server_names(http, integration, service, distributed_tracing, span_name)
+        self._http = http = integ.http
+        self._names = names = integ.http_names
         self._start = http.asgi_start
         self.service = names.service
         self.distributed_tracing = names.distributed

@@ -6,15 +6,16 @@ the active span, whose context is injected into the request headers. ``unpatch()
 
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
+from ddfast.contrib.integration import Integration
 
 
 def patch(tracer=None, distributed_tracing=None):
     """Trace ``httpx.Client.send`` and ``httpx.AsyncClient.send``."""
     import httpx
 
-    http = _http.http_of(_http.global_tracer(tracer))
+    integ = Integration("httpx", tracer, distributed_tracing=distributed_tracing)
     # bound once: what runs per request
-    names = _http.client_names(http, "httpx", distributed_tracing)
+    http, names = integ.http, integ.http_names
     client_start, finish, in_client_call = http.client_start, http.finish, _http.in_client_call
     distributed = names.distributed
     headers_type = httpx.Headers

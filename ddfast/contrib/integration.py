@@ -46,24 +46,36 @@ class Integration:
     ``DD_<NAME>_DISTRIBUTED_TRACING``, else ``DD_TRACE_DISTRIBUTED_TRACING``); ``propagation_setting``
     names a further setting of ddtrace's that turns it off (``DD_KAFKA_PROPAGATION_ENABLED``), read
     the same way.
+
+    An HTTP server or client integration (a name of ``ddfast.contrib._http.SERVERS`` or ``CLIENTS``) is
+    named as ddtrace names it (``http_names``: span name, component, default service, resource), its
+    service chosen by ddtrace's rules for it; ``span_name`` overrides a server's span name.
     """
 
     __slots__ = ("name", "tracer", "service", "distributed", "_http", "_names", "_start", "_extract", "_inject",
                  "json_headers")  # fmt: skip
 
-    def __init__(self, name, tracer=None, service=None, distributed_tracing=None, propagation_setting=None):
+    def __init__(self, name, tracer=None, service=None, distributed_tracing=None, propagation_setting=None,
+                 span_name=None):  # fmt: skip
         if not isinstance(name, str) or not name:
             raise TypeError("an integration's name is a non-empty str, not %r" % (name,))
         self.name = name
         self.tracer = tracer = _http.global_tracer(tracer)
-        self.service = service or _service_setting(name)
         distributed = _http.distributed_tracing(name, distributed_tracing)
         if distributed and distributed_tracing is None and propagation_setting:
             distributed = asbool(os.environ.get(propagation_setting), True)
         self.distributed = distributed
         # bound once: the tracer's request path (compiled where the core is), what runs per call
         self._http = http = _http.http_of(tracer)
-        self._names = None
+        if name in _http.SERVERS:
+            self._names = _http.server_names(http, name, service, distributed, span_name)
+            self.service = self._names.service
+        elif name in _http.CLIENTS:
+            self._names = _http.client_names(http, name, distributed)
+            self.service = service or self._names.service
+        else:
+            self._names = None
+            self.service = service or _service_setting(name)
         self._start = http.start_span
         self._extract = http.extract
         self._inject = http.inject
@@ -90,12 +102,7 @@ class Integration:
         names = self._names
         if names is None:
             http = self._http
-            if self.name in _http.SERVERS:
-                names = _http.server_names(http, self.name, self.service, self.distributed)
-            elif self.name in _http.CLIENTS:
-                names = _http.client_names(http, self.name, self.distributed)
-            else:
-                names = _http._names_type(http)(self.name, self.name, self.service, None, True, None, self.distributed)
+            names = _http._names_type(http)(self.name, self.name, self.service, None, True, None, self.distributed)
             self._names = names
         return names
 

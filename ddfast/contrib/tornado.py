@@ -12,6 +12,7 @@ route instead (``GET /users/%s``, ``GET 404``).
 
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
+from ddfast.contrib.integration import Integration
 
 #: where the matched URL spec's route is left on the request (HTTPServerRequest) for the span
 _ROUTE_ATTR = "_ddfast_route"
@@ -112,8 +113,8 @@ def patch(tracer=None, service=None, distributed_tracing=None):
     _patch.wrap(routing.PathMatches, "match", _noting_route)
     _patch.wrap(web.RequestHandler, "log_exception", _recording_exception)
 
-    http = _http.http_of(_http.global_tracer(tracer))
-    names = _http.server_names(http, "tornado", service, distributed_tracing)
+    integ = Integration("tornado", tracer, service, distributed_tracing)
+    http, names = integ.http, integ.http_names
     route_resources = _http.route_resources()
 
     def make(execute):

@@ -7,14 +7,15 @@ that library. ``DD_URLLIB3_DISTRIBUTED_TRACING=false`` traces without injecting.
 
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
+from ddfast.contrib.integration import Integration
 
 
 def patch(tracer=None, distributed_tracing=None):
     """Trace ``urllib3.connectionpool.HTTPConnectionPool.urlopen``."""
     from urllib3 import connectionpool
 
-    http = _http.http_of(_http.global_tracer(tracer))
-    names = _http.client_names(http, "urllib3", distributed_tracing)
+    integ = Integration("urllib3", tracer, distributed_tracing=distributed_tracing)
+    http, names = integ.http, integ.http_names
     in_client_call = _http.in_client_call
 
     def make(urlopen):
