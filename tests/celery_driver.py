@@ -4,9 +4,11 @@ tracers never patch one process); prints what it traced as JSON on its last line
 
     python celery_driver.py ddtrace|ddfast|otel produce BROKER_URL QUEUE
     python celery_driver.py ddtrace|ddfast|otel work BROKER_URL QUEUE RUNS
+    python celery_driver.py ddtrace|ddfast beat BROKER_URL QUEUE TICKS
 
 ``produce`` publishes the scenarios' tasks (``SCENARIOS``) inside a ``caller`` span and exits; ``work``
-runs a worker on QUEUE until it has run RUNS tasks. ddtrace carries the trace only with
+runs a worker on QUEUE until it has run RUNS tasks; ``beat`` ticks Celery beat's scheduler TICKS times
+with an entry due at each tick. ddtrace carries the trace only with
 ``DD_CELERY_DISTRIBUTED_TRACING=true`` (the test sets it).
 """
 
@@ -145,12 +147,26 @@ def work(tracing, app, runs):
         time.sleep(0.05)  # the last run's span is written once postrun has finished it
 
 
+def beat(tracing, app, ticks):
+    """Celery beat's scheduler with one entry due at every tick, ticking ``ticks`` times."""
+    from celery.beat import Scheduler
+
+    app.conf.beat_schedule = {"every-moment": {"task": "parity.add", "schedule": 0.001, "args": (1, 2)}}
+    scheduler = Scheduler(app)
+    for _ in range(ticks):
+        time.sleep(0.01)
+        scheduler.tick()
+    return scheduler
+
+
 def main(argv):
     which, role, broker_url, queue = argv[:4]
     tracing = Tracing(which)  # before the app and its tasks, as ddtrace-run does
     app = make_app(broker_url, queue)
     if role == "produce":
         produce(tracing, app)
+    elif role == "beat":
+        beat(tracing, app, int(argv[4]))
     else:
         work(tracing, app, int(argv[4]))
     core = None

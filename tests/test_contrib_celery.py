@@ -340,6 +340,43 @@ def test_spans_are_ddtrace_s(broker, queue, patched, ddtrace_spans):
         assert span.get_tag("celery.hostname") and span.get_tag("celery.hostname") not in origins
 
 
+def test_beat_spans_are_ddtrace_s(broker, queue, patched):
+    """Celery beat's ticks under ddtrace (a subprocess) and under ddfast: the same spans, the task's
+    ``celery.apply`` under its entry's span under the tick's."""
+    url, _client = broker
+    theirs = driver("ddtrace", "beat", url, queue + "-dd", 2)["spans"]
+    app = celery_driver.make_app(url, queue)
+    scheduler = celery_driver.beat(None, app, 2)
+    ours = patched.spans()
+
+    def shapes(spans, q):
+        return sorted(repr(_shape(s)).replace(q, "QUEUE") for s in spans)
+
+    assert shapes(ours, queue) == shapes(theirs, queue + "-dd")
+    ticks = [s for s in ours if s.name == "celery.beat.tick"]
+    assert len(ticks) == 2 and all(s.parent_id is None for s in ticks)
+    for tick in ticks:
+        (entry,) = [s for s in ours if s.parent_id == tick.span_id]
+        assert (entry.name, entry.resource, entry.span_type) == ("celery.beat.apply_entry", "every-moment", "worker")
+        (apply,) = [s for s in ours if s.parent_id == entry.span_id]
+        assert (apply.name, apply.resource, apply.trace_id) == ("celery.apply", "parity.add", tick.trace_id)
+    assert patched.current_span() is None
+    scheduler.close()
+
+
+def test_a_failing_tick_ends_its_span_with_the_error(patched):
+    from celery import Celery
+    from celery.beat import Scheduler
+
+    app = Celery("beat-error", broker="memory://", set_as_current=False)
+    scheduler = Scheduler(app, lazy=True)
+    scheduler.populate_heap = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("schedule gone"))
+    with pytest.raises(RuntimeError):
+        scheduler.tick()
+    (tick,) = [s for s in patched.spans() if s.name == "celery.beat.tick"]
+    assert tick.error == 1 and tick.get_tag("error.message") == "schedule gone"
+
+
 # -- bad input ---------------------------------------------------------------------------------------------
 
 #: what a producer might put where the worker reads the context: none gives a parent

@@ -21,6 +21,10 @@ the request's top-level fields (OpenTelemetry's ``traceparent``). A message with
 as it would untraced. A task that fails is an error span (not for the exceptions of ``Task.throws``, as
 in ddtrace); a retry tags ``celery.retry.reason``.
 
+Beat (``celery.beat.Scheduler``): a ``celery.beat.tick`` span per tick and a ``celery.beat.apply_entry``
+span (resource: the entry's name) per entry it applies, type ``worker``, ``span.kind`` producer, the worker's
+service, as ddtrace's; the task's ``celery.apply`` span is a child of its entry's.
+
 Services, as in ddtrace: ``DD_CELERY_PRODUCER_SERVICE`` / ``DD_CELERY_WORKER_SERVICE``, else
 ``DD_SERVICE``, else ``celery-producer`` / ``celery-worker``; under ``DD_TRACE_SPAN_ATTRIBUTE_SCHEMA=v1``
 (or ``DD_TRACE_REMOVE_INTEGRATION_SERVICE_NAMES_ENABLED``) the tracer's service. Span names are the same
@@ -38,7 +42,7 @@ Differences from ddtrace 4.16:
   which changes with the process's hash seed, so its value there is either at random;
 - the OpenTelemetry layout is read by the worker and written by the producer (ddtrace reads it only
   where Celery copies top-level headers into ``task.request.headers``);
-- no ``_dd.svc_src`` tag, and no ``celery.beat`` spans.
+- no ``_dd.svc_src`` tag.
 """
 
 import contextvars
@@ -94,9 +98,12 @@ def patch(tracer=None, distributed_tracing=None):
 
     if _patched is not None:
         return False
+    from celery import beat
+
     integration = Integration("celery", tracer=tracer, distributed_tracing=distributed_tracing)
     integration.service = None  # ddtrace reads DD_CELERY_PRODUCER_SERVICE / _WORKER_SERVICE, not DD_CELERY_SERVICE
-    receivers = _make_receivers(integration, *_services(integration.tracer), get_current_app)
+    producer_service, worker_service = _services(integration.tracer)
+    receivers = _make_receivers(integration, producer_service, worker_service, get_current_app)
     _handlers.update(receivers)
     _patched = []
     for name, receiver in receivers.items():
@@ -106,7 +113,43 @@ def patch(tracer=None, distributed_tracing=None):
         signal = getattr(signals, name)
         signal.connect(receiver, weak=False, dispatch_uid=_UID)
         _patched.append(signal)
+    # beat: a span per tick and per entry it applies (the task's celery.apply span under it), as ddtrace's
+    state = integration.http.state
+    for method, resource_of in (("tick", None), ("apply_entry", _entry_name)):
+        spans = integration.message_spans("celery.beat." + method, "worker", _BEAT_TAGS, (), worker_service)
+        _patch.wrap(beat.Scheduler, method, _traced_beat(spans, state, resource_of))
     return True
+
+
+_BEAT_TAGS = {"span.kind": "producer", "_dd.measured": 1}
+
+
+def _entry_name(args, kwargs):
+    """The name of the schedule entry ``Scheduler.apply_entry(entry, ...)`` applies (its span's resource)."""
+    entry = args[0] if args else kwargs.get("entry")
+    name = getattr(entry, "name", None)
+    return name if isinstance(name, str) else None
+
+
+def _traced_beat(spans, state, resource_of):
+    """The maker of a traced ``Scheduler`` method: its span (of ``spans``) active while it runs."""
+
+    def make(original):
+        def traced(self, *args, **kwargs):
+            if not state.enabled:
+                return original(self, *args, **kwargs)
+            span = spans.start(None, None, True, resource_of(args, kwargs) if resource_of is not None else None)
+            try:
+                result = original(self, *args, **kwargs)
+            except BaseException as exc:
+                spans.finish(span, exc)
+                raise
+            span.finish()
+            return result
+
+        return traced
+
+    return make
 
 
 def unpatch():
@@ -115,9 +158,13 @@ def unpatch():
 
     if _patched is None:
         return
+    from celery import beat
+
     for signal in _patched:
         signal.disconnect(dispatch_uid=_UID)
     _patch.unwrap(celery.Celery, "send_task")
+    _patch.unwrap(beat.Scheduler, "tick")
+    _patch.unwrap(beat.Scheduler, "apply_entry")
     _patched = None
     _handlers.clear()
     _running.clear()
