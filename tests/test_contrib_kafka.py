@@ -181,6 +181,41 @@ def test_produce_then_consume_continues_the_trace(kafka, traced, broker):
     assert traced.current_span() is None
 
 
+def test_cluster_id_is_learnt_without_waiting_and_tagged(kafka, traced, broker):
+    """A producer asks for the cluster id in the background (its first produce does not wait for it); once
+    known, its spans and those of the consumers of the same servers carry ``kafka.cluster_id``."""
+    import confluent_kafka.cimpl as cimpl
+
+    from ddfast.contrib import kafka as contrib
+
+    expected = cimpl.Producer({"bootstrap.servers": broker}).list_topics(timeout=10).cluster_id
+    assert expected
+    contrib._cluster_ids.pop(broker, None)
+    name = topic()
+    producer = kafka.Producer({"bootstrap.servers": broker})
+    deadline = time.time() + 15
+    while producer._dd_cluster_id != expected:
+        assert time.time() < deadline, "the cluster id was not learnt"
+        time.sleep(0.05)
+    producer.produce(name, b"payload", partition=0)
+    assert producer.flush(10) == 0
+    consume_one(kafka, broker, name)
+    spans = spans_of(traced)
+    (produce,) = [s for s in spans if s.name == "kafka.produce"]
+    (consume,) = received(spans)
+    assert produce.get_tag("kafka.cluster_id") == expected == consume.get_tag("kafka.cluster_id")
+
+
+def test_an_unknown_cluster_id_is_not_tagged(kafka, traced):
+    """A producer whose broker never answers: its spans go without ``kafka.cluster_id``, and producing
+    does not wait for it."""
+    producer = kafka.Producer({"bootstrap.servers": "127.0.0.1:9", "message.timeout.ms": 100})
+    producer.produce("t", b"payload")
+    producer.flush(1)
+    (produce,) = [s for s in spans_of(traced) if s.name == "kafka.produce"]
+    assert produce.get_tag("kafka.cluster_id") is None and producer._dd_cluster_id == ""
+
+
 def test_batch_consume_links_every_message(kafka, traced, broker):
     name = topic()
     producer = kafka.Producer({"bootstrap.servers": broker})
@@ -536,7 +571,8 @@ def test_ddtrace_batch_links_to_ddfast(library, kind, broker):
     assert linked == {(s["trace_id"], s["span_id"]) for s in produced}
 
 
-#: the tags compared with ddtrace's for the same calls (values; kafka.cluster_id is not made here)
+#: the tags compared with ddtrace's for the same calls (values; kafka.cluster_id, learnt in the background here, has
+#: its own test)
 TAGS = ("component", "span.kind", "messaging.system", "kafka.topic", "messaging.destination.name",
         "kafka.tombstone", "kafka.received_message", "messaging.kafka.bootstrap.servers", "kafka.message_key",
         "kafka.group_id", "_dd.base_service")  # fmt: skip

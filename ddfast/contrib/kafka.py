@@ -34,15 +34,19 @@ Differences from ddtrace 4.16, on purpose:
   where the timestamp goes: ``produce`` raises); a positional key is tagged as a keyword one is;
 - a ``SerializingProducer``'s key is tagged only when it is text (ddtrace calls the key serializer a
   second time to tag its output);
-- no ``kafka.cluster_id`` tag (ddtrace asks the broker for the cluster id on a producer's first message,
-  blocking up to a second) and no Data Streams Monitoring checkpoints;
+- ``kafka.cluster_id`` is asked for in the background when a producer is made (ddtrace asks on the
+  producer's first message, which waits up to a second for it): the first messages of a producer may go
+  without it; consumers tag the id a producer of the same servers learnt, as ddtrace's do; no Data Streams
+  Monitoring checkpoints;
 - the headers are not injected when they would make the message exceed the producer's
   ``message.max.bytes`` (counted in ``ddfast.propagation.ERRORS``): the message is sent as it would be
   without tracing.
 """
 
 import os
+import threading
 import time
+import weakref
 
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
@@ -60,9 +64,16 @@ _MESSAGE_OVERHEAD = 64
 
 #: the tags of a produced and a consumed message that change per message, in the order the spans take them
 PRODUCE_KEYS = ("kafka.topic", "messaging.destination.name", "kafka.message_key", "kafka.partition",
-                "kafka.tombstone", "messaging.kafka.bootstrap.servers")  # fmt: skip
+                "kafka.tombstone", "messaging.kafka.bootstrap.servers", "kafka.cluster_id")  # fmt: skip
 CONSUME_KEYS = ("kafka.received_message", "kafka.group_id", "kafka.topic", "messaging.destination.name",
-                "kafka.message_key", "kafka.partition", "kafka.tombstone", "kafka.message_offset")  # fmt: skip
+                "kafka.message_key", "kafka.partition", "kafka.tombstone", "kafka.message_offset",
+                "kafka.cluster_id")  # fmt: skip
+
+#: bootstrap servers -> the cluster id a producer of them learnt (what their consumers tag: a consumer never
+#: asks, as asking on a consumer's handle risks librdkafka's issue 4214)
+_cluster_ids = {}
+#: how long a producer waits before asking again when the broker did not tell its cluster id (seconds)
+CLUSTER_ID_RETRY = 300.0
 
 _CLASSES = ("Producer", "Consumer", "SerializingProducer", "DeserializingConsumer")
 _originals = {}
@@ -173,7 +184,7 @@ def key_text(key):
     return key
 
 
-def message_values(message, group):
+def message_values(message, group, cluster_id=None):
     """The per-message tags of a consumed message's span (``CONSUME_KEYS``' values)."""
     topic = message.topic()
     key = message.key()
@@ -190,7 +201,7 @@ def message_values(message, group):
     offset = message.offset()
     return (
         "True", group, topic if type(topic) is str else str(topic), topic if type(topic) is str else str(topic),
-        key, message.partition(), tombstone, offset if offset is not None else -1,
+        key, message.partition(), tombstone, offset if offset is not None else -1, cluster_id,
     )  # fmt: skip
 
 
@@ -244,7 +255,7 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
             # (a Producer's produce runs none, and a delivery callback runs later, in poll())
             span = start_produce((
                 topic or "", topic or None, key_tag, partition, "False" if value is not None else "True",
-                getattr(self, "_dd_bootstrap_servers", None),
+                getattr(self, "_dd_bootstrap_servers", None), getattr(self, "_dd_cluster_id", None) or None,
             ), None, serializing)  # fmt: skip
             try:
                 if inject_ok:
@@ -269,9 +280,11 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
         first = messages[0] if messages else None
         group = getattr(instance, "_dd_group_id", "")
         if first is None:
-            span = start_consume(None, ("False", group), False, start_ns)
+            span = start_consume(None, ("False", group) + (None,) * 6 + (consumer_cluster_id(instance),), False,
+                                 start_ns)  # fmt: skip
         else:
-            span = start_consume(None if as_links else first.headers(), message_values(first, group), False, start_ns)
+            values = message_values(first, group, consumer_cluster_id(instance))
+            span = start_consume(None if as_links else first.headers(), values, False, start_ns)
         if inject_ok and (batch or as_links) and messages:
             link_all(integ, span, [m.headers() for m in messages])
         if exc is None:
@@ -291,7 +304,7 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
                 raise
             if type(message) is message_type and not as_links:  # the usual poll, inline: one message
                 # the message's producer is the parent (as ddtrace), unless the settings want links only
-                values = message_values(message, getattr(self, "_dd_group_id", ""))
+                values = message_values(message, getattr(self, "_dd_group_id", ""), consumer_cluster_id(self))
                 start_consume(message.headers(), values, False, start_ns).finish()
             elif isinstance(message, message_type):
                 consume_span(self, (message,), start_ns, None, False)
@@ -366,15 +379,52 @@ def _make_init(base, producer):
         base.__init__(self, *args, **kwargs)
         conf = _config_of(args, kwargs)
         self._dd_bootstrap_servers = _servers(conf)
+        self._dd_cluster_id = ""  # learnt in the background: a produce never waits for it (ddtrace's first does)
         if producer:
             try:
                 self._dd_max_bytes = int(conf.get("message.max.bytes", DEFAULT_MAX_BYTES))
             except (TypeError, ValueError):
                 self._dd_max_bytes = DEFAULT_MAX_BYTES
+            learn_cluster_id(self)
         else:
             self._dd_group_id = conf.get("group.id", "")
 
     return __init__
+
+
+def consumer_cluster_id(consumer):
+    """The cluster id of ``consumer``'s servers once a producer of them learnt it, else None."""
+    known = getattr(consumer, "_dd_cluster_id", None)
+    if known:
+        return known
+    known = _cluster_ids.get(getattr(consumer, "_dd_bootstrap_servers", None))
+    if known:
+        consumer._dd_cluster_id = known
+    return known
+
+
+def learn_cluster_id(producer):
+    """Ask the broker for ``producer``'s cluster id in a thread of its own (``kafka.cluster_id`` of the
+    spans once it answers; asked again after ``CLUSTER_ID_RETRY`` seconds when it does not)."""
+    ref = weakref.ref(producer)
+
+    def ask():
+        while True:
+            target = ref()
+            if target is None:
+                return
+            try:
+                cluster_id = target.list_topics(timeout=5.0).cluster_id
+            except Exception:
+                cluster_id = None
+            if cluster_id:
+                target._dd_cluster_id = cluster_id
+                _cluster_ids[target._dd_bootstrap_servers] = cluster_id
+                return
+            del target
+            time.sleep(CLUSTER_ID_RETRY)
+
+    threading.Thread(target=ask, name="ddfast-kafka-cluster-id", daemon=True).start()
 
 
 def _too_large(producer, value, key, traced):
