@@ -188,8 +188,8 @@ def make(impl):
         tracer = Tracer(writer=NullWriter(), sampler=core[1].DatadogSampler(rules=[]), _core=tuple(core))
         make_produce, make_poll, _ = ours.traced_methods(ck.Message, tracer=tracer)
         traced_produce, traced_poll = make_produce(no_op, False), make_poll(lambda *a, **k: message)
-        producer = types.SimpleNamespace(_dd_bootstrap_servers=servers, _dd_max_bytes=1000000)
-        consumer = types.SimpleNamespace(_dd_bootstrap_servers=servers, _dd_group_id="g")
+        producer = types.SimpleNamespace(_dd_bootstrap_servers=servers, _dd_max_bytes=1000000, _dd_cluster_id="cluster")
+        consumer = types.SimpleNamespace(_dd_bootstrap_servers=servers, _dd_group_id="g", _dd_cluster_id="cluster")
         produce = lambda: traced_produce(producer, "orders", b"payload", key=b"k1", partition=0)
         poll = lambda: traced_poll(consumer, 1.0)
     return %s

@@ -11,7 +11,7 @@ the library's method, as the library's own call would be wrapped).
   an event loop: the stubs never wait).
 
 ddtrace's integration runs with ``DD_KAFKA_PROPAGATION_ENABLED`` on (it injects and extracts only then)
-and its cluster id already known (as after a producer's first message).
+and its cluster id already known (as after a producer's first message), as ddfast's is.
 """
 
 import types
@@ -100,8 +100,8 @@ def _confluent(impl):
 
     make_produce, make_poll, _ = ours.traced_methods(ck.Message, tracer=_ddfast_tracer(impl))
     traced_produce, traced_poll = make_produce(_no_op, False), make_poll(lambda *a, **k: message)
-    producer = types.SimpleNamespace(_dd_bootstrap_servers=SERVERS, _dd_max_bytes=1000000)
-    consumer = types.SimpleNamespace(_dd_bootstrap_servers=SERVERS, _dd_group_id="g")
+    producer = types.SimpleNamespace(_dd_bootstrap_servers=SERVERS, _dd_max_bytes=1000000, _dd_cluster_id="cluster")
+    consumer = types.SimpleNamespace(_dd_bootstrap_servers=SERVERS, _dd_group_id="g", _dd_cluster_id="cluster")
 
     def produce():
         return traced_produce(producer, "orders", b"payload", key=b"k1", partition=0)
