@@ -12,6 +12,7 @@ through untraced; at the lifespan's shutdown the tracer's buffered traces are se
 """
 
 import asyncio
+import sys
 
 from ddfast.contrib.integration import Integration
 
@@ -43,6 +44,8 @@ class TraceMiddleware:
         # bound once: the tracer's request path and this integration's names
         self._http = http = integ.http
         self._names = names = integ.http_names
+        # the core's send wrapper (no coroutine per message)
+        self._send_type = sys.modules[type(http).__module__].AsgiSend
         self._start = http.asgi_start
         self.service = names.service
         self.distributed_tracing = names.distributed
@@ -58,14 +61,8 @@ class TraceMiddleware:
         if span is None:  # off, or traced by an outer middleware
             return await self.app(scope, receive, send)
         http = self._http
-
-        async def traced_send(message):
-            if message["type"] == "http.response.start":
-                http.status(span, message.get("status", 200), message.get("headers", ()))
-            await send(message)
-
         try:
-            await self.app(scope, receive, traced_send)
+            await self.app(scope, receive, self._send_type(http, span, send))
         except BaseException as e:
             if "http.status_code" not in span.get_tags():
                 http.status(span, 500)
