@@ -74,9 +74,10 @@ LIST_HEADERS = frozenset([TRACESTATE, BAGGAGE])
 WSGI_VERSION = "wsgi.version"
 ENVIRON_KEYS = tuple([sys.intern("HTTP_" + _name.upper().replace("-", "_")) for _name in HEADERS])
 cdef str _WSGI_VERSION = WSGI_VERSION
-cdef PyObject *_environ_keys[N_HEADERS]  # ENVIRON_KEYS by slot, kept alive by the tuple
+cdef tuple _environ_keys_held = ENVIRON_KEYS  # what keeps the names below alive, whatever rebinds ENVIRON_KEYS
+cdef PyObject *_environ_keys[N_HEADERS]  # the names by slot
 for _slot in range(N_HEADERS):
-    _environ_keys[_slot] = PyTuple_GET_ITEM(ENVIRON_KEYS, _slot)
+    _environ_keys[_slot] = PyTuple_GET_ITEM(_environ_keys_held, _slot)
 cdef str _ENVIRON_OT_BAGGAGE_PREFIX = "HTTP_OT_BAGGAGE_"
 
 # -- styles and settings --------------------------------------------------------------------------
