@@ -77,6 +77,40 @@ def make(impl):
         extract(headers)
     return one_round
 """,
+    # the same headers in the WSGI environ a server (gunicorn) hands over: 36 keys, the header names
+    # made at run time as a server makes them; ddtrace reads it as its WSGI middleware does
+    "extract-environ": """
+def make(impl):
+    import io, sys
+    from ddfast.tools.request_bench import HEADER_SETS
+    environ = {
+        "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False,
+        "wsgi.file_wrapper": object, "wsgi.input_terminated": True, "gunicorn.socket": object(),
+        "SERVER_SOFTWARE": "gunicorn/23.0.0", "REQUEST_METHOD": "GET", "QUERY_STRING": "page=2",
+        "RAW_URI": "/cart?page=2", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "10.0.0.7",
+        "REMOTE_PORT": "51234", "SERVER_NAME": "0.0.0.0", "SERVER_PORT": "8000", "SCRIPT_NAME": "",
+        "PATH_INFO": "/cart", "CONTENT_LENGTH": "0",
+    }
+    extra = {"accept-language": "en-GB,en;q=0.8", "connection": "keep-alive", "x-forwarded-for": "203.0.113.9",
+             "x-request-id": "b1946ac92492d2347c6235b4d2611184"}
+    for name, value in list(HEADER_SETS["default"][0].items()) + list(extra.items()):
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
+    if impl == "ddtrace":
+        from ddtrace.contrib.internal.wsgi.wsgi import get_request_headers
+        from ddtrace.propagation.http import HTTPPropagator
+        def extract(environ):
+            return HTTPPropagator.extract(get_request_headers(environ))
+    else:
+        p = importlib.import_module(("ddfast._ext." if impl == "cython" else "ddfast._pure.") + "propagation")
+        p.configure(p.Settings(extract_styles=("datadog", "tracecontext", "baggage")))
+        extract = p.http_extract
+    extract(environ)
+
+    def one_round():
+        extract(environ)
+    return one_round
+""",
     "span": """
 def make(impl):
     from ddfast.tools.request_bench import NullWriter

@@ -30,6 +30,8 @@ from libc.stdint cimport uint32_t
 from libc.string cimport memchr, memcmp, memcpy, memset
 from strbuf cimport StrBuf, sb_ascii, sb_bytes, sb_char, sb_free, sb_init, sb_reserve, sb_str
 
+import sys
+
 from ddfast._ext.context import set_w3c_writers
 from ddfast.span_link import SpanLink
 

@@ -134,6 +134,48 @@ cdef void _put_ot(_Headers h, str name, object value):
     h.empty = False
 
 
+cdef extern from "Python.h":
+    # without the saving and restoring of the current exception PyDict_GetItem does
+    PyObject *_dict_get "PyDict_GetItemWithError"(object d, object key) noexcept
+    PyObject *PyErr_Occurred() noexcept
+    void PyErr_Clear() noexcept
+
+
+cdef inline PyObject *_lookup(dict d, str key) noexcept:
+    """``d[key]`` (borrowed), NULL when absent; an error comparing keys (a key of the carrier's that
+    claims the hash of ``key`` and fails to compare) is dropped, as that key is no header."""
+    cdef PyObject *found = _dict_get(d, key)
+    if found == NULL and PyErr_Occurred() != NULL:
+        PyErr_Clear()
+    return found
+
+
+cdef void _read_environ(_Headers h, dict environ, bint ot_baggage):
+    """The headers of WSGI ``environ`` into ``h``: each one looked up by its CGI name; the
+    ``HTTP_OT_BAGGAGE_*`` variables, when asked for, found in one pass over the keys."""
+    cdef int slot
+    cdef PyObject *found
+    cdef Py_ssize_t pos = 0
+    cdef PyObject *k_ptr
+    cdef PyObject *v_ptr
+    cdef Py_ssize_t n = len(_ENVIRON_OT_BAGGAGE_PREFIX)
+    cdef str key
+    for slot in range(N_HEADERS):
+        found = _lookup(environ, <str>_environ_keys[slot])  # the name's hash is cached
+        if found != NULL:
+            value = <object>found  # held while its text is made
+            _put_slot(h, slot, value)
+    if not ot_baggage:
+        return
+    while PyDict_Next(environ, &pos, &k_ptr, &v_ptr):
+        k = <object>k_ptr
+        if not isinstance(k, str):  # not a CGI variable
+            continue
+        key = _text(k, "latin-1")
+        if PyUnicode_Tailmatch(key, _ENVIRON_OT_BAGGAGE_PREFIX, 0, n, -1):
+            _put_ot(h, OT_BAGGAGE_PREFIX + key.lower()[n:], <object>v_ptr)
+
+
 cdef _Headers _read(object carrier, bint ot_baggage):
     cdef _Headers h = _Headers.__new__(_Headers)
     cdef str key
@@ -146,6 +188,9 @@ cdef _Headers _read(object carrier, bint ot_baggage):
     cdef PyObject *k_ptr
     cdef PyObject *v_ptr
     if type(carrier) is dict:
+        if _lookup(<dict>carrier, _WSGI_VERSION) != NULL:
+            _read_environ(h, <dict>carrier, ot_baggage)
+            return h
         while PyDict_Next(carrier, &pos, &k_ptr, &v_ptr):  # borrowed references, taken below when kept
             k = <object>k_ptr
             if type(k) is str:

@@ -68,6 +68,17 @@ cdef void _add_known_name(bytes key, int slot):
 for _key, _slot in sorted(KNOWN_KEYS.items(), key=lambda item: len(item[0])):
     _add_known_name(_key.encode("ascii"), _slot)
 LIST_HEADERS = frozenset([TRACESTATE, BAGGAGE])
+# A WSGI environ (PEP 3333) is a dict with this key; in it a header is a CGI variable, "HTTP_" and the name
+# in upper case with "_" for "-" (what every WSGI server writes): each is looked up by that name, interned
+# here, instead of every key of the environ being compared with every known name.
+WSGI_VERSION = "wsgi.version"
+ENVIRON_KEYS = tuple([sys.intern("HTTP_" + _name.upper().replace("-", "_")) for _name in HEADERS])
+cdef str _WSGI_VERSION = WSGI_VERSION
+cdef tuple _environ_keys_held = ENVIRON_KEYS  # what keeps the names below alive, whatever rebinds ENVIRON_KEYS
+cdef PyObject *_environ_keys[N_HEADERS]  # the names by slot
+for _slot in range(N_HEADERS):
+    _environ_keys[_slot] = PyTuple_GET_ITEM(_environ_keys_held, _slot)
+cdef str _ENVIRON_OT_BAGGAGE_PREFIX = "HTTP_OT_BAGGAGE_"
 
 # -- styles and settings --------------------------------------------------------------------------
 

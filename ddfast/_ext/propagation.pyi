@@ -25,6 +25,8 @@ B3_FLAGS: str
 B3_SINGLE: str
 BAGGAGE: str
 HEADERS: tuple[str, ...]
+WSGI_VERSION: str
+ENVIRON_KEYS: tuple[str, ...]
 STYLES: tuple[str, ...]
 BEHAVIORS: tuple[str, ...]
 ERRORS: dict[str, int]

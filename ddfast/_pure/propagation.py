@@ -30,6 +30,7 @@ from ddfast._pure.propagation_settings import BAGGAGE_STYLE  # noqa: F401
 from ddfast._pure.propagation_settings import BEHAVIORS  # noqa: F401
 from ddfast._pure.propagation_settings import CONTINUE  # noqa: F401
 from ddfast._pure.propagation_settings import DATADOG  # noqa: F401
+from ddfast._pure.propagation_settings import ENVIRON_KEYS  # noqa: F401
 from ddfast._pure.propagation_settings import ERRORS  # noqa: F401
 from ddfast._pure.propagation_settings import HEADERS  # noqa: F401
 from ddfast._pure.propagation_settings import IGNORE  # noqa: F401
@@ -51,6 +52,7 @@ from ddfast._pure.propagation_settings import TRACESTATE  # noqa: F401
 from ddfast._pure.propagation_settings import W3C_KNOWN_FLAGS  # noqa: F401
 from ddfast._pure.propagation_settings import W3C_RANDOM_FLAG  # noqa: F401
 from ddfast._pure.propagation_settings import W3C_SAMPLED_FLAG  # noqa: F401
+from ddfast._pure.propagation_settings import WSGI_VERSION  # noqa: F401
 from ddfast._pure.propagation_settings import Settings
 from ddfast._pure.propagation_settings import record  # noqa: F401
 from ddfast._pure.propagation_tagset import VALID_DECISION_MAKERS  # noqa: F401

@@ -3,12 +3,15 @@
 Part of the pure twin ``ddfast._pure.propagation``; twin of ``src/propagation_carrier.pxi``.
 """
 
+from ddfast._pure.propagation_settings import _ENVIRON_OT_BAGGAGE_PREFIX
 from ddfast._pure.propagation_settings import _WSGI_OT_BAGGAGE_PREFIX
+from ddfast._pure.propagation_settings import ENVIRON_KEYS
 from ddfast._pure.propagation_settings import HEADERS
 from ddfast._pure.propagation_settings import KNOWN_KEYS
 from ddfast._pure.propagation_settings import LIST_HEADERS
 from ddfast._pure.propagation_settings import OT_BAGGAGE_PREFIX
 from ddfast._pure.propagation_settings import TRACEPARENT
+from ddfast._pure.propagation_settings import WSGI_VERSION
 from ddfast._pure.propagation_settings import record
 
 # -- carriers -------------------------------------------------------------------------------------
@@ -24,6 +27,47 @@ def _text(value, encoding):
     return None
 
 
+_ABSENT = object()
+
+
+def _lookup(d, key, default=None):
+    """``d.get(key, default)``; ``default`` too where comparing keys fails (a key of the carrier's that
+    claims the hash of ``key`` and raises when compared): that key is no header."""
+    try:
+        return d.get(key, default)
+    except Exception:
+        return default
+
+
+def _read_environ(environ, ot_baggage):
+    """The headers of WSGI ``environ``: each one looked up by its CGI name; the ``HTTP_OT_BAGGAGE_*``
+    variables, when asked for, found in one pass over the keys."""
+    found = {}
+    for name, key in zip(HEADERS, ENVIRON_KEYS, strict=True):
+        value = _lookup(environ, key)
+        if value is None:
+            continue
+        text = _text(value, "utf-8")
+        if text is None:
+            record("header_value_type", name)
+            continue
+        found[name] = text
+    if not ot_baggage:
+        return found
+    n = len(_ENVIRON_OT_BAGGAGE_PREFIX)
+    for key, value in environ.items():
+        if not isinstance(key, str) or not key.startswith(_ENVIRON_OT_BAGGAGE_PREFIX):  # not a CGI variable
+            continue
+        name = OT_BAGGAGE_PREFIX + key.lower()[n:]
+        text = _text(value, "utf-8")
+        if text is None:
+            if value is not None:
+                record("header_value_type", name)
+            continue
+        found[name] = text
+    return found
+
+
 def normalize(carrier, ot_baggage=False):
     """The propagation headers of ``carrier`` as ``{header name: str value}``.
 
@@ -33,9 +77,15 @@ def normalize(carrier, ot_baggage=False):
     with ``,``, as is a ``traceparent`` repeated with another value (making it invalid); any other
     repeated header keeps its last value. ``ot_baggage`` also keeps the
     ``ot-baggage-*`` headers, under their lower-cased HTTP names.
+
+    A WSGI environ (a ``dict`` with ``wsgi.version``) is read as PEP 3333 writes it: a header is its
+    CGI variable (``HTTP_X_DATADOG_TRACE_ID``, ``HTTP_OT_BAGGAGE_*``), looked up by that name; no other
+    spelling of a header name is one of the request's headers there.
     """
     if carrier is None:
         return {}
+    if type(carrier) is dict and _lookup(carrier, WSGI_VERSION, _ABSENT) is not _ABSENT:
+        return _read_environ(carrier, ot_baggage)
     if isinstance(carrier, dict) or hasattr(carrier, "items"):
         pairs = carrier.items()
     elif isinstance(carrier, (list, tuple)):

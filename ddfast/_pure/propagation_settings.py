@@ -3,6 +3,7 @@
 Part of the pure twin ``ddfast._pure.propagation``; twin of ``src/propagation_settings.pxi``.
 """
 
+import sys
 import sysconfig
 import threading
 import time
@@ -61,6 +62,12 @@ del _name
 _WSGI_OT_BAGGAGE_PREFIX = "http_ot_baggage_"
 # Headers whose repeated occurrences are one comma-separated list (RFC 9110 5.3; W3C trace-context 3.3.1).
 LIST_HEADERS = frozenset([TRACESTATE, BAGGAGE])
+# A WSGI environ (PEP 3333) is a dict with this key; in it a header is a CGI variable, "HTTP_" and the name
+# in upper case with "_" for "-" (what every WSGI server writes): each is looked up by that name, interned
+# here, instead of every key of the environ being compared with every known name.
+WSGI_VERSION = "wsgi.version"
+ENVIRON_KEYS = tuple([sys.intern("HTTP_" + _name.upper().replace("-", "_")) for _name in HEADERS])
+_ENVIRON_OT_BAGGAGE_PREFIX = "HTTP_OT_BAGGAGE_"
 
 # -- styles and settings --------------------------------------------------------------------------
 
