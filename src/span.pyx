@@ -34,3 +34,4 @@ from ddfast.span_link import SpanLink
 include "span_object.pxi"
 include "span_tracer.pxi"
 include "span_http.pxi"
+include "span_wsgi.pxi"
