@@ -32,7 +32,8 @@ cdef class TracedWsgiApp:
     tracer turned off, goes straight to ``app``); ``start_response`` tags the status and the response
     headers; once the application returned, ``annotate(span, environ, method)`` (a framework hook, when
     set) and ``HttpTracer.annotate`` name the span after the route; it ends when the server closes the
-    response (``WsgiResponse``), or with the exception the application raised."""
+    response (``WsgiResponse``), or with the exception the application raised. ``ddfast.contrib.wsgi``'s
+    ``TraceMiddleware`` is a subclass: calling a middleware is this call, without a Python frame."""
 
     cdef readonly HttpTracer http
     cdef readonly HttpNames names

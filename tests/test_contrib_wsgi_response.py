@@ -34,7 +34,7 @@ class _Server:
 def test_the_middleware_runs_the_tracers_own_core(make_tracer, spanmod):
     """Each twin's tracer gets that twin's request object: both are under test."""
     middleware = wsgi.TraceMiddleware(lambda environ, start_response: [], tracer=make_tracer())
-    assert type(middleware._call) is spanmod.TracedWsgiApp
+    assert isinstance(middleware, spanmod.TracedWsgiApp) and isinstance(middleware, wsgi.TraceMiddleware)
     assert spanmod.EXC_INFO_KEY == wsgi.EXC_INFO_KEY
 
 
@@ -297,3 +297,30 @@ def test_the_request_objects_refuse_misuse(make_tracer, spanmod):
         spanmod.WsgiResponse()
     with pytest.raises(TypeError):
         spanmod.WsgiStartResponse()
+
+
+def test_a_subclass_of_the_middleware_keeps_its_own_methods(make_tracer, spanmod):
+    """``TraceMiddleware`` subclasses still override and extend: their ``__call__`` runs, the core's is
+    their ``super()``; the class made for the core keeps the subclass's name."""
+    tracer = make_tracer()
+    calls = []
+
+    class Counting(wsgi.TraceMiddleware):
+        def __call__(self, environ, start_response):
+            calls.append(environ["PATH_INFO"])
+            return super().__call__(environ, start_response)
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    middleware = Counting(app, tracer=tracer, service="svc")
+    assert isinstance(middleware, Counting) and type(middleware).__name__ == "Counting"
+    assert type(Counting(app, tracer=tracer)) is type(middleware)  # made once
+    assert type(type(middleware)(app, tracer=tracer)) is type(middleware)
+    response = middleware(_environ("/sub"), _Server().start_response)
+    assert list(response) == [b"ok"]
+    response.close()
+    (span,) = tracer.writer.pop()
+    assert calls == ["/sub"] and span.service == "svc" and middleware.service == "svc"
+    assert (middleware.app, middleware.annotate, middleware.tracer) == (app, None, tracer)

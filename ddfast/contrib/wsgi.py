@@ -37,9 +37,20 @@ class TraceMiddleware:
     is then named after the route left in the environ (``tracer.http.annotate``). ``integration`` (a key
     of ``_http.SERVERS``) names the spans.
 
-    A request is one call into the tracer's core (its ``TracedWsgiApp``): the span started, the
-    application called with a ``start_response`` that tags the status, the route annotated, and the
-    response wrapped so that the span ends when the server closes it."""
+    A middleware is also its tracer's core ``TracedWsgiApp`` (the class made is a subclass of both, one per
+    core: compiled, or the pure twin): calling it, once per request, runs no Python frame of ddfast's. It
+    starts the span, calls the application with a ``start_response`` that tags the status, names the span
+    after the route, and wraps the response so that the span ends when the server closes it."""
+
+    def __new__(cls, app, tracer=None, *args, **kwargs):
+        core = _http.core_of(_http.http_of(_http.global_tracer(tracer))).TracedWsgiApp
+        cls = _ON_CORE.get(cls, cls)  # a class made here, asked again: its own
+        made = _MADE.get((cls, core))
+        if made is None:
+            made = type(cls.__name__, (cls, core), {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+            _MADE[cls, core] = made
+            _ON_CORE[made] = cls
+        return core.__new__(made)
 
     def __init__(self, app, tracer=None, service=None, distributed_tracing=None, span_name=None, integration="wsgi"):
         if not callable(app):
@@ -48,30 +59,14 @@ class TraceMiddleware:
         # bound once: the tracer's request path and this integration's names
         self._http = http = _http.http_of(tracer)
         self._names = names = _http.server_names(http, integration, service, distributed_tracing, span_name)
-        self._call = _http.core_of(http).TracedWsgiApp(http, names, app)
+        super().__init__(http, names, app)  # the core's: app, annotate, and the call
         self.service = names.service
         self.distributed_tracing = names.distributed
         self.span_name = names.name
         self.component = names.component
         self.useragent = names.useragent
 
-    def __call__(self, environ, start_response):
-        return self._call(environ, start_response)
 
-    @property
-    def app(self):
-        """The application traced."""
-        return self._call.app
-
-    @app.setter
-    def app(self, app):
-        self._call.app = app
-
-    @property
-    def annotate(self):
-        """The framework hook run once the application returned (None: none)."""
-        return self._call.annotate
-
-    @annotate.setter
-    def annotate(self, annotate):
-        self._call.annotate = annotate
+# (class, core TracedWsgiApp) -> the class made of both; and back
+_MADE = {}
+_ON_CORE = {}
