@@ -104,13 +104,33 @@ cpdef Span http_client_start(TracerState st, object var, object name, str compon
     return span
 
 
+cdef inline long _status_line_code(str status) noexcept:
+    """The code of a status line that starts with three digits (100-599) then a space or its end; -1 for
+    any other, which ``http_status`` reads the long way (to the same result for these)."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(status)
+    if n < 3:
+        return -1
+    cdef int kind = PyUnicode_KIND(status)
+    cdef void *data = PyUnicode_DATA(status)
+    cdef unsigned int a = read_char(kind, data, 0), b = read_char(kind, data, 1), c = read_char(kind, data, 2)
+    if not (49 <= a <= 53 and 48 <= b <= 57 and 48 <= c <= 57):  # "1".."5", then two of "0".."9"
+        return -1
+    if n > 3 and read_char(kind, data, 3) != 32:  # " "
+        return -1
+    return (a - 48) * 100 + (b - 48) * 10 + (c - 48)
+
+
 cpdef bint http_status(Span span, object status, object error_statuses) except -1:
     """Tag ``http.status_code`` with a response's status (an int, or WSGI's ``"200 OK"``) as text and mark
     the span an error when the code is one of ``error_statuses`` (ints); returns whether it did."""
     cdef str code
     cdef Py_ssize_t space
+    cdef long line_code = _status_line_code(<str>status) if type(status) is str else -1
     if type(status) is int and 100 <= status < 600:
         code = <str>_STATUS_TEXT[<long>status - 100]
+    elif line_code >= 0:  # WSGI's "200 OK": no slice, no int()
+        status = line_code
+        code = <str>_STATUS_TEXT[line_code - 100]
     else:
         code = status if type(status) is str else str(status)
         space = code.find(" ")
@@ -333,7 +353,10 @@ cdef class HttpTracer:
         else:
             span.resource = "%s %s" % (method, route)
         if route is not None:
-            span.set_tag(ROUTE_TAG, route)
+            if type(route) is str and type(span) is Span:
+                span.store_tag(ROUTE_TAG, <str>route)  # what set_tag does with text, without a Python call
+            else:
+                span.set_tag(ROUTE_TAG, route)
         return 0
 
     cpdef int annotate(self, Span span, object carrier) except -1:

@@ -128,3 +128,24 @@ def test_the_twins_agree_on_urls(twins):
     compiled, pure = twins("span")
     for url in ("http://[::1]:80/x", "http://a@b@c/d", "https://h?q", "ftp://h#f/x", "http://h:99999/p"):
         assert compiled.split_url(url) == pure.split_url(url)
+
+
+STATUS_TEXT = st.one_of(
+    st.text(alphabet="0123456789 OK\t²５-", max_size=8),
+    st.sampled_from(["200 OK", "404 Not Found", "500", "099 Low", "600 High", "2000 X", "200\tOK", "20", "503 "]),
+)
+
+
+@given(STATUS_TEXT, st.sampled_from([frozenset(), frozenset(range(500, 600)), frozenset([200, 404])]))
+def test_http_status_reads_a_status_line_alike_in_both_twins(twins, status, errors):
+    """The compiled twin reads a status line that starts with a code without slicing it: to the same tag
+    and error as the pure twin's reading."""
+    compiled, pure = twins("span")
+    results = []
+    for module in (compiled, pure):
+        span = module.Span("s")
+        marked = module.http_status(span, status, errors)
+        results.append((marked, span.get_tag("http.status_code"), span.error))
+    assert results[0] == results[1]
+    code = status.split(" ")[0]
+    assert results[1][1] == code
