@@ -11,15 +11,6 @@ cdef str _GET = "GET"
 cdef object _END = object()
 
 
-cdef inline int _end(Span span) except -1:
-    """``span.finish()``, without a Python call for a plain Span."""
-    if type(span) is not Span:
-        span.finish()  # a subclass may have its own
-    elif not span._finished:
-        span._finish_at(now_ns())
-    return 0
-
-
 cdef inline int _record(Span span, BaseException exc) except -1:
     span.set_exc_info(type(exc), exc, exc.__traceback__)
     return 0
@@ -134,4 +125,4 @@ cdef class WsgiResponse:
             if close is not None:
                 close()
         finally:
-            _end(self.span)
+            finish_now(self.span)

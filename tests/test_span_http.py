@@ -126,8 +126,18 @@ def test_a_client_span_takes_a_fixed_resource_and_the_user_agent(make_tracer, sp
 
 def test_the_twins_agree_on_urls(twins):
     compiled, pure = twins("span")
-    for url in ("http://[::1]:80/x", "http://a@b@c/d", "https://h?q", "ftp://h#f/x", "http://h:99999/p"):
+    urls = ["http://[::1]:80/x", "http://a@b@c/d", "https://h?q", "ftp://h#f/x", "http://h:99999/p"]
+    urls += ["http://Ex.COM:8/P", "http://[FE80::1%25Eth0]:8/x", "http://ÄB.de/x", "http://u@[/x", "http://:80/"]
+    for url in urls:
         assert compiled.split_url(url) == pure.split_url(url)
+
+
+@given(st.lists(URL_PARTS | st.sampled_from(["A", "%", "ß", "İ", "[", "]"]), max_size=24).map("".join),
+       st.sampled_from(["http://", "https://", ""]))  # fmt: skip
+def test_the_twins_split_any_url_alike(twins, rest, scheme):
+    """The compiled twin reads the authority in one pass over its characters: to the pure twin's result."""
+    compiled, pure = twins("span")
+    assert compiled.split_url(scheme + rest) == pure.split_url(scheme + rest)
 
 
 STATUS_TEXT = st.one_of(
