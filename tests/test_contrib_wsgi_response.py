@@ -98,6 +98,11 @@ def test_a_body_without_close_still_finishes_the_span(make_tracer):
     assert b"".join(response) == b"onetwo"
     response.close()
     assert len(tracer.writer.pop()) == 1
+    # next() without iter() first, as some servers do with a single-item body
+    response = wsgi.TraceMiddleware(app, tracer=tracer)(_environ(), _Server().start_response)
+    assert (next(response), next(response), next(response, None)) == (b"one", b"two", None)
+    response.close()
+    assert len(tracer.writer.pop()) == 1
 
 
 def test_an_exception_while_iterating_is_recorded_and_raised(make_tracer):
