@@ -31,22 +31,57 @@ cpdef tuple split_url(str url):
     if start < 0:
         return None, bare, bare
     start += 3
-    cdef Py_ssize_t slash = bare.find("/", start)
-    cdef str netloc = bare[start:slash] if slash >= 0 else bare[start:]
-    cdef str path = bare[slash:] if slash >= 0 else ""
-    cdef Py_ssize_t at = netloc.rfind("@")
-    if at >= 0:
-        netloc = netloc[at + 1:]
-    cdef Py_ssize_t end, bracket = netloc.find("[")
-    if bracket >= 0:  # an IP literal: what is inside the brackets
-        end = netloc.find("]", bracket)
-        host = netloc[bracket + 1:end] if end >= 0 else netloc[bracket + 1:]
+    # one pass over the authority (to the first "/"): where the host starts (after the last "@")
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(bare)
+    cdef int kind = PyUnicode_KIND(bare)
+    cdef void *data = PyUnicode_DATA(bare)
+    cdef Py_ssize_t i, slash = n, first = start
+    cdef unsigned int c
+    for i in range(start, n):
+        c = read_char(kind, data, i)
+        if c == 47:  # "/"
+            slash = i
+            break
+        if c == 64:  # "@"
+            first = i + 1
+    cdef str path = bare[slash:] if slash < n else ""
+    # the host: inside an IP literal's brackets, else up to the port's ":"; a "[" after the host's start
+    # opens a literal, as the pure twin's find("[") reads it
+    cdef Py_ssize_t end = slash, bracket = -1
+    for i in range(first, slash):
+        c = read_char(kind, data, i)
+        if c == 91:  # "["
+            bracket = i
+            break
+    if bracket >= 0:
+        first = bracket + 1
+        for i in range(first, slash):
+            if read_char(kind, data, i) == 93:  # "]"
+                end = i
+                break
     else:
-        end = netloc.find(":")
-        host = netloc[:end] if end >= 0 else netloc
-    end = host.find("%")  # an IPv6 zone keeps its case
-    host = host.lower() if end < 0 else host[:end].lower() + host[end:]
-    return (host or None), path, bare
+        for i in range(first, slash):
+            if read_char(kind, data, i) == 58:  # ":"
+                end = i
+                break
+    if end <= first:
+        return None, path, bare
+    # lower-case up to an IPv6 zone ("%"), which keeps its case; ASCII without capitals is lower already
+    cdef Py_ssize_t zone = end
+    cdef bint lower = False
+    for i in range(first, end):
+        c = read_char(kind, data, i)
+        if c == 37:  # "%"
+            zone = i
+            break
+        if c >= 128 or 65 <= c <= 90:
+            lower = True
+    cdef str host = bare[first:end]
+    if zone < end:
+        host = bare[first:zone].lower() + bare[zone:end]
+    elif lower:
+        host = host.lower()
+    return host, path, bare
 
 
 cdef inline int _http_tags(Span span, str component, str kind, object method, str url) except -1:
@@ -104,13 +139,33 @@ cpdef Span http_client_start(TracerState st, object var, object name, str compon
     return span
 
 
+cdef inline long _status_line_code(str status) noexcept:
+    """The code of a status line that starts with three digits (100-599) then a space or its end; -1 for
+    any other, which ``http_status`` reads the long way (to the same result for these)."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(status)
+    if n < 3:
+        return -1
+    cdef int kind = PyUnicode_KIND(status)
+    cdef void *data = PyUnicode_DATA(status)
+    cdef unsigned int a = read_char(kind, data, 0), b = read_char(kind, data, 1), c = read_char(kind, data, 2)
+    if not (49 <= a <= 53 and 48 <= b <= 57 and 48 <= c <= 57):  # "1".."5", then two of "0".."9"
+        return -1
+    if n > 3 and read_char(kind, data, 3) != 32:  # " "
+        return -1
+    return (a - 48) * 100 + (b - 48) * 10 + (c - 48)
+
+
 cpdef bint http_status(Span span, object status, object error_statuses) except -1:
     """Tag ``http.status_code`` with a response's status (an int, or WSGI's ``"200 OK"``) as text and mark
     the span an error when the code is one of ``error_statuses`` (ints); returns whether it did."""
     cdef str code
     cdef Py_ssize_t space
+    cdef long line_code = _status_line_code(<str>status) if type(status) is str else -1
     if type(status) is int and 100 <= status < 600:
         code = <str>_STATUS_TEXT[<long>status - 100]
+    elif line_code >= 0:  # WSGI's "200 OK": no slice, no int()
+        status = line_code
+        code = <str>_STATUS_TEXT[line_code - 100]
     else:
         code = status if type(status) is str else str(status)
         space = code.find(" ")
@@ -125,6 +180,15 @@ cpdef bint http_status(Span span, object status, object error_statuses) except -
         span.error = 1
         return True
     return False
+
+
+cdef inline int finish_now(Span span) except -1:
+    """``span.finish()``, without a Python call for a plain Span."""
+    if type(span) is not Span:
+        span.finish()  # a subclass may have its own
+    elif not span._finished:
+        span._finish_at(now_ns())
+    return 0
 
 
 # -- one tracer's HTTP request path -------------------------------------------------------------------
@@ -333,7 +397,10 @@ cdef class HttpTracer:
         else:
             span.resource = "%s %s" % (method, route)
         if route is not None:
-            span.set_tag(ROUTE_TAG, route)
+            if type(route) is str and type(span) is Span:
+                span.store_tag(ROUTE_TAG, <str>route)  # what set_tag does with text, without a Python call
+            else:
+                span.set_tag(ROUTE_TAG, route)
         return 0
 
     cpdef int annotate(self, Span span, object carrier) except -1:
@@ -364,5 +431,4 @@ cdef class HttpTracer:
             self.status(span, status, headers, client)
         if exc is not None:
             span.set_exc_info(type(exc), exc, exc.__traceback__)
-        span.finish()
-        return 0
+        return finish_now(span)

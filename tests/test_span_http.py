@@ -126,5 +126,36 @@ def test_a_client_span_takes_a_fixed_resource_and_the_user_agent(make_tracer, sp
 
 def test_the_twins_agree_on_urls(twins):
     compiled, pure = twins("span")
-    for url in ("http://[::1]:80/x", "http://a@b@c/d", "https://h?q", "ftp://h#f/x", "http://h:99999/p"):
+    urls = ["http://[::1]:80/x", "http://a@b@c/d", "https://h?q", "ftp://h#f/x", "http://h:99999/p"]
+    urls += ["http://Ex.COM:8/P", "http://[FE80::1%25Eth0]:8/x", "http://ÄB.de/x", "http://u@[/x", "http://:80/"]
+    for url in urls:
         assert compiled.split_url(url) == pure.split_url(url)
+
+
+@given(st.lists(URL_PARTS | st.sampled_from(["A", "%", "ß", "İ", "[", "]"]), max_size=24).map("".join),
+       st.sampled_from(["http://", "https://", ""]))  # fmt: skip
+def test_the_twins_split_any_url_alike(twins, rest, scheme):
+    """The compiled twin reads the authority in one pass over its characters: to the pure twin's result."""
+    compiled, pure = twins("span")
+    assert compiled.split_url(scheme + rest) == pure.split_url(scheme + rest)
+
+
+STATUS_TEXT = st.one_of(
+    st.text(alphabet="0123456789 OK\t²５-", max_size=8),
+    st.sampled_from(["200 OK", "404 Not Found", "500", "099 Low", "600 High", "2000 X", "200\tOK", "20", "503 "]),
+)
+
+
+@given(STATUS_TEXT, st.sampled_from([frozenset(), frozenset(range(500, 600)), frozenset([200, 404])]))
+def test_http_status_reads_a_status_line_alike_in_both_twins(twins, status, errors):
+    """The compiled twin reads a status line that starts with a code without slicing it: to the same tag
+    and error as the pure twin's reading."""
+    compiled, pure = twins("span")
+    results = []
+    for module in (compiled, pure):
+        span = module.Span("s")
+        marked = module.http_status(span, status, errors)
+        results.append((marked, span.get_tag("http.status_code"), span.error))
+    assert results[0] == results[1]
+    code = status.split(" ")[0]
+    assert results[1][1] == code

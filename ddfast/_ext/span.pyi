@@ -290,3 +290,27 @@ class AsgiSend:
     send: Callable[[Any], Any]
     def __init__(self, http: HttpTracer, span: Span, send: Callable[[Any], Any]) -> None: ...
     def __call__(self, message: Any) -> Any: ...
+
+EXC_INFO_KEY: str
+
+class TracedWsgiApp:
+    http: HttpTracer
+    names: HttpNames
+    app: Callable[..., Any]
+    annotate: Optional[Callable[[Span, dict[str, Any], Any], Any]]
+    def __init__(
+        self,
+        http: HttpTracer,
+        names: HttpNames,
+        app: Callable[..., Any],
+        annotate: Optional[Callable[[Span, dict[str, Any], Any], Any]] = None,
+    ) -> None: ...
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any: ...
+
+class WsgiStartResponse:
+    def __call__(self, status: str, headers: Any, exc_info: Any = None) -> Any: ...
+
+class WsgiResponse:
+    def __iter__(self) -> WsgiResponse: ...
+    def __next__(self) -> Any: ...
+    def close(self) -> None: ...

@@ -78,6 +78,11 @@ from ddfast._pure.span_tracer import set_derived  # noqa: F401
 from ddfast._pure.span_tracer import tid_text  # noqa: F401
 from ddfast._pure.span_tracer import tracer_start  # noqa: F401
 from ddfast._pure.span_tracer import tracer_trace  # noqa: F401
+from ddfast._pure.span_wsgi import EXC_INFO_KEY  # noqa: F401
+from ddfast._pure.span_wsgi import TracedWsgiApp  # noqa: F401
+from ddfast._pure.span_wsgi import WsgiResponse  # noqa: F401
+from ddfast._pure.span_wsgi import WsgiStartResponse  # noqa: F401
 
 # the public classes are this module's, as their compiled twins are ddfast._ext.span's (repr, pickling)
 Span.__module__ = TracerState.__module__ = HttpNames.__module__ = HttpTracer.__module__ = __name__
+TracedWsgiApp.__module__ = WsgiStartResponse.__module__ = WsgiResponse.__module__ = __name__

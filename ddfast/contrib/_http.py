@@ -167,7 +167,12 @@ def client_names(http, integration, distributed=None):
 
 def _names_type(http):
     """``HttpNames`` of the core (compiled or pure twin) that made ``http``: once per integration."""
-    return sys.modules[type(http).__module__].HttpNames
+    return core_of(http).HttpNames
+
+
+def core_of(http):
+    """The span core module (compiled or pure twin) that made ``http``: for an integration's set-up."""
+    return sys.modules[type(http).__module__]
 
 
 def route_resources():

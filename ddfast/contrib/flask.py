@@ -29,17 +29,27 @@ def _noting_route(dispatch_request):
     handling (a ``before_request`` function would cost Flask's per-call checks too)."""
     from flask import globals as flask_globals
 
+    route_key = _http.ROUTE_KEY
     current = getattr(flask_globals, "_cv_request", None)
+    if current is None:  # Flask before 2.2: its request proxy
+
+        def dispatch(*args, **kwargs):
+            request = flask_globals.request
+            if request is not None:
+                rule = request.url_rule
+                request.environ[route_key] = rule.rule if rule is not None else None
+            return dispatch_request(*args, **kwargs)
+
+        return dispatch
+
+    current_request = current.get  # bound once: the request context of the running request
 
     def dispatch(*args, **kwargs):
-        if current is not None:
-            ctx = current.get(None)
-            request = ctx.request if ctx is not None else None
-        else:
-            request = flask_globals.request
-        if request is not None:
+        ctx = current_request(None)
+        if ctx is not None:
+            request = ctx.request
             rule = request.url_rule
-            request.environ[_http.ROUTE_KEY] = rule.rule if rule is not None else None
+            request.environ[route_key] = rule.rule if rule is not None else None
         return dispatch_request(*args, **kwargs)
 
     return dispatch

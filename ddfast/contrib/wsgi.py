@@ -25,33 +25,9 @@ def request_url(environ):
 
 
 #: where the exception an application passed to ``start_response`` (with an error page) is left in the environ
+#: (the core's ``EXC_INFO_KEY``, in both twins)
 EXC_INFO_KEY = "ddfast.exc_info"
 environ_header = _http.environ_header
-
-
-class _Response:
-    """The application's response iterable; finishes the span when the server closes it."""
-
-    __slots__ = ("_body", "_span")
-
-    def __init__(self, body, span):
-        self._body = body
-        self._span = span
-
-    def __iter__(self):
-        try:
-            yield from self._body
-        except BaseException as e:
-            self._span.set_exc_info(type(e), e, e.__traceback__)
-            raise
-
-    def close(self):
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self._span.finish()
 
 
 class TraceMiddleware:
@@ -59,48 +35,38 @@ class TraceMiddleware:
     or ``"wsgi"``. ``annotate(span, environ, method)``, when a framework hook sets it, runs once the
     application returned (to leave the route at ``_http.ROUTE_KEY`` from what the framework kept); the span
     is then named after the route left in the environ (``tracer.http.annotate``). ``integration`` (a key
-    of ``_http.SERVERS``) names the spans."""
+    of ``_http.SERVERS``) names the spans.
+
+    A middleware is also its tracer's core ``TracedWsgiApp`` (the class made is a subclass of both, one per
+    core: compiled, or the pure twin): calling it, once per request, runs no Python frame of ddfast's. It
+    starts the span, calls the application with a ``start_response`` that tags the status, names the span
+    after the route, and wraps the response so that the span ends when the server closes it."""
+
+    def __new__(cls, app, tracer=None, *args, **kwargs):
+        core = _http.core_of(_http.http_of(_http.global_tracer(tracer))).TracedWsgiApp
+        cls = _ON_CORE.get(cls, cls)  # a class made here, asked again: its own
+        made = _MADE.get((cls, core))
+        if made is None:
+            made = type(cls.__name__, (cls, core), {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+            _MADE[cls, core] = made
+            _ON_CORE[made] = cls
+        return core.__new__(made)
 
     def __init__(self, app, tracer=None, service=None, distributed_tracing=None, span_name=None, integration="wsgi"):
         if not callable(app):
             raise TypeError("TraceMiddleware wraps a WSGI application (a callable), not %s" % type(app).__name__)
-        self.app = app
         self.tracer = tracer = _http.global_tracer(tracer)
-        self.annotate = None
         # bound once: the tracer's request path and this integration's names
         self._http = http = _http.http_of(tracer)
         self._names = names = _http.server_names(http, integration, service, distributed_tracing, span_name)
-        self._start = http.wsgi_start
+        super().__init__(http, names, app)  # the core's: app, annotate, and the call
         self.service = names.service
         self.distributed_tracing = names.distributed
         self.span_name = names.name
         self.component = names.component
         self.useragent = names.useragent
 
-    def __call__(self, environ, start_response):
-        span = self._start(self._names, environ)
-        if span is None:  # off, or traced by an outer middleware
-            return self.app(environ, start_response)
-        http = self._http
 
-        def traced_start_response(status, headers, exc_info=None):
-            http.status(span, status, headers)
-            if exc_info:  # an error page: what caused it, for a framework hook (``annotate``)
-                environ[EXC_INFO_KEY] = exc_info
-                return start_response(status, headers, exc_info)
-            return start_response(status, headers)
-
-        try:
-            body = self.app(environ, traced_start_response)
-        except BaseException as e:
-            self._annotate(span, environ)
-            http.finish(span, e)
-            raise
-        self._annotate(span, environ)
-        return _Response(body, span)
-
-    def _annotate(self, span, environ):
-        annotate = self.annotate
-        if annotate is not None:  # a framework hook that reads what served the request after the fact
-            annotate(span, environ, environ.get("REQUEST_METHOD", "GET"))
-        self._http.annotate(span, environ)
+# (class, core TracedWsgiApp) -> the class made of both; and back
+_MADE = {}
+_ON_CORE = {}
