@@ -63,6 +63,14 @@ LEFT_OUT = {
     "tests/test_bench_counts.py::test_every_operation_runs_rounds[sample-ddtrace]": "ddtrace",
     "tests/test_bench_counts.py::test_every_operation_runs_rounds[encode-v04-ddtrace]": "ddtrace",
     "tests/test_bench_counts.py::test_every_operation_runs_rounds[encode-v05-ddtrace]": "ddtrace",
+    "tests/test_bench_counts.py::test_every_operation_runs_rounds[extract-environ-ddtrace]": "ddtrace",
+    # a traced Kafka produce and poll, counted (confluent-kafka's Message; ddtrace's integration beside)
+    "tests/test_bench_counts.py::test_every_operation_runs_rounds[kafka-produce-cython]": "confluent-kafka",
+    "tests/test_bench_counts.py::test_every_operation_runs_rounds[kafka-produce-python]": "confluent-kafka",
+    "tests/test_bench_counts.py::test_every_operation_runs_rounds[kafka-produce-ddtrace]": "confluent-kafka",
+    "tests/test_bench_counts.py::test_every_operation_runs_rounds[kafka-consume-cython]": "confluent-kafka",
+    "tests/test_bench_counts.py::test_every_operation_runs_rounds[kafka-consume-python]": "confluent-kafka",
+    "tests/test_bench_counts.py::test_every_operation_runs_rounds[kafka-consume-ddtrace]": "confluent-kafka",
     # Kafka's clients (and the broker, librdkafka's mock cluster in confluent-kafka's wheel)
     "tests/test_contrib_kafka.py": "confluent-kafka",
     # a service under ddfast-run, its traces read back from the test agent
@@ -71,6 +79,7 @@ LEFT_OUT = {
     "tests/test_contrib_celery.py::test_ddtrace_producer_to_ddfast_worker": "ddtrace",
     "tests/test_contrib_celery.py::test_ddfast_producer_to_ddtrace_worker": "ddtrace",
     "tests/test_contrib_celery.py::test_spans_are_ddtrace_s": "ddtrace",
+    "tests/test_contrib_celery.py::test_beat_spans_are_ddtrace_s": "ddtrace",
     # gRPC against real grpcio servers and clients, and ddtrace on the other side
     "tests/test_contrib_grpc.py": "grpcio",
     # spans compared with ddtrace's (run in subprocesses)
