@@ -189,7 +189,7 @@ def _core_parts(impl):
     consuming = integ.message_spans("kafka.consume", "worker", consumer, ours.CONSUME_KEYS)
     start, context_pairs, consume = producing.start, producing.context_pairs, consuming.consume
     produced = ("orders", "orders", "k1", 0, "False", SERVERS)
-    consumed = ("True", "g", "orders", "orders", "k1", 0, "False", 42)
+    consumed = ("True", "g", "cluster", "orders", "orders", "k1", 0, "False", 42)
 
     def produce():
         span = start(produced, None, False)

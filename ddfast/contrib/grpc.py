@@ -68,9 +68,9 @@ _STATE = {}
 
 class _Side:
     """One of the four sides (sync or aio, client or server), set up once: its Integration, span name,
-    component, default service, and the span tags of each method (cached)."""
+    component, default service, and the spans of each method (``MessageSpans``, cached)."""
 
-    __slots__ = ("integ", "name", "component", "default_service", "client", "_tags", "ok")
+    __slots__ = ("integ", "name", "component", "default_service", "client", "_spans", "ok")
 
     def __init__(self, integ, client, component, default_service):
         import grpc
@@ -82,7 +82,7 @@ class _Side:
         self.name = ("grpc.client.request" if client else "grpc.server.request") if v1 else "grpc"
         own = not (v1 or asbool(os.environ.get("DD_TRACE_REMOVE_INTEGRATION_SERVICE_NAMES_ENABLED"), False))
         self.default_service = default_service if own else None
-        self._tags = {}
+        self._spans = {}
         self.ok = grpc.StatusCode.OK
 
     def service(self):
@@ -98,7 +98,7 @@ class _Side:
         """The ``MessageSpans`` of a call of ``method`` (the full path) of ``kind``: its constant tags, with
         a client's ``peer`` tags, made once per method (cached, bounded)."""
         key = (method, kind, peer)
-        spans = self._tags.get(key)
+        spans = self._spans.get(key)
         if spans is None:
             tags = _method_tags(method, kind)
             tags["component"] = self.component
@@ -108,8 +108,8 @@ class _Side:
                 tags[name] = int(value) if name == "network.destination.port" else value  # a number, as set_tag
             service = self.service() if self.client else None  # a server's follows DD_SERVICE per call
             spans = self.integ.message_spans(self.name, "grpc", tags, (), service, as_bytes=False)
-            if len(self._tags) < 1024:  # methods a server serves or a client calls: few; bounded anyway
-                self._tags[key] = spans
+            if len(self._spans) < 1024:  # methods a server serves or a client calls: few; bounded anyway
+                self._spans[key] = spans
         return spans
 
 
@@ -257,22 +257,22 @@ def _make_client_interceptor(grpc, side):
                             grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):  # fmt: skip
         """ddfast's interceptor of one traced channel (``peer``: the target's tags)."""
 
-        __slots__ = ("peer", "tags")
+        __slots__ = ("peer", "spans")
 
         def __init__(self, peer):
             self.peer = peer
-            self.tags = {}  # (method, kind) -> the spans of its calls
+            self.spans = {}  # (method, kind) -> the spans of its calls
 
         def _call(self, kind, continuation, details, request):
             # as _start_client, inline: the sync client is the hot one
             if not state.enabled:
                 return continuation(details, request)
             method = details.method
-            spans = self.tags.get((method, kind))
+            spans = self.spans.get((method, kind))
             if spans is None:
                 spans = side.spans(method, kind, self.peer)
-                if len(self.tags) < 256:
-                    self.tags[(method, kind)] = spans
+                if len(self.spans) < 256:
+                    self.spans[(method, kind)] = spans
             span = spans.start(None, None, False, method)
             details = _with_context(spans, span, details)
             previous = var.get()

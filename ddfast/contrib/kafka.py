@@ -65,9 +65,9 @@ _MESSAGE_OVERHEAD = 64
 #: the tags of a produced and a consumed message that change per message, in the order the spans take them
 PRODUCE_KEYS = ("kafka.topic", "messaging.destination.name", "kafka.message_key", "kafka.partition",
                 "kafka.tombstone", "messaging.kafka.bootstrap.servers", "kafka.cluster_id")  # fmt: skip
-CONSUME_KEYS = ("kafka.received_message", "kafka.group_id", "kafka.topic", "messaging.destination.name",
-                "kafka.message_key", "kafka.partition", "kafka.tombstone", "kafka.message_offset",
-                "kafka.cluster_id")  # fmt: skip
+CONSUME_KEYS = ("kafka.received_message", "kafka.group_id", "kafka.cluster_id", "kafka.topic",
+                "messaging.destination.name", "kafka.message_key", "kafka.partition", "kafka.tombstone",
+                "kafka.message_offset")  # fmt: skip
 
 #: bootstrap servers -> the cluster id a producer of them learnt (what their consumers tag: a consumer never
 #: asks, as asking on a consumer's handle risks librdkafka's issue 4214)
@@ -146,14 +146,10 @@ def headers_size(headers):
 
 
 def with_context(integ, span, headers, encoding=None):
-    """``headers`` (None, a dict or a list of pairs) with ``span``'s context added: a new object
-    (pairs with values encoded with ``encoding``, else text; None becomes a dict when ``encoding`` is None,
-    a list otherwise), or ``headers`` itself when there is nothing to add or it cannot be read."""
-    if headers is None and encoding is not None:  # the common case: no headers of the caller's
-        added = {}
-        integ.inject(span, added)
-        return [(k, v.encode(encoding)) for k, v in added.items()] or None
-    if isinstance(headers, dict) or headers is None:
+    """The caller's ``headers`` (a dict or a list of pairs) with ``span``'s context added: a new object
+    (pairs with values encoded with ``encoding``, else text), or ``headers`` itself when there is nothing
+    to add or it cannot be read. (A message without headers takes ``MessageSpans.context_pairs``.)"""
+    if isinstance(headers, dict):
         added = {}
         integ.inject(span, added)
         if not added:
@@ -200,17 +196,10 @@ def message_values(message, group, cluster_id=None):
         tombstone = "False"
     offset = message.offset()
     return (
-        "True", group, topic if type(topic) is str else str(topic), topic if type(topic) is str else str(topic),
-        key, message.partition(), tombstone, offset if offset is not None else -1, cluster_id,
+        "True", group, cluster_id, topic if type(topic) is str else str(topic),
+        topic if type(topic) is str else str(topic), key, message.partition(), tombstone,
+        offset if offset is not None else -1,
     )  # fmt: skip
-
-
-def _small(producer, value, key):
-    """Whether the message is far below the producer's limit (``_too_large`` need not look)."""
-    size = len(value) if type(value) is bytes else -1 if value is not None else 0
-    if key is not None:
-        size = size + len(key) if type(key) is bytes and size >= 0 else -1
-    return 0 <= size and size + _HEADROOM < getattr(producer, "_dd_max_bytes", DEFAULT_MAX_BYTES)
 
 
 def traced_methods(message_type, tracer=None, service=None, distributed_tracing=None):
@@ -261,7 +250,7 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
                 if inject_ok:
                     headers = args[at] if n > at else kwargs.get("headers")
                     traced = context_pairs(span) if headers is None else with_context(integ, span, headers)
-                    if traced is not headers and not _small(self, value, key) and _too_large(self, value, key, traced):
+                    if traced is not headers and _too_large(self, value, key, traced):
                         _record("message_too_large", "kafka")
                     elif n > at:
                         args = args[:at] + (traced,) + args[at + 1 :]
@@ -280,8 +269,7 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
         first = messages[0] if messages else None
         group = getattr(instance, "_dd_group_id", "")
         if first is None:
-            span = start_consume(None, ("False", group) + (None,) * 6 + (consumer_cluster_id(instance),), False,
-                                 start_ns)  # fmt: skip
+            span = start_consume(None, ("False", group, consumer_cluster_id(instance)), False, start_ns)
         else:
             values = message_values(first, group, consumer_cluster_id(instance))
             span = start_consume(None if as_links else first.headers(), values, False, start_ns)
