@@ -12,8 +12,8 @@ through untraced; at the lifespan's shutdown the tracer's buffered traces are se
 """
 
 import asyncio
-import sys
 
+from ddfast.contrib import _http
 from ddfast.contrib.integration import Integration
 
 
@@ -45,7 +45,7 @@ class TraceMiddleware:
         self._http = http = integ.http
         self._names = names = integ.http_names
         # the core's send wrapper (no coroutine per message)
-        self._send_type = sys.modules[type(http).__module__].AsgiSend
+        self._send_type = _http.core_of(http).AsgiSend
         self._start = http.asgi_start
         self.service = names.service
         self.distributed_tracing = names.distributed

@@ -136,7 +136,7 @@ class Integration:
         tracer's), constant ``tags`` (``component``, ``span.kind``...: text or numbers) and the ``keys`` of
         the tags that change per message, given to ``start``/``consume`` as a tuple of values in that
         order (the core's ``MessageSpans``). Made once, when the integration is set up."""
-        spans_type = sys.modules[type(self._http).__module__].MessageSpans
+        spans_type = _http.core_of(self._http).MessageSpans
         return spans_type(
             self._http, name, service or self.service, span_type, tags, keys, self.distributed, as_bytes, record
         )
