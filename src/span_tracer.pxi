@@ -206,6 +206,30 @@ cdef bint _is_int_text(str value):
     return digits.isascii() and digits.isdigit()
 
 
+# (upper 64 bits, their text) of the trace last finished: the traces of one second share one string
+cdef uint64_t _last_tid_high = 0
+cdef str _last_tid_text = None
+cdef object _last_tid_guard = object()  # what the cache's critical section locks (free-threaded builds)
+
+
+cdef str shared_tid_text(uint64_t high):
+    """``_dd.p.tid`` of the upper 64 bits ``high``: the traces of one second share one string."""
+    global _last_tid_high, _last_tid_text
+    cdef cs_t cs
+    cdef str text = None
+    cs_begin(&cs, _last_tid_guard)
+    if _last_tid_text is not None and _last_tid_high == high:
+        text = _last_tid_text
+    cs_end(&cs)
+    if text is None:
+        text = tid_text(high)
+        cs_begin(&cs, _last_tid_guard)
+        _last_tid_high = high
+        _last_tid_text = text
+        cs_end(&cs)
+    return text
+
+
 cdef write_trace_fn _write_trace = NULL
 cdef type _trace_buffer_type = None
 
@@ -239,6 +263,18 @@ cdef object trace_buffer_of(TracerState st, object writer):
     return buffer
 
 
+cdef inline bint _shown_on_local_root(str key) noexcept:
+    """``key`` is the last Datadog parent upstream or a ``baggage.`` tag: a key the trace's state holds that
+    its local root shows too. The first character decides for the ``_dd.`` keys the state mostly holds."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(key)
+    if n == 0:
+        return False
+    cdef Py_UCS4 first = read_char(PyUnicode_KIND(key), PyUnicode_DATA(key), 0)
+    if first == 95:  # "_"
+        return key == LAST_PARENT_KEY
+    return first == 98 and key.startswith(BAGGAGE_TAG_PREFIX)  # "b"
+
+
 cdef inline void _count_dropped(TracerState st) noexcept:
     """One more trace dropped: a tracer-wide count, which threads finishing traces at once update."""
     cdef cs_t cs
@@ -253,7 +289,7 @@ cdef int finish_trace(TracerState st, list spans) except -1:
         return 0
     cdef Span root = <Span>spans[0]  # a chunk's first span: the local root, but in a late chunk
     cdef uint64_t high, low
-    cdef Span span
+    cdef Span span, parent
     cdef Context state = root._trace_ctx
     cdef bint discard = False
     if state._priority is None and not (root._links and adopt_link_decision(root, state)):
@@ -272,14 +308,14 @@ cdef int finish_trace(TracerState st, list spans) except -1:
     for key, value in state._meta.items():
         if is_propagated_key(key):
             meta[key] = value
-        elif local_root and (key == LAST_PARENT_KEY or (<str>key).startswith(BAGGAGE_TAG_PREFIX)):
+        elif local_root and type(key) is str and _shown_on_local_root(<str>key):
             # the local root also shows the last Datadog parent upstream (tracestate p:) and the
             # baggage items DD_TRACE_BAGGAGE_TAG_KEYS names
             meta[key] = value
     if "_dd.p.tid" not in meta:
         int_to_u128(root.trace_id, &high, &low)
         if high:
-            meta["_dd.p.tid"] = tid_text(high)
+            meta["_dd.p.tid"] = shared_tid_text(high)
     if priority is not None:
         set_derived(root, 3)  # _sampling_priority_v1
         root._chunk_priority = priority
@@ -289,9 +325,10 @@ cdef int finish_trace(TracerState st, list spans) except -1:
         span = <Span>item
         if origin is not None:
             span._meta["_dd.origin"] = origin
-        if span._parent is None or span._parent.service != span.service:
+        parent = span._parent
+        if parent is None or (parent.service is not span.service and parent.service != span.service):
             set_derived(span, 4)  # _dd.top_level
-        if service and span.service != service:
+        if service and span.service is not service and span.service != service:
             span._meta["_dd.base_service"] = service
     if st.shut_down:
         _count_dropped(st)

@@ -110,6 +110,49 @@ def test_every_request_reaches_the_real_agent_as_one_whole_trace(
         assert server["metrics"]["_sampling_priority_v1"] == 1
 
 
+@pytest.mark.parametrize("scenario", ["flask", "starlette"])
+def test_the_headers_diagnostic_sends_ddfasts_headers_untraced(bench, scenario):
+    # the ``headers`` variant: no tracer, but the service's client sends the propagation headers ddfast would
+    import http.server
+    import threading
+
+    from benches.service import tracers
+
+    seen = []
+
+    class Downstream(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            seen.append({name.lower(): value for name, value in self.headers.items()})
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    downstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Downstream)
+    threading.Thread(target=downstream.serve_forever, daemon=True).start()
+    env = bench.env("headers")
+    env["SERVICE_DOWNSTREAM"] = "http://127.0.0.1:%d" % downstream.server_address[1]
+    port = run.free_port()
+    proc = subprocess.Popen(bench.service_command(scenario, port), cwd=bench.root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        run.wait_port(port, proc, 60)
+        assert [run.get(port, "/users/%d" % i, {})[0] for i in range(2)] == [200, 200]
+        run.stop(proc, 30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        downstream.shutdown()
+    assert len(seen) == 2
+    for headers in seen:
+        assert {name: headers.get(name) for name in tracers.PROPAGATION_HEADERS} == tracers.PROPAGATION_HEADERS
+
+
 def test_the_agent_sink_counts_payloads_spans_and_requests(monkeypatch):
     import msgpack
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest

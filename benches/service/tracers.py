@@ -87,9 +87,6 @@ def send_propagation_headers(client):
     into the request the way ddfast's integration writes them: what the HTTP library's own handling of
     them costs, apart from any tracer's work."""
 
-    def inject(_span, headers):
-        headers.update(PROPAGATION_HEADERS)
-
     if client == "requests":
         import requests
 
@@ -103,14 +100,14 @@ def send_propagation_headers(client):
     else:
         import httpx
 
+        from ddfast.contrib.httpx import _append
         from ddfast.contrib.httpx import _hiding_injected
-        from ddfast.contrib.httpx import _inject_into_list
 
         owner, name = httpx.AsyncClient, "send"
         httpx.Cookies.extract_cookies = _hiding_injected(httpx.Cookies.extract_cookies)
 
         def add(request):
-            _inject_into_list(inject, None, request.headers, request)
+            _append(request.headers, PROPAGATION_HEADERS, request)
 
     original = getattr(owner, name)
 

@@ -75,7 +75,7 @@ from ddfast._pure.span_tracer import finish_trace  # noqa: F401
 from ddfast._pure.span_tracer import inherited  # noqa: F401
 from ddfast._pure.span_tracer import is_propagated_key  # noqa: F401
 from ddfast._pure.span_tracer import set_derived  # noqa: F401
-from ddfast._pure.span_tracer import tid_text  # noqa: F401
+from ddfast._pure.span_tracer import shared_tid_text  # noqa: F401
 from ddfast._pure.span_tracer import tracer_start  # noqa: F401
 from ddfast._pure.span_tracer import tracer_trace  # noqa: F401
 from ddfast._pure.span_wsgi import EXC_INFO_KEY  # noqa: F401

@@ -154,7 +154,7 @@ def active_span_of(var):
 _last_tid = (None, None)  # (upper 64 bits, their text), replaced as one object (thread-safe)
 
 
-def tid_text(high):
+def shared_tid_text(high):
     """``_dd.p.tid`` of the upper 64 bits ``high``: the traces of one second share one string."""
     global _last_tid
     last = _last_tid
@@ -262,7 +262,7 @@ def finish_trace(st, spans):
             # baggage items DD_TRACE_BAGGAGE_TAG_KEYS names
             meta[key] = value
     if root.trace_id > U64 and "_dd.p.tid" not in meta:
-        meta["_dd.p.tid"] = tid_text(root.trace_id >> 64)
+        meta["_dd.p.tid"] = shared_tid_text(root.trace_id >> 64)
     if priority is not None:
         set_derived(root, 3)  # _sampling_priority_v1
         root._chunk_priority = priority
