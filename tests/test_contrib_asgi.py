@@ -202,3 +202,15 @@ def test_buffered_traces_are_sent_when_the_server_shuts_down(make_tracer):
     asyncio.run(TraceMiddleware(app, tracer=tracer)({"type": "lifespan"}, receive, send))
     # nothing flushed at startup; at shutdown, before the application hears of it
     assert seen == [("lifespan.startup", []), ("lifespan.shutdown", [1])]
+
+
+def test_misuse_is_refused(traced):
+    """Not an application, or an integration that is not an HTTP server's: a clear error when the
+    middleware is made, not a failure in a request."""
+    with pytest.raises(TypeError, match="ASGI application"):
+        TraceMiddleware(None, tracer=traced)
+    with pytest.raises(ValueError, match="integration must be one of"):
+        TraceMiddleware(starlette_app("http://127.0.0.1:1"), tracer=traced, integration="kafka")
+    assert TraceMiddleware(starlette_app("http://127.0.0.1:1"), tracer=traced, integration="fastapi").span_name == (
+        "fastapi.request"
+    )

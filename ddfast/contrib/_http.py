@@ -100,6 +100,12 @@ def _integration_services():
     return not (removed or schema_v1())
 
 
+def require_server(integration):
+    """Refuse (``ValueError``) a name that is not an HTTP server integration's (a key of ``SERVERS``)."""
+    if integration not in SERVERS:
+        raise ValueError("integration must be one of %s, not %r" % (", ".join(sorted(SERVERS)), integration))
+
+
 class ServerNames:
     """How ``integration``'s server spans are named, chosen once: ``name``, ``component``, ``service`` (the
     one to pass to the core: None for DD_SERVICE else ``default_service``), ``default_service`` and
@@ -108,8 +114,7 @@ class ServerNames:
     __slots__ = ("name", "component", "service", "default_service", "useragent")
 
     def __init__(self, integration, service=None):
-        if integration not in SERVERS:
-            raise ValueError("integration must be one of %s, not %r" % (", ".join(sorted(SERVERS)), integration))
+        require_server(integration)
         name, self.component, default, self.useragent = SERVERS[integration]
         self.name = "http.server.request" if schema_v1() else name
         self.default_service = default

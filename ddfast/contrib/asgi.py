@@ -39,6 +39,7 @@ class TraceMiddleware:
         if not callable(app):
             raise TypeError("TraceMiddleware wraps an ASGI application (a callable), not %s" % type(app).__name__)
         self.app = app
+        _http.require_server(integration)  # a server's names: an unknown integration is misuse
         integ = Integration(integration, tracer, service, distributed_tracing, span_name=span_name)
         self.tracer = integ.tracer
         # bound once: the tracer's request path and this integration's names

@@ -7,15 +7,16 @@ injecting.
 
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
+from ddfast.contrib.integration import Integration
 
 
 def patch(tracer=None, distributed_tracing=None):
     """Trace ``requests.Session.send``; a second call changes nothing."""
     import requests
 
-    http = _http.http_of(_http.global_tracer(tracer))
+    integ = Integration("requests", tracer, distributed_tracing=distributed_tracing)
     # bound once: what runs per request
-    names = _http.client_names(http, "requests", distributed_tracing)
+    http, names = integ.http, integ.http_names
     start, finish, in_client_call = http.client_start, http.finish, _http.in_client_call
     distributed = names.distributed
     from requests.structures import CaseInsensitiveDict as case_insensitive

@@ -10,6 +10,7 @@ iterable, so streamed bodies are timed whole. ``distributed_tracing``: see ``ddf
 """
 
 from ddfast.contrib import _http
+from ddfast.contrib.integration import Integration
 
 
 def request_url(environ):
@@ -55,10 +56,12 @@ class TraceMiddleware:
     def __init__(self, app, tracer=None, service=None, distributed_tracing=None, span_name=None, integration="wsgi"):
         if not callable(app):
             raise TypeError("TraceMiddleware wraps a WSGI application (a callable), not %s" % type(app).__name__)
-        self.tracer = tracer = _http.global_tracer(tracer)
+        _http.require_server(integration)  # a server's names: an unknown integration is misuse
+        integ = Integration(integration, tracer, service, distributed_tracing, span_name=span_name)
+        self.tracer = integ.tracer
         # bound once: the tracer's request path and this integration's names
-        self._http = http = _http.http_of(tracer)
-        self._names = names = _http.server_names(http, integration, service, distributed_tracing, span_name)
+        self._http = http = integ.http
+        self._names = names = integ.http_names
         super().__init__(http, names, app)  # the core's: app, annotate, and the call
         self.service = names.service
         self.distributed_tracing = names.distributed
