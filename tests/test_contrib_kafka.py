@@ -530,6 +530,175 @@ def test_aiokafka_hostile_headers(aiokafka, traced, broker):
     assert good.trace_id == 1234 and good.parent_id == 5678
 
 
+def broker_cluster_id(bootstrap):
+    """The cluster id the broker reports (asked with aiokafka's own client, untraced)."""
+    import aiokafka
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    async def ask():
+        client = aiokafka.AIOKafkaClient(bootstrap_servers=bootstrap)
+        await client.bootstrap()
+        try:
+            response = await client.send(client.get_random_node(), MetadataRequest([], False))
+            return response.cluster_id
+        finally:
+            await client.close()
+
+    return asyncio.run(ask())
+
+
+async def until(condition, what):
+    deadline = time.time() + 15
+    while not condition():
+        assert time.time() < deadline, what
+        await asyncio.sleep(0.02)
+
+
+def test_aiokafka_cluster_id_is_learnt_without_waiting_and_tagged(aiokafka, traced, broker):
+    """The first traced call on a client asks the broker for its cluster id in a task of its own (the first
+    send's span starts without it); once known, the send, getone and getmany spans carry it."""
+    expected = broker_cluster_id(broker)
+    assert expected  # the mock cluster answers aiokafka's Metadata request with its id
+    name = topic()
+
+    async def scenario():
+        producer = aiokafka.AIOKafkaProducer(bootstrap_servers=broker)
+        await producer.start()
+        try:
+            assert not hasattr(producer.client, "_dd_cluster_id")  # nothing asked before a traced call
+            await producer.send_and_wait(name, b"first", partition=0)
+            await until(lambda: producer.client._dd_cluster_id == expected, "the cluster id was not learnt")
+            for value in (b"second", b"third"):
+                await producer.send_and_wait(name, value, partition=0)
+        finally:
+            await producer.stop()
+        consumer = aiokafka.AIOKafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            partition = aiokafka.TopicPartition(name, 0)
+            consumer.assign([partition])
+            consumer.seek(partition, 0)
+            await asyncio.wait_for(consumer.getone(), 15)  # asks; tagged when the answer came first
+            await until(lambda: consumer._client._dd_cluster_id == expected, "the consumer did not learn it")
+            await asyncio.wait_for(consumer.getone(), 15)
+            batch = {}
+            while not batch:
+                batch = await asyncio.wait_for(consumer.getmany(timeout_ms=500), 15)
+        finally:
+            await consumer.stop()
+
+    asyncio.run(scenario())
+    spans = spans_of(traced)
+    produced = sorted(
+        (s for s in spans if s.name == "kafka.produce"), key=lambda s: s.get_metric("kafka.message_offset")
+    )
+    assert [s.get_tag("kafka.cluster_id") for s in produced] == [None, expected, expected]
+    consumes = [s for s in spans if s.name == "kafka.consume" and s.get_tag("kafka.received_message") == "True"]
+    (second,) = [s for s in consumes if s.get_metric("kafka.message_offset") == 1]
+    (batch,) = [s for s in consumes if s.get_tag("kafka.partitions." + name) == "0"]
+    assert second.get_tag("kafka.cluster_id") == expected == batch.get_tag("kafka.cluster_id")
+    # the other per-message tags still where they belong
+    assert second.get_tag("kafka.group_id") == "None" and second.get_tag("kafka.tombstone") == "False"
+    assert second.get_metric("kafka.partition") == 0 and second.get_tag("kafka.topic") == name
+
+
+def _withholding(client, answer):
+    """``client`` with its Metadata requests for no topic (the cluster id question) answered by ``answer``
+    (a coroutine function), the others sent to the broker."""
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    send = client.send
+    asked = []
+
+    async def withheld(node_id, request, **kwargs):
+        if isinstance(request, MetadataRequest) and request._topics == []:
+            asked.append(node_id)
+            return await answer()
+        return await send(node_id, request, **kwargs)
+
+    client.send = withheld
+    return asked
+
+
+def test_aiokafka_a_broker_that_never_tells_its_cluster_id(aiokafka, traced, broker, caplog):
+    """The question goes unanswered: no ``kafka.cluster_id``, sends and getone work as untraced, and the
+    pending question ends with the loop without an error."""
+    from ddfast.contrib import aiokafka as contrib
+
+    name = topic()
+
+    async def scenario():
+        producer = aiokafka.AIOKafkaProducer(bootstrap_servers=broker)
+        await producer.start()
+        asked = _withholding(producer.client, lambda: asyncio.Event().wait())  # never answered
+        try:
+            for value in (b"one", b"two"):
+                metadata = await asyncio.wait_for(producer.send_and_wait(name, value, partition=0), 15)
+                assert metadata.offset == (0 if value == b"one" else 1)
+        finally:
+            await producer.stop()
+        assert len(asked) == 1 and producer.client._dd_cluster_id == ""  # asked once, not per message
+        (pending,) = [t for t in contrib._asking if t.get_loop() is asyncio.get_running_loop()]
+        pending.cancel()  # as when the loop ends: the next call asks again
+        await asyncio.wait([pending])
+        assert not hasattr(producer.client, "_dd_cluster_id")
+        consumer = aiokafka.AIOKafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
+        await consumer.start()
+        _withholding(consumer._client, lambda: asyncio.Event().wait())
+        try:
+            partition = aiokafka.TopicPartition(name, 0)
+            consumer.assign([partition])
+            consumer.seek(partition, 0)
+            got = [await asyncio.wait_for(consumer.getone(), 15) for _ in range(2)]
+        finally:
+            await consumer.stop()
+        return [m.value for m in got]
+
+    assert asyncio.run(scenario()) == [b"one", b"two"]
+    spans = [s for s in spans_of(traced) if s.name in ("kafka.produce", "kafka.consume")]
+    assert len(spans) == 4 and not any(s.error for s in spans)
+    assert all(s.get_tag("kafka.cluster_id") is None for s in spans)
+    assert not [r for r in caplog.records if r.name == "asyncio"]  # no task destroyed pending or failed
+
+
+def test_aiokafka_cluster_id_asked_again_after_a_failure(aiokafka, traced, broker, monkeypatch):
+    """A question that fails is asked again by the first traced call ``CLUSTER_ID_RETRY`` seconds later
+    (not by every call), and its answer is tagged from then on."""
+    from ddfast.contrib import aiokafka as contrib
+
+    monkeypatch.setattr(contrib, "CLUSTER_ID_RETRY", 0.3)
+    name = topic()
+    answers = []
+
+    async def answer():
+        if not answers:
+            answers.append("refused")
+            raise aiokafka.errors.KafkaConnectionError("refused")
+        answers.append("told")
+        return type("Response", (), {"cluster_id": "cluster-7"})()
+
+    async def scenario():
+        producer = aiokafka.AIOKafkaProducer(bootstrap_servers=broker)
+        await producer.start()
+        asked = _withholding(producer.client, answer)
+        try:
+            for _ in range(3):  # the first asks; the failure is not asked again by the next ones
+                await producer.send_and_wait(name, b"v", partition=0)
+            assert answers == ["refused"] and producer.client._dd_cluster_id == ""
+            await until(lambda: not hasattr(producer.client, "_dd_cluster_id"), "not forgotten after the retry delay")
+            await producer.send_and_wait(name, b"v", partition=0)  # asks again
+            await until(lambda: producer.client._dd_cluster_id == "cluster-7", "not asked again")
+            await producer.send_and_wait(name, b"v", partition=0)
+        finally:
+            await producer.stop()
+        return asked
+
+    assert len(asyncio.run(scenario())) == 2
+    produced = sorted((s for s in spans_of(traced) if s.name == "kafka.produce"),
+                      key=lambda s: s.get_metric("kafka.message_offset"))  # fmt: skip
+    assert [s.get_tag("kafka.cluster_id") for s in produced] == [None] * 4 + ["cluster-7"]
+
+
 # -- interop with ddtrace 4.16 ---------------------------------------------------------------------------
 
 LIBRARIES = ["confluent", "aiokafka"]

@@ -10,6 +10,11 @@
 - ``AIOKafkaConsumer.getmany``: a ``kafka.consume`` span for the batch, under the active span, linking
   every message's context as span links (as ddtrace 4.16 does), tagged with the topics and partitions.
 
+The spans carry ``kafka.cluster_id`` once the client knows it: the first traced call on a client starts a
+task on the running loop that asks the broker (a Metadata request, as ddtrace does); no call waits for it,
+so a client's first messages may go without it. A broker that does not tell it is asked again by the first
+call ``CLUSTER_ID_RETRY`` seconds (5 minutes, as ddtrace) later.
+
 Settings (read at ``patch()``) as the ``kafka`` integration's (``ddfast.contrib.kafka``):
 ``DD_KAFKA_SERVICE`` (default ``kafka``), ``DD_KAFKA_PROPAGATION_ENABLED`` (off by default in ddtrace,
 on here unless ``false``). Names under ``DD_TRACE_SPAN_ATTRIBUTE_SCHEMA=v1``: ``kafka.send``,
@@ -19,16 +24,20 @@ Differences from ddtrace 4.16, on purpose: propagation is on by default; ``geton
 in the message continues the active span (ddtrace starts a new trace); the caller's list of headers is
 copied (ddtrace appends to it); a header value that is not UTF-8 is no trace context (ddtrace drops the
 bytes it cannot decode and may read another number); a cancelled ``send()`` or ``getmany()`` is no
-error; no ``kafka.cluster_id`` tag (ddtrace asks the broker for it) and no Data Streams Monitoring; the
-headers are not added when they would make the message exceed the producer's ``max_request_size``
-(counted in ``ddfast.propagation.ERRORS``).
+error; ``kafka.cluster_id`` is asked for in the background (ddtrace's ``start()`` waits for the broker's
+answer, as does each traced call while the id is unknown); no Data Streams Monitoring; the headers are
+not added when they would make the message exceed the producer's ``max_request_size`` (counted in
+``ddfast.propagation.ERRORS``).
 """
 
+import asyncio
 import time
+import weakref
 
 from ddfast.contrib import _patch
 from ddfast.contrib.integration import record as _record
 from ddfast.contrib.kafka import _HEADROOM
+from ddfast.contrib.kafka import CLUSTER_ID_RETRY
 from ddfast.contrib.kafka import link_all
 from ddfast.contrib.kafka import make_integration
 from ddfast.contrib.kafka import with_context
@@ -69,8 +78,12 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
             key = args[2] if n > 2 else kwargs.get("key")
             partition = args[3] if n > 3 else kwargs.get("partition")
             topic = _text(topic)
+            client = getattr(self, "client", None)
+            cluster = getattr(client, "_dd_cluster_id", None)
+            if cluster is None:  # the client's first traced call
+                cluster = learn_cluster_id(client)
             span = start_send((
-                topic, topic, _text(_servers(getattr(self, "client", None))), "True" if value is None else "False",
+                topic, topic, _text(_servers(client)), cluster or None, "True" if value is None else "False",
                 key_value(key, True), partition,
             ), None, False)  # fmt: skip
             try:
@@ -109,20 +122,24 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
             if not state.enabled:
                 return await getone(self, *args, **kwargs)
             start_ns = time_ns()
+            client = getattr(self, "_client", None)
+            if getattr(client, "_dd_cluster_id", None) is None:  # asked while the message is awaited
+                learn_cluster_id(client)
             try:
                 message = await getone(self, *args, **kwargs)
             except Exception as exc:  # a cancelled wait is no consume (as ddtrace)
                 span = consume_span(self, None, start_ns)
-                common(span, None, _servers(getattr(self, "_client", None)), "consumer")
+                common(span, None, _servers(client), "consumer")
+                _tag_cluster_id(span, client)
                 span._set_attribute("kafka.received_message", "False")
                 span.set_metric("_dd.measured", 1)
                 integ.finish(span, exc)
                 raise
             topic = str(message.topic)
             span = start_receive(message.headers or None, (
-                topic, topic, _text(_servers(getattr(self, "_client", None))),
-                "True" if message.value is None else "False", key_value(message.key, False), message.partition,
-                _text(getattr(self, "_group_id", None)), "True", message.offset,
+                topic, topic, _text(_servers(client)), _text(getattr(self, "_group_id", None)),
+                getattr(client, "_dd_cluster_id", None) or None, "True", "True" if message.value is None else "False",
+                key_value(message.key, False), message.partition, message.offset,
             ), False, start_ns)  # fmt: skip
             span.finish()
             return message
@@ -134,7 +151,10 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
             if not state.enabled:
                 return await getmany(self, *args, **kwargs)
             span = consume_span(self, None, None)
-            common(span, None, _servers(getattr(self, "_client", None)), "consumer")
+            client = getattr(self, "_client", None)
+            common(span, None, _servers(client), "consumer")
+            if getattr(client, "_dd_cluster_id", None) is None:
+                learn_cluster_id(client)
             try:
                 batches = await getmany(self, *args, **kwargs)
             except Exception as exc:
@@ -143,6 +163,7 @@ def traced_methods(tracer=None, service=None, distributed_tracing=None):
             except BaseException:  # cancelled: not the consumer's error
                 span.finish()
                 raise
+            _tag_cluster_id(span, client)
             span._set_attribute("kafka.received_message", "True" if batches is not None else "False")
             span.set_metric("_dd.measured", 1)
             if batches:
@@ -181,10 +202,75 @@ def _servers(client):
     return getattr(client, "_bootstrap_servers", None)
 
 
-#: the tags of a sent and a received message that change per message, in the order the spans take them
-SEND_KEYS = ("kafka.topic", "messaging.destination.name", "messaging.kafka.bootstrap.servers", "kafka.tombstone",
-             "kafka.message_key", "kafka.partition")  # fmt: skip
-GETONE_KEYS = SEND_KEYS + ("kafka.group_id", "kafka.received_message", "kafka.message_offset")
+#: the tags of a sent and a received message that change per message, in the order ddtrace's spans take them
+SEND_KEYS = ("kafka.topic", "messaging.destination.name", "messaging.kafka.bootstrap.servers", "kafka.cluster_id",
+             "kafka.tombstone", "kafka.message_key", "kafka.partition")  # fmt: skip
+GETONE_KEYS = ("kafka.topic", "messaging.destination.name", "messaging.kafka.bootstrap.servers", "kafka.group_id",
+               "kafka.cluster_id", "kafka.received_message", "kafka.tombstone", "kafka.message_key",
+               "kafka.partition", "kafka.message_offset")  # fmt: skip
+
+#: the tasks asking a broker for its cluster id (the loop holds its tasks weakly only)
+_asking = set()
+
+
+def learn_cluster_id(client):
+    """Ask ``client``'s broker for its cluster id in a task on the running loop, so that no traced call waits
+    for it: ``client._dd_cluster_id`` is ``""`` until the broker answers, then the id. Returns ``""``."""
+    if client is None:
+        return ""
+    try:
+        client._dd_cluster_id = ""
+        task = asyncio.get_running_loop().create_task(_ask(client))
+    except Exception:  # never raised into the traced call
+        return ""
+    _asking.add(task)
+    task.add_done_callback(_asking.discard)
+    return ""
+
+
+async def _ask(client):
+    cluster_id = None
+    try:
+        node = client.get_random_node()
+        if node is None:  # no broker known yet (as ddtrace: wait for the client's metadata)
+            timeout = getattr(client, "_request_timeout_ms", 40000) / 1000
+            await asyncio.wait_for(client.force_metadata_update(), timeout)
+            node = client.get_random_node()
+        if node is not None:
+            cluster_id = getattr(await client.send(node, _metadata_request()), "cluster_id", None)
+    except Exception:
+        pass
+    except BaseException:  # cancelled (the loop ending): not the broker's failure, asked again by the next call
+        _forget(weakref.ref(client))
+        raise
+    if cluster_id and isinstance(cluster_id, str):
+        client._dd_cluster_id = cluster_id
+        return
+    try:  # asked again by the first traced call after CLUSTER_ID_RETRY seconds
+        asyncio.get_running_loop().call_later(CLUSTER_ID_RETRY, _forget, weakref.ref(client))
+    except Exception:
+        pass
+
+
+def _forget(ref):
+    client = ref()
+    if client is not None and getattr(client, "_dd_cluster_id", None) == "":
+        del client._dd_cluster_id
+
+
+def _metadata_request():
+    """A Metadata request for no topic (its answer carries the cluster id from version 2 on)."""
+    from aiokafka.protocol import metadata
+
+    if isinstance(metadata.MetadataRequest, type):  # aiokafka 0.13+: sent in the version the broker speaks
+        return metadata.MetadataRequest(topics=[], allow_auto_topic_creation=False)
+    return metadata.MetadataRequest_v5(topics=[], allow_auto_topic_creation=False)  # older: one per version
+
+
+def _tag_cluster_id(span, client):
+    cluster_id = getattr(client, "_dd_cluster_id", None)
+    if cluster_id:
+        span.set_tag("kafka.cluster_id", cluster_id)
 
 
 def _text(value):
