@@ -279,6 +279,24 @@ cdef inline int hex_value(uint32_t ch, bint lower_only) noexcept:
     return HEX_LOWER[ch] if lower_only else HEX_ANY[ch]
 
 
+cdef inline int parse_dec_chars(const unsigned char *p, Py_ssize_t n, uint64_t *out) noexcept:
+    """Unsigned decimal ``p[:n]`` (1+ digits, value < 2**64) into *out: the overflow test only once the
+    value nears the limit (2**64 - 1 is 1844674407370955161 * 10 + 5)."""
+    cdef uint64_t v = 0, d
+    cdef Py_ssize_t i
+    if n == 0:
+        return -1
+    for i in range(n):
+        d = <uint64_t>p[i] - 48
+        if d > 9:
+            return -1
+        if v >= 1844674407370955161ULL and (v > 1844674407370955161ULL or d > 5):
+            return -1
+        v = v * 10 + d
+    out[0] = v
+    return 0
+
+
 cdef inline int parse_dec_u64(str s, uint64_t *out) noexcept:
     """Unsigned decimal (1+ digits, value < 2**64) into *out."""
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s), i
@@ -286,10 +304,12 @@ cdef inline int parse_dec_u64(str s, uint64_t *out) noexcept:
     cdef uint32_t ch
     cdef int kind = PyUnicode_KIND(s)
     cdef void *data = PyUnicode_DATA(s)
+    if kind == 1:
+        return parse_dec_chars(<const unsigned char *>data, n, out)
     if n == 0:
         return -1
     for i in range(n):
-        ch = (<unsigned char *>data)[i] if kind == 1 else PyUnicode_READ(kind, data, i)
+        ch = PyUnicode_READ(kind, data, i)
         if ch < 48 or ch > 57:
             return -1
         d = ch - 48

@@ -29,6 +29,20 @@ cpdef object parse_priority(str text):
     return -v if start else v
 
 
+cdef inline int _parse_priority_chars(const unsigned char *p, Py_ssize_t n, long long *out) noexcept:
+    """``parse_priority`` of the one-byte characters ``p[:n]``: 0 and *out, or -1."""
+    cdef Py_ssize_t i, start = 1 if n > 0 and p[0] == 0x2D else 0
+    cdef long long v = 0
+    if n - start == 0 or n - start > 18:
+        return -1
+    for i in range(start, n):
+        if p[i] < 0x30 or p[i] > 0x39:
+            return -1
+        v = v * 10 + (p[i] - 48)
+    out[0] = -v if start else v
+    return 0
+
+
 cpdef object parse_hex_id(str text, int max_digits):
     """1..max_digits hex digits, either case (B3), or None."""
     cdef uint64_t hi, lo
@@ -63,15 +77,20 @@ cdef inline bint _tagset_value_char(uint32_t c):
     return 0x20 <= c <= 0x7E and c != 0x2C
 
 
+# per byte: 1 a tagset key character, 2 a tagset value character (both, or neither, may hold)
+cdef unsigned char _TAGSET_CHAR[256]
+for _c in range(256):
+    _TAGSET_CHAR[_c] = (1 if _tagset_key_char(_c) else 0) | (2 if _tagset_value_char(_c) else 0)
+
+
 # The propagated tags nearly every trace carries: their keys are reused, not re-made, when decoded.
 cdef tuple _COMMON_TAGS = ("_dd.p.dm", "_dd.p.tid", "_dd.p.ksr", "_dd.p.usr.id", "_dd.p.ts")
 
 
-cdef str _common_tag(str text, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t skip):
-    """The constant among ``_COMMON_TAGS`` equal to text[start:stop] once its first ``skip`` characters
-    are replaced by ``_dd.p.`` (skip 6 for ``_dd.p.x``, 2 for tracestate's ``t.x``), or None."""
-    cdef int kind = PyUnicode_KIND(text)
-    cdef void *data = PyUnicode_DATA(text)
+cdef str _common_tag(int kind, void *data, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t skip):
+    """The constant among ``_COMMON_TAGS`` equal to text[start:stop] (a str's ``kind`` and ``data``) once
+    its first ``skip`` characters are replaced by ``_dd.p.`` (skip 6 for ``_dd.p.x``, 2 for tracestate's
+    ``t.x``), or None."""
     cdef Py_ssize_t n = stop - start - skip, i
     cdef str tag
     for candidate in _COMMON_TAGS:
@@ -127,9 +146,16 @@ cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propa
     ``propagated_only`` keeps only the ``_dd.p.*`` keys (not ``_dd.p.upstream_services``), as the
     Datadog extraction does after decoding, without making strings for the others.
     """
-    cdef Py_ssize_t n = len(text), start = 0, eq, end, vs, ve, i
-    cdef int kind = PyUnicode_KIND(text)
-    cdef void *data = PyUnicode_DATA(text)
+    return _decode_tagset_data(text, PyUnicode_KIND(text), PyUnicode_DATA(text), len(text), max_size, out,
+                               propagated_only)
+
+
+cdef str _decode_tagset_data(str text, int kind, void *data, Py_ssize_t n, Py_ssize_t max_size, dict out,
+                             bint propagated_only):
+    """``_decode_tagset_into`` of the ``n`` characters of ``kind`` at ``data``: a str's, or (``text`` None,
+    ``kind`` 1) ASCII bytes'."""
+    cdef Py_ssize_t start = 0, eq, end, vs, ve, i
+    cdef const unsigned char *p = <const unsigned char *>data
     cdef uint32_t c
     cdef str key, value
     if n > max_size:
@@ -139,22 +165,38 @@ cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propa
     while True:
         eq = -1
         end = n
-        for i in range(start, n):
-            c = read_char(kind, data, i)
-            if c == 0x3D:
-                eq = i
-                break
-            if not _tagset_key_char(c):
-                return "decoding_error"
+        if kind == 1:  # a table lookup a character
+            for i in range(start, n):
+                if p[i] == 0x3D:
+                    eq = i
+                    break
+                if not (_TAGSET_CHAR[p[i]] & 1):
+                    return "decoding_error"
+        else:
+            for i in range(start, n):
+                c = read_char(kind, data, i)
+                if c == 0x3D:
+                    eq = i
+                    break
+                if not _tagset_key_char(c):
+                    return "decoding_error"
         if eq <= start:
             return "decoding_error"
-        for i in range(eq + 1, n):
-            c = read_char(kind, data, i)
-            if c == 0x2C:
-                end = i
-                break
-            if not _tagset_value_char(c):
-                return "decoding_error"
+        if kind == 1:
+            for i in range(eq + 1, n):
+                if p[i] == 0x2C:
+                    end = i
+                    break
+                if not (_TAGSET_CHAR[p[i]] & 2):
+                    return "decoding_error"
+        else:
+            for i in range(eq + 1, n):
+                c = read_char(kind, data, i)
+                if c == 0x2C:
+                    end = i
+                    break
+                if not _tagset_value_char(c):
+                    return "decoding_error"
         vs = eq + 1
         ve = end
         while vs < ve and read_char(kind, data, vs) == 0x20:
@@ -164,7 +206,7 @@ cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propa
         if ve == vs:
             return "decoding_error"
         if not propagated_only or has_dd_p(kind, data, start, eq):
-            key = _common_tag(text, start, eq, 6) if propagated_only else None
+            key = _common_tag(kind, data, start, eq, 6) if propagated_only else None
             if key is None:
                 key = _ascii_slice(text, kind, data, start, eq)
             if not propagated_only or len(key) != 23 or key != "_dd.p.upstream_services":
@@ -180,12 +222,6 @@ cpdef object decode_tagset(str text, Py_ssize_t max_size=512):
     cdef dict tags = {}
     cdef str error = _decode_tagset_into(text, max_size, tags, False)
     return tags if error is None else error
-
-
-# per byte: 1 a tagset key character, 2 a tagset value character (both, or neither, may hold)
-cdef unsigned char _TAGSET_CHAR[256]
-for _c in range(256):
-    _TAGSET_CHAR[_c] = (1 if _tagset_key_char(_c) else 0) | (2 if _tagset_value_char(_c) else 0)
 
 
 cdef int _put_tag_part(StrBuf *b, str text, unsigned char need) except -1:

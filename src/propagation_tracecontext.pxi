@@ -339,7 +339,7 @@ cdef tuple _apply_dd_member(str ts, dict meta, uint64_t sampled, object priority
             j = m.end
         if j - i >= 3 and ts[i] == u"t" and ts[i + 1] == u".":
             colon = PyUnicode_FindChar(ts, 0x3A, i, j, 1)
-            key = _common_tag(ts, i, colon, 2)
+            key = _common_tag(PyUnicode_KIND(ts), PyUnicode_DATA(ts), i, colon, 2)
             value = None
             if key is None:
                 key = "_dd.p." + ts[i + 2:colon]
