@@ -332,12 +332,14 @@ cdef inline int parse_hex_range(str s, Py_ssize_t start, Py_ssize_t stop, bint l
     cdef const unsigned char *p = <const unsigned char *>data
     if stop <= start or stop - start > 16:
         return -1
-    if kind == 1:
+    cdef int bad = 0
+    if kind == 1:  # without a branch a digit: an invalid one (-1) shows in ``bad`` at the end
         for i in range(start, stop):
             d = table[p[i]]
-            if d < 0:
-                return -1
-            v = (v << 4) | <uint64_t>d
+            bad |= d
+            v = (v << 4) | <uint64_t>(d & 15)
+        if bad < 0:
+            return -1
     else:
         for i in range(start, stop):
             d = hex_value(PyUnicode_READ(kind, data, i), lower_only)

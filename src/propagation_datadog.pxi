@@ -5,8 +5,8 @@
 
 
 cdef Context _extract_datadog(_Headers h, Settings s):
-    cdef str tid, dm, error
-    cdef PyObject *found
+    cdef str tid, dm, error, tags_text
+    cdef PyObject *seen[2]  # the values of _dd.p.tid and _dd.p.dm the tags hold (borrowed from meta)
     cdef uint64_t low, span_id = 0, hi
     cdef object trace_id, priority = None
     cdef dict meta
@@ -34,12 +34,15 @@ cdef Context _extract_datadog(_Headers h, Settings s):
         priority = value
     meta = {}
     trace_id = low
+    seen[0] = seen[1] = NULL
     if h.slots[H_TAGS] != NULL:
         p = h.chars(H_TAGS, &n)
         if p == NULL:
-            error = _decode_tagset_into(h.get(H_TAGS), 512, meta, True)
+            tags_text = h.get(H_TAGS)
+            error = _decode_tagset_data(tags_text, PyUnicode_KIND(tags_text), PyUnicode_DATA(tags_text),
+                                        len(tags_text), 512, meta, True, seen)
         elif n:
-            error = _decode_tagset_data(None, 1, <void *>p, n, 512, meta, True)
+            error = _decode_tagset_data(None, 1, <void *>p, n, 512, meta, True, seen)
         else:
             error = None
         if error is not None:
@@ -47,9 +50,8 @@ cdef Context _extract_datadog(_Headers h, Settings s):
             meta.clear()
             meta["_dd.propagation_error"] = error
         elif meta:
-            found = PyDict_GetItem(meta, "_dd.p.tid")  # borrowed; str keys: no error to look for
-            if found is not NULL:
-                tid = <str>found
+            if seen[0] != NULL:  # _dd.p.tid
+                tid = <str>seen[0]
                 if len(tid) == 16 and parse_hex_range(tid, 0, 16, True, &hi) == 0 and hi != 0:
                     if s.trace_id_128:
                         trace_id = join_u128(hi, low)
@@ -57,9 +59,8 @@ cdef Context _extract_datadog(_Headers h, Settings s):
                     record("malformed_tid", tid)
                     del meta["_dd.p.tid"]
                     meta["_dd.propagation_error"] = "malformed_tid " + tid
-            found = PyDict_GetItem(meta, "_dd.p.dm")
-            if found is not NULL and not _valid_decision_maker(<str>found):
-                dm = <str>found
+            if seen[1] != NULL and not _valid_decision_maker(<str>seen[1]):  # _dd.p.dm
+                dm = <str>seen[1]
                 record("decision_maker", dm)
                 del meta["_dd.p.dm"]
                 meta["_dd.propagation_error"] = "decoding_error"

@@ -87,16 +87,22 @@ for _c in range(256):
 cdef tuple _COMMON_TAGS = ("_dd.p.dm", "_dd.p.tid", "_dd.p.ksr", "_dd.p.usr.id", "_dd.p.ts")
 
 
+cdef Py_ssize_t _COMMON_LEN[5]  # the length of each of _COMMON_TAGS after its "_dd.p."
+for _c in range(5):
+    _COMMON_LEN[_c] = len(_COMMON_TAGS[_c]) - 6
+
+
 cdef str _common_tag(int kind, void *data, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t skip):
     """The constant among ``_COMMON_TAGS`` equal to text[start:stop] (a str's ``kind`` and ``data``) once
     its first ``skip`` characters are replaced by ``_dd.p.`` (skip 6 for ``_dd.p.x``, 2 for tracestate's
     ``t.x``), or None."""
     cdef Py_ssize_t n = stop - start - skip, i
+    cdef int k
     cdef str tag
-    for candidate in _COMMON_TAGS:
-        tag = <str>candidate
-        if len(tag) - 6 != n:
+    for k in range(5):
+        if _COMMON_LEN[k] != n:
             continue
+        tag = <str>PyTuple_GET_ITEM(_COMMON_TAGS, k)
         if kind == 1:  # both one byte per character (the tags are ASCII)
             if memcmp((<char *>data) + start + skip, (<char *>PyUnicode_DATA(tag)) + 6, n) == 0:
                 return tag
@@ -147,13 +153,14 @@ cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propa
     Datadog extraction does after decoding, without making strings for the others.
     """
     return _decode_tagset_data(text, PyUnicode_KIND(text), PyUnicode_DATA(text), len(text), max_size, out,
-                               propagated_only)
+                               propagated_only, NULL)
 
 
 cdef str _decode_tagset_data(str text, int kind, void *data, Py_ssize_t n, Py_ssize_t max_size, dict out,
-                             bint propagated_only):
+                             bint propagated_only, PyObject **seen):
     """``_decode_tagset_into`` of the ``n`` characters of ``kind`` at ``data``: a str's, or (``text`` None,
-    ``kind`` 1) ASCII bytes'."""
+    ``kind`` 1) ASCII bytes'. With ``propagated_only``, ``seen`` (when not NULL) gets the values stored
+    for ``_dd.p.tid`` and ``_dd.p.dm`` (borrowed from ``out``; left as they are when absent)."""
     cdef Py_ssize_t start = 0, eq, end, vs, ve, i
     cdef const unsigned char *p = <const unsigned char *>data
     cdef uint32_t c
@@ -211,7 +218,14 @@ cdef str _decode_tagset_data(str text, int kind, void *data, Py_ssize_t n, Py_ss
                 key = _ascii_slice(text, kind, data, start, eq)
             if not propagated_only or len(key) != 23 or key != "_dd.p.upstream_services":
                 value = _shared_value(key, text, kind, data, vs, ve)
-                out[key] = value if value is not None else _ascii_slice(text, kind, data, vs, ve)
+                if value is None:
+                    value = _ascii_slice(text, kind, data, vs, ve)
+                out[key] = value
+                if seen != NULL:
+                    if key is <str>_COMMON_TAGS[1]:
+                        seen[0] = <PyObject *>value
+                    elif key is <str>_COMMON_TAGS[0]:
+                        seen[1] = <PyObject *>value
         if end >= n:
             return None
         start = end + 1
@@ -331,10 +345,10 @@ cdef inline bint _valid_decision_maker(str dm):
     cdef Py_ssize_t n = len(dm), i
     cdef int v = 0
     cdef Py_UCS4 c
-    if n < 2 or n > 4 or dm[0] != u"-" or (n > 2 and dm[1] == u"0"):
+    if n < 2 or n > 4 or PyUnicode_READ_CHAR(dm, 0) != 0x2D or (n > 2 and PyUnicode_READ_CHAR(dm, 1) == 0x30):
         return False
     for i in range(1, n):
-        c = dm[i]
+        c = PyUnicode_READ_CHAR(dm, i)
         if c < u"0" or c > u"9":
             return False
         v = v * 10 + (<long>c - 48)

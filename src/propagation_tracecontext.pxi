@@ -88,9 +88,8 @@ cdef int _member_check(const unsigned char *p, Py_ssize_t n) noexcept:
         return _MEMBER_SIZE
     if v == 0 or p[n - 1] == 0x20:
         return _MEMBER_GRAMMAR
-    for i in range(k + 1, n):
-        if p[i] == 0x3D or p[i] == 0x2C:
-            return _MEMBER_GRAMMAR
+    if memchr(eq + 1, 0x3D, v) is not NULL or memchr(eq + 1, 0x2C, v) is not NULL:
+        return _MEMBER_GRAMMAR
     at = <const unsigned char *>memchr(p, 0x40, k)
     if at is NULL:
         if k == 0 or _KEY_CHAR[p[0]] != 1 or not _key_chars(p, 1, k):
@@ -381,6 +380,7 @@ cdef str _dd_member_parent(str ts):
 
 
 @cython.final
+@cython.freelist(4)
 cdef class _W3CMerge:
     """What a tracecontext context of the primary's own trace lends it in ``_resolve`` (its traceparent,
     tracestate, parent and ``p``): all that is needed of it, so the full context is never made."""
@@ -400,7 +400,8 @@ cdef str _valid_traceparent(_Headers h, uint64_t *hi, uint64_t *lo, uint64_t *sp
     if _parse_traceparent(tp, hi, lo, span, flags) < 0:
         record("traceparent", tp)
         return None
-    if flags[0] & ~W3C_KNOWN_FLAGS or len(tp) != 55 or tp[0] != u"0" or tp[1] != u"0":
+    if (flags[0] & ~W3C_KNOWN_FLAGS or len(tp) != 55 or PyUnicode_READ_CHAR(tp, 0) != 0x30
+            or PyUnicode_READ_CHAR(tp, 1) != 0x30):
         tp = _normal_traceparent(tp, flags[0])
     return tp
 
