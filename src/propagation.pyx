@@ -23,7 +23,7 @@ from cpython.unicode cimport (
 )
 from idcodec cimport (
     HEX_DIGITS, PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, has_dd_p,
-    int_to_u128, is_printable_ascii, is_propagated_key, join_u128, low64, parse_dec_chars, parse_dec_u64,
+    hex16_lower, int_to_u128, is_printable_ascii, is_propagated_key, join_u128, low64, parse_dec_chars, parse_dec_u64,
     parse_hex_range, parse_hex_u128, printable_bytes, read_char, shared_tid, small_int, tid_text, write_dec8,
     write_hex16,
 )

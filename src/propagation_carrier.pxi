@@ -65,13 +65,17 @@ cdef inline bint _ascii_bytes(const char *p, Py_ssize_t n) noexcept:
     """``p[:n]`` holds no byte above 0x7F (checked a word at a time)."""
     cdef uint64_t seen = 0, word
     cdef Py_ssize_t i = 0
+    if n < 8:
+        while i < n:
+            seen |= <unsigned char>p[i]
+            i += 1
+        return (seen & 0x80) == 0
     while i + 8 <= n:
         memcpy(&word, p + i, 8)
         seen |= word
         i += 8
-    while i < n:
-        seen |= <unsigned char>p[i]
-        i += 1
+    memcpy(&word, p + n - 8, 8)  # the last eight bytes: the rest, and some seen before
+    seen |= word
     return (seen & 0x8080808080808080ULL) == 0
 
 
@@ -118,6 +122,11 @@ cdef inline bint _folded_equal(const char *key, int k, Py_ssize_t n) noexcept:
         if (a | f) != b:
             return False
         i += 8
+    if i < n and n >= 8:  # the last eight bytes: the rest, and some compared before
+        memcpy(&a, key + n - 8, 8)
+        memcpy(&b, name + n - 8, 8)
+        memcpy(&f, fold + n - 8, 8)
+        return (a | f) == b
     while i < n:
         if (key[i] | fold[i]) != name[i]:
             return False

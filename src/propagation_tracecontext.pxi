@@ -24,6 +24,7 @@ cdef int _parse_traceparent(str tp, uint64_t *hi, uint64_t *lo, uint64_t *span, 
     cdef Py_ssize_t n = len(tp)
     cdef int kind = PyUnicode_KIND(tp)
     cdef void *data = PyUnicode_DATA(tp)
+    cdef const unsigned char *p
     cdef uint64_t version
     if (n < 55 or read_char(kind, data, 2) != 0x2D or read_char(kind, data, 35) != 0x2D
             or read_char(kind, data, 52) != 0x2D):
@@ -33,8 +34,14 @@ cdef int _parse_traceparent(str tp, uint64_t *hi, uint64_t *lo, uint64_t *span, 
     if n > 55:
         if version == 0 or read_char(kind, data, 55) != 0x2D or n == 56 or "\n" in tp:
             return -1
-    if (parse_hex_range(tp, 3, 19, True, hi) < 0 or parse_hex_range(tp, 19, 35, True, lo) < 0
-            or parse_hex_range(tp, 36, 52, True, span) < 0 or parse_hex_range(tp, 53, 55, True, flags) < 0):
+    if kind == 1:  # the 16-digit fields eight digits at a time
+        p = <const unsigned char *>data
+        if hex16_lower(p + 3, hi) < 0 or hex16_lower(p + 19, lo) < 0 or hex16_lower(p + 36, span) < 0:
+            return -1
+    elif (parse_hex_range(tp, 3, 19, True, hi) < 0 or parse_hex_range(tp, 19, 35, True, lo) < 0
+            or parse_hex_range(tp, 36, 52, True, span) < 0):
+        return -1
+    if parse_hex_range(tp, 53, 55, True, flags) < 0:
         return -1
     if (hi[0] == 0 and lo[0] == 0) or span[0] == 0:
         return -1

@@ -853,3 +853,13 @@ def test_datadog_sampling_priority_as_text_or_bytes(prop, text, expected, as_byt
         assert ctx.trace_id is None
     else:
         assert (ctx.trace_id, ctx.sampling_priority) == (5, expected)
+
+
+def test_twins_agree_on_every_one_byte_character_anywhere_in_a_traceparent_id(compiled_prop):
+    # the compiled parser reads the 16-digit fields of 1-byte text eight characters at a time: each
+    # character of each field, replaced by every character U+0000..U+00FF, is judged as the pure twin does
+    fields = [i for i in range(3, 52) if i != 35]
+    for i in fields:
+        for c in range(256):
+            text = TP[:i] + chr(c) + TP[i + 1 :]
+            assert compiled_prop.parse_traceparent(text) == pure.parse_traceparent(text), (i, c)
