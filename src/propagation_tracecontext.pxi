@@ -395,7 +395,7 @@ cdef class _W3CMerge:
     cdef str traceparent
     cdef str tracestate
     cdef str limited  # the tracestate under the limits, its dd= member read only when the parents differ
-    cdef object span_id
+    cdef uint64_t span  # the traceparent's parent id (made an int only when it becomes the primary's)
 
 
 cdef str _valid_traceparent(_Headers h, uint64_t *hi, uint64_t *lo, uint64_t *span, uint64_t *flags):
@@ -476,7 +476,7 @@ cdef object _tracecontext_secondary(_Headers h, Settings s, Context primary):
         return _tracecontext(tp, hi, lo, span, flags, ts)
     merge = _W3CMerge.__new__(_W3CMerge)
     merge.traceparent = tp
-    merge.span_id = span
+    merge.span = span
     if ts is not None:
         merge.tracestate = _drop_bad_ot(ts)
         merge.limited = ts
