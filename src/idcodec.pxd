@@ -279,6 +279,24 @@ cdef inline int hex_value(uint32_t ch, bint lower_only) noexcept:
     return HEX_LOWER[ch] if lower_only else HEX_ANY[ch]
 
 
+cdef inline int parse_dec_chars(const unsigned char *p, Py_ssize_t n, uint64_t *out) noexcept:
+    """Unsigned decimal ``p[:n]`` (1+ digits, value < 2**64) into *out: the overflow test only once the
+    value nears the limit (2**64 - 1 is 1844674407370955161 * 10 + 5)."""
+    cdef uint64_t v = 0, d
+    cdef Py_ssize_t i
+    if n == 0:
+        return -1
+    for i in range(n):
+        d = <uint64_t>p[i] - 48
+        if d > 9:
+            return -1
+        if v >= 1844674407370955161ULL and (v > 1844674407370955161ULL or d > 5):
+            return -1
+        v = v * 10 + d
+    out[0] = v
+    return 0
+
+
 cdef inline int parse_dec_u64(str s, uint64_t *out) noexcept:
     """Unsigned decimal (1+ digits, value < 2**64) into *out."""
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s), i
@@ -286,10 +304,12 @@ cdef inline int parse_dec_u64(str s, uint64_t *out) noexcept:
     cdef uint32_t ch
     cdef int kind = PyUnicode_KIND(s)
     cdef void *data = PyUnicode_DATA(s)
+    if kind == 1:
+        return parse_dec_chars(<const unsigned char *>data, n, out)
     if n == 0:
         return -1
     for i in range(n):
-        ch = (<unsigned char *>data)[i] if kind == 1 else PyUnicode_READ(kind, data, i)
+        ch = PyUnicode_READ(kind, data, i)
         if ch < 48 or ch > 57:
             return -1
         d = ch - 48
@@ -375,6 +395,46 @@ cdef extern from *:
     }
     """
     void write_hex16 "ddf_write_hex16"(char *buf, uint64_t v) noexcept
+
+
+# 16 lowercase hex digits parsed eight at a time (SWAR): each byte checked to be 0-9 or a-f (sums that carry
+# into bit 7 of their own byte only, the byte's high bit cleared first), then its nibble value (the low 4
+# bits, plus 9 for a letter) packed with the first digit the most significant.
+cdef extern from *:
+    """
+    static CYTHON_INLINE int ddf_hex8_lower(const unsigned char *p, uint64_t *out) {
+        const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+        uint64_t x, x7, digit, letter, v;
+    #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(&x, p, 8);
+        x = __builtin_bswap64(x);
+    #else
+        int i;
+        x = 0;
+        for (i = 0; i < 8; i++)
+            x = (x << 8) | p[i];
+    #endif
+        x7 = x & ~high;
+        digit = (x7 + ones * (0x80 - '0')) & ~(x7 + ones * (0x7F - '9'));
+        letter = (x7 + ones * (0x80 - 'a')) & ~(x7 + ones * (0x7F - 'f'));
+        if (((digit | letter) & ~x & high) != high)
+            return -1;
+        v = (x & (ones * 0x0F)) + ((x >> 6) & ones) * 9;
+        v = (v | (v >> 4)) & 0x00FF00FF00FF00FFULL;
+        v = (v | (v >> 8)) & 0x0000FFFF0000FFFFULL;
+        v = (v | (v >> 16)) & 0x00000000FFFFFFFFULL;
+        *out = v;
+        return 0;
+    }
+    static CYTHON_INLINE int ddf_hex16_lower(const unsigned char *p, uint64_t *out) {
+        uint64_t high, low;
+        if (ddf_hex8_lower(p, &high) < 0 || ddf_hex8_lower(p + 8, &low) < 0)
+            return -1;
+        *out = (high << 32) | low;
+        return 0;
+    }
+    """
+    int hex16_lower "ddf_hex16_lower"(const unsigned char *p, uint64_t *out) noexcept
 
 
 # The 8 decimal digits of a value below 10**8, zero-padded: split in 4-digit halves, then 2-digit and

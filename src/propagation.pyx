@@ -11,7 +11,7 @@ from cpython.dict cimport PyDict_GetItem, PyDict_Next, PyDict_SetItem
 from cpython.long cimport PyLong_FromLongLong
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.stdint cimport uint64_t
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
@@ -23,8 +23,9 @@ from cpython.unicode cimport (
 )
 from idcodec cimport (
     HEX_DIGITS, PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, has_dd_p,
-    int_to_u128, is_printable_ascii, is_propagated_key, join_u128, low64, parse_dec_u64, parse_hex_range,
-    parse_hex_u128, printable_bytes, read_char, shared_tid, small_int, tid_text, write_dec8, write_hex16,
+    hex16_lower, int_to_u128, is_printable_ascii, is_propagated_key, join_u128, low64, parse_dec_chars, parse_dec_u64,
+    parse_hex_range, parse_hex_u128, printable_bytes, read_char, shared_tid, small_int, tid_text, write_dec8,
+    write_hex16,
 )
 from libc.stdint cimport uint32_t
 from libc.string cimport memchr, memcmp, memcpy, memset

@@ -9,12 +9,46 @@
 cdef class _Headers:
     """The propagation headers of one carrier, one slot each (None when absent)."""
 
-    cdef PyObject *slots[N_HEADERS]  # owned references (str), NULL when absent
+    # owned references, NULL when absent: a str, or the ASCII bytes a carrier gave (the same characters),
+    # made a str only when read as text (``get``): ids and priorities are parsed from the bytes (``chars``)
+    cdef PyObject *slots[N_HEADERS]
     cdef dict ot  # ot-baggage-* headers, when asked for
     cdef bint empty
 
     cdef inline str get(self, int slot):
-        return <str>self.slots[slot] if self.slots[slot] != NULL else None
+        cdef PyObject *found = self.slots[slot]
+        if found == NULL:
+            return None
+        if PyBytes_CheckExact(<object>found):
+            return self._decoded(slot)
+        return <str>found
+
+    cdef str _decoded(self, int slot):
+        """The ASCII bytes held in ``slot`` as a str, which then takes their place."""
+        cdef object raw = <object>self.slots[slot]
+        cdef str text = ascii_str(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw))
+        self.put(slot, text)
+        return text
+
+    cdef inline const unsigned char *chars(self, int slot, Py_ssize_t *n) noexcept:
+        """The value of ``slot`` as one-byte characters (ASCII bytes, or a str's one-byte data) and their
+        count in ``*n``; NULL when absent or a str of wider characters."""
+        cdef PyObject *found = self.slots[slot]
+        if found == NULL:
+            return NULL
+        if PyBytes_CheckExact(<object>found):
+            n[0] = PyBytes_GET_SIZE(<object>found)
+            return <const unsigned char *>PyBytes_AS_STRING(<object>found)
+        if PyUnicode_KIND(<object>found) != 1:
+            return NULL
+        n[0] = PyUnicode_GET_LENGTH(<object>found)
+        return <const unsigned char *>PyUnicode_DATA(<object>found)
+
+    cdef inline void put_raw(self, int slot, bytes raw) noexcept:
+        """Hold ASCII ``raw`` in the empty ``slot``."""
+        Py_INCREF(raw)
+        self.slots[slot] = <PyObject *>raw
+        self.empty = False
 
     cdef inline void put(self, int slot, str text) noexcept:
         Py_INCREF(text)
@@ -27,19 +61,43 @@ cdef class _Headers:
             Py_XDECREF(self.slots[i])
 
 
-cdef inline str _text(object value, str encoding):
-    """``value`` as str: itself, or bytes decoded (``latin-1`` for names, as ASGI servers do; UTF-8 with
-    backslash escapes for values, as ddtrace does); None for any other type."""
+cdef inline bint _ascii_bytes(const char *p, Py_ssize_t n) noexcept:
+    """``p[:n]`` holds no byte above 0x7F (checked a word at a time)."""
+    cdef uint64_t seen = 0, word
+    cdef Py_ssize_t i = 0
+    if n < 8:
+        while i < n:
+            seen |= <unsigned char>p[i]
+            i += 1
+        return (seen & 0x80) == 0
+    while i + 8 <= n:
+        memcpy(&word, p + i, 8)
+        seen |= word
+        i += 8
+    memcpy(&word, p + n - 8, 8)  # the last eight bytes: the rest, and some seen before
+    seen |= word
+    return (seen & 0x8080808080808080ULL) == 0
+
+
+cdef inline str _text(object value, bint name):
+    """``value`` as str: itself, or bytes decoded (``latin-1`` for a ``name``, as ASGI servers do; UTF-8
+    with backslash escapes for values, as ddtrace does); None for any other type."""
+    cdef const char *p
+    cdef Py_ssize_t n
     if type(value) is str:
         return <str>value
     if type(value) is bytes:  # what ASGI servers give: decoded in place, no copy, no method call
-        if encoding == "latin-1":
-            return PyUnicode_DecodeLatin1(PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value), NULL)
-        return PyUnicode_DecodeUTF8(PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value), "backslashreplace")
+        p = PyBytes_AS_STRING(value)
+        n = PyBytes_GET_SIZE(value)
+        if _ascii_bytes(p, n):  # either decoding gives the same characters
+            return ascii_str(p, n)
+        if name:
+            return PyUnicode_DecodeLatin1(p, n, NULL)
+        return PyUnicode_DecodeUTF8(p, n, "backslashreplace")
     if isinstance(value, str):
         return str(value)
     if isinstance(value, (bytes, bytearray)):
-        return bytes(value).decode(encoding, "backslashreplace")
+        return bytes(value).decode("latin-1" if name else "utf-8", "backslashreplace")
     return None
 
 
@@ -64,6 +122,11 @@ cdef inline bint _folded_equal(const char *key, int k, Py_ssize_t n) noexcept:
         if (a | f) != b:
             return False
         i += 8
+    if i < n and n >= 8:  # the last eight bytes: the rest, and some compared before
+        memcpy(&a, key + n - 8, 8)
+        memcpy(&b, name + n - 8, 8)
+        memcpy(&f, fold + n - 8, 8)
+        return (a | f) == b
     while i < n:
         if (key[i] | fold[i]) != name[i]:
             return False
@@ -106,7 +169,11 @@ cdef inline void _put(_Headers h, str key, object value, bint ot_baggage):
 
 
 cdef void _put_slot(_Headers h, int slot, object value):
-    cdef str text = _text(value, "utf-8")
+    if (type(value) is bytes and h.slots[slot] == NULL
+            and _ascii_bytes(PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value))):
+        h.put_raw(slot, value)  # a message header's bytes: kept as they are (see _Headers)
+        return
+    cdef str text = _text(value, False)
     if text is None:
         if value is not None:
             record("header_value_type", _SLOT_NAMES[slot])
@@ -123,7 +190,7 @@ cdef void _put_slot(_Headers h, int slot, object value):
 
 
 cdef void _put_ot(_Headers h, str name, object value):
-    cdef str text = _text(value, "utf-8")
+    cdef str text = _text(value, False)
     if text is None:
         if value is not None:
             record("header_value_type", name)
@@ -171,7 +238,7 @@ cdef void _read_environ(_Headers h, dict environ, bint ot_baggage):
         k = <object>k_ptr
         if not isinstance(k, str):  # not a CGI variable
             continue
-        key = _text(k, "latin-1")
+        key = _text(k, True)
         if PyUnicode_Tailmatch(key, _ENVIRON_OT_BAGGAGE_PREFIX, 0, n, -1):
             _put_ot(h, OT_BAGGAGE_PREFIX + key.lower()[n:], <object>v_ptr)
 
@@ -196,13 +263,15 @@ cdef _Headers _read(object carrier, bint ot_baggage):
             if type(k) is str:
                 key = <str>k
             else:
-                key = _text(k, "latin-1")
+                key = _text(k, True)
                 if key is None:
                     continue
             if _maybe_known(key, ot_baggage):
                 _put(h, key, <object>v_ptr, ot_baggage)
         return h
-    if hasattr(carrier, "items"):
+    if type(carrier) is list or type(carrier) is tuple:  # (no attribute "items" to look for)
+        pairs = carrier
+    elif hasattr(carrier, "items"):
         pairs = carrier.items()
     elif isinstance(carrier, (list, tuple)):
         pairs = carrier
@@ -229,7 +298,7 @@ cdef _Headers _read(object carrier, bint ot_baggage):
             if slot >= 0:
                 _put_slot(h, slot, value)
             continue
-        key = _text(k, "latin-1")
+        key = _text(k, True)
         if key is not None and _maybe_known(key, ot_baggage):
             _put(h, key, value, ot_baggage)
     return h

@@ -5,40 +5,53 @@
 
 
 cdef Context _extract_datadog(_Headers h, Settings s):
-    cdef str trace_id_text = h.get(H_TRACE_ID)
-    cdef str parent_text, priority_text, tags_text, tid, dm, error
-    cdef PyObject *found
+    cdef str tid, dm, error, tags_text
+    cdef PyObject *seen[2]  # the values of _dd.p.tid and _dd.p.dm the tags hold (borrowed from meta)
     cdef uint64_t low, span_id = 0, hi
     cdef object trace_id, priority = None
     cdef dict meta
-    if trace_id_text is None:
+    cdef long long value
+    cdef Py_ssize_t n = 0
+    cdef const unsigned char *p
+    if h.slots[H_TRACE_ID] == NULL:
         return None
-    if len(trace_id_text) > 20 or parse_dec_u64(trace_id_text, &low) < 0 or low == 0:
-        record("datadog_trace_id", trace_id_text)
+    # the ids and the priority read where the carrier holds them (see _Headers.chars); a str of wider
+    # characters holds no digits only
+    p = h.chars(H_TRACE_ID, &n)
+    if p == NULL or n > 20 or parse_dec_chars(p, n, &low) < 0 or low == 0:
+        record("datadog_trace_id", h.get(H_TRACE_ID))
         return None
-    parent_text = h.get(H_PARENT_ID)
-    if parent_text is not None and (len(parent_text) > 20 or parse_dec_u64(parent_text, &span_id) < 0):
-        record("datadog_parent_id", parent_text)
-        return None
-    priority_text = h.get(H_PRIORITY)
-    if priority_text is not None:
-        priority = parse_priority(priority_text)
-        if priority is None:
-            record("datadog_sampling_priority", priority_text)
+    if h.slots[H_PARENT_ID] != NULL:
+        p = h.chars(H_PARENT_ID, &n)
+        if p == NULL or n > 20 or parse_dec_chars(p, n, &span_id) < 0:
+            record("datadog_parent_id", h.get(H_PARENT_ID))
             return None
+    if h.slots[H_PRIORITY] != NULL:
+        p = h.chars(H_PRIORITY, &n)
+        if p == NULL or _parse_priority_chars(p, n, &value) < 0:
+            record("datadog_sampling_priority", h.get(H_PRIORITY))
+            return None
+        priority = value
     meta = {}
     trace_id = low
-    tags_text = h.get(H_TAGS)
-    if tags_text:
-        error = _decode_tagset_into(tags_text, 512, meta, True)
+    seen[0] = seen[1] = NULL
+    if h.slots[H_TAGS] != NULL:
+        p = h.chars(H_TAGS, &n)
+        if p == NULL:
+            tags_text = h.get(H_TAGS)
+            error = _decode_tagset_data(tags_text, PyUnicode_KIND(tags_text), PyUnicode_DATA(tags_text),
+                                        len(tags_text), 512, meta, True, seen)
+        elif n:
+            error = _decode_tagset_data(None, 1, <void *>p, n, 512, meta, True, seen)
+        else:
+            error = None
         if error is not None:
-            record(error, tags_text)
+            record(error, h.get(H_TAGS))
             meta.clear()
             meta["_dd.propagation_error"] = error
         elif meta:
-            found = PyDict_GetItem(meta, "_dd.p.tid")  # borrowed; str keys: no error to look for
-            if found is not NULL:
-                tid = <str>found
+            if seen[0] != NULL:  # _dd.p.tid
+                tid = <str>seen[0]
                 if len(tid) == 16 and parse_hex_range(tid, 0, 16, True, &hi) == 0 and hi != 0:
                     if s.trace_id_128:
                         trace_id = join_u128(hi, low)
@@ -46,9 +59,8 @@ cdef Context _extract_datadog(_Headers h, Settings s):
                     record("malformed_tid", tid)
                     del meta["_dd.p.tid"]
                     meta["_dd.propagation_error"] = "malformed_tid " + tid
-            found = PyDict_GetItem(meta, "_dd.p.dm")
-            if found is not NULL and not _valid_decision_maker(<str>found):
-                dm = <str>found
+            if seen[1] != NULL and not _valid_decision_maker(<str>seen[1]):  # _dd.p.dm
+                dm = <str>seen[1]
                 record("decision_maker", dm)
                 del meta["_dd.p.dm"]
                 meta["_dd.propagation_error"] = "decoding_error"

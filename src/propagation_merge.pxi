@@ -64,7 +64,7 @@ cdef void _apply_merge(Context primary, _W3CMerge merge, object dd_span_id) exce
     primary_meta["traceparent"] = merge.traceparent
     if merge.tracestate:
         primary_meta["tracestate"] = merge.tracestate
-    if primary.span_id != merge.span_id:
+    if not _equals_u128(primary.span_id, 0, merge.span):
         last_parent = None
         if merge.limited is not None and PyUnicode_Tailmatch(merge.limited, "dd=", 0, 3, -1):
             last_parent = _dd_member_parent(merge.limited)
@@ -72,7 +72,7 @@ cdef void _apply_merge(Context primary, _W3CMerge merge, object dd_span_id) exce
             primary_meta["_dd.parent_id"] = last_parent
         elif dd_span_id is not None:
             primary_meta["_dd.parent_id"] = _hex16(low64(dd_span_id))
-        primary.span_id = merge.span_id
+        primary.span_id = merge.span
 
 
 cdef Context _resolve(list contexts, list styles):

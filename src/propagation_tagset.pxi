@@ -29,6 +29,20 @@ cpdef object parse_priority(str text):
     return -v if start else v
 
 
+cdef inline int _parse_priority_chars(const unsigned char *p, Py_ssize_t n, long long *out) noexcept:
+    """``parse_priority`` of the one-byte characters ``p[:n]``: 0 and *out, or -1."""
+    cdef Py_ssize_t i, start = 1 if n > 0 and p[0] == 0x2D else 0
+    cdef long long v = 0
+    if n - start == 0 or n - start > 18:
+        return -1
+    for i in range(start, n):
+        if p[i] < 0x30 or p[i] > 0x39:
+            return -1
+        v = v * 10 + (p[i] - 48)
+    out[0] = -v if start else v
+    return 0
+
+
 cpdef object parse_hex_id(str text, int max_digits):
     """1..max_digits hex digits, either case (B3), or None."""
     cdef uint64_t hi, lo
@@ -63,21 +77,32 @@ cdef inline bint _tagset_value_char(uint32_t c):
     return 0x20 <= c <= 0x7E and c != 0x2C
 
 
+# per byte: 1 a tagset key character, 2 a tagset value character (both, or neither, may hold)
+cdef unsigned char _TAGSET_CHAR[256]
+for _c in range(256):
+    _TAGSET_CHAR[_c] = (1 if _tagset_key_char(_c) else 0) | (2 if _tagset_value_char(_c) else 0)
+
+
 # The propagated tags nearly every trace carries: their keys are reused, not re-made, when decoded.
 cdef tuple _COMMON_TAGS = ("_dd.p.dm", "_dd.p.tid", "_dd.p.ksr", "_dd.p.usr.id", "_dd.p.ts")
 
 
-cdef str _common_tag(str text, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t skip):
-    """The constant among ``_COMMON_TAGS`` equal to text[start:stop] once its first ``skip`` characters
-    are replaced by ``_dd.p.`` (skip 6 for ``_dd.p.x``, 2 for tracestate's ``t.x``), or None."""
-    cdef int kind = PyUnicode_KIND(text)
-    cdef void *data = PyUnicode_DATA(text)
+cdef Py_ssize_t _COMMON_LEN[5]  # the length of each of _COMMON_TAGS after its "_dd.p."
+for _c in range(5):
+    _COMMON_LEN[_c] = len(_COMMON_TAGS[_c]) - 6
+
+
+cdef str _common_tag(int kind, void *data, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t skip):
+    """The constant among ``_COMMON_TAGS`` equal to text[start:stop] (a str's ``kind`` and ``data``) once
+    its first ``skip`` characters are replaced by ``_dd.p.`` (skip 6 for ``_dd.p.x``, 2 for tracestate's
+    ``t.x``), or None."""
     cdef Py_ssize_t n = stop - start - skip, i
+    cdef int k
     cdef str tag
-    for candidate in _COMMON_TAGS:
-        tag = <str>candidate
-        if len(tag) - 6 != n:
+    for k in range(5):
+        if _COMMON_LEN[k] != n:
             continue
+        tag = <str>PyTuple_GET_ITEM(_COMMON_TAGS, k)
         if kind == 1:  # both one byte per character (the tags are ASCII)
             if memcmp((<char *>data) + start + skip, (<char *>PyUnicode_DATA(tag)) + 6, n) == 0:
                 return tag
@@ -127,9 +152,17 @@ cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propa
     ``propagated_only`` keeps only the ``_dd.p.*`` keys (not ``_dd.p.upstream_services``), as the
     Datadog extraction does after decoding, without making strings for the others.
     """
-    cdef Py_ssize_t n = len(text), start = 0, eq, end, vs, ve, i
-    cdef int kind = PyUnicode_KIND(text)
-    cdef void *data = PyUnicode_DATA(text)
+    return _decode_tagset_data(text, PyUnicode_KIND(text), PyUnicode_DATA(text), len(text), max_size, out,
+                               propagated_only, NULL)
+
+
+cdef str _decode_tagset_data(str text, int kind, void *data, Py_ssize_t n, Py_ssize_t max_size, dict out,
+                             bint propagated_only, PyObject **seen):
+    """``_decode_tagset_into`` of the ``n`` characters of ``kind`` at ``data``: a str's, or (``text`` None,
+    ``kind`` 1) ASCII bytes'. With ``propagated_only``, ``seen`` (when not NULL) gets the values stored
+    for ``_dd.p.tid`` and ``_dd.p.dm`` (borrowed from ``out``; left as they are when absent)."""
+    cdef Py_ssize_t start = 0, eq, end, vs, ve, i
+    cdef const unsigned char *p = <const unsigned char *>data
     cdef uint32_t c
     cdef str key, value
     if n > max_size:
@@ -139,22 +172,38 @@ cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propa
     while True:
         eq = -1
         end = n
-        for i in range(start, n):
-            c = read_char(kind, data, i)
-            if c == 0x3D:
-                eq = i
-                break
-            if not _tagset_key_char(c):
-                return "decoding_error"
+        if kind == 1:  # a table lookup a character
+            for i in range(start, n):
+                if p[i] == 0x3D:
+                    eq = i
+                    break
+                if not (_TAGSET_CHAR[p[i]] & 1):
+                    return "decoding_error"
+        else:
+            for i in range(start, n):
+                c = read_char(kind, data, i)
+                if c == 0x3D:
+                    eq = i
+                    break
+                if not _tagset_key_char(c):
+                    return "decoding_error"
         if eq <= start:
             return "decoding_error"
-        for i in range(eq + 1, n):
-            c = read_char(kind, data, i)
-            if c == 0x2C:
-                end = i
-                break
-            if not _tagset_value_char(c):
-                return "decoding_error"
+        if kind == 1:
+            for i in range(eq + 1, n):
+                if p[i] == 0x2C:
+                    end = i
+                    break
+                if not (_TAGSET_CHAR[p[i]] & 2):
+                    return "decoding_error"
+        else:
+            for i in range(eq + 1, n):
+                c = read_char(kind, data, i)
+                if c == 0x2C:
+                    end = i
+                    break
+                if not _tagset_value_char(c):
+                    return "decoding_error"
         vs = eq + 1
         ve = end
         while vs < ve and read_char(kind, data, vs) == 0x20:
@@ -164,12 +213,19 @@ cdef str _decode_tagset_into(str text, Py_ssize_t max_size, dict out, bint propa
         if ve == vs:
             return "decoding_error"
         if not propagated_only or has_dd_p(kind, data, start, eq):
-            key = _common_tag(text, start, eq, 6) if propagated_only else None
+            key = _common_tag(kind, data, start, eq, 6) if propagated_only else None
             if key is None:
                 key = _ascii_slice(text, kind, data, start, eq)
             if not propagated_only or len(key) != 23 or key != "_dd.p.upstream_services":
                 value = _shared_value(key, text, kind, data, vs, ve)
-                out[key] = value if value is not None else _ascii_slice(text, kind, data, vs, ve)
+                if value is None:
+                    value = _ascii_slice(text, kind, data, vs, ve)
+                out[key] = value
+                if seen != NULL:
+                    if key is <str>_COMMON_TAGS[1]:
+                        seen[0] = <PyObject *>value
+                    elif key is <str>_COMMON_TAGS[0]:
+                        seen[1] = <PyObject *>value
         if end >= n:
             return None
         start = end + 1
@@ -180,12 +236,6 @@ cpdef object decode_tagset(str text, Py_ssize_t max_size=512):
     cdef dict tags = {}
     cdef str error = _decode_tagset_into(text, max_size, tags, False)
     return tags if error is None else error
-
-
-# per byte: 1 a tagset key character, 2 a tagset value character (both, or neither, may hold)
-cdef unsigned char _TAGSET_CHAR[256]
-for _c in range(256):
-    _TAGSET_CHAR[_c] = (1 if _tagset_key_char(_c) else 0) | (2 if _tagset_value_char(_c) else 0)
 
 
 cdef int _put_tag_part(StrBuf *b, str text, unsigned char need) except -1:
@@ -295,10 +345,10 @@ cdef inline bint _valid_decision_maker(str dm):
     cdef Py_ssize_t n = len(dm), i
     cdef int v = 0
     cdef Py_UCS4 c
-    if n < 2 or n > 4 or dm[0] != u"-" or (n > 2 and dm[1] == u"0"):
+    if n < 2 or n > 4 or PyUnicode_READ_CHAR(dm, 0) != 0x2D or (n > 2 and PyUnicode_READ_CHAR(dm, 1) == 0x30):
         return False
     for i in range(1, n):
-        c = dm[i]
+        c = PyUnicode_READ_CHAR(dm, i)
         if c < u"0" or c > u"9":
             return False
         v = v * 10 + (<long>c - 48)

@@ -24,6 +24,7 @@ cdef int _parse_traceparent(str tp, uint64_t *hi, uint64_t *lo, uint64_t *span, 
     cdef Py_ssize_t n = len(tp)
     cdef int kind = PyUnicode_KIND(tp)
     cdef void *data = PyUnicode_DATA(tp)
+    cdef const unsigned char *p
     cdef uint64_t version
     if (n < 55 or read_char(kind, data, 2) != 0x2D or read_char(kind, data, 35) != 0x2D
             or read_char(kind, data, 52) != 0x2D):
@@ -33,8 +34,14 @@ cdef int _parse_traceparent(str tp, uint64_t *hi, uint64_t *lo, uint64_t *span, 
     if n > 55:
         if version == 0 or read_char(kind, data, 55) != 0x2D or n == 56 or "\n" in tp:
             return -1
-    if (parse_hex_range(tp, 3, 19, True, hi) < 0 or parse_hex_range(tp, 19, 35, True, lo) < 0
-            or parse_hex_range(tp, 36, 52, True, span) < 0 or parse_hex_range(tp, 53, 55, True, flags) < 0):
+    if kind == 1:  # the 16-digit fields eight digits at a time
+        p = <const unsigned char *>data
+        if hex16_lower(p + 3, hi) < 0 or hex16_lower(p + 19, lo) < 0 or hex16_lower(p + 36, span) < 0:
+            return -1
+    elif (parse_hex_range(tp, 3, 19, True, hi) < 0 or parse_hex_range(tp, 19, 35, True, lo) < 0
+            or parse_hex_range(tp, 36, 52, True, span) < 0):
+        return -1
+    if parse_hex_range(tp, 53, 55, True, flags) < 0:
         return -1
     if (hi[0] == 0 and lo[0] == 0) or span[0] == 0:
         return -1
@@ -88,9 +95,8 @@ cdef int _member_check(const unsigned char *p, Py_ssize_t n) noexcept:
         return _MEMBER_SIZE
     if v == 0 or p[n - 1] == 0x20:
         return _MEMBER_GRAMMAR
-    for i in range(k + 1, n):
-        if p[i] == 0x3D or p[i] == 0x2C:
-            return _MEMBER_GRAMMAR
+    if memchr(eq + 1, 0x3D, v) is not NULL or memchr(eq + 1, 0x2C, v) is not NULL:
+        return _MEMBER_GRAMMAR
     at = <const unsigned char *>memchr(p, 0x40, k)
     if at is NULL:
         if k == 0 or _KEY_CHAR[p[0]] != 1 or not _key_chars(p, 1, k):
@@ -339,7 +345,7 @@ cdef tuple _apply_dd_member(str ts, dict meta, uint64_t sampled, object priority
             j = m.end
         if j - i >= 3 and ts[i] == u"t" and ts[i + 1] == u".":
             colon = PyUnicode_FindChar(ts, 0x3A, i, j, 1)
-            key = _common_tag(ts, i, colon, 2)
+            key = _common_tag(PyUnicode_KIND(ts), PyUnicode_DATA(ts), i, colon, 2)
             value = None
             if key is None:
                 key = "_dd.p." + ts[i + 2:colon]
@@ -381,6 +387,7 @@ cdef str _dd_member_parent(str ts):
 
 
 @cython.final
+@cython.freelist(4)
 cdef class _W3CMerge:
     """What a tracecontext context of the primary's own trace lends it in ``_resolve`` (its traceparent,
     tracestate, parent and ``p``): all that is needed of it, so the full context is never made."""
@@ -388,7 +395,7 @@ cdef class _W3CMerge:
     cdef str traceparent
     cdef str tracestate
     cdef str limited  # the tracestate under the limits, its dd= member read only when the parents differ
-    cdef object span_id
+    cdef uint64_t span  # the traceparent's parent id (made an int only when it becomes the primary's)
 
 
 cdef str _valid_traceparent(_Headers h, uint64_t *hi, uint64_t *lo, uint64_t *span, uint64_t *flags):
@@ -400,7 +407,8 @@ cdef str _valid_traceparent(_Headers h, uint64_t *hi, uint64_t *lo, uint64_t *sp
     if _parse_traceparent(tp, hi, lo, span, flags) < 0:
         record("traceparent", tp)
         return None
-    if flags[0] & ~W3C_KNOWN_FLAGS or len(tp) != 55 or tp[0] != u"0" or tp[1] != u"0":
+    if (flags[0] & ~W3C_KNOWN_FLAGS or len(tp) != 55 or PyUnicode_READ_CHAR(tp, 0) != 0x30
+            or PyUnicode_READ_CHAR(tp, 1) != 0x30):
         tp = _normal_traceparent(tp, flags[0])
     return tp
 
@@ -468,7 +476,7 @@ cdef object _tracecontext_secondary(_Headers h, Settings s, Context primary):
         return _tracecontext(tp, hi, lo, span, flags, ts)
     merge = _W3CMerge.__new__(_W3CMerge)
     merge.traceparent = tp
-    merge.span_id = span
+    merge.span = span
     if ts is not None:
         merge.tracestate = _drop_bad_ot(ts)
         merge.limited = ts

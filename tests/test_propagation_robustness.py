@@ -742,3 +742,124 @@ def test_a_dd_member_item_that_does_not_fit_is_left_out_and_counted(prop):
     assert out["tracestate"] == "dd=p:0000000000000006;s:1;t.dm:-4"
     assert prop.ERRORS["inject_dd_member_size"] == before + 2
     assert_within_limits(prop, {"tracestate": out["tracestate"]})
+
+
+# -- header values given as bytes (Kafka headers, gRPC metadata) ------------------------------------------
+
+BYTES_VALUE_NAMES = ["x-datadog-trace-id", "x-datadog-parent-id", "x-datadog-sampling-priority", "x-datadog-tags"]
+BYTES_VALUE_NAMES += ["x-datadog-origin", "traceparent", "tracestate", "baggage", "b3", "x-b3-traceid"]
+bytes_values = st.one_of(
+    st.sampled_from(
+        [
+            b"",
+            b"0",
+            b"1",
+            b"-1",
+            b"-",
+            b"18446744073709551615",  # 2**64 - 1: the largest id
+            b"18446744073709551616",
+            b"18446744073709551620",
+            b"28446744073709551615",
+            b"0000000000000000000000001",  # more than 20 characters
+            b"01844674407370955161",
+            b"1" * 18,
+            b"-" + b"1" * 18,
+            b"1" * 19,
+            b"_dd.p.dm=-1,_dd.p.tid=6b06331600000000",
+            b"_dd.p.dm=-0256,_dd.p.tid=6b0633160000000g",
+            b"_dd.p.dm=-4,_dd.p.tid=6B06331600000000,_dd.p.ksr=0.5,_dd.p.usr.id=u,_dd.p.ts=02",
+            b"_dd.p.dm=-1,_dd.p.dm=-2,_dd.p.tid=6b06331600000000,_dd.p.tid=6b06331600000001,",
+            b"_dd.p.upstream_services=x,a=b,_dd.p.x= y ",
+            b"00-6b06331600000000484834fd2e2ec424-1234567890abcdef-01",
+            b"00-6b06331600000000484834fd2e2ec424-1234567890abcdeF-01",
+            b"dd=s:1;p:1234567890abcdef;t.dm:-1;t.tid:6b06331600000000",
+            b"\xe2\x82\xac",  # UTF-8 of a character beyond latin-1
+            b"\xff\xfe12",  # not UTF-8: decoded with escapes
+            b"12\xc3\xa9",
+        ]
+    ),
+    st.lists(st.sampled_from(list(b"0123456789abcdefABCDEF-=,_.:;p dt\xc3\xa9")), max_size=64).map(bytes),
+    st.binary(max_size=40),
+)
+
+
+def _extract_counting(prop, carrier, s):
+    before = dict(prop.ERRORS)
+    ctx = prop.extract(carrier, s)
+    errors = {k: v - before.get(k, 0) for k, v in prop.ERRORS.items() if v != before.get(k, 0)}
+    return repr(ctx), errors
+
+
+@settings(max_examples=400)
+@given(
+    pairs=st.lists(st.tuples(st.sampled_from(BYTES_VALUE_NAMES), bytes_values), max_size=8),
+    spec=any_settings,
+    as_bytes_names=st.booleans(),
+)
+def test_bytes_values_read_as_their_decoded_text(prop, pairs, spec, as_bytes_names):
+    # a value given as bytes is what its UTF-8 text (escaped where invalid) would give: the compiled twin
+    # keeps ASCII bytes as they are and parses ids, priorities and tags from them; the same errors counted
+    s = make_settings(prop, spec)
+    text_pairs = [(name, value.decode("utf-8", "backslashreplace")) for name, value in pairs]
+    byte_pairs = [(name.encode() if as_bytes_names else name, value) for name, value in pairs]
+    assert _extract_counting(prop, byte_pairs, s) == _extract_counting(prop, text_pairs, s)
+
+
+@settings(max_examples=300)
+@given(pairs=st.lists(st.tuples(st.sampled_from(BYTES_VALUE_NAMES), bytes_values), max_size=8), spec=any_settings)
+def test_twins_agree_on_bytes_values(compiled_prop, pairs, spec):
+    ours = _extract_counting(compiled_prop, pairs, make_settings(compiled_prop, spec))
+    theirs = _extract_counting(pure, pairs, make_settings(pure, spec))
+    assert ours == theirs
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("18446744073709551615", 2**64 - 1),
+        ("18446744073709551616", None),
+        ("18446744073709551619", None),
+        ("18446744073709551710", None),
+        ("99999999999999999999", None),
+        ("1844674407370955161", 1844674407370955161),
+        ("01844674407370955161", 1844674407370955161),
+        ("9" * 19, 10**19 - 1),
+        ("0", None),  # not a trace id
+        ("", None),
+        ("1 ", None),
+        ("\u0661", None),  # a digit beyond ASCII
+    ],
+)
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_datadog_trace_id_bounds(prop, text, expected, as_bytes):
+    value = text.encode() if as_bytes else text
+    headers = [("x-datadog-trace-id", value), ("x-datadog-parent-id", value)]
+    ctx = prop.extract(headers, prop.Settings(extract_styles=("datadog",)))
+    assert ctx.trace_id == expected
+    assert ctx.span_id == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("1", 1), ("-1", -1), ("2", 2), ("0", 0), ("-0", 0), ("1" * 18, int("1" * 18)), ("-" + "9" * 18, -int("9" * 18))]
+    + [("1" * 19, "bad"), ("-", "bad"), ("", "bad"), ("+1", "bad"), (" 1", "bad"), ("1.0", "bad"), ("\u0661", "bad")],
+)
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_datadog_sampling_priority_as_text_or_bytes(prop, text, expected, as_bytes):
+    value = text.encode() if as_bytes else text
+    headers = [("x-datadog-trace-id", b"5"), ("x-datadog-sampling-priority", value)]
+    ctx = prop.extract(headers, prop.Settings(extract_styles=("datadog",)))
+    if expected == "bad":
+        assert ctx.trace_id is None
+    else:
+        assert (ctx.trace_id, ctx.sampling_priority) == (5, expected)
+
+
+def test_twins_agree_on_every_one_byte_character_anywhere_in_a_traceparent_id(compiled_prop):
+    # the compiled parser reads the 16-digit fields of 1-byte text eight characters at a time: each
+    # character of each field, replaced by every character U+0000..U+00FF, is judged as the pure twin does
+    fields = [i for i in range(3, 52) if i != 35]
+    for i in fields:
+        for c in range(256):
+            text = TP[:i] + chr(c) + TP[i + 1 :]
+            assert compiled_prop.parse_traceparent(text) == pure.parse_traceparent(text), (i, c)
