@@ -1,9 +1,16 @@
 # Spans: one message's span of an RPC, task queue or message broker integration, in one call each.
 # Included by src/span.pyx (one extension module); pure twin: ddfast/_pure/span_carrier.py.
 
-cdef extern from "Python.h":
-    # a dict with room for ``minused`` items (CPython's, what Cython's own dict displays use)
-    dict _PyDict_NewPresized(Py_ssize_t minused)
+cdef extern from *:
+    """
+    /* a dict with room for n items: CPython's, as Cython's own dict displays make them */
+    #if CYTHON_COMPILING_IN_CPYTHON
+    #define ddf_dict_presized(n) _PyDict_NewPresized(n)
+    #else
+    #define ddf_dict_presized(n) PyDict_New()
+    #endif
+    """
+    dict dict_presized "ddf_dict_presized"(Py_ssize_t n)
 
 
 # keys whose tags have an effect beyond the tag (sampling, service) or are derived: never in a template
@@ -79,7 +86,7 @@ cdef class MessageSpans:
         meta, self.metrics, self.keys = plain_tags(tags, tuple(keys))
         # with room for the per-message tags: a span's meta starts as a copy of it (see _tag), made at the
         # size it grows to rather than resized while the tags go in
-        self.meta = _PyDict_NewPresized(len(meta) + len(self.keys))
+        self.meta = dict_presized(len(meta) + len(self.keys))
         for key, value in meta.items():  # one by one: an update of an empty dict would take meta's size
             self.meta[key] = value
         self.distributed = distributed
