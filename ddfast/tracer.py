@@ -93,6 +93,7 @@ class Tracer:
         #: HTTPPropagator's extract/inject of this tracer's core (what ddfast.contrib calls)
         self._http_extract = propagation.http_extract
         self._http_inject = propagation.http_inject
+        self._http_inject_pairs = propagation.http_inject_pairs
         self._Span = self._span_mod.Span
         self._tracer_start = self._span_mod.tracer_start
         self._tracer_trace = self._span_mod.tracer_trace
@@ -137,7 +138,12 @@ class Tracer:
         http = self._http
         if http is None:
             http = self._http = self._span_mod.HttpTracer(
-                self._state, self.context_provider._var, self._http_extract, self._http_inject, in_client_call
+                self._state,
+                self.context_provider._var,
+                self._http_extract,
+                self._http_inject,
+                self._http_inject_pairs,
+                in_client_call,
             )
         return http
 

@@ -8,6 +8,7 @@ contexts are made without argument parsing, and nothing is allocated that the re
 
 cimport cython
 from cpython.dict cimport PyDict_GetItem, PyDict_Next, PyDict_SetItem
+from cpython.list cimport PyList_Append
 from cpython.long cimport PyLong_FromLongLong
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
@@ -18,8 +19,8 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from ddfast._ext.context cimport Context, new_context
 from cpython.unicode cimport (
-    Py_UNICODE_ISSPACE, PyUnicode_DecodeLatin1, PyUnicode_DecodeUTF8, PyUnicode_Find, PyUnicode_GET_LENGTH,
-    PyUnicode_Tailmatch,
+    Py_UNICODE_ISSPACE, PyUnicode_AsUTF8String, PyUnicode_DecodeLatin1, PyUnicode_DecodeUTF8, PyUnicode_Find,
+    PyUnicode_GET_LENGTH, PyUnicode_Tailmatch,
 )
 from idcodec cimport (
     HEX_DIGITS, PyUnicode_DATA, PyUnicode_FindChar, PyUnicode_KIND, PyUnicode_READ_CHAR, ascii_str, has_dd_p,
@@ -100,6 +101,23 @@ cpdef http_inject(object context, object headers):
     if state._priority is None:
         decide_first(context, ctx, state._sink)
     inject(ctx, headers, _active)
+
+
+cpdef list http_inject_pairs(object context, bint as_bytes, bint decide=True):
+    """What ``http_inject`` writes, as a new list of ``(name, value)`` pairs in the order a dict would
+    hold them, values UTF-8 bytes when ``as_bytes``: a message's headers. ``decide``: an undecided trace
+    is decided first, as ``http_inject`` does (False: the caller has asked the trace's tracer already)."""
+    cdef _Pairs pairs = _Pairs.__new__(_Pairs)
+    pairs.pairs = []
+    pairs.as_bytes = as_bytes
+    cdef Context ctx = context if type(context) is Context else as_context(context)
+    cdef Context state
+    if decide:
+        state = ctx.trace_state()
+        if state._priority is None:
+            decide_first(context, ctx, state._sink)
+    inject(ctx, pairs, _active)
+    return pairs.pairs
 
 
 cdef int decide_first(object obj, Context ctx, object sink) except -1:

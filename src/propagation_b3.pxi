@@ -58,7 +58,7 @@ cdef Context _extract_b3(_Headers h, Settings s):
     return new_context(ids[0], ids[1], None, priority, {})
 
 
-cdef void _inject_b3multi(Context ctx, object headers, uint64_t hi, uint64_t lo) except *:
+cdef int _inject_b3multi(Context ctx, object headers, uint64_t hi, uint64_t lo) except -1:
     _set(headers, "x-b3-traceid", _hex_u128(hi, lo))
     _set(headers, "x-b3-spanid", _hex_id(ctx.span_id))
     priority = ctx.trace_state()._priority
@@ -69,9 +69,10 @@ cdef void _inject_b3multi(Context ctx, object headers, uint64_t hi, uint64_t lo)
             _set(headers, "x-b3-sampled", "1")
         elif priority > 1:
             _set(headers, "x-b3-flags", "1")
+    return 0
 
 
-cdef void _inject_b3(Context ctx, object headers, uint64_t hi, uint64_t lo) except *:
+cdef int _inject_b3(Context ctx, object headers, uint64_t hi, uint64_t lo) except -1:
     """``b3: <trace id>-<span id>[-<0|1|d>]``, written in one buffer."""
     cdef char buf[70]
     cdef Py_ssize_t n
@@ -94,3 +95,4 @@ cdef void _inject_b3(Context ctx, object headers, uint64_t hi, uint64_t lo) exce
         buf[n + 1] = flag
         n += 2
     _set(headers, "b3", ascii_str(buf, n))
+    return 0

@@ -166,12 +166,12 @@ cdef dict _extract_baggage(_Headers h, Settings s):
     return items
 
 
-cdef void _inject_baggage(Context ctx, object headers, Settings s) except *:
+cdef int _inject_baggage(Context ctx, object headers, Settings s) except -1:
     cdef dict baggage = ctx._baggage_d
     cdef StrBuf b
     cdef Py_ssize_t index = 0, mark
     if not baggage:
-        return
+        return 0
     sb_init(&b)
     try:
         for key, value in list(baggage.items()):
@@ -197,3 +197,4 @@ cdef void _inject_baggage(Context ctx, object headers, Settings s) except *:
         _set(headers, "baggage", sb_str(&b))
     finally:
         sb_free(&b)
+    return 0

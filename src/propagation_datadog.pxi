@@ -316,7 +316,7 @@ cdef void _release_meta(_MetaScan *m) noexcept:
     _release_tags(m)
 
 
-cdef void _meta_set(dict meta, _MetaScan *m, int slot, str key, object value) except *:
+cdef int _meta_set(dict meta, _MetaScan *m, int slot, str key, object value) except -1:
     """meta[key] = value, and ``m`` kept up to date: a new propagated tag goes last, as in meta."""
     cdef Py_ssize_t i
     meta[key] = value
@@ -324,23 +324,24 @@ cdef void _meta_set(dict meta, _MetaScan *m, int slot, str key, object value) ex
     Py_XDECREF(m.found[slot])
     m.found[slot] = <PyObject *>value
     if not key.startswith("_dd.p.") or m.n_tags < 0:
-        return
+        return 0
     for i in range(m.n_tags):
         if m.slots[i] == slot:
             Py_INCREF(value)
             Py_XDECREF(m.tags[2 * i + 1])
             m.tags[2 * i + 1] = <PyObject *>value
-            return
+            return 0
     if m.n_tags == _SCAN_TAGS:
         _release_tags(m)
         m.n_tags = -1
-        return
+        return 0
     Py_INCREF(key)
     Py_INCREF(value)
     m.tags[2 * m.n_tags] = <PyObject *>key
     m.tags[2 * m.n_tags + 1] = <PyObject *>value
     m.slots[m.n_tags] = slot
     m.n_tags += 1
+    return 0
 
 
 cdef inline object _found(PyObject *value):
@@ -360,10 +361,28 @@ cdef inline int _known(_MetaScan *m, Py_ssize_t i) noexcept:
     return _KNOWN_KEY | (_KNOWN_VALUE if m.slots[i] == M_TID and m.tid_hex else 0)
 
 
+@cython.final
+@cython.freelist(4)
+cdef class _Pairs:
+    """Where ``http_inject_pairs`` writes: each header appended as a ``(name, value)`` pair, in the order
+    a dict would hold them (injection writes each name once), the value UTF-8 bytes when ``as_bytes``."""
+
+    cdef list pairs
+    cdef bint as_bytes
+
+
+cdef int _add_pair(_Pairs pairs, str name, object value) except -1:
+    if pairs.as_bytes and type(value) is str:
+        value = PyUnicode_AsUTF8String(<str>value)
+    return PyList_Append(pairs.pairs, (name, value))
+
+
 cdef inline int _set(object headers, str name, object value) except -1:
-    """headers[name] = value, straight into the dict when it is one."""
+    """headers[name] = value: straight into the dict when it is one, appended when pairs."""
     if type(headers) is dict:
         return PyDict_SetItem(<dict>headers, name, value)
+    if type(headers) is _Pairs:
+        return _add_pair(<_Pairs>headers, name, value)
     headers[name] = value
     return 0
 
@@ -379,10 +398,10 @@ cdef inline str _priority_str(object priority):
     return str(priority)
 
 
-cdef void _inject_datadog(Context ctx, object headers, Settings s, uint64_t hi, uint64_t lo,
-                          _MetaScan *m) except *:
-    """The datadog headers; ``m`` is ``_scan_meta`` of the context's meta, kept up to date with what this
-    adds to it."""
+cdef int _inject_datadog(Context ctx, object headers, Settings s, uint64_t hi, uint64_t lo, uint64_t span_id,
+                         _MetaScan *m) except -1:
+    """The datadog headers; ``span_id`` is the low half of the context's, ``m`` is ``_scan_meta`` of its
+    meta, kept up to date with what this adds to it."""
     cdef dict meta = ctx._meta
     cdef str encoded
     cdef int error = 0
@@ -392,19 +411,20 @@ cdef void _inject_datadog(Context ctx, object headers, Settings s, uint64_t hi, 
             _meta_set(meta, m, M_TID, "_dd.p.tid", tid_text(hi))
         m.tid_hex = True
     cdef Context state = ctx.trace_state()
-    _set(headers, "x-datadog-parent-id", _dec(low64(ctx.span_id)))
+    _set(headers, "x-datadog-parent-id", _dec(span_id))
     if state._priority is not None:
         _set(headers, "x-datadog-sampling-priority", _priority_str(state._priority))
     if state._origin is not None:
         _set(headers, "x-datadog-origin", state._origin)
     if s.tags_max_length == 0:
         _meta_set(meta, m, M_ERROR, "_dd.propagation_error", "disabled")
-        return
+        return 0
     if m.found[M_ERROR] is not NULL:
-        return
+        return 0
     encoded = _encode_scanned_tags(m, meta, s.tags_max_length, &error)
     if error:
         record(_TAGSET_ERRORS[error], meta)
         _meta_set(meta, m, M_ERROR, "_dd.propagation_error", _TAGSET_ERRORS[error])
     elif encoded is not None:
         _set(headers, "x-datadog-tags", encoded)
+    return 0

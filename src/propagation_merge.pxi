@@ -4,7 +4,7 @@
 # -- contexts from elsewhere -------------------------------------------------------------------------
 
 
-def as_context(obj):
+cpdef Context as_context(object obj):
     """``obj`` as a Context to inject (see the pure twin): a Context, a span's ``.context``, or a ddtrace
     ``Context`` read through its attributes, sharing its meta and baggage dicts."""
     if isinstance(obj, Context):
@@ -206,7 +206,7 @@ cdef bint _header_text(object text) except -1:
 
 cpdef inject(Context ctx, object headers, Settings s):
     """Write ``ctx`` into ``headers`` in every inject style of ``s``."""
-    cdef uint64_t hi, lo
+    cdef uint64_t hi, lo, span_id
     cdef _MetaScan m
     if not s.inject_styles:
         return
@@ -217,19 +217,20 @@ cpdef inject(Context ctx, object headers, Settings s):
     if s.http_baggage and ctx._baggage_d:
         for key, value in list(ctx._baggage_d.items()):
             if _header_text(key) and _header_text(value):
-                headers[OT_BAGGAGE_PREFIX + key] = value
+                _set(headers, OT_BAGGAGE_PREFIX + key, value)
             else:  # a CR or LF would split the header (HTTP clients refuse it): the pair is not sent
                 record("inject_http_baggage", key)
     int_to_u128(ctx.trace_id, &hi, &lo)
+    span_id = low64(ctx.span_id)
     _scan_meta(ctx._meta, &m)
     try:
         if s.inject_style[S_DATADOG]:
-            _inject_datadog(ctx, headers, s, hi, lo, &m)
+            _inject_datadog(ctx, headers, s, hi, lo, span_id, &m)
         if s.inject_style[S_B3MULTI]:
             _inject_b3multi(ctx, headers, hi, lo)
         if s.inject_style[S_B3]:
             _inject_b3(ctx, headers, hi, lo)
         if s.inject_style[S_TRACECONTEXT]:
-            _inject_tracecontext(ctx, headers, hi, lo, &m)
+            _inject_tracecontext(ctx, headers, hi, lo, span_id, &m)
     finally:
         _release_meta(&m)

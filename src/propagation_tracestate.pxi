@@ -196,14 +196,16 @@ cdef str _dd_member(Context ctx, _MetaScan *m):
 
 cpdef str traceparent_of(Context ctx):
     """The traceparent to send for ``ctx``: the upstream trace id and flag bits kept, our span id."""
-    cdef uint64_t hi = 0, lo = 0
+    cdef uint64_t hi = 0, lo = 0, span = 0
     if ctx.span_id is not None and ctx.trace_id is not None:
         int_to_u128(ctx.trace_id, &hi, &lo)
-    return _traceparent(ctx, hi, lo, ctx._meta.get("traceparent"))
+        span = low64(ctx.span_id)
+    return _traceparent(ctx, hi, lo, span, ctx._meta.get("traceparent"))
 
 
-cdef str _traceparent(Context ctx, uint64_t trace_hi, uint64_t trace_lo, object tp):
-    """``traceparent_of`` with the trace id's halves and meta's ``traceparent`` (``tp``) at hand."""
+cdef str _traceparent(Context ctx, uint64_t trace_hi, uint64_t trace_lo, uint64_t span_id, object tp):
+    """``traceparent_of`` with the trace id's halves, the span id's low half and meta's ``traceparent``
+    (``tp``) at hand."""
     cdef uint64_t hi, lo, span, flags
     cdef int sampled
     cdef long long v
@@ -234,7 +236,7 @@ cdef str _traceparent(Context ctx, uint64_t trace_hi, uint64_t trace_lo, object 
     write_hex16(buf + 3, hi)
     write_hex16(buf + 19, lo)
     buf[35] = b"-"
-    write_hex16(buf + 36, low64(ctx.span_id))
+    write_hex16(buf + 36, span_id)
     buf[52] = b"-"
     buf[53] = HEX_DIGITS[(flags >> 4) & 0xF]
     buf[54] = HEX_DIGITS[flags & 0xF]
@@ -438,20 +440,22 @@ cdef str _local_tracestate(Context ctx, uint64_t span_id, _MetaScan *m):
         sb_free(&b)
 
 
-cdef void _inject_tracecontext(Context ctx, object headers, uint64_t hi, uint64_t lo, _MetaScan *m) except *:
-    """traceparent and tracestate; ``m`` is ``_scan_meta`` of the context's meta."""
+cdef int _inject_tracecontext(Context ctx, object headers, uint64_t hi, uint64_t lo, uint64_t span_id,
+                              _MetaScan *m) except -1:
+    """traceparent and tracestate; ``span_id`` is the low half of the context's, ``m`` is ``_scan_meta``
+    of its meta."""
     cdef object upstream = _found(m.found[M_TRACESTATE]), last_parent = _found(m.found[M_PARENT_ID])
-    cdef str tp = _traceparent(ctx, hi, lo, _found(m.found[M_TRACEPARENT]))
+    cdef str tp = _traceparent(ctx, hi, lo, span_id, _found(m.found[M_TRACEPARENT]))
     cdef str ts
     cdef uint64_t parent
     if not tp:
-        return
+        return 0
     _set(headers, "traceparent", tp)
     if not ctx._is_remote:
-        parent = low64(ctx.span_id or 0)
+        parent = span_id
         if not upstream:
             _set(headers, "tracestate", _local_tracestate(ctx, parent, m))
-            return
+            return 0
         ts = None
         if type(upstream) is str and ctx.trace_state()._ot is None:
             ts = _tracestate_within_limits(ctx, <str>upstream, True, parent, m)
@@ -465,3 +469,4 @@ cdef void _inject_tracecontext(Context ctx, object headers, uint64_t hi, uint64_
         elif last_parent is not None:
             record("inject_parent_id", last_parent)
     _set(headers, "tracestate", ts)
+    return 0

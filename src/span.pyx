@@ -19,11 +19,10 @@ import sys
 
 cimport cython
 from cpython.contextvars cimport PyContextVar_Set, get_value
-from cpython.dict cimport PyDict_Next, PyDict_SetItem, PyDict_Update
+from cpython.dict cimport PyDict_Copy, PyDict_SetItem, PyDict_Update
 from cpython.long cimport PyLong_AsLongLongAndOverflow
-from cpython.object cimport PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
-from cpython.unicode cimport PyUnicode_AsUTF8String, PyUnicode_GET_LENGTH
+from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.math cimport isinf, isnan
 from libc.stdint cimport int64_t, uint64_t
 

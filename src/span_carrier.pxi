@@ -1,6 +1,18 @@
 # Spans: one message's span of an RPC, task queue or message broker integration, in one call each.
 # Included by src/span.pyx (one extension module); pure twin: ddfast/_pure/span_carrier.py.
 
+cdef extern from *:
+    """
+    /* a dict with room for n items: CPython's, as Cython's own dict displays make them */
+    #if CYTHON_COMPILING_IN_CPYTHON
+    #define ddf_dict_presized(n) _PyDict_NewPresized(n)
+    #else
+    #define ddf_dict_presized(n) PyDict_New()
+    #endif
+    """
+    dict dict_presized "ddf_dict_presized"(Py_ssize_t n)
+
+
 # keys whose tags have an effect beyond the tag (sampling, service) or are derived: never in a template
 cdef frozenset _NOT_PLAIN = frozenset([
     "manual.keep", "manual.drop", "auto.keep", "auto.drop", "service.name", "service.version",
@@ -71,7 +83,12 @@ cdef class MessageSpans:
         self.name = name
         self.service = service or None
         self.span_type = span_type
-        self.meta, self.metrics, self.keys = plain_tags(tags, tuple(keys))
+        meta, self.metrics, self.keys = plain_tags(tags, tuple(keys))
+        # with room for the per-message tags: a span's meta starts as a copy of it (see _tag), made at the
+        # size it grows to rather than resized while the tags go in
+        self.meta = dict_presized(len(meta) + len(self.keys))
+        for key, value in meta.items():  # one by one: an update of an empty dict would take meta's size
+            self.meta[key] = value
         self.distributed = distributed
         self.as_bytes = as_bytes
         self.on_error = on_error
@@ -85,7 +102,10 @@ cdef class MessageSpans:
 
     cdef inline int _tag(self, Span span, tuple values) except -1:
         if self.meta:
-            PyDict_Update(span._meta, self.meta)
+            if span._meta:
+                PyDict_Update(span._meta, self.meta)
+            else:  # a copy of the template, its size kept: room for the per-message tags
+                span._meta = PyDict_Copy(self.meta)
         if self.metrics:
             if span._metrics is None:
                 span._metrics = dict(self.metrics)
@@ -155,24 +175,21 @@ cdef class MessageSpans:
         """``span``'s context in the configured styles as a new list of ``(name, value)`` pairs (values
         bytes when ``as_bytes``), to send with a message; empty when not distributed or the propagation
         refused it (counted)."""
-        cdef dict headers = {}
-        cdef list pairs = []
         if not self.distributed:
-            return pairs
+            return []
+        cdef Context state = span._trace_ctx
+        cdef bint decided = True
         try:
-            self.http.inject(span, headers)
+            if state is not None and state._priority is None:
+                # an undecided trace of a tracer of this module is decided here, as the propagation core
+                # would have its TracerState.before_inject decide it; any other is left to the core
+                sink = state._sink
+                decided = type(sink) is TracerState and decide_local(<TracerState>sink, state)
+            return self.http.inject_pairs(span._context if decided and span._context is not None else span,
+                                          self.as_bytes, not decided)
         except Exception:
             self._error("inject_carrier", "message")
-            return pairs
-        cdef Py_ssize_t pos = 0
-        cdef PyObject *k
-        cdef PyObject *v
-        while PyDict_Next(headers, &pos, &k, &v):
-            if self.as_bytes and type(<object>v) is str:
-                pairs.append((<object>k, PyUnicode_AsUTF8String(<object>v)))
-            else:
-                pairs.append((<object>k, <object>v))
-        return pairs
+            return []
 
     cpdef int finish(self, Span span, object exc=None) except -1:
         """End ``span``, recording ``exc`` (the exception that ended the call) when given."""

@@ -243,9 +243,10 @@ cdef class HttpTracer:
 
     cdef readonly TracerState state
     cdef readonly object var
-    #: the propagation core's ``http_extract`` / ``http_inject``
+    #: the propagation core's ``http_extract`` / ``http_inject`` / ``http_inject_pairs``
     cdef readonly object extract
     cdef readonly object inject
+    cdef readonly object inject_pairs
     #: the ContextVar set while a client integration sends (a library below it does not trace again)
     cdef readonly object in_client_call
     cdef public object server_errors
@@ -261,11 +262,12 @@ cdef class HttpTracer:
     cdef public object client_query
     cdef object __weakref__
 
-    def __init__(self, TracerState state, var, extract, inject, in_client_call):
+    def __init__(self, TracerState state, var, extract, inject, inject_pairs, in_client_call):
         self.state = state
         self.var = var
         self.extract = extract
         self.inject = inject
+        self.inject_pairs = inject_pairs
         self.in_client_call = in_client_call
         self.server_errors = self.client_errors = frozenset()
 

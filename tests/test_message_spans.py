@@ -135,6 +135,59 @@ def test_context_pairs_round_trip(spans_of, as_bytes, prop):
     assert (context.trace_id, context.span_id) == (request.trace_id, span.span_id)
 
 
+@pytest.mark.parametrize("as_bytes", [True, False])
+def test_context_pairs_decide_an_undecided_trace_and_are_what_inject_writes(spans_of, as_bytes, prop):
+    tracer, spans = spans_of(as_bytes=as_bytes)
+    root = spans.start(("orders",), None, False)  # a new trace, undecided until its context is sent
+    assert root.context.sampling_priority is None
+    pairs = spans.context_pairs(root)
+    assert root.context.sampling_priority == 1  # decided by the tracer's sampler, as ddtrace does
+    child = spans.start(None, root, False)  # a child's context is made when it is first read
+    child_pairs = spans.context_pairs(child)
+    for span, written in ((root, pairs), (child, child_pairs)):
+        headers = {}
+        prop.http_inject(span, headers)
+        assert written == [(k, v.encode() if as_bytes else v) for k, v in headers.items()]
+        assert dict(written)["x-datadog-sampling-priority"] == (b"1" if as_bytes else "1")
+    child.finish()
+    root.finish()
+
+
+def test_context_pairs_of_a_trace_no_tracer_holds_ask_the_process_hook(spans_of, prop, spanmod):
+    from ddfast.tracer import _sample_before_inject  # the hook every ddfast tracer installs
+
+    _, spans = spans_of()
+    lone = spanmod.Span("lone")  # made directly: its trace is no tracer's
+    asked = []
+    prop.set_before_inject(lambda obj, context: asked.append((obj, context.sampling_priority)))
+    try:
+        pairs = spans.context_pairs(lone)
+    finally:
+        prop.set_before_inject(_sample_before_inject)
+    assert asked == [(lone, None)]
+    assert dict(pairs)["x-datadog-parent-id"] == str(lone.span_id).encode()
+
+
+def test_the_template_is_copied_not_shared(spans_of):
+    tracer, spans = spans_of(tags={"component": "queue", "span.kind": "producer"})
+    first = spans.start(("orders",), None, False)
+    first.set_tag("component", "changed")
+    first.set_tag("extra", "x")
+    second = spans.start(("invoices",), None, False)
+    assert spans.tags == {"component": "queue", "span.kind": "producer"}
+    assert second.get_tag("component") == "queue" and second.get_tag("extra") is None
+    assert second.get_tag("messaging.destination.name") == "invoices"
+    tracer._state.env = "prod"  # a span that has tags before the template's: the template goes over them
+    third = spans.start(("refunds",), None, False)
+    assert (third.get_tag("env"), third.get_tag("component"), third.get_tag("messaging.destination.name")) == (
+        "prod",
+        "queue",
+        "refunds",
+    )
+    for span in (first, second, third):
+        span.finish()
+
+
 def test_finish_records_the_exception(spans_of):
     tracer, spans = spans_of()
     span = spans.start()

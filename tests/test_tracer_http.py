@@ -180,4 +180,4 @@ def test_http_names_and_tracer_refuse_misuse(spanmod):
     with pytest.raises(TypeError):
         spanmod.HttpNames("n", 5)
     with pytest.raises(TypeError):
-        spanmod.HttpTracer(object(), contextvars.ContextVar("v"), None, None, contextvars.ContextVar("c"))
+        spanmod.HttpTracer(object(), contextvars.ContextVar("v"), None, None, None, contextvars.ContextVar("c"))

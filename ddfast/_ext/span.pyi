@@ -195,6 +195,7 @@ class HttpTracer:
     var: Any
     extract: Callable[[Any], Context]
     inject: Callable[[Any, Any], None]
+    inject_pairs: Callable[..., list[tuple[str, Any]]]
     in_client_call: Any
     server_errors: Any
     client_errors: Any
@@ -204,7 +205,9 @@ class HttpTracer:
     server_query: Optional[Callable[..., Any]]
     client_query: Optional[Callable[..., Any]]
     enabled: bool
-    def __init__(self, state: TracerState, var: Any, extract: Any, inject: Any, in_client_call: Any) -> None: ...
+    def __init__(
+        self, state: TracerState, var: Any, extract: Any, inject: Any, inject_pairs: Any, in_client_call: Any
+    ) -> None: ...
     def start_span(
         self, name: str, child_of: Any, service: Any, resource: Any, span_type: Any, activate: bool = True
     ) -> Span: ...

@@ -14,6 +14,7 @@ Bad input never raises: a style whose headers do not parse yields nothing (or a 
 from ddfast._pure.context import Context
 from ddfast._pure.context import set_w3c_writers
 from ddfast._pure.propagation_carrier import normalize  # noqa: F401
+from ddfast._pure.propagation_datadog import _Pairs
 from ddfast._pure.propagation_json import json_headers  # noqa: F401
 from ddfast._pure.propagation_merge import as_context
 from ddfast._pure.propagation_merge import extract
@@ -113,6 +114,20 @@ def http_inject(context, headers):
     if state._priority is None:
         decide_first(context, ctx, state._sink)
     inject(ctx, headers, _active)
+
+
+def http_inject_pairs(context, as_bytes, decide=True):
+    """What ``http_inject`` writes, as a new list of ``(name, value)`` pairs in the order a dict would
+    hold them, values UTF-8 bytes when ``as_bytes``: a message's headers. ``decide``: an undecided trace
+    is decided first, as ``http_inject`` does (False: the caller has asked the trace's tracer already)."""
+    pairs = _Pairs(bool(as_bytes))
+    ctx = context if type(context) is Context else as_context(context)
+    if decide:
+        state = ctx.trace_state()
+        if state._priority is None:
+            decide_first(context, ctx, state._sink)
+    inject(ctx, pairs, _active)
+    return pairs.pairs
 
 
 def decide_first(obj, ctx, sink):

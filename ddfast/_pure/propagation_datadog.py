@@ -78,6 +78,20 @@ def _extract_datadog(h, s):
     )
 
 
+class _Pairs:
+    """Where ``http_inject_pairs`` writes: each header appended as a ``(name, value)`` pair, in the order
+    a dict would hold them (injection writes each name once), the value UTF-8 bytes when ``as_bytes``."""
+
+    __slots__ = ("pairs", "as_bytes")
+
+    def __init__(self, as_bytes):
+        self.pairs = []
+        self.as_bytes = as_bytes
+
+    def __setitem__(self, name, value):
+        self.pairs.append((name, value.encode("utf-8") if self.as_bytes and type(value) is str else value))
+
+
 def _inject_datadog(ctx, headers, s):
     trace_id = ctx.trace_id
     meta = ctx._meta

@@ -7,7 +7,9 @@ from ddfast._pure.context import Context
 from ddfast._pure.span_http import HttpTracer
 from ddfast._pure.span_object import DERIVED_KEYS
 from ddfast._pure.span_object import Span
+from ddfast._pure.span_tracer import TracerState
 from ddfast._pure.span_tracer import _open_ancestor
+from ddfast._pure.span_tracer import decide_local
 from ddfast._pure.span_tracer import tracer_start
 
 # keys whose tags have an effect beyond the tag (sampling, service) or are derived: never in a template
@@ -88,7 +90,10 @@ class MessageSpans:
 
     def _tag(self, span, values):
         if self._meta:
-            span._meta.update(self._meta)
+            if span._meta:
+                span._meta.update(self._meta)
+            else:  # a copy of the template (the compiled twin's is presized for the per-message tags)
+                span._meta = self._meta.copy()
         if self._metrics:
             if span._metrics is None:
                 span._metrics = dict(self._metrics)
@@ -155,17 +160,21 @@ class MessageSpans:
         """``span``'s context in the configured styles as a new list of ``(name, value)`` pairs (values
         bytes when ``as_bytes``), to send with a message; empty when not distributed or the propagation
         refused it (counted)."""
-        headers = {}
         if not self.distributed:
             return []
+        state = span._trace_ctx
+        decided = True
         try:
-            self.http.inject(span, headers)
+            if state is not None and state._priority is None:
+                # an undecided trace of a tracer of this module is decided here, as the propagation core
+                # would have its TracerState.before_inject decide it; any other is left to the core
+                sink = state._sink
+                decided = type(sink) is TracerState and decide_local(sink, state)
+            return self.http.inject_pairs(span._context if decided and span._context is not None else span,
+                                          self.as_bytes, not decided)  # fmt: skip
         except Exception:
             self._error("inject_carrier", "message")
             return []
-        if self.as_bytes:
-            return [(k, v.encode("utf-8") if type(v) is str else v) for k, v in headers.items()]
-        return list(headers.items())
 
     def finish(self, span, exc=None):
         """End ``span``, recording ``exc`` (the exception that ended the call) when given."""

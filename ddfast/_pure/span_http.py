@@ -184,18 +184,19 @@ class HttpTracer:
     settings are pushed in when they change (``ddfast.contrib._http``), never read per request; the
     optional parts (header tags, client IP, query strings) are Python callables, None when off."""
 
-    __slots__ = ("state", "var", "extract", "inject", "in_client_call", "server_errors", "client_errors",
-                 "on_server_request", "on_client_request", "on_response", "server_query", "client_query",
-                 "__weakref__")  # fmt: skip
+    __slots__ = ("state", "var", "extract", "inject", "inject_pairs", "in_client_call", "server_errors",
+                 "client_errors", "on_server_request", "on_client_request", "on_response", "server_query",
+                 "client_query", "__weakref__")  # fmt: skip
 
-    def __init__(self, state, var, extract, inject, in_client_call):
+    def __init__(self, state, var, extract, inject, inject_pairs, in_client_call):
         if type(state) is not TracerState:
             raise TypeError("HttpTracer needs a TracerState, not %s" % type(state).__name__)
         self.state = state
         self.var = var
-        #: the propagation core's ``http_extract`` / ``http_inject``
+        #: the propagation core's ``http_extract`` / ``http_inject`` / ``http_inject_pairs``
         self.extract = extract
         self.inject = inject
+        self.inject_pairs = inject_pairs
         #: the ContextVar set while a client integration sends (a library below it does not trace again)
         self.in_client_call = in_client_call
         self.server_errors = self.client_errors = frozenset()
