@@ -16,7 +16,27 @@ def _integration_of(app):
     return "fastapi" if fastapi is not None and isinstance(app, fastapi.FastAPI) else "starlette"
 
 
-_app = AppPatch("starlette.applications", "Starlette", "starlette", is_asgi=True, integration_of=_integration_of)
+def _stack_call(original):
+    """What ``Starlette.__call__`` (``original``) awaits, called without its coroutine: the application's
+    middleware stack (built on the first request), the scope's ``app`` set. None when ``original`` is not
+    the ``__call__`` this knows (it reads more than the stack), which then runs as it is."""
+    names = getattr(getattr(original, "__code__", None), "co_names", None)
+    if names is None or not set(names) <= {"middleware_stack", "build_middleware_stack"}:
+        return None
+
+    def call(app, scope, receive, send):
+        scope["app"] = app
+        stack = app.middleware_stack
+        if stack is None:
+            stack = app.middleware_stack = app.build_middleware_stack()
+        return stack(scope, receive, send)
+
+    return call
+
+
+_app = AppPatch(
+    "starlette.applications", "Starlette", "starlette", is_asgi=True, integration_of=_integration_of, inner=_stack_call
+)
 
 
 def patch(tracer=None, service=None):
