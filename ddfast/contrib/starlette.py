@@ -1,12 +1,15 @@
 """``patch()``: every Starlette (and so FastAPI) application is traced by the ASGI middleware
 (``ddfast.contrib.asgi.TraceMiddleware``), without a change to its code: what ``ddfast-run`` uses.
 
-``Starlette.__call__`` (which ``FastAPI.__call__`` ends in) runs each application behind its own
-middleware instance, made on its first call, as the outermost layer. As in ddtrace, spans are
+``Starlette.__call__`` (which ``FastAPI.__call__`` ends in) traces each application as its own
+middleware instance (made on its first call) would, as the outermost layer: the patched ``__call__``
+does the middleware's work itself around the application's middleware stack, so a traced request runs
+in no more coroutines than an untraced one. As in ddtrace, spans are
 ``starlette.request`` (``fastapi.request`` for a FastAPI application), named after the matched route
 (``GET /users/{id}``), ``"METHOD /path"`` when none matched."""
 
 import sys
+import types
 
 from ddfast.contrib._framework import AppPatch
 
@@ -19,9 +22,11 @@ def _integration_of(app):
 def _stack_call(original):
     """What ``Starlette.__call__`` (``original``) awaits, called without its coroutine: the application's
     middleware stack (built on the first request), the scope's ``app`` set. None when ``original`` is not
-    the ``__call__`` this knows (it reads more than the stack), which then runs as it is."""
-    names = getattr(getattr(original, "__code__", None), "co_names", None)
-    if names is None or not set(names) <= {"middleware_stack", "build_middleware_stack"}:
+    the ``__call__`` this knows (a wrapper of it, or one that reads more than the stack), which then runs
+    as it is."""
+    if type(original) is not types.FunctionType:  # wrapped by another library (which may proxy __code__)
+        return None
+    if not set(original.__code__.co_names) <= {"middleware_stack", "build_middleware_stack"}:
         return None
 
     def call(app, scope, receive, send):
