@@ -54,3 +54,44 @@ def test_cookies_and_headers_without_distributed_tracing(make_tracer):
     finally:
         traced_httpx.unpatch()
     assert not hasattr(httpx.Cookies.extract_cookies, "__ddfast_original__")  # unpatched
+
+
+URLS = ["http://a.b/c?d=1#f", "https://u:p@h:8443/x", "http://[::1]:8080/", "http://[::1]:80/", "http://h/p?",
+        "http://h/p#", "http://h", "https://EXAMPLE.com/a%20b?x=%20", "http://bücher.ch/ü?ü=1", "http://h:80/p",
+        "/relative?x", "mailto:x@y", "file:///tmp/x", "http://u@h/"]  # fmt: skip
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_the_span_url_is_httpxs_own_text(url):
+    url_text = traced_httpx._url_text(httpx)
+    assert url_text is not str  # this httpx keeps the parts the text is made of
+    assert url_text(httpx.URL(url)) == str(httpx.URL(url))
+
+
+def test_a_url_of_another_make_is_read_as_text():
+    class Url:
+        def __str__(self):
+            return "http://other/x"
+
+    assert traced_httpx._url_text(httpx)(Url()) == "http://other/x"
+
+
+@pytest.mark.parametrize("async_client", [False, True])
+def test_the_client_span_url_has_no_query(patched, async_client):
+    def handler(request):
+        return httpx.Response(204)
+
+    url = "http://shop:8080/items/1?secret=yes"
+    if async_client:
+        import asyncio
+
+        async def get():
+            async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+                return await client.get(url)
+
+        response = asyncio.run(get())
+    else:
+        response = httpx.Client(transport=httpx.MockTransport(handler)).get(url)
+    assert response.status_code == 204
+    (span,) = patched.writer.pop()
+    assert span.get_tag("http.url") == "http://shop:8080/items/1" and span.get_tag("http.status_code") == "204"

@@ -382,10 +382,14 @@ def traced_instance(app, middleware_of):
         store = _slotted.get(id(app))
         if store is None or store["app"] is not app:
             store = _slotted[id(app)] = {"app": app}
-    traced = store.get("_ddfast_traced")
+    traced = store.get(TRACED_APP_KEY)
     if traced is None:
-        traced = store["_ddfast_traced"] = middleware_of(app)
+        traced = store[TRACED_APP_KEY] = middleware_of(app)
     return traced
+
+
+#: where ``traced_instance`` keeps an application's middleware (in its ``__dict__``)
+TRACED_APP_KEY = "_ddfast_traced"
 
 
 # the middleware of applications that cannot hold an attribute, by id (applications live as long as

@@ -65,13 +65,19 @@ class TraceMiddleware:
         try:
             await self.app(scope, receive, self._send_type(http, span, send))
         except BaseException as e:
-            if "http.status_code" not in span.get_tags():
-                http.status(span, 500)
-            http.annotate(span, scope)
-            http.finish(span, e)
+            self.failed(http, span, scope, e)
             raise
         http.annotate(span, scope)
         span.finish()
+
+    @staticmethod
+    def failed(http, span, scope, exc):
+        """End the server ``span`` of a request whose application raised ``exc``: recorded, with the status
+        500 when no response started, and named after its route."""
+        if "http.status_code" not in span.get_tags():
+            http.status(span, 500)
+        http.annotate(span, scope)
+        http.finish(span, exc)
 
     def _flushing_at_shutdown(self, receive):
         """``receive`` of the lifespan scope, sending the tracer's buffered traces when the server
