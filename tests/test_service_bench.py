@@ -137,6 +137,7 @@ def test_the_headers_diagnostic_sends_ddfasts_headers_untraced(bench, scenario):
     threading.Thread(target=downstream.serve_forever, daemon=True).start()
     env = bench.env("headers")
     env["SERVICE_DOWNSTREAM"] = "http://127.0.0.1:%d" % downstream.server_address[1]
+    env["SERVICE_TICK_SECONDS"] = "1"  # as the instructions figure runs it (uvicorn's wake-up stretched)
     port = run.free_port()
     proc = subprocess.Popen(bench.service_command(scenario, port), cwd=bench.root, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip

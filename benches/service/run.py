@@ -251,6 +251,8 @@ def callgrind_run(bench, scenario, variant, count, keep=None):
     # busy service, where one flush carries hundreds of traces
     env.setdefault("DD_TRACE_WRITER_INTERVAL_SECONDS", "600")
     env.setdefault("OTEL_BSP_SCHEDULE_DELAY", "600000")
+    # and uvicorn's wake-up every 0.1 s of wall time would count by how slow the run is (see app_starlette)
+    env.setdefault("SERVICE_TICK_SECONDS", "5")
     proc = subprocess.Popen(bench._pin(0) + command, cwd=bench.root, env=env, stdout=log, stderr=log)
     try:
         wait_port(port, proc, 600)
