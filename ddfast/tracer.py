@@ -103,11 +103,12 @@ class Tracer:
         self.sampler = sampler if sampler is not None else self._default_sampler(config)
         self.writer = writer if writer is not None else AgentWriter()
         self._configure(config)
-        # tracer.trace(...) goes straight into the core, without a Python frame per span: the method
-        # below, bound to this tracer's state and active-span variable (the class attribute documents it)
-        self.trace = functools.partial(self._tracer_trace, self._state, self.context_provider._var)
-        self.trace.__doc__ = Tracer.trace.__doc__
-        self.trace.__self__ = self  # as a bound method: whoever holds tracer.trace keeps the tracer alive
+        # tracer.trace(...) goes straight into the core, without a Python frame per span: the state's own
+        # method, which knows the active-span variable; the state refers to the tracer, so whoever holds
+        # tracer.trace keeps the tracer alive, as a bound method would (the class attribute documents it)
+        self._state.var = self.context_provider._var
+        self._state.tracer = self
+        self.trace = self._state.trace
         _tracers.add(self)
 
     def _default_sampler(self, cfg):

@@ -127,6 +127,7 @@ cpdef Span http_client_start(TracerState st, object var, object name, str compon
     if resource is None:
         resource = "%s %s" % (method, path or "/")
     cdef Span span = tracer_start(st, name, item, service, resource, "http")
+    span._http_client = True
     _http_tags(span, component, CLIENT, method, bare)
     if host is not None:
         span.store_tag(HOST_KEY, host)
@@ -358,14 +359,23 @@ cdef class HttpTracer:
             peer = client[0] if client else None
         return self.server_start(names, headers, scope.get("method", "GET"), url, path, useragent, peer, query)
 
+    cpdef bint in_client_exchange(self) except -1:
+        """Whether a client integration traces the exchange under way: the active span is an open HTTP
+        client span (requests -> urllib3, a redirect's second urlopen), or ``in_client_call`` is set (a
+        carrier's call over HTTP: botocore). A client integration below it does not trace it again."""
+        active = get_value(self.var)
+        if type(active) is Span and (<Span>active)._http_client and not (<Span>active)._finished:
+            return True
+        return get_value(self.in_client_call, False)
+
     cpdef Span client_start(self, HttpNames names, object method, object url, object headers=None,
                             object useragent=None, object request_headers=None):
         """The client span of one outgoing request, a child of the active span and the active one from
         now on, its context injected into ``headers`` (a mapping; the caller's own store when it keeps one)
         when the integration is distributed; ``request_headers`` (default ``headers``) are read for header
-        tags. None when the tracer is off or a client integration already traces this exchange (requests ->
-        urllib3)."""
-        if not self.state.enabled or get_value(self.in_client_call, False):
+        tags. None when the tracer is off or a client integration already traces this exchange: the active
+        span is an open client span of one (requests -> urllib3), or ``in_client_call`` is set (botocore)."""
+        if not self.state.enabled or self.in_client_exchange():
             return None
         if type(url) is not str:
             url = (<bytes>url).decode("latin-1") if type(url) is bytes else str(url)

@@ -33,6 +33,9 @@ cdef class TracerState:
     cdef public Py_ssize_t dropped
     # (writer, its trace buffer or None): what finish_trace hands traces to, for the writer last seen
     cdef tuple _handoff
+    # the ContextVar of the tracer's active span, and the tracer (kept alive by whoever holds ``trace``)
+    cdef public object var
+    cdef public object tracer
 
     def __init__(self, sampler, writer, sample_spans, runtime_id, pid):
         self.tags = {}
@@ -61,6 +64,12 @@ cdef class TracerState:
 
     def __call__(self, spans):
         finish_trace(self, spans)
+
+    def trace(self, name, service=None, resource=None, span_type=None):
+        """``Tracer.trace(name, service=None, resource=None, span_type=None)``: a new span, child of the
+        active span (or activated Context), made the active one; use it as a context manager. A tracer's
+        ``trace`` is this method of its state: a call goes straight into the core."""
+        return tracer_trace(self, self.var, name, service, resource, span_type)
 
     cpdef bint before_inject(self, object obj, Context context) except -1:
         """The propagation core's question before it injects ``context`` (of ``obj``) whose trace is

@@ -162,6 +162,23 @@ def test_requests_over_urllib3_is_traced_once(traced):
     assert len(traced.downstream.received) == 1
 
 
+def test_one_span_per_exchange_and_each_exchange_traced(traced):
+    """urllib3's retries call its urlopen again inside the first: one span for the exchange. Once an
+    exchange ended, the next one, through urllib3 alone, is traced (the finished client span marks
+    nothing)."""
+    requests = pytest.importorskip("requests")
+    urllib3 = pytest.importorskip("urllib3")
+    traced_requests.patch(tracer=traced)
+    traced_urllib3.patch(tracer=traced)
+    retry = urllib3.Retry(total=2, status_forcelist=[503], backoff_factor=0, raise_on_status=False)
+    with traced.trace("job"):
+        requests.get(traced.downstream.url + "/a")
+        response = urllib3.PoolManager().request("GET", traced.downstream.url + "/status/503", retries=retry)
+    assert response.status == 503 and len(traced.downstream.received) == 1 + 3
+    names = sorted(s.name for s in traced.writer.pop())
+    assert names == ["job", "requests.request", "urllib3.request"]
+
+
 def test_urllib3_leaves_the_callers_headers_alone(traced):
     urllib3 = pytest.importorskip("urllib3")
     traced_urllib3.patch(tracer=traced)

@@ -148,7 +148,7 @@ def test_holding_only_tracer_trace_keeps_the_tracer(make_tracer, prop, sampling)
             headers = {}
             prop.http_inject(child.context, headers)
     assert headers["x-datadog-sampling-priority"] == "-1"
-    assert trace.__self__.trace is trace
+    assert trace.__self__.tracer.trace is trace  # the tracer's state, which holds the tracer
 
 
 def test_manual_keep_wins(make_tracer, sampling):

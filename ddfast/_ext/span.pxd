@@ -29,6 +29,9 @@ cdef class Span:
     cdef long long _duration_ns  # meaningful once _finished
     cdef public int error
     cdef bint _finished
+    # an HTTP client integration's span (HttpTracer.client_start): while open and active, the exchange is
+    # traced, and a client integration below it (requests -> urllib3) does not trace it again
+    cdef bint _http_client
     cdef int _derived
     # (runtime id, process id) of the tracer that started a local root (its derived tags' values)
     cdef tuple _proc

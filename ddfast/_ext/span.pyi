@@ -116,11 +116,20 @@ class TracerState:
     enabled: bool
     shut_down: bool
     dropped: int
+    var: Any
+    tracer: Any
     def __init__(
         self, sampler: Any, writer: Any, sample_spans: Callable[..., Any], runtime_id: str, pid: int
     ) -> None: ...
     def __call__(self, spans: list[Span]) -> None: ...
     def before_inject(self, obj: Any, context: Context) -> bool: ...
+    def trace(
+        self,
+        name: str,
+        service: Optional[str] = None,
+        resource: Optional[str] = None,
+        span_type: Optional[str] = None,
+    ) -> Span: ...
 
 def tracer_start(
     st: TracerState,
@@ -224,6 +233,7 @@ class HttpTracer:
     ) -> Span: ...
     def wsgi_start(self, names: HttpNames, environ: dict[str, Any]) -> Optional[Span]: ...
     def asgi_start(self, names: HttpNames, scope: dict[str, Any]) -> Optional[Span]: ...
+    def in_client_exchange(self) -> bool: ...
     def client_start(
         self,
         names: HttpNames,

@@ -98,6 +98,7 @@ def http_client_start(st, var, name, component, method, url, service, resource=N
     if resource is None:
         resource = "%s %s" % (method, path or "/")
     span = tracer_start(st, name, item, service, resource, "http")
+    span._http_client = True
     _http_tags(span, component, "client", method, bare)
     if host is not None:
         span.store_tag("out.host", host)
@@ -288,13 +289,22 @@ class HttpTracer:
             peer = client[0] if client else None
         return self.server_start(names, headers, scope.get("method", "GET"), url, path, useragent, peer, query)
 
+    def in_client_exchange(self):
+        """Whether a client integration traces the exchange under way: the active span is an open HTTP
+        client span (requests -> urllib3, a redirect's second urlopen), or ``in_client_call`` is set (a
+        carrier's call over HTTP: botocore). A client integration below it does not trace it again."""
+        active = self.var.get()
+        if type(active) is Span and active._http_client and active.duration_ns is None:
+            return True
+        return bool(self.in_client_call.get(False))
+
     def client_start(self, names, method, url, headers=None, useragent=None, request_headers=None):
         """The client span of one outgoing request, a child of the active span and the active one from
         now on, its context injected into ``headers`` (a mapping; the caller's own store when it keeps one)
         when the integration is distributed; ``request_headers`` (default ``headers``) are read for header
-        tags. None when the tracer is off or a client integration already traces this exchange (requests ->
-        urllib3)."""
-        if not self.state.enabled or self.in_client_call.get(False):
+        tags. None when the tracer is off or a client integration already traces this exchange: the active
+        span is an open client span of one (requests -> urllib3), or ``in_client_call`` is set (botocore)."""
+        if not self.state.enabled or self.in_client_exchange():
             return None
         if type(url) is not str:
             url = url.decode("latin-1") if type(url) is bytes else str(url)

@@ -151,6 +151,7 @@ class Span:
         "start_ns",
         "duration_ns",
         "error",
+        "_http_client",
         "_derived",
         "_proc",
         "_chunk_priority",
@@ -207,6 +208,7 @@ class Span:
         self.start_ns = time.time_ns() if start is None else int(start * 1e9)
         self.duration_ns = None
         self.error = 0
+        self._http_client = False
         self._derived = 0
         self._proc = None
         self._chunk_priority = None
@@ -625,6 +627,7 @@ def start_span(name, service, resource, span_type, parent, remote, sink):
     span.start_ns = time.time_ns()
     span.duration_ns = None
     span.error = 0
+    span._http_client = False
     span._derived = 0
     span._proc = None
     span._chunk_priority = None

@@ -38,7 +38,7 @@ class TracerState:
     sampler and writer. Calling it with a finished trace's spans is the traces' sink."""
 
     __slots__ = ("service", "env", "version", "tags", "proc", "sampler", "writer", "span_rules",
-                 "sample_spans", "enabled", "shut_down", "dropped", "_handoff")  # fmt: skip
+                 "sample_spans", "enabled", "shut_down", "dropped", "_handoff", "var", "tracer")  # fmt: skip
 
     def __init__(self, sampler, writer, sample_spans, runtime_id, pid):
         self.service = self.env = self.version = None
@@ -54,6 +54,9 @@ class TracerState:
         self.dropped = 0
         # (writer, its trace buffer or None): what finish_trace hands traces to, for the writer last seen
         self._handoff = None
+        # the ContextVar of the tracer's active span, and the tracer (kept alive by whoever holds ``trace``)
+        self.var = None
+        self.tracer = None
 
     @property
     def runtime_id(self):
@@ -73,6 +76,12 @@ class TracerState:
 
     def __call__(self, spans):
         finish_trace(self, spans)
+
+    def trace(self, name, service=None, resource=None, span_type=None):
+        """``Tracer.trace(name, service=None, resource=None, span_type=None)``: a new span, child of the
+        active span (or activated Context), made the active one; use it as a context manager. A tracer's
+        ``trace`` is this method of its state: a call goes straight into the core."""
+        return tracer_trace(self, self.var, name, service, resource, span_type)
 
     def before_inject(self, obj, context):
         """The propagation core's question before it injects ``context`` (of ``obj``) whose trace is

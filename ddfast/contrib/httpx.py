@@ -4,7 +4,6 @@ the active span, whose context is injected into the request headers. ``unpatch()
 ``DD_HTTPX_DISTRIBUTED_TRACING=false`` traces without injecting.
 """
 
-from ddfast.contrib import _http
 from ddfast.contrib import _patch
 from ddfast.contrib.integration import Integration
 
@@ -16,7 +15,7 @@ def patch(tracer=None, distributed_tracing=None):
     integ = Integration("httpx", tracer, distributed_tracing=distributed_tracing)
     # bound once: what runs per request
     http, names = integ.http, integ.http_names
-    client_start, finish, in_client_call = http.client_start, http.finish, _http.in_client_call
+    client_start, finish = http.client_start, http.finish
     distributed = names.distributed
     # httpx.Headers keeps its (name, lower-case name, value) list as ``_list``: read and written directly
     listed_type = httpx.Headers if isinstance(getattr(httpx.Headers(), "_list", None), list) else None
@@ -39,14 +38,11 @@ def patch(tracer=None, distributed_tracing=None):
             span = start(request)
             if span is None:
                 return send(self, request, *args, **kwargs)
-            token = in_client_call.set(True)
             try:
                 response = send(self, request, *args, **kwargs)
             except BaseException as e:
                 finish(span, e)
                 raise
-            finally:
-                in_client_call.reset(token)
             finish(span, None, response.status_code, response.headers, True)
             return response
 
@@ -57,14 +53,11 @@ def patch(tracer=None, distributed_tracing=None):
             span = start(request)
             if span is None:
                 return await send(self, request, *args, **kwargs)
-            token = in_client_call.set(True)
             try:
                 response = await send(self, request, *args, **kwargs)
             except BaseException as e:
                 finish(span, e)
                 raise
-            finally:
-                in_client_call.reset(token)
             finish(span, None, response.status_code, response.headers, True)
             return response
 

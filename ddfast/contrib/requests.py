@@ -5,7 +5,6 @@ whose context is injected into the request headers in the configured styles. ``u
 injecting.
 """
 
-from ddfast.contrib import _http
 from ddfast.contrib import _patch
 from ddfast.contrib.integration import Integration
 
@@ -17,7 +16,7 @@ def patch(tracer=None, distributed_tracing=None):
     integ = Integration("requests", tracer, distributed_tracing=distributed_tracing)
     # bound once: what runs per request
     http, names = integ.http, integ.http_names
-    start, finish, in_client_call = http.client_start, http.finish, _http.in_client_call
+    start, finish = http.client_start, http.finish
     distributed = names.distributed
     from requests.structures import CaseInsensitiveDict as case_insensitive
 
@@ -41,15 +40,12 @@ def patch(tracer=None, distributed_tracing=None):
                 span = start(names, request.method, request.url, headers, headers.get("User-Agent"))
                 if span is None:
                     return send(self, request, **kwargs)
-            # requests -> urllib3: marked as traced, so that the exchange is traced once
-            token = in_client_call.set(True)
+            # the client span is the active one while urllib3 sends: the exchange is traced once
             try:
                 response = send(self, request, **kwargs)
             except BaseException as e:
                 finish(span, e)
                 raise
-            finally:
-                in_client_call.reset(token)
             finish(span, None, response.status_code, response.headers, True)
             return response
 

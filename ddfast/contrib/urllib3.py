@@ -5,7 +5,6 @@ is not changed). A request made through a library that is itself traced (request
 that library. ``DD_URLLIB3_DISTRIBUTED_TRACING=false`` traces without injecting.
 """
 
-from ddfast.contrib import _http
 from ddfast.contrib import _patch
 from ddfast.contrib.integration import Integration
 
@@ -16,11 +15,11 @@ def patch(tracer=None, distributed_tracing=None):
 
     integ = Integration("urllib3", tracer, distributed_tracing=distributed_tracing)
     http, names = integ.http, integ.http_names
-    in_client_call = _http.in_client_call
+    in_exchange = http.in_client_exchange
 
     def make(urlopen):
         def traced_urlopen(self, method, url, *args, **kwargs):
-            if not http.enabled or in_client_call.get():
+            if not http.enabled or in_exchange():  # off, or requests (say) traces this exchange
                 return urlopen(self, method, url, *args, **kwargs)
             full = url if "://" in url else "%s://%s:%s%s" % (self.scheme, self.host, self.port, url)
             sent = (args[1] if len(args) >= 2 else kwargs.get("headers")) or self.headers
@@ -34,14 +33,13 @@ def patch(tracer=None, distributed_tracing=None):
                     kwargs["headers"] = headers = dict(kwargs.get("headers") or self.headers)
             tagged = list((sent or {}).items()) if http.on_client_request is not None else None
             span = http.client_start(names, method, full, headers, useragent, tagged)
-            token = in_client_call.set(True)
-            try:
+            if span is None:
+                return urlopen(self, method, url, *args, **kwargs)
+            try:  # its span the active one: a redirect's or retry's urlopen is not traced again
                 response = urlopen(self, method, url, *args, **kwargs)
             except BaseException as e:
                 http.finish(span, e)
                 raise
-            finally:
-                in_client_call.reset(token)
             http.finish(span, None, response.status, response.headers, True)
             return response
 
