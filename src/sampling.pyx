@@ -320,6 +320,7 @@ cdef class SamplingRule:
     cdef readonly dict tags
     cdef readonly str provenance
     cdef readonly bint discard
+    cdef int _mechanism  # the sampling mechanism of its provenance, found once
 
     def __init__(self, sample_rate, service=None, name=None, resource=None, tags=None,
                  provenance="default", discard=False):
@@ -334,6 +335,9 @@ cdef class SamplingRule:
         if provenance not in PROVENANCE_ORDER:
             raise ValueError("SamplingRule provenance must be one of %s, got %r" % (PROVENANCE_ORDER, provenance))
         self.provenance = provenance
+        self._mechanism = (REMOTE_USER_TRACE_SAMPLING_RULE if provenance == "customer" else
+                           REMOTE_DYNAMIC_TRACE_SAMPLING_RULE if provenance == "dynamic" else
+                           LOCAL_USER_TRACE_SAMPLING_RULE)
         if not isinstance(discard, bool):
             raise ValueError("discard must be a boolean, got %r" % (discard,))
         self.discard = discard
@@ -377,12 +381,8 @@ cdef class SamplingRule:
             return False
         return below(knuth_hash(low64(span.trace_id)), self._threshold)
 
-    cdef int mechanism(self):
-        if self.provenance == "customer":
-            return REMOTE_USER_TRACE_SAMPLING_RULE
-        if self.provenance == "dynamic":
-            return REMOTE_DYNAMIC_TRACE_SAMPLING_RULE
-        return LOCAL_USER_TRACE_SAMPLING_RULE
+    cdef inline int mechanism(self) noexcept:
+        return self._mechanism
 
     def __eq__(self, other):
         if not isinstance(other, SamplingRule):
