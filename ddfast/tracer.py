@@ -46,8 +46,9 @@ def _new_runtime_id():
 os.register_at_fork(after_in_child=_new_runtime_id)
 
 
-#: set while a client integration's span is open, so that a library it calls into (requests -> urllib3)
-#: does not trace and inject the same exchange a second time
+#: set around a call that goes over HTTP without an HTTP client span of its own (botocore's), so that the
+#: HTTP client integration underneath does not trace and inject the exchange a second time (an HTTP client
+#: span marks its own exchange: HttpTracer.in_client_exchange)
 in_client_call = contextvars.ContextVar("ddfast_in_client_call", default=False)
 
 

@@ -30,7 +30,7 @@ from ddfast.settings import asbool
 from ddfast.settings import config
 from ddfast.tracer import in_client_call
 
-_in_client_call = in_client_call  # the tracer's: set while a client integration's span is open
+_in_client_call = in_client_call  # the tracer's: set around a carrier's HTTP call with no client span (botocore)
 
 
 def distributed_tracing(integration, explicit=None):
