@@ -44,6 +44,19 @@ def test_start_tags_from_the_template_and_the_values(spans_of, spanmod):
     assert done.get_tag("kafka.key") is None  # None: not tagged
 
 
+@pytest.mark.parametrize("number", [0, -1, 2**63 - 1, -(2**63), 2**63, -(2**63) - 1, 2**64, 1.5])
+def test_per_message_numbers_are_stored_as_set_tag_stores_them(spans_of, number):
+    # ints of 64 signed bits and floats are metrics, larger ints text, as Span.set_tag (ddtrace's rule)
+    tracer, spans = spans_of()
+    spans.start(("orders", number), activate=False).finish()
+    (done,) = tracer.writer.pop()
+    expected = tracer.start_span("x")
+    expected.set_tag("messaging.kafka.partition", number)
+    assert done.get_metric("messaging.kafka.partition") == expected.get_metric("messaging.kafka.partition")
+    assert done.get_tag("messaging.kafka.partition") == expected.get_tag("messaging.kafka.partition")
+    assert (done.get_metric("messaging.kafka.partition") is None) == (not -(2**63) <= number < 2**63)
+
+
 def test_start_is_a_child_of_the_active_span_or_of_the_given_parent(spans_of):
     tracer, spans = spans_of()
     with tracer.trace("request") as request:
