@@ -48,13 +48,6 @@ cdef tuple plain_tags(object tags, tuple keys):
     return meta, metrics, keys
 
 
-cdef inline bint _fits_i64(object value) noexcept:
-    """The int ``value`` fits in 64 signed bits (a metric, by ddtrace's rule; a larger one is a tag)."""
-    cdef int overflow = 0
-    PyLong_AsLongLongAndOverflow(value, &overflow)
-    return overflow == 0
-
-
 @cython.final
 cdef class MessageSpans:
     """How one operation of a carrier integration (a Kafka produce, a gRPC server call, a task run) makes
@@ -128,14 +121,8 @@ cdef class MessageSpans:
                 continue
             if type(value) is str:  # a plain key met once (checked when made): stored as it is
                 PyDict_SetItem(span._meta, <object>PyTuple_GET_ITEM(keys, i), value)
-            elif type(value) is int and _fits_i64(value):  # a metric (as put stores it), without its checks
-                key = <object>PyTuple_GET_ITEM(keys, i)
-                if span._metrics is None:
-                    span._metrics = {key: value}
-                else:
-                    PyDict_SetItem(span._metrics, key, value)
-                if span._meta:
-                    span._meta.pop(key, None)
+            elif type(value) is int and fits_i64(value):  # a metric, as put stores it, without put's other checks
+                span.store_metric(<object>PyTuple_GET_ITEM(keys, i), value)
             else:
                 if isinstance(value, (bool, bytes)):
                     value = str(value)

@@ -110,6 +110,13 @@ cdef int derived_index(object key) noexcept:
     return -1
 
 
+cdef inline bint fits_i64(object value) noexcept:
+    """The int ``value`` fits in 64 signed bits (a metric, by ddtrace's rule; a larger one is a tag)."""
+    cdef int overflow = 0
+    PyLong_AsLongLongAndOverflow(value, &overflow)
+    return overflow == 0
+
+
 cdef inline int derived_bit(object key) noexcept:
     """The DERIVED_* bit of ``key``, 0 for any other key."""
     cdef int i = derived_index(key)
@@ -300,13 +307,11 @@ cdef class Span:
     cdef int put(self, object key, object value) except -1:
         """ddtrace's attribute rule: strings are tags, 64-bit ints and finite floats are metrics, NaN and
         infinities are dropped, anything else is a tag of its ``str``; a key lives in one of the two dicts only."""
-        cdef int overflow = 0
         cdef type t = type(value)
         if t is str:
             self.store_tag(key, <str>value)
         elif t is int:
-            PyLong_AsLongLongAndOverflow(value, &overflow)
-            if overflow == 0:
+            if fits_i64(value):
                 self.store_metric(key, value)
             else:
                 self.store_tag(key, str(value))

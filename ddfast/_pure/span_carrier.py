@@ -107,13 +107,8 @@ class MessageSpans:
                 continue
             if type(value) is str:  # a plain key met once (checked when made): stored as it is
                 span._meta[key] = value
-            elif type(value) is int and -(2**63) <= value < 2**63:  # a metric (as put stores it), without its checks
-                if span._metrics is None:
-                    span._metrics = {key: value}
-                else:
-                    span._metrics[key] = value
-                if span._meta:
-                    span._meta.pop(key, None)
+            elif type(value) is int and -(2**63) <= value < 2**63:  # a metric, as put stores it (no other check)
+                span.store_metric(key, value)
             else:
                 if isinstance(value, (bool, bytes)):
                     value = str(value)
