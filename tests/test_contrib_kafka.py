@@ -452,6 +452,16 @@ def test_patch_is_reversible_and_known_to_ddfast_patch(traced):
 # -- aiokafka --------------------------------------------------------------------------------------------
 
 
+async def _reading_from_start(aiokafka, broker, name):
+    """A started aiokafka consumer of partition 0 of topic ``name``, from its first message."""
+    consumer = aiokafka.AIOKafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
+    await consumer.start()
+    partition = aiokafka.TopicPartition(name, 0)
+    consumer.assign([partition])
+    consumer.seek(partition, 0)
+    return consumer
+
+
 def test_aiokafka_send_getone_getmany(aiokafka, traced, broker):
     name = topic()
 
@@ -469,12 +479,8 @@ def test_aiokafka_send_getone_getmany(aiokafka, traced, broker):
             assert headers == [("app", b"1")]
         finally:
             await producer.stop()
-        consumer = aiokafka.AIOKafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
-        await consumer.start()
+        consumer = await _reading_from_start(aiokafka, broker, name)
         try:
-            partition = aiokafka.TopicPartition(name, 0)
-            consumer.assign([partition])
-            consumer.seek(partition, 0)
             first = await asyncio.wait_for(consumer.getone(), 15)
             batch = {}
             deadline = time.time() + 15
@@ -510,12 +516,8 @@ def test_aiokafka_hostile_headers(aiokafka, traced, broker):
     raw_produce(broker, name, [[("x-datadog-trace-id", b"12\xff3"), ("x-datadog-parent-id", b"5")], TRACE])
 
     async def scenario():
-        consumer = aiokafka.AIOKafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
-        await consumer.start()
+        consumer = await _reading_from_start(aiokafka, broker, name)
         try:
-            partition = aiokafka.TopicPartition(name, 0)
-            consumer.assign([partition])
-            consumer.seek(partition, 0)
             got = [await asyncio.wait_for(consumer.getone(), 15) for _ in range(2)]
             with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(consumer.getone(), 0.2)  # cancelled while waiting: no span
@@ -572,12 +574,8 @@ def test_aiokafka_cluster_id_is_learnt_without_waiting_and_tagged(aiokafka, trac
                 await producer.send_and_wait(name, value, partition=0)
         finally:
             await producer.stop()
-        consumer = aiokafka.AIOKafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
-        await consumer.start()
+        consumer = await _reading_from_start(aiokafka, broker, name)
         try:
-            partition = aiokafka.TopicPartition(name, 0)
-            consumer.assign([partition])
-            consumer.seek(partition, 0)
             await asyncio.wait_for(consumer.getone(), 15)  # asks; tagged when the answer came first
             await until(lambda: consumer._client._dd_cluster_id == expected, "the consumer did not learn it")
             await asyncio.wait_for(consumer.getone(), 15)
