@@ -180,13 +180,9 @@ def _core_parts(impl):
     if impl == "ddtrace":
         pytest.skip("ddtrace has no such part to measure apart")
     from ddfast.contrib import kafka as ours
-    from ddfast.contrib.integration import Integration
 
-    integ = Integration("kafka", tracer=_ddfast_tracer(impl))
-    tags = {"messaging.system": "kafka", "component": "kafka", "_dd.measured": 1}
-    producer, consumer = dict(tags, **{"span.kind": "producer"}), dict(tags, **{"span.kind": "consumer"})
-    producing = integ.message_spans("kafka.produce", "worker", producer, ours.PRODUCE_KEYS)
-    consuming = integ.message_spans("kafka.consume", "worker", consumer, ours.CONSUME_KEYS)
+    integ, names = ours.make_integration("kafka", _ddfast_tracer(impl), None, None)
+    producing, consuming = ours.message_spans(integ, names)
     start, context_pairs, consume = producing.start, producing.context_pairs, consuming.consume
     produced = ("orders", "orders", "k1", 0, "False", SERVERS)
     consumed = ("True", "g", "cluster", "orders", "orders", "k1", 0, "False", 42)

@@ -18,6 +18,7 @@ from libc.stdint cimport uint64_t
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from ddfast._ext.context cimport Context, new_context
+from ddfast._ext.span cimport register_propagation
 from cpython.unicode cimport (
     Py_UNICODE_ISSPACE, PyUnicode_AsUTF8String, PyUnicode_DecodeLatin1, PyUnicode_DecodeUTF8, PyUnicode_Find,
     PyUnicode_GET_LENGTH, PyUnicode_Tailmatch,
@@ -133,6 +134,22 @@ cpdef Context http_extract(object headers):
     """``HTTPPropagator.extract``: the Context carried by ``headers`` (dict, mapping, WSGI environ, ASGI
     pair list), an empty Context when there is none; bad header values never raise (see ``ERRORS``)."""
     return extract(headers, _active)
+
+
+cdef object _extract_c(object headers):
+    return http_extract(headers)
+
+
+cdef object _inject_c(object context, object headers):
+    return http_inject(context, headers)
+
+
+cdef object _inject_pairs_c(object context, bint as_bytes, bint decide):
+    return http_inject_pairs(context, as_bytes, decide)
+
+
+# a tracer's HTTP path and message spans call these in C (see span.register_propagation)
+register_propagation(http_extract, _extract_c, http_inject, _inject_c, http_inject_pairs, _inject_pairs_c)
 
 
 # Context is cimported (a C-level name); publish it as a module attribute too, as the pure twin has it.

@@ -134,6 +134,11 @@ cdef class MessageSpans:
         """A span of this operation, child of ``child_of`` (a Span or a Context; None: the active span, a new
         trace when there is none), tagged, the active one unless not ``activate``; ``resource`` (default: the
         span's name) and ``service`` (default: the operation's) of this span."""
+        return self._start(values, child_of, activate, resource, service, False)
+
+    cdef Span _start(self, tuple values, object child_of, bint activate, object resource, object service,
+                     bint adopt):
+        """``start``; ``adopt``: ``child_of`` is this object's own extracted context (see ``consume``)."""
         cdef HttpTracer http = self.http
         if values is not None and PyTuple_GET_SIZE(values) > PyTuple_GET_SIZE(self.keys):  # before any span
             raise ValueError("%d values for %d keys %r" % (PyTuple_GET_SIZE(values), len(self.keys), self.keys))
@@ -143,7 +148,7 @@ cdef class MessageSpans:
                 child_of = _open_ancestor(<Span>child_of)
         if service is None:
             service = self.service
-        cdef Span span = tracer_start(http.state, self.name, child_of, service, resource, self.span_type)
+        cdef Span span = tracer_start(http.state, self.name, child_of, service, resource, self.span_type, adopt)
         self._tag(span, values)
         if activate:
             PyContextVar_Set(http.var, span)
@@ -154,8 +159,9 @@ cdef class MessageSpans:
         carries, or None: none there, not distributed, or a carrier that could not be read (counted)."""
         if not self.distributed or carrier is None:
             return None
+        cdef HttpTracer http = self.http
         try:
-            context = self.http.extract(carrier)
+            context = http._extract(carrier) if http._extract != NULL else http.extract(carrier)
         except Exception:
             self._error("carrier_type", type(carrier).__name__)
             return None
@@ -168,7 +174,8 @@ cdef class MessageSpans:
         """The span of one received message, request or task: a child of the context ``carrier`` carries
         (see ``extract``), else of the active span; tagged; started at ``start_ns`` when given (before
         the library waited for the message)."""
-        cdef Span span = self.start(values, self.extract(carrier), activate, resource, service)
+        cdef Context context = self.extract(carrier)  # a new context, of this call alone: the trace's state
+        cdef Span span = self._start(values, context, activate, resource, service, context is not None)
         if start_ns is not None:
             span.start_ns = start_ns
         return span
@@ -181,14 +188,17 @@ cdef class MessageSpans:
             return []
         cdef Context state = span._trace_ctx
         cdef bint decided = True
+        cdef HttpTracer http = self.http
         try:
             if state is not None and state._priority is None:
                 # an undecided trace of a tracer of this module is decided here, as the propagation core
                 # would have its TracerState.before_inject decide it; any other is left to the core
                 sink = state._sink
                 decided = type(sink) is TracerState and decide_local(<TracerState>sink, state)
-            return self.http.inject_pairs(span._context if decided and span._context is not None else span,
-                                          self.as_bytes, not decided)
+            context = span._context if decided and span._context is not None else span
+            if http._inject_pairs != NULL:
+                return http._inject_pairs(context, self.as_bytes, not decided)
+            return http.inject_pairs(context, self.as_bytes, not decided)
         except Exception:
             self._error("inject_carrier", "message")
             return []

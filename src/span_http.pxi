@@ -236,6 +236,22 @@ cdef class HttpNames:
         self.distributed = distributed
 
 
+cdef object _prop_extract = None, _prop_inject = None, _prop_inject_pairs = None
+cdef extract_fn _c_extract = NULL
+cdef inject_fn _c_inject = NULL
+cdef inject_pairs_fn _c_inject_pairs = NULL
+
+
+cdef void register_propagation(object extract, extract_fn c_extract, object inject, inject_fn c_inject,
+                               object inject_pairs, inject_pairs_fn c_inject_pairs) noexcept:
+    """The compiled propagation module's entry points and their C functions: an ``HttpTracer`` given
+    those very functions calls them in C (no Python call per request or message); any other (the pure
+    twin's, a test's) is called as given."""
+    global _prop_extract, _prop_inject, _prop_inject_pairs, _c_extract, _c_inject, _c_inject_pairs
+    _prop_extract, _prop_inject, _prop_inject_pairs = extract, inject, inject_pairs
+    _c_extract, _c_inject, _c_inject_pairs = c_extract, c_inject, c_inject_pairs
+
+
 cdef class HttpTracer:
     """One tracer's HTTP request path (``tracer.http``): the per-request work of every HTTP integration,
     one call each, bound to the tracer's state, its active-span variable and its propagation. The HTTP
@@ -261,6 +277,10 @@ cdef class HttpTracer:
     #: (span, url, query, carrier): ``http.url`` with the obfuscated query string; None when off
     cdef public object server_query
     cdef public object client_query
+    # the C functions of extract / inject / inject_pairs when they are the compiled propagation's, else NULL
+    cdef extract_fn _extract
+    cdef inject_fn _inject
+    cdef inject_pairs_fn _inject_pairs
     cdef object __weakref__
 
     def __init__(self, TracerState state, var, extract, inject, inject_pairs, in_client_call):
@@ -269,6 +289,9 @@ cdef class HttpTracer:
         self.extract = extract
         self.inject = inject
         self.inject_pairs = inject_pairs
+        self._extract = _c_extract if extract is _prop_extract else NULL
+        self._inject = _c_inject if inject is _prop_inject else NULL
+        self._inject_pairs = _c_inject_pairs if inject_pairs is _prop_inject_pairs else NULL
         self.in_client_call = in_client_call
         self.server_errors = self.client_errors = frozenset()
 
@@ -294,7 +317,7 @@ cdef class HttpTracer:
         query string, tagged only when asked)."""
         parent = None
         if names.distributed and carrier is not None:
-            parent = self.extract(carrier)
+            parent = self._extract(carrier) if self._extract != NULL else self.extract(carrier)
         cdef TracerState st = self.state
         service = names.service or st.service or names.default_service
         span = http_server_start(st, self.var, parent, names.name, service, names.component, method, url, path,
@@ -386,7 +409,10 @@ cdef class HttpTracer:
         if self.on_client_request is not None:
             self.on_client_request(span, headers if request_headers is None else request_headers)
         if names.distributed and headers is not None:
-            self.inject(span, headers)
+            if self._inject != NULL:
+                self._inject(span, headers)
+            else:
+                self.inject(span, headers)
         return span
 
     cpdef int status(self, Span span, object status, object headers=None, bint client=False) except -1:

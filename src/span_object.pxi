@@ -365,7 +365,7 @@ cdef class Span:
         elif n == 24 and k == TARGET_PORT_KEY:
             try:
                 value = int(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # an infinite float: stored as put stores it
                 pass
         if isinstance(value, (bool, bytes)):
             value = str(value)
@@ -572,9 +572,19 @@ cdef class Span:
         )
 
 
-cdef Context trace_context_of(Context parent, object trace_id, object span_id):
+cdef Context trace_context_of(Context parent, object trace_id, object span_id, bint adopt=False):
     """The trace state of a new local root: fresh, or a copy of a remote parent's decision, origin,
-    propagated tags and baggage."""
+    propagated tags and baggage. ``adopt``: the parent is an extracted context no one else holds (a
+    consumed message's); it becomes the state itself, holding what the copy would."""
+    if adopt and parent._shared is None and parent._sink is None:
+        parent.trace_id = trace_id
+        parent.span_id = span_id
+        parent._is_remote = False
+        parent._metrics_d = None
+        parent._links_d = None
+        if not parent._baggage_d:
+            parent._baggage_d = None
+        return parent
     cdef Context state = Context.__new__(Context)
     state.trace_id = trace_id
     state.span_id = span_id
@@ -604,10 +614,12 @@ def format_traceback(exc_type, exc_val, exc_tb, limit=None):
 
 
 cpdef Span start_span(
-    object name, object service, object resource, object span_type, Span parent, Context remote, object sink
+    object name, object service, object resource, object span_type, Span parent, Context remote, object sink,
+    bint adopt=False
 ):
     """The tracer's fast constructor: a child of local span ``parent``, else a local root continuing
-    ``remote`` (or a new trace when both are None); ``sink(spans)`` receives a finished root's trace."""
+    ``remote`` (or a new trace when both are None); ``sink(spans)`` receives a finished root's trace.
+    ``adopt``: ``remote`` is the caller's own extracted context, which becomes the trace's state."""
     cdef Span span = Span.__new__(Span)
     if not isinstance(name, str):
         raise TypeError("Span name must be a str, not %s" % type(name).__name__)
@@ -631,9 +643,9 @@ cpdef Span start_span(
             span.parent_id = remote.span_id
         else:
             span.trace_id = new_trace_id(_trace_id_128)
-        span._trace_ctx = trace_context_of(remote, span.trace_id, span.span_id)
         if remote is not None and remote._links_d:
             span._links = list(remote._links_d)
+        span._trace_ctx = trace_context_of(remote, span.trace_id, span.span_id, adopt and remote is not None)
         span._context = span._trace_ctx
         span._trace_ctx._sink = sink
     if span._trace_ctx._sink is not None:

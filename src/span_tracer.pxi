@@ -80,10 +80,11 @@ cdef class TracerState:
 
 
 cpdef Span tracer_start(
-    TracerState st, object name, object child_of, object service, object resource, object span_type
+    TracerState st, object name, object child_of, object service, object resource, object span_type,
+    bint adopt=False
 ):
     """A new span of the tracer ``st``, child of ``child_of`` (a Span or a Context) or a new trace's
-    root, tagged as ddtrace's tracer tags it."""
+    root, tagged as ddtrace's tracer tags it; ``adopt``: see ``start_span``."""
     cdef Span parent = None
     cdef Context remote = None
     cdef Span span, root
@@ -97,7 +98,7 @@ cpdef Span tracer_start(
             raise TypeError("child_of must be a Span or a Context, not %s" % type(child_of).__name__)
     if parent is None and service is None:
         service = st.service
-    span = start_span(name, service, resource, span_type, parent, remote, st)
+    span = start_span(name, service, resource, span_type, parent, remote, st, adopt)
     meta = span._meta
     if parent is None:
         # language, runtime-id and process_id: derived (see the module docstring); the root gets every

@@ -92,6 +92,55 @@ def test_consume_continues_the_carriers_trace(spans_of):
     assert span.get_tag("messaging.destination.name") == "orders"
 
 
+RICH_HEADERS = [  # every part of a context consume takes over: priority, origin, propagated tags, W3C, baggage
+    ("x-datadog-trace-id", b"5208471231060165668"),
+    ("x-datadog-parent-id", b"1311768467294899695"),
+    ("x-datadog-sampling-priority", b"1"),
+    ("x-datadog-origin", b"rum"),
+    ("x-datadog-tags", b"_dd.p.dm=-4,_dd.p.tid=6b06331600000000,_dd.p.usr.id=YmF6"),
+    ("traceparent", b"00-6b06331600000000484834fd2e2ec424-1234567890abcdef-01"),
+    ("tracestate", b"dd=s:1;p:1234567890abcdef;o:rum;t.dm:-4,other=x"),
+    ("baggage", b"user.id=7,region=eu"),
+]
+CONFLICTING = [  # Datadog and W3C headers of two traces: the W3C one becomes a span link
+    ("x-datadog-trace-id", b"1234"),
+    ("x-datadog-parent-id", b"5678"),
+    ("traceparent", b"00-000000000000000000000000000004d3-000000000000162e-01"),
+]
+
+
+def _as_seen(span):
+    """What a consumer span carries of its parent: ids, decision, origin, trace tags, baggage, the span's
+    links, and its context's own links, metrics and remoteness (a local trace's: none, none, False)."""
+    ctx = span.context
+    links = [(link.trace_id, link.span_id, link.attributes) for link in span._links or ()]
+    return (
+        span.trace_id, span.parent_id, ctx.sampling_priority, ctx.dd_origin, dict(ctx._meta),
+        ctx.get_all_baggage_items(), links, list(ctx._span_links), dict(ctx._metrics), ctx._is_remote,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("carrier", [HEADERS, RICH_HEADERS, CONFLICTING], ids=["datadog", "rich", "conflicting"])
+def test_consume_takes_over_the_extracted_context_as_a_child_would(spans_of, carrier):
+    # consume makes the extracted context (its own) the trace's state rather than copying it: the span
+    # is the one ``start(child_of=extract(carrier))`` makes from a context the caller keeps
+    tracer, spans = spans_of(name="queue.receive")
+    kept = spans.extract(carrier)
+    copied = spans.start(("orders",), child_of=kept, activate=False)
+    adopted = spans.consume(carrier, ("orders",))
+    assert kept.span_id == 1311768467294899695 or carrier is CONFLICTING  # the caller's context unchanged
+    assert kept._is_remote and kept._shared is None
+    first, second = _as_seen(copied), _as_seen(adopted)
+    assert first == second
+    assert adopted._trace_ctx.span_id == adopted.span_id
+    copied.finish()
+    adopted.finish()
+    one, two = tracer.writer.pop()
+    for key in ("_dd.p.dm", "_dd.p.tid", "_dd.origin", "_dd.p.usr.id", "_dd.parent_id", "baggage.user.id"):
+        assert one.get_tag(key) == two.get_tag(key)
+    assert one.get_metric("_sampling_priority_v1") == two.get_metric("_sampling_priority_v1")
+
+
 @pytest.mark.parametrize(
     "carrier",
     [

@@ -100,6 +100,16 @@ def test_twins_store_every_tag_alike(twins, tags):
     assert ours.context.sampling_priority == theirs.context.sampling_priority
 
 
+def test_port_tag_of_an_infinite_or_nan_float_is_dropped_not_raised(spanmod):
+    # int(inf) raises OverflowError, int(nan) ValueError: neither reaches the caller, and neither is stored
+    s = spanmod.Span("op")
+    s.set_tag("network.destination.port", float("inf"))
+    s.set_tag("network.destination.port", float("nan"))
+    assert s.get_metric("network.destination.port") is None and s.get_tag("network.destination.port") is None
+    s.set_tag("network.destination.port", 443.0)
+    assert s.get_metric("network.destination.port") == 443
+
+
 def test_resource_defaults_to_name(spanmod):
     s = spanmod.Span("op")
     assert s.resource == "op"

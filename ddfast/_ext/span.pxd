@@ -70,7 +70,16 @@ ctypedef int (*write_trace_fn)(object buffer, list spans) except -1
 
 cdef void register_trace_buffer(type buffer_type, write_trace_fn write) noexcept
 
+# the compiled propagation module's http_extract / http_inject / http_inject_pairs
+ctypedef object (*extract_fn)(object carrier)
+ctypedef object (*inject_fn)(object context, object headers)
+ctypedef object (*inject_pairs_fn)(object context, bint as_bytes, bint decide)
+
+cdef void register_propagation(object extract, extract_fn c_extract, object inject, inject_fn c_inject,
+                               object inject_pairs, inject_pairs_fn c_inject_pairs) noexcept
+
 
 cpdef Span start_span(
-    object name, object service, object resource, object span_type, Span parent, Context remote, object sink
+    object name, object service, object resource, object span_type, Span parent, Context remote, object sink,
+    bint adopt=*
 )

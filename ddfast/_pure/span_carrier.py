@@ -118,6 +118,10 @@ class MessageSpans:
         """A span of this operation, child of ``child_of`` (a Span or a Context; None: the active span, a new
         trace when there is none), tagged, the active one unless not ``activate``; ``resource`` (default: the
         span's name) and ``service`` (default: the operation's) of this span."""
+        return self._start(values, child_of, activate, resource, service, False)
+
+    def _start(self, values, child_of, activate, resource, service, adopt):
+        """``start``; ``adopt``: ``child_of`` is this object's own extracted context (see ``consume``)."""
         http = self.http
         if values is not None:  # checked before any span is made
             if type(values) is not tuple:
@@ -129,7 +133,7 @@ class MessageSpans:
             if type(child_of) is Span and child_of.duration_ns is not None:
                 child_of = _open_ancestor(child_of)
         service = service if service is not None else self.service
-        span = tracer_start(http.state, self.name, child_of, service, resource, self.span_type)
+        span = tracer_start(http.state, self.name, child_of, service, resource, self.span_type, adopt)
         self._tag(span, values)
         if activate:
             http.var.set(span)
@@ -153,7 +157,8 @@ class MessageSpans:
         """The span of one received message, request or task: a child of the context ``carrier`` carries
         (see ``extract``), else of the active span; tagged; started at ``start_ns`` when given (before
         the library waited for the message)."""
-        span = self.start(values, self.extract(carrier), activate, resource, service)
+        context = self.extract(carrier)  # a new context, of this call alone: the trace's state (adopted)
+        span = self._start(values, context, activate, resource, service, context is not None)
         if start_ns is not None:
             span.start_ns = start_ns
         return span

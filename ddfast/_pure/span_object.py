@@ -386,7 +386,7 @@ class Span:
         elif key == TARGET_PORT_KEY:
             try:
                 value = int(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # an infinite float: stored as put stores it
                 pass
         if isinstance(value, (bool, bytes)):
             value = str(value)
@@ -586,9 +586,17 @@ class Span:
         )
 
 
-def trace_context_of(parent, trace_id, span_id):
+def trace_context_of(parent, trace_id, span_id, adopt=False):
     """The trace state of a new local root: fresh, or a copy of a remote parent's decision, origin,
-    propagated tags and baggage."""
+    propagated tags and baggage. ``adopt``: the parent is an extracted context no one else holds (a
+    consumed message's); it becomes the state itself, holding what the copy would."""
+    if adopt and parent._shared is None and parent._sink is None:
+        parent.trace_id = trace_id
+        parent.span_id = span_id
+        parent._is_remote = False
+        parent._metrics = {}
+        parent._span_links = []
+        return parent
     state = Context(trace_id=trace_id, span_id=span_id, is_remote=False)
     if parent is None:
         return state
@@ -614,9 +622,10 @@ def format_traceback(exc_type, exc_val, exc_tb, limit=None):
     return text
 
 
-def start_span(name, service, resource, span_type, parent, remote, sink):
+def start_span(name, service, resource, span_type, parent, remote, sink, adopt=False):
     """The tracer's fast constructor: a child of local span ``parent``, else a local root continuing
-    ``remote`` (or a new trace when both are None); ``sink(spans)`` receives a finished root's trace."""
+    ``remote`` (or a new trace when both are None); ``sink(spans)`` receives a finished root's trace.
+    ``adopt``: ``remote`` is the caller's own extracted context, which becomes the trace's state."""
     if not isinstance(name, str):
         raise TypeError("Span name must be a str, not %s" % type(name).__name__)
     span = Span.__new__(Span)
@@ -651,9 +660,9 @@ def start_span(name, service, resource, span_type, parent, remote, sink):
         else:
             span.trace_id = generate_128bit_trace_id() if _trace_id_128 else rand64bits()
             span.parent_id = None
-        span._trace_ctx = trace_context_of(remote, span.trace_id, span.span_id)
         if remote is not None and remote._span_links:
             span._links = list(remote._span_links)
+        span._trace_ctx = trace_context_of(remote, span.trace_id, span.span_id, adopt and remote is not None)
         span._context = span._trace_ctx
         span._parent = None
         span._root = None

@@ -91,9 +91,9 @@ class TracerState:
         return decide_local(self, context)
 
 
-def tracer_start(st, name, child_of, service, resource, span_type):
+def tracer_start(st, name, child_of, service, resource, span_type, adopt=False):
     """A new span of the tracer ``st``, child of ``child_of`` (a Span or a Context) or a new trace's
-    root, tagged as ddtrace's tracer tags it."""
+    root, tagged as ddtrace's tracer tags it; ``adopt``: see ``start_span``."""
     parent = remote = None
     if child_of is not None:
         if type(child_of) is Span:
@@ -104,7 +104,7 @@ def tracer_start(st, name, child_of, service, resource, span_type):
             raise TypeError("child_of must be a Span or a Context, not %s" % type(child_of).__name__)
     if parent is None and service is None:
         service = st.service
-    span = start_span(name, service, resource, span_type, parent, remote, st)
+    span = start_span(name, service, resource, span_type, parent, remote, st, adopt)
     meta = span._meta
     if parent is None:
         # language, runtime-id and process_id: derived (see the module docstring); the root gets every

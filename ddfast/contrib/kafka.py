@@ -202,6 +202,19 @@ def message_values(message, group, cluster_id=None):
     )  # fmt: skip
 
 
+def message_spans(integ, names):
+    """``(producing, consuming)``: the core's ``MessageSpans`` of a producer's and a consumer's spans (each
+    message's span made, tagged and parented in one compiled call). The context is written as text
+    values: confluent-kafka sends a text header value as its UTF-8 bytes (an ASCII str's bytes read in
+    place, not copied), as it sends the caller's own text values."""
+    common = {"messaging.system": "kafka", "component": "kafka", "_dd.measured": 1}
+    producer, consumer = dict(common, **{"span.kind": "producer"}), dict(common, **{"span.kind": "consumer"})
+    return (
+        integ.message_spans(names.produce, "worker", producer, PRODUCE_KEYS, as_bytes=False),
+        integ.message_spans(names.consume, "worker", consumer, CONSUME_KEYS),
+    )
+
+
 def traced_methods(message_type, tracer=None, service=None, distributed_tracing=None):
     """``(make_produce, make_poll, make_consume)``: each makes the traced version of a library method
     (``make_produce(produce, serializing)``, ``make_poll(poll)``, ``make_consume(consume)``); the
@@ -211,14 +224,10 @@ def traced_methods(message_type, tracer=None, service=None, distributed_tracing=
     as_links = links_only()
     http = integ.http  # the tracer's request path: its state, and the core's span start
     state = http.state
-    produce_name, consume_name = names.produce, names.consume
     inject_ok = integ.distributed
     time_ns = time.time_ns
 
-    # each message's span made, tagged and parented in one compiled call (the core's MessageSpans)
-    common = {"messaging.system": "kafka", "component": "kafka", "_dd.measured": 1}
-    producing = integ.message_spans(produce_name, "worker", dict(common, **{"span.kind": "producer"}), PRODUCE_KEYS)
-    consuming = integ.message_spans(consume_name, "worker", dict(common, **{"span.kind": "consumer"}), CONSUME_KEYS)
+    producing, consuming = message_spans(integ, names)
     start_produce, context_pairs, start_consume = producing.start, producing.context_pairs, consuming.consume
 
     def make_produce(produce, serializing):
