@@ -20,6 +20,7 @@ cdef str STATUS_CODE_KEY = "http.status_code"
 cdef str TARGET_PORT_KEY = "network.destination.port"
 cdef str DECISION_MAKER_KEY = "_dd.p.dm"
 cdef str LAST_PARENT_KEY = "_dd.parent_id"
+cdef str TID_KEY = "_dd.p.tid"
 cdef str BAGGAGE_TAG_PREFIX = "baggage."
 cdef str LANGUAGE = "python"
 #: sampling metrics a manual decision makes stale (removed from the local root)

@@ -315,17 +315,20 @@ cdef int finish_trace(TracerState st, list spans) except -1:
         st.sample_spans(spans, st.span_rules)
     cdef dict meta = root._meta
     cdef bint local_root = root._parent is None
+    cdef bint has_tid = False
     for key, value in state._meta.items():
         if is_propagated_key(key):
             meta[key] = value
+            if not has_tid and PyUnicode_GET_LENGTH(<str>key) == 9:  # the length of "_dd.p.tid" first
+                has_tid = <str>key == TID_KEY
         elif local_root and type(key) is str and _shown_on_local_root(<str>key):
             # the local root also shows the last Datadog parent upstream (tracestate p:) and the
             # baggage items DD_TRACE_BAGGAGE_TAG_KEYS names
             meta[key] = value
-    if "_dd.p.tid" not in meta:
+    if not has_tid and TID_KEY not in meta:  # the trace's own (copied just now) spares the lookup
         int_to_u128(root.trace_id, &high, &low)
         if high:
-            meta["_dd.p.tid"] = shared_tid_text(high)
+            meta[TID_KEY] = shared_tid_text(high)
     if priority is not None:
         set_derived(root, 3)  # _sampling_priority_v1
         root._chunk_priority = priority

@@ -18,6 +18,7 @@ from ddfast._pure.span_object import start_span
 # -- the tracer's per-span and per-trace work ---------------------------------------------------------
 
 PROPAGATED_PREFIX = "_dd.p."
+TID_KEY = "_dd.p.tid"
 NOT_INHERITED = frozenset(("_dd.p.dm", "_dd.p.ts"))
 U64 = 0xFFFFFFFFFFFFFFFF
 
@@ -263,15 +264,17 @@ def finish_trace(st, spans):
         st.sample_spans(spans, st.span_rules)
     meta = root._meta
     local_root = root._parent is None
+    has_tid = False
     for key, value in state._meta.items():
         if is_propagated_key(key):
             meta[key] = value
+            has_tid = has_tid or key == TID_KEY
         elif local_root and (key == LAST_PARENT_KEY or key.startswith(BAGGAGE_TAG_PREFIX)):
             # the local root also shows the last Datadog parent upstream (tracestate p:) and the
             # baggage items DD_TRACE_BAGGAGE_TAG_KEYS names
             meta[key] = value
-    if root.trace_id > U64 and "_dd.p.tid" not in meta:
-        meta["_dd.p.tid"] = shared_tid_text(root.trace_id >> 64)
+    if not has_tid and root.trace_id > U64 and TID_KEY not in meta:  # the trace's own spares the lookup
+        meta[TID_KEY] = shared_tid_text(root.trace_id >> 64)
     if priority is not None:
         set_derived(root, 3)  # _sampling_priority_v1
         root._chunk_priority = priority
