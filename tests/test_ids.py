@@ -226,6 +226,18 @@ def test_twins_agree_on_any_text(ids, text):
     assert ids.parse_dec(text) == pure_ids.parse_dec(text)
 
 
+@pytest.mark.parametrize("digits", ["12345678", "1234567890123456", "5208471231060165668", "18446744073709551615"])
+def test_twins_agree_on_every_one_byte_character_anywhere_in_a_decimal_id(ids, digits):
+    # up to 19 digits the compiled parser reads 1-byte text eight characters at a time: each character,
+    # replaced by every character U+0000..U+00FF, is judged as the pure twin does (20 digits: one at a time)
+    for i in range(len(digits)):
+        for c in range(256):
+            text = digits[:i] + chr(c) + digits[i + 1 :]
+            assert ids.parse_dec(text) == pure_ids.parse_dec(text), (i, c)
+    for cut in range(len(digits) + 1):
+        assert ids.parse_dec(digits[:cut]) == (int(digits[:cut]) if cut else None)
+
+
 @pytest.mark.parametrize("func", ["parse_dec", "parse_hex"])
 @pytest.mark.parametrize("bad", [b"12", 12, None])
 def test_parsers_reject_non_str(ids, func, bad):
