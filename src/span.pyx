@@ -25,6 +25,7 @@ from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.math cimport isinf, isnan
 from libc.stdint cimport int64_t, uint64_t
+from libc.string cimport memcmp
 
 from ddfast._ext.context cimport Context, span_context
 from ddfast._ext.ids cimport new_trace_id, next_u64

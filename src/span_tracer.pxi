@@ -281,7 +281,7 @@ cdef inline bint _shown_on_local_root(str key) noexcept:
         return False
     cdef Py_UCS4 first = read_char(PyUnicode_KIND(key), PyUnicode_DATA(key), 0)
     if first == 95:  # "_"
-        return key == LAST_PARENT_KEY
+        return n == 13 and key == LAST_PARENT_KEY  # the length of "_dd.parent_id" first
     return first == 98 and key.startswith(BAGGAGE_TAG_PREFIX)  # "b"
 
 
@@ -319,8 +319,8 @@ cdef int finish_trace(TracerState st, list spans) except -1:
     for key, value in state._meta.items():
         if is_propagated_key(key):
             meta[key] = value
-            if not has_tid and PyUnicode_GET_LENGTH(<str>key) == 9:  # the length of "_dd.p.tid" first
-                has_tid = <str>key == TID_KEY
+            if not has_tid and PyUnicode_GET_LENGTH(<str>key) == 9 and PyUnicode_KIND(<str>key) == 1:
+                has_tid = memcmp(PyUnicode_DATA(<str>key), b"_dd.p.tid", 9) == 0  # (a str compare costs more)
         elif local_root and type(key) is str and _shown_on_local_root(<str>key):
             # the local root also shows the last Datadog parent upstream (tracestate p:) and the
             # baggage items DD_TRACE_BAGGAGE_TAG_KEYS names
