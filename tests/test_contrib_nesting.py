@@ -101,8 +101,9 @@ def test_a_middleware_put_around_a_patched_flask_app_keeps_one_span_per_request(
 
 def test_a_flask_app_that_kept_its_wsgi_app_keeps_what_it_kept(make_tracer):
     """What a reference to ``app.wsgi_app`` holds is the method as it was then: taken before the patch,
-    the unpatched one (the application is not traced, as with ddtrace); taken while patched, the patched
-    one (still traced after ``unpatch()``); the application's other requests follow the class."""
+    the unpatched one (the application is not traced; ddtrace makes no request span for it either); taken
+    while patched, the patched one (still traced after ``unpatch()``); the application's other requests
+    follow the class."""
     flask = pytest.importorskip("flask")
     from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -2,11 +2,11 @@
 (``ddfast.contrib.wsgi.TraceMiddleware``), without a change to its code: what ``ddfast-run`` uses. As
 ddtrace does, the class's ``Flask.wsgi_app`` is patched (not ``__call__``), so a middleware the application
 puts around its own ``wsgi_app`` (``app.wsgi_app = ProxyFix(app.wsgi_app)``) runs outside the span, which
-sees the environ it left; one put there before the patch holds the unpatched ``wsgi_app`` and the
-application is not traced (as with ddtrace): patch first (``ddfast-run`` patches when Flask is imported).
-Spans are ``flask.request`` (component
-``flask``), as ddtrace's; the resource is the matched rule (``GET /users/<int:id>``, tagged
-``http.route``), ``GET 404`` when none."""
+sees the environ it left. One put there before the patch holds the unpatched ``wsgi_app``: that
+application is not traced (ddtrace makes no ``flask.request`` span for it either), so patch first
+(``ddfast-run`` patches when Flask is imported). Spans are ``flask.request`` (component ``flask``), as
+ddtrace's; the resource is the matched rule (``GET /users/<int:id>``, tagged ``http.route``), ``GET 404``
+when none."""
 
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
