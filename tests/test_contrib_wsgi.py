@@ -190,3 +190,77 @@ def test_an_integration_names_the_middlewares_spans(traced):
     assert (span.name, span.get_tag("component"), span.get_tag("http.useragent")) == ("flask.request", "flask", "ua")
     with pytest.raises(ValueError, match="integration must be one of"):
         TraceMiddleware(lambda environ, start_response: [], tracer=traced, integration="nope")
+
+
+# -- ddfast.patch(flask=True): Flask's class patched, as every framework's -----------------------------
+
+
+def _flask_get(app, path, **kwargs):
+    """One request through ``app.test_client()``: the status code, the response closed (which ends the span)."""
+    with app.test_client().get(path, **kwargs) as response:
+        response.get_data()
+        return response.status_code
+
+
+def _routed(app):
+    app.route("/users/<int:id>")(lambda id: "user %d" % id)
+    return app
+
+
+def test_flask_apps_made_before_and_after_the_patch_and_subclasses_are_traced(make_tracer):
+    flask = pytest.importorskip("flask")
+    from ddfast.contrib import flask as dd_flask
+
+    class Overriding(flask.Flask):  # its own wsgi_app, calling Flask's
+        def wsgi_app(self, environ, start_response):
+            environ["overriding.seen"] = True
+            return super().wsgi_app(environ, start_response)
+
+    before = _routed(flask.Flask("before"))
+    tracer = make_tracer()
+    assert dd_flask.patch(tracer=tracer) is True
+    try:
+        assert dd_flask.patch(tracer=tracer) is False
+        after = _routed(flask.Flask("after"))
+        subclassed = _routed(type("Sub", (flask.Flask,), {})("sub"))
+        overriding = _routed(Overriding("overriding"))
+        for app in (before, after, subclassed, overriding):
+            assert _flask_get(app, "/users/3") == 200 and _flask_get(app, "/no/such") == 404
+    finally:
+        dd_flask.unpatch()
+    spans = tracer.writer.pop()
+    assert len(spans) == 8  # one per request
+    for found, missing in zip(spans[::2], spans[1::2], strict=True):
+        assert (found.name, found.get_tag("component")) == ("flask.request", "flask")
+        assert found.resource == "GET /users/<int:id>" and found.get_tag("http.route") == "/users/<int:id>"
+        assert found.get_tag("http.status_code") == "200" and found.parent_id is None
+        assert missing.resource == "GET 404" and missing.get_tag("http.status_code") == "404"
+
+
+def test_flask_unpatch_restores_both_methods_and_a_traced_app_runs_untraced_next(make_tracer):
+    flask = pytest.importorskip("flask")
+    from ddfast.contrib import _http
+    from ddfast.contrib import flask as dd_flask
+
+    originals = (flask.Flask.wsgi_app, flask.Flask.dispatch_request)
+    tracer = make_tracer()
+    assert dd_flask.patch(tracer=tracer) is True
+    try:
+        assert (flask.Flask.wsgi_app, flask.Flask.dispatch_request) != originals
+        app = _routed(flask.Flask("traced"))
+        seen = []  # the route the patched dispatch_request left, after each request's dispatch
+        app.after_request(lambda response: seen.append(flask.request.environ.get(_http.ROUTE_KEY, "-")) or response)
+        assert _flask_get(app, "/users/1") == 200
+        assert [s.resource for s in tracer.writer.pop()] == ["GET /users/<int:id>"]
+    finally:
+        dd_flask.unpatch()
+    assert (flask.Flask.wsgi_app, flask.Flask.dispatch_request) == originals
+    assert dd_flask._app.patched is False
+    assert _flask_get(app, "/users/2") == 200  # the middleware kept on the app is called no more
+    assert tracer.writer.pop() == [] and seen == ["/users/<int:id>", "-"]
+    assert dd_flask.patch(tracer=tracer) is True  # and patched again: traced again
+    try:
+        assert _flask_get(app, "/users/3") == 200
+    finally:
+        dd_flask.unpatch()
+    assert [s.resource for s in tracer.writer.pop()] == ["GET /users/<int:id>"]

@@ -139,7 +139,7 @@ def test_a_program_keeps_its_own_sitecustomize(tmp_path):
     (tmp_path / "sitecustomize.py").write_text("import os\nos.environ['OWN_SITECUSTOMIZE'] = 'ran'\n")
     code = (
         "import os, flask, ddfast.contrib._patch as p;"
-        " print(os.environ.get('OWN_SITECUSTOMIZE'), p.is_wrapped(flask.Flask, '__init__'))"
+        " print(os.environ.get('OWN_SITECUSTOMIZE'), p.is_wrapped(flask.Flask, 'wsgi_app'))"
     )
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     out = subprocess.run(
