@@ -282,6 +282,16 @@ def callgrind_run(bench, scenario, variant, count, keep=None):
         shutil.rmtree(out, ignore_errors=True)
 
 
+def byte_compile(python):
+    """Write the bytecode of everything installed beside the service (its tracers, frameworks, clients)
+    before any run is counted: a module imported without its ``.pyc`` (a build copied in by hand) is
+    compiled by the first run that imports it, which would count tens of millions of instructions in that
+    run alone."""
+    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    subprocess.run([python, "-m", "compileall", "-q", purelib], stdout=subprocess.DEVNULL, check=False)
+
+
 def instructions(bench, scenario, variant, warmup, requests, keep=None):
     short = callgrind_run(bench, scenario, variant, warmup, keep)
     long = callgrind_run(bench, scenario, variant, warmup + requests, keep)
@@ -568,6 +578,7 @@ def main(argv=None):
     bench = Bench(sys.executable, [int(c) for c in args.cpus.split(",")] if args.cpus else None)
     try:
         if "instructions" in figures:
+            byte_compile(bench.python)
             for scenario in scenarios:
                 for variant in variants:
                     figure = instructions(bench, scenario, variant, args.warmup, args.requests, args.keep)
