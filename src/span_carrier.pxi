@@ -161,7 +161,7 @@ cdef class MessageSpans:
             return None
         cdef HttpTracer http = self.http
         try:
-            context = http._extract(carrier) if http._extract != NULL else http.extract(carrier)
+            context = http._extracted(carrier)
         except Exception:
             self._error("carrier_type", type(carrier).__name__)
             return None

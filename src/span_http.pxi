@@ -300,6 +300,10 @@ cdef class HttpTracer:
         """Whether the tracer traces now."""
         return self.state.enabled
 
+    cdef inline object _extracted(self, object carrier):
+        """``self.extract(carrier)``, in C when it is the compiled propagation's."""
+        return self._extract(carrier) if self._extract != NULL else self.extract(carrier)
+
     cpdef Span start_span(self, object name, object child_of, object service, object resource, object span_type,
                           bint activate=True):
         """A span of the tracer, child of ``child_of`` (a Span, a Context, None for a new trace), the
@@ -317,7 +321,7 @@ cdef class HttpTracer:
         query string, tagged only when asked)."""
         parent = None
         if names.distributed and carrier is not None:
-            parent = self._extract(carrier) if self._extract != NULL else self.extract(carrier)
+            parent = self._extracted(carrier)
         cdef TracerState st = self.state
         service = names.service or st.service or names.default_service
         span = http_server_start(st, self.var, parent, names.name, service, names.component, method, url, path,

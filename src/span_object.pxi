@@ -577,7 +577,7 @@ cdef Context trace_context_of(Context parent, object trace_id, object span_id, b
     """The trace state of a new local root: fresh, or a copy of a remote parent's decision, origin,
     propagated tags and baggage. ``adopt``: the parent is an extracted context no one else holds (a
     consumed message's); it becomes the state itself, holding what the copy would."""
-    if adopt and parent._shared is None and parent._sink is None:
+    if adopt and parent is not None and parent._shared is None and parent._sink is None:
         parent.trace_id = trace_id
         parent.span_id = span_id
         parent._is_remote = False
@@ -646,7 +646,7 @@ cpdef Span start_span(
             span.trace_id = new_trace_id(_trace_id_128)
         if remote is not None and remote._links_d:
             span._links = list(remote._links_d)
-        span._trace_ctx = trace_context_of(remote, span.trace_id, span.span_id, adopt and remote is not None)
+        span._trace_ctx = trace_context_of(remote, span.trace_id, span.span_id, adopt)
         span._context = span._trace_ctx
         span._trace_ctx._sink = sink
     if span._trace_ctx._sink is not None:

@@ -320,7 +320,7 @@ cdef int finish_trace(TracerState st, list spans) except -1:
         if is_propagated_key(key):
             meta[key] = value
             if not has_tid and PyUnicode_GET_LENGTH(<str>key) == 9 and PyUnicode_KIND(<str>key) == 1:
-                has_tid = memcmp(PyUnicode_DATA(<str>key), b"_dd.p.tid", 9) == 0  # (a str compare costs more)
+                has_tid = memcmp(PyUnicode_DATA(<str>key), b"_dd.p.tid", 9) == 0  # TID_KEY (str == costs more)
         elif local_root and type(key) is str and _shown_on_local_root(<str>key):
             # the local root also shows the last Datadog parent upstream (tracestate p:) and the
             # baggage items DD_TRACE_BAGGAGE_TAG_KEYS names

@@ -97,6 +97,7 @@ def start_span(
     parent: Optional[Span],
     remote: Optional[Context],
     sink: Optional[Callable[[list[Span]], None]],
+    adopt: bool = False,
 ) -> Span: ...
 
 class TracerState:
@@ -138,6 +139,7 @@ def tracer_start(
     service: Optional[str],
     resource: Optional[str],
     span_type: Optional[str],
+    adopt: bool = False,
 ) -> Span: ...
 def tracer_trace(
     st: TracerState,

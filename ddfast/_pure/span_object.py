@@ -590,7 +590,7 @@ def trace_context_of(parent, trace_id, span_id, adopt=False):
     """The trace state of a new local root: fresh, or a copy of a remote parent's decision, origin,
     propagated tags and baggage. ``adopt``: the parent is an extracted context no one else holds (a
     consumed message's); it becomes the state itself, holding what the copy would."""
-    if adopt and parent._shared is None and parent._sink is None:
+    if adopt and parent is not None and parent._shared is None and parent._sink is None:
         parent.trace_id = trace_id
         parent.span_id = span_id
         parent._is_remote = False
@@ -662,7 +662,7 @@ def start_span(name, service, resource, span_type, parent, remote, sink, adopt=F
             span.parent_id = None
         if remote is not None and remote._span_links:
             span._links = list(remote._span_links)
-        span._trace_ctx = trace_context_of(remote, span.trace_id, span.span_id, adopt and remote is not None)
+        span._trace_ctx = trace_context_of(remote, span.trace_id, span.span_id, adopt)
         span._context = span._trace_ctx
         span._parent = None
         span._root = None
