@@ -6,6 +6,7 @@ id, sampling priority, origin, the propagated ``_dd.p.*`` tags and propagation e
 baggage and span links. Keywords and behaviour follow ddtrace's ``Context``.
 """
 
+cimport cython
 from idcodec cimport is_printable_ascii
 
 cdef str ORIGIN_KEY = "_dd.origin"
@@ -83,6 +84,8 @@ cdef Context span_context(Context shared, object trace_id, object span_id):
     return ctx
 
 
+# made and freed several times per traced request (extracted, per span): reused from a short list
+@cython.freelist(8)
 cdef class Context:
     """Trace state that crosses process boundaries (ddtrace's ``Context``)."""
 

@@ -66,6 +66,7 @@ cdef class TracedWsgiApp:
         return 0
 
 
+@cython.freelist(4)
 cdef class WsgiStartResponse:
     """The ``start_response`` a traced application is given: tags the status and the response headers on
     the request's span, leaves the ``exc_info`` of an error page in the environ (``EXC_INFO_KEY``), and
@@ -87,6 +88,7 @@ cdef class WsgiStartResponse:
         return self.start_response(status, headers)
 
 
+@cython.freelist(4)
 cdef class WsgiResponse:
     """The application's response iterable as the server sees it: iterates the body (an exception raised
     while iterating is recorded on the span, then raised), and ``close()`` closes the body (PEP 3333) and
