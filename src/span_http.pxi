@@ -8,6 +8,7 @@ cdef str URL_KEY = "http.url"
 cdef str USERAGENT_KEY = "http.useragent"
 cdef str HOST_KEY = "out.host"
 cdef str SERVER = "server"
+cdef str _USER_AGENT = "user-agent"
 cdef str CLIENT = "client"
 
 
@@ -418,6 +419,42 @@ cdef class HttpTracer:
             else:
                 self.inject(span, headers)
         return span
+
+    def requests_send(self, HttpNames names not None, send, headers_type):
+        """``requests.Session.send`` traced, a compiled function bound as the method it replaces:
+        ``send(session, request, **kwargs)`` called inside a client span (``client_start``), the context
+        injected into the request's headers (a ``headers_type``, requests' ``CaseInsensitiveDict``: put in
+        its store as its ``__setitem__`` would, read for the user agent there; any other mapping through
+        its own methods), the span ended with the response's status and headers or the exception."""
+        cdef bint distributed = names.distributed
+
+        def traced_send(session, request, **kwargs):
+            cdef Span span
+            headers = request.headers
+            if type(headers) is headers_type:
+                store = headers._store  # lower-case name -> (name, value)
+                entry = store.get(_USER_AGENT)
+                injected = {} if distributed else None
+                span = self.client_start(names, request.method, request.url, injected,
+                                         entry[1] if entry is not None else None, headers)
+                if span is None:  # off, or traced already
+                    return send(session, request, **kwargs)
+                if injected:
+                    for header, value in (<dict>injected).items():
+                        store[header.lower()] = (header, value)
+            else:
+                span = self.client_start(names, request.method, request.url, headers, headers.get("User-Agent"))
+                if span is None:
+                    return send(session, request, **kwargs)
+            try:
+                response = send(session, request, **kwargs)
+            except BaseException as e:
+                self.finish(span, e)
+                raise
+            self.finish(span, None, response.status_code, response.headers, True)
+            return response
+
+        return traced_send
 
     cpdef int status(self, Span span, object status, object headers=None, bint client=False) except -1:
         """The response of ``span``'s exchange: ``http.status_code`` (an error status, per the server or

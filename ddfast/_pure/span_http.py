@@ -318,6 +318,44 @@ class HttpTracer:
             self.inject(span, headers)
         return span
 
+    def requests_send(self, names, send, headers_type):
+        """``requests.Session.send`` traced, a function bound as the method it replaces:
+        ``send(session, request, **kwargs)`` called inside a client span (``client_start``), the context
+        injected into the request's headers (a ``headers_type``, requests' ``CaseInsensitiveDict``: put in
+        its store as its ``__setitem__`` would, read for the user agent there; any other mapping through
+        its own methods), the span ended with the response's status and headers or the exception."""
+        if not isinstance(names, HttpNames):
+            raise TypeError("names must be an HttpNames, not %s" % type(names).__name__)
+        distributed = names.distributed
+        client_start, finish = self.client_start, self.finish
+
+        def traced_send(session, request, **kwargs):
+            headers = request.headers
+            if type(headers) is headers_type:
+                store = headers._store  # lower-case name -> (name, value)
+                entry = store.get("user-agent")
+                injected = {} if distributed else None
+                span = client_start(names, request.method, request.url, injected,
+                                    entry[1] if entry is not None else None, headers)  # fmt: skip
+                if span is None:  # off, or traced already
+                    return send(session, request, **kwargs)
+                if injected:
+                    for header, value in injected.items():
+                        store[header.lower()] = (header, value)
+            else:
+                span = client_start(names, request.method, request.url, headers, headers.get("User-Agent"))
+                if span is None:
+                    return send(session, request, **kwargs)
+            try:
+                response = send(session, request, **kwargs)
+            except BaseException as e:
+                finish(span, e)
+                raise
+            finish(span, None, response.status_code, response.headers, True)
+            return response
+
+        return traced_send
+
     def status(self, span, status, headers=None, client=False):
         """The response of ``span``'s exchange: ``http.status_code`` (an error status, per the server or
         client statuses, marks the span an error) and the response header tags (``headers``: pairs or a
