@@ -229,3 +229,15 @@ def test_the_table_prints_ddfasts_own_cost_and_the_ratio_to_ddtrace():
     assert lines[1] == "flask: ddtrace adds 10.0x what ddfast adds (target >= 15x: NOT MET)"
     assert run.summary_lines(_result(4000000, 4260000), "flask") == []  # nothing to say without the variants
     assert "ddfast-noinject" in run.table(results)
+
+
+def test_layouts_spread_the_pads_over_the_allocators_blocks(tmp_path):
+    assert run.layout_pads(1) == [0]
+    assert run.layout_pads(4) == [0, 1 << 18, 1 << 19, 3 << 18]
+    assert all(pad % 4096 == 0 and pad < run.LAYOUT_SPAN for pad in run.layout_pads(3))
+    # the service maps its pad and leaves the variable out of the environment requests reads per call
+    code = "import os; from benches.service import tracers as t; "
+    code += "print(t.LAYOUT_PAD, len(t._padding), 'SERVICE_LAYOUT_PAD' in os.environ)"
+    env = dict(os.environ, SERVICE_LAYOUT_PAD="65536", PYTHONPATH=_benches_dir)
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(tmp_path), capture_output=True, text=True)
+    assert out.stdout.split() == ["65536", "65536", "False"], out.stderr

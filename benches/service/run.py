@@ -235,9 +235,10 @@ def stop(proc, timeout=120):
 # -- the deterministic figure ------------------------------------------------------------------------
 
 
-def callgrind_run(bench, scenario, variant, count, keep=None):
+def callgrind_run(bench, scenario, variant, count, keep=None, pad=0):
     """Instructions the server process executed in a life answering ``count`` requests (its callgrind
-    profile kept in directory ``keep`` when given, for ``callgrind_annotate``)."""
+    profile kept in directory ``keep`` when given, for ``callgrind_annotate``), its memory laid out with
+    ``pad`` bytes mapped before the framework is imported (``tracers.LAYOUT_PAD``)."""
     out = tempfile.mkdtemp(prefix="ddfast-callgrind-")
     port = free_port()
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=%s/cg.%%p" % out] + bench.service_command(
@@ -253,6 +254,8 @@ def callgrind_run(bench, scenario, variant, count, keep=None):
     env.setdefault("OTEL_BSP_SCHEDULE_DELAY", "600000")
     # and uvicorn's wake-up every 0.1 s of wall time would count by how slow the run is (see app_starlette)
     env.setdefault("SERVICE_TICK_SECONDS", "5")
+    if pad:
+        env["SERVICE_LAYOUT_PAD"] = str(pad)
     proc = subprocess.Popen(bench._pin(0) + command, cwd=bench.root, env=env, stdout=log, stderr=log)
     try:
         wait_port(port, proc, 600)
@@ -269,7 +272,8 @@ def callgrind_run(bench, scenario, variant, count, keep=None):
             totals = re.search(r"^(?:totals|summary): (\d+)", f.read(), re.M)
         if keep:
             os.makedirs(keep, exist_ok=True)
-            shutil.copy(path, os.path.join(keep, "callgrind.%s.%s.%d" % (scenario, variant, count)))
+            name = "callgrind.%s.%s.%d" % (scenario, variant, count) + (".pad%d" % pad if pad else "")
+            shutil.copy(path, os.path.join(keep, name))
         return int(totals.group(1))
     except Exception:
         log.seek(0)
@@ -292,11 +296,33 @@ def byte_compile(python):
     subprocess.run([python, "-m", "compileall", "-q", purelib], stdout=subprocess.DEVNULL, check=False)
 
 
-def instructions(bench, scenario, variant, warmup, requests, keep=None):
-    short = callgrind_run(bench, scenario, variant, warmup, keep)
-    long = callgrind_run(bench, scenario, variant, warmup + requests, keep)
-    return {"per_request": round((long - short) / requests), "warmup": warmup, "requests": requests,
-            "runs": [short, long]}  # fmt: skip
+#: what ``--layouts`` spreads the pads over: the allocator's address blocks (CPython's pymalloc arenas,
+#: 1 MiB, checked per free against the block they fall in)
+LAYOUT_SPAN = 1 << 20
+
+
+def layout_pads(layouts):
+    """The pads of ``layouts`` memory layouts, evenly over ``LAYOUT_SPAN``, in whole pages."""
+    return [i * LAYOUT_SPAN // layouts // 4096 * 4096 for i in range(layouts)]
+
+
+def instructions(bench, scenario, variant, warmup, requests, keep=None, layouts=1):
+    """Instructions per request of ``variant``: the mean over ``layouts`` memory layouts of the
+    difference between a life of ``warmup + requests`` requests and one of ``warmup``. Where the
+    interpreter's arenas fall against the allocator's 1 MiB blocks decides which of two paths each free
+    takes (four instructions apart): any change to what a process maps moves it, by up to +-8k
+    instructions per request of a Flask service, whatever the change does per request."""
+    runs, figures = [], []
+    for pad in layout_pads(layouts):
+        short = callgrind_run(bench, scenario, variant, warmup, keep, pad)
+        long = callgrind_run(bench, scenario, variant, warmup + requests, keep, pad)
+        runs.append([short, long])
+        figures.append((long - short) / requests)
+    figure = {"per_request": round(statistics.mean(figures)), "warmup": warmup, "requests": requests,
+              "runs": runs[0] if layouts == 1 else runs}  # fmt: skip
+    if layouts > 1:
+        figure["per_layout"] = [round(f) for f in figures]
+    return figure
 
 
 # -- the load figure ---------------------------------------------------------------------------------
@@ -549,8 +575,17 @@ def main(argv=None):
     parser.add_argument("--cpus", default="0,1", help="cores for the service and for everything else ('' to not pin)")
     parser.add_argument("--json", default=".benchmarks/service.json")
     parser.add_argument("--keep", metavar="DIR", help="keep the callgrind profiles here (callgrind_annotate)")
+    parser.add_argument(
+        "--layouts",
+        type=int,
+        default=1,
+        help="memory layouts each instructions figure is the mean of (the service's later mappings moved by "
+        "1 MiB / N steps): what a change to the process's mappings alone moves, averaged out",
+    )
     parser.add_argument("--check", metavar="BASELINE", help="fail when ddfast's added instructions regressed")
     args = parser.parse_args(argv)
+    if args.layouts < 1:
+        parser.error("--layouts must be at least 1")
     scenarios = [s for s in args.scenarios.split(",") if s]
     variants = [v for v in args.variants.split(",") if v]
     figures = set(args.figures.split(","))
@@ -581,7 +616,7 @@ def main(argv=None):
             byte_compile(bench.python)
             for scenario in scenarios:
                 for variant in variants:
-                    figure = instructions(bench, scenario, variant, args.warmup, args.requests, args.keep)
+                    figure = instructions(bench, scenario, variant, args.warmup, args.requests, args.keep, args.layouts)
                     results["scenarios"][scenario][variant]["instructions"] = figure
                     print("instructions  %-10s %-15s %10d per request" % (scenario, variant, figure["per_request"]),
                           flush=True)  # fmt: skip

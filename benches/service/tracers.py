@@ -12,7 +12,14 @@ Two diagnostics say where the cost goes: the ``headers`` variant is untraced but
 propagation headers ddfast would send; ``SERVICE_PATCH`` (say ``flask``) makes ddfast patch less.
 """
 
+import mmap
 import os
+
+#: bytes mapped before the framework is imported (``--layouts``): where the allocator's later arenas fall
+#: against its 1 MiB address blocks, which decides how many instructions each free takes. Taken out of
+#: the environment, which ``requests`` reads whole on every call
+LAYOUT_PAD = int(os.environ.pop("SERVICE_LAYOUT_PAD", "0"))
+_padding = mmap.mmap(-1, LAYOUT_PAD) if LAYOUT_PAD > 0 else None
 
 VARIANTS = ("none", "ddfast", "ddfast-noinject", "ddtrace", "otel")
 #: the variant sending no headers, and what its process is started with
