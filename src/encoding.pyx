@@ -18,7 +18,7 @@ from time import monotonic as _monotonic
 from time import perf_counter as _perf_counter
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
-from cpython.dict cimport PyDict_GetItemWithError
+from cpython.dict cimport PyDict_GetItemWithError, PyDict_Next
 from cpython.long cimport PyLong_AsSsize_t
 from cpython.object cimport PyObject
 from cpython.pythread cimport (
@@ -26,6 +26,7 @@ from cpython.pythread cimport (
     PyThread_free_lock, PyThread_release_lock, PyThread_type_lock,
 )
 from cpython.ref cimport Py_INCREF, Py_XDECREF
+from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport int64_t, uint8_t, uint64_t
@@ -56,9 +57,10 @@ cdef str CONTENT_TYPE = "application/msgpack"
 # ddtrace starts every v0.5 string table with these two entries
 cdef tuple V05_PRESET = ("", "_dd.origin")
 cdef enum:
-    # slots of the v0.5 encoder's address cache (16 KB per encoder): at 256, the ~30 recurring strings
-    # of a request and its few fresh ones (extracted tag values) evicted each other, 11 dict look-ups
-    # per request instead of the 3 fresh ones
+    # the v0.5 encoder's address cache (16 KB per encoder): 512 sets of 2 slots, the most recently used
+    # first. Direct-mapped, 1024 slots still lost a few recurring strings per request to a collision
+    # with another one (or with a fresh tag value), each costing a dict look-up per span.
+    SEEN_SET_BITS = 9
     SEEN_SLOTS = 1024
 cdef tuple DERIVED_KEYS = _derived_keys
 cdef enum:
@@ -596,31 +598,41 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         cdef int i
         for i in range(DERIVED_COUNT):
             if s._derived & mask & (1 << i):
-                pk_uint(&self.buf, self._ref(DERIVED_KEYS[i]))
+                put_ref(self, <object>PyTuple_GET_ITEM(DERIVED_KEYS, i))
                 if mask == DERIVED_TAGS:
-                    pk_uint(&self.buf, self._ref(s.derived_value(i)))
+                    put_ref(self, s.derived_value(i))
                 else:
                     pk_number(&self.buf, s.derived_value(i))
         return 0
 
     cdef Py_ssize_t _ref(self, object s) except -1:
-        """The table index of ``s`` (None is the empty string), adding it on first use."""
+        """The table index of ``s`` (None is the empty string), adding it on first use; ``ref_index`` has
+        looked at the first slot of its set already."""
         cdef Py_ssize_t n
         cdef size_t slot
+        cdef PyObject *other
         if s is None:
             return 0
-        if type(s) is str:
-            slot = (<size_t><PyObject *>s >> 4) % SEEN_SLOTS
-            if self.seen[slot] == <PyObject *>s:
-                return self.seen_index[slot]
-            n = self._lookup(s)
-            if PyUnicode_GET_LENGTH(<str>s) <= MAX_TEXT_LEN:  # not truncated: the index is this object's
-                Py_INCREF(s)
-                Py_XDECREF(self.seen[slot])
-                self.seen[slot] = <PyObject *>s
-                self.seen_index[slot] = n
+        if type(s) is not str:
+            return self._lookup(s)
+        slot = seen_slot(s)
+        if self.seen[slot + 1] == <PyObject *>s:  # the set's other slot: now the most recently used
+            n = self.seen_index[slot + 1]
+            self.seen[slot + 1] = self.seen[slot]
+            self.seen_index[slot + 1] = self.seen_index[slot]
+            self.seen[slot] = <PyObject *>s
+            self.seen_index[slot] = n
             return n
-        return self._lookup(s)
+        n = self._lookup(s)
+        if PyUnicode_GET_LENGTH(<str>s) <= MAX_TEXT_LEN:  # not truncated: the index is this object's
+            Py_INCREF(s)
+            other = self.seen[slot + 1]  # the least recently used goes
+            self.seen[slot + 1] = self.seen[slot]
+            self.seen_index[slot + 1] = self.seen_index[slot]
+            self.seen[slot] = <PyObject *>s
+            self.seen_index[slot] = n
+            Py_XDECREF(other)
+        return n
 
     cdef Py_ssize_t _lookup(self, object s) except -1:
         """``_ref`` without the remembered addresses: through the table's dict."""
@@ -669,36 +681,68 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         cdef str tid = tid_of(trace_id, meta) if first else None
         cdef str links_json = _links_json(links) if links else None
         cdef int bits = derived._derived if derived is not None else 0
+        cdef Py_ssize_t pos = 0, size
+        cdef PyObject *k
+        cdef PyObject *v
         pk_array(b, 12)
-        pk_uint(b, self._ref(service))
-        pk_uint(b, self._ref(name))
-        pk_uint(b, self._ref(resource))
+        put_ref(self, service)
+        put_ref(self, name)
+        put_ref(self, resource)
         pk_uint(b, id_low64(trace_id))
         pk_pyint(b, span_id)
         pk_pyint(b, parent_id if parent_id is not None else 0)
         pk_int(b, start)
         pk_int(b, duration if finished else 0)
         pk_int(b, error)
-        pk_map(b, len(meta) + (tid is not None) + (links_json is not None) + bit_count(bits & DERIVED_TAGS))
-        for k, v in meta.items():
-            pk_uint(b, self._ref(k))
-            pk_uint(b, self._ref(v))
+        size = len(meta)
+        pk_map(b, size + (tid is not None) + (links_json is not None) + bit_count(bits & DERIVED_TAGS))
+        # borrowed entries: putting two str runs no Python code that could change the dict
+        while PyDict_Next(meta, &pos, &k, &v):
+            if type(<object>k) is str and type(<object>v) is str:
+                put_ref(self, <object>k)
+                put_ref(self, <object>v)
+            else:
+                self._tag_item(<object>k, <object>v, meta, size)
         if tid is not None:
-            pk_uint(b, self._ref(TID_KEY))
-            pk_uint(b, self._ref(tid))
+            put_ref(self, TID_KEY)
+            put_ref(self, tid)
         if links_json is not None:
-            pk_uint(b, self._ref(LINKS_KEY))
-            pk_uint(b, self._ref(links_json))
+            put_ref(self, LINKS_KEY)
+            put_ref(self, links_json)
         if bits & DERIVED_TAGS:
             self._ref_derived(derived, DERIVED_TAGS)
-        pk_map(b, (len(metrics) if metrics else 0) + bit_count(bits & DERIVED_METRICS))
-        if metrics:
-            for k, v in metrics.items():
-                pk_uint(b, self._ref(k))
-                pk_number(b, v)
+        size = len(metrics) if metrics else 0
+        pk_map(b, size + bit_count(bits & DERIVED_METRICS))
+        if size:
+            pos = 0
+            while PyDict_Next(metrics, &pos, &k, &v):
+                if type(<object>k) is str and (type(<object>v) is float or type(<object>v) is int):
+                    put_ref(self, <object>k)
+                    pk_number(b, <object>v)
+                else:
+                    self._metric_item(<object>k, <object>v, metrics, size)
         if bits & DERIVED_METRICS:
             self._ref_derived(derived, DERIVED_METRICS)
-        pk_uint(b, self._ref(span_type))
+        put_ref(self, span_type)
+        return 0
+
+    cdef int _tag_item(self, object k, object v, dict meta, Py_ssize_t size) except -1:
+        """A meta entry that is not two str (their str() may run any code): held while put, and the
+        dict's size checked after, as iterating ``items()`` would."""
+        cdef tuple held = (k, v)  # the dict's references are borrowed
+        put_ref(self, held[0])
+        put_ref(self, held[1])
+        if len(meta) != size:
+            raise RuntimeError("dictionary changed size during iteration")
+        return 0
+
+    cdef int _metric_item(self, object k, object v, dict metrics, Py_ssize_t size) except -1:
+        """A metrics entry other than a str and an int or float: as ``_tag_item``."""
+        cdef tuple held = (k, v)
+        put_ref(self, held[0])
+        pk_number(&self.buf, held[1])
+        if len(metrics) != size:
+            raise RuntimeError("dictionary changed size during iteration")
         return 0
 
     cdef bytes _payload(self):
@@ -722,6 +766,26 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
             self._clear_table()
         except BaseException:
             pass
+
+
+cdef inline size_t seen_slot(object s) noexcept:
+    """The first slot of the address cache set of ``s``: its address, multiplied to spread the bits."""
+    return <size_t>(((<uint64_t><size_t><PyObject *>s >> 4) * 0x9E3779B97F4A7C15ULL) >> (64 - SEEN_SET_BITS)) * 2
+
+
+cdef inline Py_ssize_t ref_index(MsgpackEncoderV05 e, object s) except -1:
+    """``e._ref(s)``, with the address cache's most likely hit (a set's first slot) inline."""
+    cdef size_t slot
+    if type(s) is str:
+        slot = seen_slot(s)
+        if e.seen[slot] == <PyObject *>s:
+            return e.seen_index[slot]
+    return e._ref(s)
+
+
+cdef inline int put_ref(MsgpackEncoderV05 e, object s) except -1:
+    """The table index of ``s`` into the span buffer."""
+    return pk_uint(&e.buf, ref_index(e, s))
 
 
 # -- the writer's buffer -----------------------------------------------------------------------------
