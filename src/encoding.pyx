@@ -18,8 +18,8 @@ from time import monotonic as _monotonic
 from time import perf_counter as _perf_counter
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
-from cpython.dict cimport PyDict_GetItemWithError, PyDict_Next
-from cpython.long cimport PyLong_AsSsize_t
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.dict cimport PyDict_Next
 from cpython.object cimport PyObject
 from cpython.pythread cimport (
     NOWAIT_LOCK, PY_LOCK_ACQUIRED, WAIT_LOCK, PyLockStatus, PyThread_acquire_lock, PyThread_allocate_lock,
@@ -30,12 +30,12 @@ from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport int64_t, uint8_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy, memset
 
 from ddfast._ext.span cimport DERIVED_COUNT, DERIVED_METRICS, DERIVED_TAGS, Span, register_trace_buffer
 from ddfast._ext.span import DERIVED_KEYS as _derived_keys
 from ddfast.encoding_errors import BufferFull, BufferItemTooLarge
-from idcodec cimport int_to_u128, low64, u64_exact, write_hex16
+from idcodec cimport PyUnicode_DATA, PyUnicode_KIND, int_to_u128, low64, u64_exact, write_hex16
 from ftlock cimport cs_begin, cs_end, cs_t
 from strbuf cimport StrBuf, sb_bytes, sb_free, sb_init, sb_reserve
 
@@ -46,6 +46,7 @@ cdef extern from "Python.h":
     unsigned long long as_u64_or_error "PyLong_AsUnsignedLongLong"(object v) noexcept
     void *PyErr_Occurred_ "PyErr_Occurred"() noexcept  # a borrowed PyObject *, NULL when no error
     void PyErr_Clear() noexcept
+    str PyUnicode_FromObject(object o)
 
 # ddtrace's limits: a longer string is cut to its first characters and a marker
 cdef Py_ssize_t MAX_TEXT_LEN = 25000
@@ -270,6 +271,136 @@ def _links_json(links):
     return json.dumps([link.to_dict() for link in links])
 
 
+# -- the v0.5 string table -------------------------------------------------------------------------
+
+cdef enum:
+    STRTABLE_SLOTS = 256  # the index's first size; a reset gives back one grown past 64 times that
+
+
+cdef struct StrTable:
+    # the strings of a v0.5 payload (held), in index order, with their hashes, and an index of them:
+    # open addressing, linear probing, each slot the string's index + 1 (0: empty). Only exact str go
+    # in, compared by their characters, hashed as str hashes them: what a dict of them would do, without
+    # the dict's calls and index objects.
+    PyObject **strs
+    Py_hash_t *hashes
+    Py_ssize_t count
+    Py_ssize_t capacity
+    Py_ssize_t *slots
+    size_t mask
+
+
+cdef int st_init(StrTable *t) except -1:
+    t.count = 0
+    t.capacity = STRTABLE_SLOTS // 2
+    t.mask = STRTABLE_SLOTS - 1
+    t.strs = <PyObject **>PyMem_Malloc(t.capacity * sizeof(PyObject *))
+    t.hashes = <Py_hash_t *>PyMem_Malloc(t.capacity * sizeof(Py_hash_t))
+    t.slots = <Py_ssize_t *>PyMem_Malloc(STRTABLE_SLOTS * sizeof(Py_ssize_t))
+    if t.strs == NULL or t.hashes == NULL or t.slots == NULL:
+        st_free(t)
+        raise MemoryError()
+    memset(t.slots, 0, STRTABLE_SLOTS * sizeof(Py_ssize_t))
+    return 0
+
+
+cdef void st_free(StrTable *t) noexcept:
+    st_truncate(t, 0, False)
+    PyMem_Free(t.strs)
+    PyMem_Free(t.hashes)
+    PyMem_Free(t.slots)
+    t.strs = NULL
+    t.hashes = NULL
+    t.slots = NULL
+    t.capacity = 0
+    t.mask = 0
+
+
+cdef void st_truncate(StrTable *t, Py_ssize_t n, bint reindex) noexcept:
+    """Drop the strings from index ``n`` on; ``reindex``: rebuild the index of those left."""
+    cdef Py_ssize_t i
+    cdef size_t at
+    for i in range(n, t.count):
+        Py_XDECREF(t.strs[i])
+    t.count = n
+    if not reindex or t.slots == NULL:
+        return
+    memset(t.slots, 0, (t.mask + 1) * sizeof(Py_ssize_t))
+    for i in range(n):
+        at = <size_t>t.hashes[i] & t.mask
+        while t.slots[at]:
+            at = (at + 1) & t.mask
+        t.slots[at] = i + 1
+
+
+cdef inline bint same_text(PyObject *a, object b) noexcept:
+    """Whether the exact str ``a`` and ``b`` have the same characters (their hashes are equal)."""
+    cdef Py_ssize_t n
+    cdef int kind
+    if a == <PyObject *>b:
+        return True
+    n = PyUnicode_GET_LENGTH(<object>a)
+    kind = PyUnicode_KIND(<object>a)
+    return (n == PyUnicode_GET_LENGTH(b) and kind == PyUnicode_KIND(b)
+            and memcmp(PyUnicode_DATA(<object>a), PyUnicode_DATA(b), n * kind) == 0)
+
+
+cdef inline Py_ssize_t st_find(StrTable *t, object s, Py_hash_t h, size_t *at) noexcept:
+    """The index of the exact str ``s`` of hash ``h``, or -1 with ``at`` its free slot."""
+    cdef size_t i = <size_t>h & t.mask
+    cdef Py_ssize_t n
+    while True:
+        n = t.slots[i]
+        if n == 0:
+            at[0] = i
+            return -1
+        n -= 1
+        if t.hashes[n] == h and same_text(t.strs[n], s):
+            return n
+        i = (i + 1) & t.mask
+
+
+cdef Py_ssize_t st_add(StrTable *t, object s, Py_hash_t h, size_t at) except -1:
+    """Add the exact str ``s`` (not in the table; ``at``: the free slot ``st_find`` gave): its index."""
+    cdef Py_ssize_t n = t.count, size
+    cdef void *grown
+    if n + 1 > t.capacity:  # at most half the slots used: grow the arrays and the index
+        grown = PyMem_Realloc(t.strs, 2 * t.capacity * sizeof(PyObject *))
+        if grown == NULL:
+            raise MemoryError()
+        t.strs = <PyObject **>grown
+        grown = PyMem_Realloc(t.hashes, 2 * t.capacity * sizeof(Py_hash_t))
+        if grown == NULL:
+            raise MemoryError()
+        t.hashes = <Py_hash_t *>grown
+        size = 4 * t.capacity
+        grown = PyMem_Malloc(size * sizeof(Py_ssize_t))
+        if grown == NULL:
+            raise MemoryError()
+        PyMem_Free(t.slots)
+        t.slots = <Py_ssize_t *>grown
+        t.mask = size - 1
+        t.capacity *= 2
+        st_truncate(t, n, True)
+        st_find(t, s, h, &at)
+    Py_INCREF(s)
+    t.strs[n] = <PyObject *>s
+    t.hashes[n] = h
+    t.slots[at] = n + 1
+    t.count = n + 1
+    return n
+
+
+cdef int st_reset(StrTable *t) except -1:
+    """Empty, the index back to its first size if it grew large."""
+    if <Py_ssize_t>t.mask + 1 > 64 * STRTABLE_SLOTS:
+        st_free(t)
+        return st_init(t)
+    st_truncate(t, 0, False)
+    memset(t.slots, 0, (t.mask + 1) * sizeof(Py_ssize_t))
+    return 0
+
+
 # -- the encoders ----------------------------------------------------------------------------------
 
 cdef inline Py_ssize_t header_size(Py_ssize_t n) noexcept:
@@ -419,8 +550,9 @@ cdef class _BufferedEncoder:
     cdef Py_ssize_t _size(self, Py_ssize_t count):
         return 0
 
-    cdef void _mark(self) noexcept:
+    cdef int _mark(self) except -1:
         self.mark = self.buf.length
+        return 0
 
     cdef void _rollback(self) noexcept:
         self.buf.length = self.mark
@@ -556,8 +688,7 @@ cdef int pk_links(StrBuf *b, list links) except -1:
 cdef class MsgpackEncoderV05(_BufferedEncoder):
     """``/v0.5/traces``: ``[string table, traces]``, each span a 12-item array (see the module docstring)."""
 
-    cdef dict index             # string -> its index in the table
-    cdef list strings           # the table, in index order
+    cdef StrTable strings       # the table: its strings, their indices
     cdef StrBuf table           # the table's strings, msgpack-encoded as they are added
     cdef Py_ssize_t table_mark, strings_mark
     # the str objects last looked up, by address (held, so an address is never another object's), and
@@ -568,11 +699,13 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
 
     def __cinit__(self, *args, **kwargs):
         sb_init(&self.table)
+        st_init(&self.strings)
         self._clear_table()
 
     def __dealloc__(self):
         sb_free(&self.table)
         self._forget_seen()
+        st_free(&self.strings)
 
     cdef void _forget_seen(self) noexcept:
         cdef int i
@@ -586,9 +719,11 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
 
     cdef int _clear_table(self) except -1:
         self._forget_seen()
-        self.index = {}
-        self.strings = []
         self.table.length = 0
+        if self.strings.slots == NULL:  # a reset that failed (out of memory) left none
+            st_init(&self.strings)
+        else:
+            st_reset(&self.strings)
         for s in V05_PRESET:
             self._ref(s)
         return 0
@@ -635,39 +770,41 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         return n
 
     cdef Py_ssize_t _lookup(self, object s) except -1:
-        """``_ref`` without the remembered addresses: through the table's dict."""
-        cdef PyObject *found
+        """``_ref`` without the remembered addresses: through the table's index."""
+        cdef Py_hash_t h
+        cdef size_t at = 0
         cdef Py_ssize_t n
         if type(s) is not str:
             s = str(s)
+            if type(s) is not str:  # a __str__ returning a str subclass: its characters
+                s = PyUnicode_FromObject(s)
         if PyUnicode_GET_LENGTH(<str>s) > MAX_TEXT_LEN:
             s = truncated(<str>s)
-        found = PyDict_GetItemWithError(self.index, s)  # borrowed (the table holds it); NULL: not there yet
-        if found != NULL:
-            return PyLong_AsSsize_t(<object>found)
-        n = len(self.strings)
+        h = hash(s)  # a str's own, kept on it: computed once per string object
+        n = st_find(&self.strings, s, h, &at)
+        if n >= 0:
+            return n
         pk_text(&self.table, s)
-        self.index[s] = n
-        self.strings.append(s)
-        return n
+        return st_add(&self.strings, s, h, at)
 
     cdef Py_ssize_t _size(self, Py_ssize_t count):
-        return (1 + header_size(len(self.strings)) + self.table.length + header_size(count)
+        return (1 + header_size(self.strings.count) + self.table.length + header_size(count)
                 + self.buf.length)
 
-    cdef void _mark(self) noexcept:
+    cdef int _mark(self) except -1:
+        if self.strings.slots == NULL:  # a reset that failed (out of memory): the table made now
+            self._clear_table()
         self.mark = self.buf.length
         self.table_mark = self.table.length
-        self.strings_mark = len(self.strings)
+        self.strings_mark = self.strings.count
+        return 0
 
     cdef void _rollback(self) noexcept:
-        cdef Py_ssize_t i
         self.buf.length = self.mark
         self.table.length = self.table_mark
-        for i in range(self.strings_mark, len(self.strings)):
-            self.index.pop(self.strings[i], None)
-        del self.strings[self.strings_mark:]
-        self._forget_seen()  # some of them may be indices just taken back
+        if self.strings.count > self.strings_mark:
+            st_truncate(&self.strings, self.strings_mark, True)
+            self._forget_seen()  # some of them may be indices just taken back
 
     cdef Py_ssize_t _item_size(self) noexcept:
         return (self.buf.length - self.mark) + (self.table.length - self.table_mark)
@@ -751,7 +888,7 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         sb_init(&mid)
         try:
             pk_array(&head, 2)
-            pk_array(&head, len(self.strings))
+            pk_array(&head, self.strings.count)
             pk_array(&mid, self.count)
             return join_payload(&head, &self.table, &mid, &self.buf)
         finally:
