@@ -77,12 +77,14 @@ DEFAULT_MAX_SIZE = 20 << 20
 cdef inline int put_be(StrBuf *b, uint8_t tag, uint64_t v, int width) except -1:
     """A one-byte type tag followed by ``v`` in ``width`` big-endian bytes."""
     cdef int i
+    cdef char *p
     sb_reserve(b, 1 + width)
-    b.data[b.length] = <char>tag
-    for i in range(width):
-        b.data[b.length + width - i] = <char>(v & 0xFF)
-        v >>= 8
+    p = b.data + b.length  # a local pointer: a byte stored through b.data could be b.length, to C
     b.length += 1 + width
+    p[0] = <char>tag
+    for i in range(width, 0, -1):
+        p[i] = <char>(v & 0xFF)
+        v >>= 8
     return 0
 
 
@@ -117,9 +119,13 @@ cdef int pk_uint_wide(StrBuf *b, uint64_t v) except -1:
     return put_be(b, 0xCF, v, 8)
 
 
-cdef int pk_int(StrBuf *b, int64_t v) except -1:
+cdef inline int pk_int(StrBuf *b, int64_t v) except -1:
     if v >= 0:
         return pk_uint(b, <uint64_t>v)
+    return pk_negative(b, v)
+
+
+cdef int pk_negative(StrBuf *b, int64_t v) except -1:
     if v >= -32:
         return pk_byte(b, <uint8_t>(v & 0xFF))
     if v >= -128:
@@ -131,7 +137,7 @@ cdef int pk_int(StrBuf *b, int64_t v) except -1:
     return put_be(b, 0xD3, <uint64_t>v, 8)
 
 
-cdef int pk_double(StrBuf *b, double d) except -1:
+cdef inline int pk_double(StrBuf *b, double d) except -1:
     cdef uint64_t bits
     memcpy(&bits, &d, 8)
     return put_be(b, 0xCB, bits, 8)
@@ -191,11 +197,16 @@ cdef int pk_text(StrBuf *b, object s) except -1:
     return pk_raw(b, p, n)
 
 
-cdef int pk_pyint(StrBuf *b, object v) except -1:
+cdef inline int pk_pyint(StrBuf *b, object v) except -1:
     """A Python int: signed 64-bit, unsigned 64-bit, else (out of range) a float."""
     cdef uint64_t w
     if u64_exact(v, &w):  # every id a tracer makes: no call
         return pk_uint(b, w)
+    return pk_pyint_other(b, v)
+
+
+cdef int pk_pyint_other(StrBuf *b, object v) except -1:
+    """``pk_pyint`` of an int that is negative, at or above 2**64, or of a subclass."""
     cdef int overflow = 0
     cdef long long x = PyLong_AsLongLongAndOverflow(v, &overflow)
     cdef unsigned long long u
@@ -209,14 +220,19 @@ cdef int pk_pyint(StrBuf *b, object v) except -1:
     return pk_double(b, float(v))
 
 
-cdef int pk_number(StrBuf *b, object v) except -1:
+cdef inline int pk_number(StrBuf *b, object v) except -1:
     """A metric value: ints stay ints, floats stay floats (as ddtrace sends them)."""
     cdef type t = type(v)
     if t is float:
         return pk_double(b, PyFloat_AS_DOUBLE(v))
     if t is int:
         return pk_pyint(b, v)
-    if t is bool:
+    return pk_number_other(b, v)
+
+
+cdef int pk_number_other(StrBuf *b, object v) except -1:
+    """``pk_number`` of a value that is not exactly an int or a float."""
+    if type(v) is bool:
         return pk_byte(b, 1 if v else 0)
     if isinstance(v, int):
         return pk_pyint(b, int(v))
