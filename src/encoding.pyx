@@ -29,7 +29,7 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.unicode cimport PyUnicode_GET_LENGTH
-from libc.stdint cimport int64_t, uint8_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint64_t
 from libc.string cimport memcmp, memcpy, memset
 
 from ddfast._ext.span cimport DERIVED_COUNT, DERIVED_METRICS, DERIVED_TAGS, Span, register_trace_buffer
@@ -62,6 +62,7 @@ cdef enum:
     # first. Direct-mapped, 1024 slots still lost a few recurring strings per request to a collision
     # with another one (or with a fresh tag value), each costing a dict look-up per span.
     SEEN_SET_BITS = 9
+    SEEN_SETS = 512
     SEEN_SLOTS = 1024
 cdef tuple DERIVED_KEYS = _derived_keys
 cdef enum:
@@ -712,6 +713,8 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
     # here without hashing and comparing them again
     cdef PyObject *seen[SEEN_SLOTS]
     cdef Py_ssize_t seen_index[SEEN_SLOTS]
+    cdef uint16_t seen_sets[SEEN_SETS]  # the sets in use (first slot taken), to forget only those
+    cdef Py_ssize_t seen_used
 
     def __cinit__(self, *args, **kwargs):
         sb_init(&self.table)
@@ -724,10 +727,14 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         st_free(&self.strings)
 
     cdef void _forget_seen(self) noexcept:
-        cdef int i
-        for i in range(SEEN_SLOTS):
-            Py_XDECREF(self.seen[i])
-            self.seen[i] = NULL
+        cdef Py_ssize_t i
+        cdef size_t slot
+        for i in range(self.seen_used):
+            slot = <size_t>self.seen_sets[i] * 2
+            Py_XDECREF(self.seen[slot])
+            Py_XDECREF(self.seen[slot + 1])
+            self.seen[slot] = self.seen[slot + 1] = NULL
+        self.seen_used = 0
 
     @property
     def endpoint(self):
@@ -777,6 +784,9 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         n = self._lookup(s)
         if PyUnicode_GET_LENGTH(<str>s) <= MAX_TEXT_LEN:  # not truncated: the index is this object's
             Py_INCREF(s)
+            if self.seen[slot] == NULL:  # a set taken for the first time
+                self.seen_sets[self.seen_used] = <uint16_t>(slot // 2)
+                self.seen_used += 1
             other = self.seen[slot + 1]  # the least recently used goes
             self.seen[slot + 1] = self.seen[slot]
             self.seen_index[slot + 1] = self.seen_index[slot]
