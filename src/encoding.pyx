@@ -64,6 +64,10 @@ cdef enum:
     SEEN_SET_BITS = 9
     SEEN_SETS = 512
     SEEN_SLOTS = 1024
+    # the v0.5 encoder's last value of each tag key (by the key's table index, direct-mapped): a value
+    # made anew for each request (a client's address, its user agent, the route's resource) is most
+    # often the text its key had last time, found by comparing the two instead of hashing the new one
+    LAST_SLOTS = 256
 cdef tuple DERIVED_KEYS = _derived_keys
 cdef enum:
     # what an encoder's add() did with a trace
@@ -715,6 +719,12 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
     cdef Py_ssize_t seen_index[SEEN_SLOTS]
     cdef uint16_t seen_sets[SEEN_SETS]  # the sets in use (first slot taken), to forget only those
     cdef Py_ssize_t seen_used
+    # the last value of the key of table index i, at i % LAST_SLOTS: that key's index and the value's,
+    # valid while last_gen is the table's generation (a new one at each reset and taking back)
+    cdef Py_ssize_t last_key[LAST_SLOTS]
+    cdef Py_ssize_t last_index[LAST_SLOTS]
+    cdef size_t last_gen[LAST_SLOTS]
+    cdef size_t gen
 
     def __cinit__(self, *args, **kwargs):
         sb_init(&self.table)
@@ -735,6 +745,7 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
             Py_XDECREF(self.seen[slot + 1])
             self.seen[slot] = self.seen[slot + 1] = NULL
         self.seen_used = 0
+        self.gen += 1  # every last value forgotten too
 
     @property
     def endpoint(self):
@@ -795,6 +806,22 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
             Py_XDECREF(other)
         return n
 
+    cdef Py_ssize_t _value_ref(self, Py_ssize_t key, object v) except -1:
+        """The table index of ``v``, an exact str not in the address cache, the value of the key of table
+        index ``key``: that of the key's last value when it has the same text, else ``_ref``'s (then the
+        key's last value)."""
+        cdef size_t slot = <size_t>key % LAST_SLOTS
+        cdef Py_ssize_t n
+        if self.last_gen[slot] == self.gen and self.last_key[slot] == key:
+            n = self.last_index[slot]
+            if same_text(self.strings.strs[n], v):  # the table holds the string of that index
+                return n
+        n = self._ref(v)
+        self.last_key[slot] = key
+        self.last_index[slot] = n
+        self.last_gen[slot] = self.gen
+        return n
+
     cdef Py_ssize_t _lookup(self, object s) except -1:
         """``_ref`` without the remembered addresses: through the table's index."""
         cdef Py_hash_t h
@@ -844,13 +871,17 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         cdef str tid = tid_of(trace_id, meta) if first else None
         cdef str links_json = _links_json(links) if links else None
         cdef int bits = derived._derived if derived is not None else 0
-        cdef Py_ssize_t pos = 0, size
+        cdef Py_ssize_t pos = 0, size, n
         cdef PyObject *k
         cdef PyObject *v
         pk_array(b, 12)
         put_ref(self, service)
-        put_ref(self, name)
-        put_ref(self, resource)
+        n = ref_index(self, name)
+        pk_uint(b, n)
+        if type(resource) is str:  # by the span's name: the route's resource, often made anew
+            put_value(self, n, resource)
+        else:
+            put_ref(self, resource)
         pk_uint(b, id_low64(trace_id))
         pk_pyint(b, span_id)
         pk_pyint(b, parent_id if parent_id is not None else 0)
@@ -862,8 +893,9 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         # borrowed entries: putting two str runs no Python code that could change the dict
         while PyDict_Next(meta, &pos, &k, &v):
             if type(<object>k) is str and type(<object>v) is str:
-                put_ref(self, <object>k)
-                put_ref(self, <object>v)
+                n = ref_index(self, <object>k)
+                pk_uint(b, n)
+                put_value(self, n, <object>v)
             else:
                 self._tag_item(<object>k, <object>v, meta, size)
         if tid is not None:
@@ -944,6 +976,15 @@ cdef inline Py_ssize_t ref_index(MsgpackEncoderV05 e, object s) except -1:
         if e.seen[slot] == <PyObject *>s:
             return e.seen_index[slot]
     return e._ref(s)
+
+
+cdef inline int put_value(MsgpackEncoderV05 e, Py_ssize_t key, object v) except -1:
+    """The table index of the exact str ``v``, the value of the key of table index ``key``, into the span
+    buffer (see ``_value_ref``)."""
+    cdef size_t slot = seen_slot(v)
+    if e.seen[slot] == <PyObject *>v:
+        return pk_uint(&e.buf, e.seen_index[slot])
+    return pk_uint(&e.buf, e._value_ref(key, v))
 
 
 cdef inline int put_ref(MsgpackEncoderV05 e, object s) except -1:

@@ -367,7 +367,7 @@ def test_equal_strings_of_new_objects_share_one_table_entry(twins):
             for i in range(300):
                 s = spanmod.Span("op", service="svc", trace_id=i + 1, span_id=i + 1, start=1.0)
                 for j, stem in enumerate(("url/", "caf\xe9/", "\u20ac/", "\U0001f600/")):
-                    s.set_tag("k%d" % j, "".join((stem, str(i % distinct))))
+                    s.set_tag("k%d" % j, "".join((stem, str(i // 3 % distinct))))  # as the span before, or not
                 for j in range(40 if distinct > 300 else 0):
                     s.set_tag("n%d" % j, "%d-%d" % (i, j))
                 s.finish(finish_time=2.0)
@@ -380,6 +380,37 @@ def test_equal_strings_of_new_objects_share_one_table_entry(twins):
     table, _ = msgpack.unpackb(ours[0], strict_map_key=False)
     assert len(table) == len(set(table)) == 2 + 2 + 4 + 4 * 10  # presets, svc, op, the keys, each value once
     assert ours[2] == ours[0]  # the table emptied between payloads
+
+
+def test_a_refused_trace_takes_back_the_tag_values_it_made_known(twins):
+    # the compiled v0.5 encoder remembers each key's last value; a refused trace's new values leave the
+    # table, so the same text in the next trace (another object) is added again at the index now free
+    (compiled_enc, pure_enc), (compiled_span, pure_span) = twins("encoding"), twins("span")
+
+    def run(encoding, spanmod):
+        enc = encoding.MsgpackEncoderV05(BIG, 1000)
+        kept = []
+
+        def trace(value, big=None):
+            s = spanmod.Span("op", service="svc", trace_id=1, span_id=2, start=1.0)
+            s.set_tag("k", "".join(value))  # a new object each time
+            if big is not None:
+                s.set_tag("big", big)
+            s.finish(finish_time=2.0)
+            kept.append(s)  # alive: an index taken back must not find its old string
+            return [s]
+
+        enc.put(trace(["x", "1"]))
+        with pytest.raises(BufferItemTooLarge):
+            enc.put(trace(["v", "new"], big="z" * 2000))
+        enc.put(trace(["v", "new"]))
+        enc.put(trace(["v", "new"]))
+        enc.put(trace(["x", "1"]))
+        return enc.encode()[0][0]
+
+    ours, theirs = run(compiled_enc, compiled_span), run(pure_enc, pure_span)
+    assert ours == theirs
+    assert [t[0]["meta"]["k"] for t in decode(ours, "v0.5")] == ["x1", "vnew", "vnew", "x1"]
 
 
 class _Text:
