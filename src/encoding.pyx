@@ -764,14 +764,15 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
 
     cdef int _ref_derived(self, Span s, int mask) except -1:
         """The span's derived entries of ``mask`` (tags: text values; metrics: numbers), keys by index."""
-        cdef int i
+        cdef int i, bits = s._derived & mask  # a local: the buffer's byte stores could alias a field
         for i in range(DERIVED_COUNT):
-            if s._derived & mask & (1 << i):
+            if bits & (1 << i):
                 put_ref(self, <object>PyTuple_GET_ITEM(DERIVED_KEYS, i))
+                value = s.derived_value(i)
                 if mask == DERIVED_TAGS:
-                    put_ref(self, s.derived_value(i))
+                    put_ref(self, value)
                 else:
-                    pk_number(&self.buf, s.derived_value(i))
+                    pk_number(&self.buf, value)
         return 0
 
     cdef Py_ssize_t _ref(self, object s) except -1:
@@ -893,7 +894,7 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         # borrowed entries: putting two str runs no Python code that could change the dict
         while PyDict_Next(meta, &pos, &k, &v):
             if type(<object>k) is str and type(<object>v) is str:
-                n = ref_index(self, <object>k)
+                n = str_index(self, <object>k)
                 pk_uint(b, n)
                 put_value(self, n, <object>v)
             else:
@@ -912,7 +913,7 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
             pos = 0
             while PyDict_Next(metrics, &pos, &k, &v):
                 if type(<object>k) is str and (type(<object>v) is float or type(<object>v) is int):
-                    put_ref(self, <object>k)
+                    pk_uint(b, str_index(self, <object>k))
                     pk_number(b, <object>v)
                 else:
                     self._metric_item(<object>k, <object>v, metrics, size)
@@ -968,13 +969,18 @@ cdef inline size_t seen_slot(object s) noexcept:
     return <size_t>(((<uint64_t><size_t><PyObject *>s >> 4) * 0x9E3779B97F4A7C15ULL) >> (64 - SEEN_SET_BITS)) * 2
 
 
+cdef inline Py_ssize_t str_index(MsgpackEncoderV05 e, object s) except -1:
+    """``e._ref(s)`` of an exact str, with the address cache's most likely hit (a set's first slot) inline."""
+    cdef size_t slot = seen_slot(s)
+    if e.seen[slot] == <PyObject *>s:
+        return e.seen_index[slot]
+    return e._ref(s)
+
+
 cdef inline Py_ssize_t ref_index(MsgpackEncoderV05 e, object s) except -1:
-    """``e._ref(s)``, with the address cache's most likely hit (a set's first slot) inline."""
-    cdef size_t slot
+    """``e._ref(s)``, through ``str_index`` for an exact str."""
     if type(s) is str:
-        slot = seen_slot(s)
-        if e.seen[slot] == <PyObject *>s:
-            return e.seen_index[slot]
+        return str_index(e, s)
     return e._ref(s)
 
 
