@@ -18,23 +18,24 @@ from time import monotonic as _monotonic
 from time import perf_counter as _perf_counter
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
-from cpython.dict cimport PyDict_GetItemWithError
-from cpython.long cimport PyLong_AsSsize_t
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.dict cimport PyDict_Next
 from cpython.object cimport PyObject
 from cpython.pythread cimport (
     NOWAIT_LOCK, PY_LOCK_ACQUIRED, WAIT_LOCK, PyLockStatus, PyThread_acquire_lock, PyThread_allocate_lock,
     PyThread_free_lock, PyThread_release_lock, PyThread_type_lock,
 )
 from cpython.ref cimport Py_INCREF, Py_XDECREF
+from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.unicode cimport PyUnicode_GET_LENGTH
-from libc.stdint cimport int64_t, uint8_t, uint64_t
-from libc.string cimport memcpy
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint64_t
+from libc.string cimport memcmp, memcpy, memset
 
 from ddfast._ext.span cimport DERIVED_COUNT, DERIVED_METRICS, DERIVED_TAGS, Span, register_trace_buffer
 from ddfast._ext.span import DERIVED_KEYS as _derived_keys
 from ddfast.encoding_errors import BufferFull, BufferItemTooLarge
-from idcodec cimport int_to_u128, low64, u64_exact, write_hex16
+from idcodec cimport PyUnicode_DATA, PyUnicode_KIND, int_to_u128, low64, u64_exact, write_hex16
 from ftlock cimport cs_begin, cs_end, cs_t
 from strbuf cimport StrBuf, sb_bytes, sb_free, sb_init, sb_reserve
 
@@ -45,6 +46,7 @@ cdef extern from "Python.h":
     unsigned long long as_u64_or_error "PyLong_AsUnsignedLongLong"(object v) noexcept
     void *PyErr_Occurred_ "PyErr_Occurred"() noexcept  # a borrowed PyObject *, NULL when no error
     void PyErr_Clear() noexcept
+    str PyUnicode_FromObject(object o)
 
 # ddtrace's limits: a longer string is cut to its first characters and a marker
 cdef Py_ssize_t MAX_TEXT_LEN = 25000
@@ -56,10 +58,16 @@ cdef str CONTENT_TYPE = "application/msgpack"
 # ddtrace starts every v0.5 string table with these two entries
 cdef tuple V05_PRESET = ("", "_dd.origin")
 cdef enum:
-    # slots of the v0.5 encoder's address cache (16 KB per encoder): at 256, the ~30 recurring strings
-    # of a request and its few fresh ones (extracted tag values) evicted each other, 11 dict look-ups
-    # per request instead of the 3 fresh ones
+    # the v0.5 encoder's address cache (16 KB per encoder): 512 sets of 2 slots, the most recently used
+    # first. Direct-mapped, 1024 slots still lost a few recurring strings per request to a collision
+    # with another one (or with a fresh tag value), each costing a dict look-up per span.
+    SEEN_SET_BITS = 9
+    SEEN_SETS = 512
     SEEN_SLOTS = 1024
+    # the v0.5 encoder's last value of each tag key (by the key's table index, direct-mapped): a value
+    # made anew for each request (a client's address, its user agent, the route's resource) is most
+    # often the text its key had last time, found by comparing the two instead of hashing the new one
+    LAST_SLOTS = 256
 cdef tuple DERIVED_KEYS = _derived_keys
 cdef enum:
     # what an encoder's add() did with a trace
@@ -74,12 +82,14 @@ DEFAULT_MAX_SIZE = 20 << 20
 cdef inline int put_be(StrBuf *b, uint8_t tag, uint64_t v, int width) except -1:
     """A one-byte type tag followed by ``v`` in ``width`` big-endian bytes."""
     cdef int i
+    cdef char *p
     sb_reserve(b, 1 + width)
-    b.data[b.length] = <char>tag
-    for i in range(width):
-        b.data[b.length + width - i] = <char>(v & 0xFF)
-        v >>= 8
+    p = b.data + b.length  # a local pointer: a byte stored through b.data could be b.length, to C
     b.length += 1 + width
+    p[0] = <char>tag
+    for i in range(width, 0, -1):
+        p[i] = <char>(v & 0xFF)
+        v >>= 8
     return 0
 
 
@@ -114,9 +124,13 @@ cdef int pk_uint_wide(StrBuf *b, uint64_t v) except -1:
     return put_be(b, 0xCF, v, 8)
 
 
-cdef int pk_int(StrBuf *b, int64_t v) except -1:
+cdef inline int pk_int(StrBuf *b, int64_t v) except -1:
     if v >= 0:
         return pk_uint(b, <uint64_t>v)
+    return pk_negative(b, v)
+
+
+cdef int pk_negative(StrBuf *b, int64_t v) except -1:
     if v >= -32:
         return pk_byte(b, <uint8_t>(v & 0xFF))
     if v >= -128:
@@ -128,7 +142,7 @@ cdef int pk_int(StrBuf *b, int64_t v) except -1:
     return put_be(b, 0xD3, <uint64_t>v, 8)
 
 
-cdef int pk_double(StrBuf *b, double d) except -1:
+cdef inline int pk_double(StrBuf *b, double d) except -1:
     cdef uint64_t bits
     memcpy(&bits, &d, 8)
     return put_be(b, 0xCB, bits, 8)
@@ -188,11 +202,16 @@ cdef int pk_text(StrBuf *b, object s) except -1:
     return pk_raw(b, p, n)
 
 
-cdef int pk_pyint(StrBuf *b, object v) except -1:
+cdef inline int pk_pyint(StrBuf *b, object v) except -1:
     """A Python int: signed 64-bit, unsigned 64-bit, else (out of range) a float."""
     cdef uint64_t w
     if u64_exact(v, &w):  # every id a tracer makes: no call
         return pk_uint(b, w)
+    return pk_pyint_other(b, v)
+
+
+cdef int pk_pyint_other(StrBuf *b, object v) except -1:
+    """``pk_pyint`` of an int that is negative, at or above 2**64, or of a subclass."""
     cdef int overflow = 0
     cdef long long x = PyLong_AsLongLongAndOverflow(v, &overflow)
     cdef unsigned long long u
@@ -206,14 +225,19 @@ cdef int pk_pyint(StrBuf *b, object v) except -1:
     return pk_double(b, float(v))
 
 
-cdef int pk_number(StrBuf *b, object v) except -1:
+cdef inline int pk_number(StrBuf *b, object v) except -1:
     """A metric value: ints stay ints, floats stay floats (as ddtrace sends them)."""
     cdef type t = type(v)
     if t is float:
         return pk_double(b, PyFloat_AS_DOUBLE(v))
     if t is int:
         return pk_pyint(b, v)
-    if t is bool:
+    return pk_number_other(b, v)
+
+
+cdef int pk_number_other(StrBuf *b, object v) except -1:
+    """``pk_number`` of a value that is not exactly an int or a float."""
+    if type(v) is bool:
         return pk_byte(b, 1 if v else 0)
     if isinstance(v, int):
         return pk_pyint(b, int(v))
@@ -266,6 +290,136 @@ def _links_json(links):
     import json  # spans with links only: not imported by ``import ddfast``
 
     return json.dumps([link.to_dict() for link in links])
+
+
+# -- the v0.5 string table -------------------------------------------------------------------------
+
+cdef enum:
+    STRTABLE_SLOTS = 256  # the index's first size; a reset gives back one grown past 64 times that
+
+
+cdef struct StrTable:
+    # the strings of a v0.5 payload (held), in index order, with their hashes, and an index of them:
+    # open addressing, linear probing, each slot the string's index + 1 (0: empty). Only exact str go
+    # in, compared by their characters, hashed as str hashes them: what a dict of them would do, without
+    # the dict's calls and index objects.
+    PyObject **strs
+    Py_hash_t *hashes
+    Py_ssize_t count
+    Py_ssize_t capacity
+    Py_ssize_t *slots
+    size_t mask
+
+
+cdef int st_init(StrTable *t) except -1:
+    t.count = 0
+    t.capacity = STRTABLE_SLOTS // 2
+    t.mask = STRTABLE_SLOTS - 1
+    t.strs = <PyObject **>PyMem_Malloc(t.capacity * sizeof(PyObject *))
+    t.hashes = <Py_hash_t *>PyMem_Malloc(t.capacity * sizeof(Py_hash_t))
+    t.slots = <Py_ssize_t *>PyMem_Malloc(STRTABLE_SLOTS * sizeof(Py_ssize_t))
+    if t.strs == NULL or t.hashes == NULL or t.slots == NULL:
+        st_free(t)
+        raise MemoryError()
+    memset(t.slots, 0, STRTABLE_SLOTS * sizeof(Py_ssize_t))
+    return 0
+
+
+cdef void st_free(StrTable *t) noexcept:
+    st_truncate(t, 0, False)
+    PyMem_Free(t.strs)
+    PyMem_Free(t.hashes)
+    PyMem_Free(t.slots)
+    t.strs = NULL
+    t.hashes = NULL
+    t.slots = NULL
+    t.capacity = 0
+    t.mask = 0
+
+
+cdef void st_truncate(StrTable *t, Py_ssize_t n, bint reindex) noexcept:
+    """Drop the strings from index ``n`` on; ``reindex``: rebuild the index of those left."""
+    cdef Py_ssize_t i
+    cdef size_t at
+    for i in range(n, t.count):
+        Py_XDECREF(t.strs[i])
+    t.count = n
+    if not reindex or t.slots == NULL:
+        return
+    memset(t.slots, 0, (t.mask + 1) * sizeof(Py_ssize_t))
+    for i in range(n):
+        at = <size_t>t.hashes[i] & t.mask
+        while t.slots[at]:
+            at = (at + 1) & t.mask
+        t.slots[at] = i + 1
+
+
+cdef inline bint same_text(PyObject *a, object b) noexcept:
+    """Whether the exact str ``a`` and ``b`` have the same characters (their hashes are equal)."""
+    cdef Py_ssize_t n
+    cdef int kind
+    if a == <PyObject *>b:
+        return True
+    n = PyUnicode_GET_LENGTH(<object>a)
+    kind = PyUnicode_KIND(<object>a)
+    return (n == PyUnicode_GET_LENGTH(b) and kind == PyUnicode_KIND(b)
+            and memcmp(PyUnicode_DATA(<object>a), PyUnicode_DATA(b), n * kind) == 0)
+
+
+cdef inline Py_ssize_t st_find(StrTable *t, object s, Py_hash_t h, size_t *at) noexcept:
+    """The index of the exact str ``s`` of hash ``h``, or -1 with ``at`` its free slot."""
+    cdef size_t i = <size_t>h & t.mask
+    cdef Py_ssize_t n
+    while True:
+        n = t.slots[i]
+        if n == 0:
+            at[0] = i
+            return -1
+        n -= 1
+        if t.hashes[n] == h and same_text(t.strs[n], s):
+            return n
+        i = (i + 1) & t.mask
+
+
+cdef Py_ssize_t st_add(StrTable *t, object s, Py_hash_t h, size_t at) except -1:
+    """Add the exact str ``s`` (not in the table; ``at``: the free slot ``st_find`` gave): its index."""
+    cdef Py_ssize_t n = t.count, size
+    cdef void *grown
+    if n + 1 > t.capacity:  # at most half the slots used: grow the arrays and the index
+        grown = PyMem_Realloc(t.strs, 2 * t.capacity * sizeof(PyObject *))
+        if grown == NULL:
+            raise MemoryError()
+        t.strs = <PyObject **>grown
+        grown = PyMem_Realloc(t.hashes, 2 * t.capacity * sizeof(Py_hash_t))
+        if grown == NULL:
+            raise MemoryError()
+        t.hashes = <Py_hash_t *>grown
+        size = 4 * t.capacity
+        grown = PyMem_Malloc(size * sizeof(Py_ssize_t))
+        if grown == NULL:
+            raise MemoryError()
+        PyMem_Free(t.slots)
+        t.slots = <Py_ssize_t *>grown
+        t.mask = size - 1
+        t.capacity *= 2
+        st_truncate(t, n, True)
+        st_find(t, s, h, &at)
+    Py_INCREF(s)
+    t.strs[n] = <PyObject *>s
+    t.hashes[n] = h
+    t.slots[at] = n + 1
+    t.count = n + 1
+    return n
+
+
+cdef int st_reset(StrTable *t) except -1:
+    """Empty, the index back to its first size if it grew large."""
+    if <Py_ssize_t>t.mask + 1 > 64 * STRTABLE_SLOTS:
+        st_free(t)
+        return st_init(t)
+    st_truncate(t, 0, False)
+    memset(t.slots, 0, (t.mask + 1) * sizeof(Py_ssize_t))
+    return 0
 
 
 # -- the encoders ----------------------------------------------------------------------------------
@@ -417,8 +571,9 @@ cdef class _BufferedEncoder:
     cdef Py_ssize_t _size(self, Py_ssize_t count):
         return 0
 
-    cdef void _mark(self) noexcept:
+    cdef int _mark(self) except -1:
         self.mark = self.buf.length
+        return 0
 
     cdef void _rollback(self) noexcept:
         self.buf.length = self.mark
@@ -554,8 +709,7 @@ cdef int pk_links(StrBuf *b, list links) except -1:
 cdef class MsgpackEncoderV05(_BufferedEncoder):
     """``/v0.5/traces``: ``[string table, traces]``, each span a 12-item array (see the module docstring)."""
 
-    cdef dict index             # string -> its index in the table
-    cdef list strings           # the table, in index order
+    cdef StrTable strings       # the table: its strings, their indices
     cdef StrBuf table           # the table's strings, msgpack-encoded as they are added
     cdef Py_ssize_t table_mark, strings_mark
     # the str objects last looked up, by address (held, so an address is never another object's), and
@@ -563,20 +717,35 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
     # here without hashing and comparing them again
     cdef PyObject *seen[SEEN_SLOTS]
     cdef Py_ssize_t seen_index[SEEN_SLOTS]
+    cdef uint16_t seen_sets[SEEN_SETS]  # the sets in use (first slot taken), to forget only those
+    cdef Py_ssize_t seen_used
+    # the last value of the key of table index i, at i % LAST_SLOTS: that key's index and the value's,
+    # valid while last_gen is the table's generation (a new one at each reset and taking back)
+    cdef Py_ssize_t last_key[LAST_SLOTS]
+    cdef Py_ssize_t last_index[LAST_SLOTS]
+    cdef size_t last_gen[LAST_SLOTS]
+    cdef size_t gen
 
     def __cinit__(self, *args, **kwargs):
         sb_init(&self.table)
+        st_init(&self.strings)
         self._clear_table()
 
     def __dealloc__(self):
         sb_free(&self.table)
         self._forget_seen()
+        st_free(&self.strings)
 
     cdef void _forget_seen(self) noexcept:
-        cdef int i
-        for i in range(SEEN_SLOTS):
-            Py_XDECREF(self.seen[i])
-            self.seen[i] = NULL
+        cdef Py_ssize_t i
+        cdef size_t slot
+        for i in range(self.seen_used):
+            slot = <size_t>self.seen_sets[i] * 2
+            Py_XDECREF(self.seen[slot])
+            Py_XDECREF(self.seen[slot + 1])
+            self.seen[slot] = self.seen[slot + 1] = NULL
+        self.seen_used = 0
+        self.gen += 1  # every last value forgotten too
 
     @property
     def endpoint(self):
@@ -584,78 +753,112 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
 
     cdef int _clear_table(self) except -1:
         self._forget_seen()
-        self.index = {}
-        self.strings = []
         self.table.length = 0
+        if self.strings.slots == NULL:  # a reset that failed (out of memory) left none
+            st_init(&self.strings)
+        else:
+            st_reset(&self.strings)
         for s in V05_PRESET:
             self._ref(s)
         return 0
 
     cdef int _ref_derived(self, Span s, int mask) except -1:
         """The span's derived entries of ``mask`` (tags: text values; metrics: numbers), keys by index."""
-        cdef int i
+        cdef int i, bits = s._derived & mask  # a local: the buffer's byte stores could alias a field
         for i in range(DERIVED_COUNT):
-            if s._derived & mask & (1 << i):
-                pk_uint(&self.buf, self._ref(DERIVED_KEYS[i]))
+            if bits & (1 << i):
+                put_ref(self, <object>PyTuple_GET_ITEM(DERIVED_KEYS, i))
+                value = s.derived_value(i)
                 if mask == DERIVED_TAGS:
-                    pk_uint(&self.buf, self._ref(s.derived_value(i)))
+                    put_ref(self, value)
                 else:
-                    pk_number(&self.buf, s.derived_value(i))
+                    pk_number(&self.buf, value)
         return 0
 
     cdef Py_ssize_t _ref(self, object s) except -1:
-        """The table index of ``s`` (None is the empty string), adding it on first use."""
+        """The table index of ``s`` (None is the empty string), adding it on first use; ``ref_index`` has
+        looked at the first slot of its set already."""
         cdef Py_ssize_t n
         cdef size_t slot
+        cdef PyObject *other
         if s is None:
             return 0
-        if type(s) is str:
-            slot = (<size_t><PyObject *>s >> 4) % SEEN_SLOTS
-            if self.seen[slot] == <PyObject *>s:
-                return self.seen_index[slot]
-            n = self._lookup(s)
-            if PyUnicode_GET_LENGTH(<str>s) <= MAX_TEXT_LEN:  # not truncated: the index is this object's
-                Py_INCREF(s)
-                Py_XDECREF(self.seen[slot])
-                self.seen[slot] = <PyObject *>s
-                self.seen_index[slot] = n
+        if type(s) is not str:
+            return self._lookup(s)
+        slot = seen_slot(s)
+        if self.seen[slot + 1] == <PyObject *>s:  # the set's other slot: now the most recently used
+            n = self.seen_index[slot + 1]
+            self.seen[slot + 1] = self.seen[slot]
+            self.seen_index[slot + 1] = self.seen_index[slot]
+            self.seen[slot] = <PyObject *>s
+            self.seen_index[slot] = n
             return n
-        return self._lookup(s)
+        n = self._lookup(s)
+        if PyUnicode_GET_LENGTH(<str>s) <= MAX_TEXT_LEN:  # not truncated: the index is this object's
+            Py_INCREF(s)
+            if self.seen[slot] == NULL:  # a set taken for the first time
+                self.seen_sets[self.seen_used] = <uint16_t>(slot // 2)
+                self.seen_used += 1
+            other = self.seen[slot + 1]  # the least recently used goes
+            self.seen[slot + 1] = self.seen[slot]
+            self.seen_index[slot + 1] = self.seen_index[slot]
+            self.seen[slot] = <PyObject *>s
+            self.seen_index[slot] = n
+            Py_XDECREF(other)
+        return n
+
+    cdef Py_ssize_t _value_ref(self, Py_ssize_t key, object v) except -1:
+        """The table index of ``v``, an exact str not in the address cache, the value of the key of table
+        index ``key``: that of the key's last value when it has the same text, else ``_ref``'s (then the
+        key's last value)."""
+        cdef size_t slot = <size_t>key % LAST_SLOTS
+        cdef Py_ssize_t n
+        if self.last_gen[slot] == self.gen and self.last_key[slot] == key:
+            n = self.last_index[slot]
+            if same_text(self.strings.strs[n], v):  # the table holds the string of that index
+                return n
+        n = self._ref(v)
+        self.last_key[slot] = key
+        self.last_index[slot] = n
+        self.last_gen[slot] = self.gen
+        return n
 
     cdef Py_ssize_t _lookup(self, object s) except -1:
-        """``_ref`` without the remembered addresses: through the table's dict."""
-        cdef PyObject *found
+        """``_ref`` without the remembered addresses: through the table's index."""
+        cdef Py_hash_t h
+        cdef size_t at = 0
         cdef Py_ssize_t n
         if type(s) is not str:
             s = str(s)
+            if type(s) is not str:  # a __str__ returning a str subclass: its characters
+                s = PyUnicode_FromObject(s)
         if PyUnicode_GET_LENGTH(<str>s) > MAX_TEXT_LEN:
             s = truncated(<str>s)
-        found = PyDict_GetItemWithError(self.index, s)  # borrowed (the table holds it); NULL: not there yet
-        if found != NULL:
-            return PyLong_AsSsize_t(<object>found)
-        n = len(self.strings)
+        h = hash(s)  # a str's own, kept on it: computed once per string object
+        n = st_find(&self.strings, s, h, &at)
+        if n >= 0:
+            return n
         pk_text(&self.table, s)
-        self.index[s] = n
-        self.strings.append(s)
-        return n
+        return st_add(&self.strings, s, h, at)
 
     cdef Py_ssize_t _size(self, Py_ssize_t count):
-        return (1 + header_size(len(self.strings)) + self.table.length + header_size(count)
+        return (1 + header_size(self.strings.count) + self.table.length + header_size(count)
                 + self.buf.length)
 
-    cdef void _mark(self) noexcept:
+    cdef int _mark(self) except -1:
+        if self.strings.slots == NULL:  # a reset that failed (out of memory): the table made now
+            self._clear_table()
         self.mark = self.buf.length
         self.table_mark = self.table.length
-        self.strings_mark = len(self.strings)
+        self.strings_mark = self.strings.count
+        return 0
 
     cdef void _rollback(self) noexcept:
-        cdef Py_ssize_t i
         self.buf.length = self.mark
         self.table.length = self.table_mark
-        for i in range(self.strings_mark, len(self.strings)):
-            self.index.pop(self.strings[i], None)
-        del self.strings[self.strings_mark:]
-        self._forget_seen()  # some of them may be indices just taken back
+        if self.strings.count > self.strings_mark:
+            st_truncate(&self.strings, self.strings_mark, True)
+            self._forget_seen()  # some of them may be indices just taken back
 
     cdef Py_ssize_t _item_size(self) noexcept:
         return (self.buf.length - self.mark) + (self.table.length - self.table_mark)
@@ -669,36 +872,73 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         cdef str tid = tid_of(trace_id, meta) if first else None
         cdef str links_json = _links_json(links) if links else None
         cdef int bits = derived._derived if derived is not None else 0
+        cdef Py_ssize_t pos = 0, size, n
+        cdef PyObject *k
+        cdef PyObject *v
         pk_array(b, 12)
-        pk_uint(b, self._ref(service))
-        pk_uint(b, self._ref(name))
-        pk_uint(b, self._ref(resource))
+        put_ref(self, service)
+        n = ref_index(self, name)
+        pk_uint(b, n)
+        if type(resource) is str:  # by the span's name: the route's resource, often made anew
+            put_value(self, n, resource)
+        else:
+            put_ref(self, resource)
         pk_uint(b, id_low64(trace_id))
         pk_pyint(b, span_id)
         pk_pyint(b, parent_id if parent_id is not None else 0)
         pk_int(b, start)
         pk_int(b, duration if finished else 0)
         pk_int(b, error)
-        pk_map(b, len(meta) + (tid is not None) + (links_json is not None) + bit_count(bits & DERIVED_TAGS))
-        for k, v in meta.items():
-            pk_uint(b, self._ref(k))
-            pk_uint(b, self._ref(v))
+        size = len(meta)
+        pk_map(b, size + (tid is not None) + (links_json is not None) + bit_count(bits & DERIVED_TAGS))
+        # borrowed entries: putting two str runs no Python code that could change the dict
+        while PyDict_Next(meta, &pos, &k, &v):
+            if type(<object>k) is str and type(<object>v) is str:
+                n = str_index(self, <object>k)
+                pk_uint(b, n)
+                put_value(self, n, <object>v)
+            else:
+                self._tag_item(<object>k, <object>v, meta, size)
         if tid is not None:
-            pk_uint(b, self._ref(TID_KEY))
-            pk_uint(b, self._ref(tid))
+            put_ref(self, TID_KEY)
+            put_ref(self, tid)
         if links_json is not None:
-            pk_uint(b, self._ref(LINKS_KEY))
-            pk_uint(b, self._ref(links_json))
+            put_ref(self, LINKS_KEY)
+            put_ref(self, links_json)
         if bits & DERIVED_TAGS:
             self._ref_derived(derived, DERIVED_TAGS)
-        pk_map(b, (len(metrics) if metrics else 0) + bit_count(bits & DERIVED_METRICS))
-        if metrics:
-            for k, v in metrics.items():
-                pk_uint(b, self._ref(k))
-                pk_number(b, v)
+        size = len(metrics) if metrics else 0
+        pk_map(b, size + bit_count(bits & DERIVED_METRICS))
+        if size:
+            pos = 0
+            while PyDict_Next(metrics, &pos, &k, &v):
+                if type(<object>k) is str and (type(<object>v) is float or type(<object>v) is int):
+                    pk_uint(b, str_index(self, <object>k))
+                    pk_number(b, <object>v)
+                else:
+                    self._metric_item(<object>k, <object>v, metrics, size)
         if bits & DERIVED_METRICS:
             self._ref_derived(derived, DERIVED_METRICS)
-        pk_uint(b, self._ref(span_type))
+        put_ref(self, span_type)
+        return 0
+
+    cdef int _tag_item(self, object k, object v, dict meta, Py_ssize_t size) except -1:
+        """A meta entry that is not two str (their str() may run any code): held while put, and the
+        dict's size checked after, as iterating ``items()`` would."""
+        cdef tuple held = (k, v)  # the dict's references are borrowed
+        put_ref(self, held[0])
+        put_ref(self, held[1])
+        if len(meta) != size:
+            raise RuntimeError("dictionary changed size during iteration")
+        return 0
+
+    cdef int _metric_item(self, object k, object v, dict metrics, Py_ssize_t size) except -1:
+        """A metrics entry other than a str and an int or float: as ``_tag_item``."""
+        cdef tuple held = (k, v)
+        put_ref(self, held[0])
+        pk_number(&self.buf, held[1])
+        if len(metrics) != size:
+            raise RuntimeError("dictionary changed size during iteration")
         return 0
 
     cdef bytes _payload(self):
@@ -707,7 +947,7 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
         sb_init(&mid)
         try:
             pk_array(&head, 2)
-            pk_array(&head, len(self.strings))
+            pk_array(&head, self.strings.count)
             pk_array(&mid, self.count)
             return join_payload(&head, &self.table, &mid, &self.buf)
         finally:
@@ -722,6 +962,40 @@ cdef class MsgpackEncoderV05(_BufferedEncoder):
             self._clear_table()
         except BaseException:
             pass
+
+
+cdef inline size_t seen_slot(object s) noexcept:
+    """The first slot of the address cache set of ``s``: its address, multiplied to spread the bits."""
+    return <size_t>(((<uint64_t><size_t><PyObject *>s >> 4) * 0x9E3779B97F4A7C15ULL) >> (64 - SEEN_SET_BITS)) * 2
+
+
+cdef inline Py_ssize_t str_index(MsgpackEncoderV05 e, object s) except -1:
+    """``e._ref(s)`` of an exact str, with the address cache's most likely hit (a set's first slot) inline."""
+    cdef size_t slot = seen_slot(s)
+    if e.seen[slot] == <PyObject *>s:
+        return e.seen_index[slot]
+    return e._ref(s)
+
+
+cdef inline Py_ssize_t ref_index(MsgpackEncoderV05 e, object s) except -1:
+    """``e._ref(s)``, through ``str_index`` for an exact str."""
+    if type(s) is str:
+        return str_index(e, s)
+    return e._ref(s)
+
+
+cdef inline int put_value(MsgpackEncoderV05 e, Py_ssize_t key, object v) except -1:
+    """The table index of the exact str ``v``, the value of the key of table index ``key``, into the span
+    buffer (see ``_value_ref``)."""
+    cdef size_t slot = seen_slot(v)
+    if e.seen[slot] == <PyObject *>v:
+        return pk_uint(&e.buf, e.seen_index[slot])
+    return pk_uint(&e.buf, e._value_ref(key, v))
+
+
+cdef inline int put_ref(MsgpackEncoderV05 e, object s) except -1:
+    """The table index of ``s`` into the span buffer."""
+    return pk_uint(&e.buf, ref_index(e, s))
 
 
 # -- the writer's buffer -----------------------------------------------------------------------------

@@ -354,6 +354,128 @@ def test_the_same_strings_across_traces_payloads_and_refused_traces(twins):
     assert got == expected
 
 
+def test_equal_strings_of_new_objects_share_one_table_entry(twins):
+    # tag values made anew for every span (equal text, other objects; one byte, two and four bytes per
+    # character), and a payload of more distinct strings than the compiled table's index keeps between
+    # payloads: both twins write the same bytes, each text once in a payload's table
+    (compiled_enc, pure_enc), (compiled_span, pure_span) = twins("encoding"), twins("span")
+
+    def run(encoding, spanmod):
+        enc = encoding.MsgpackEncoderV05(BIG, BIG)
+        payloads = []
+        for distinct in (10, 12000, 10):
+            for i in range(300):
+                s = spanmod.Span("op", service="svc", trace_id=i + 1, span_id=i + 1, start=1.0)
+                for j, stem in enumerate(("url/", "caf\xe9/", "\u20ac/", "\U0001f600/")):
+                    s.set_tag("k%d" % j, "".join((stem, str(i // 3 % distinct))))  # as the span before, or not
+                for j in range(40 if distinct > 300 else 0):
+                    s.set_tag("n%d" % j, "%d-%d" % (i, j))
+                s.finish(finish_time=2.0)
+                enc.put([s])
+            payloads.append(enc.encode()[0][0])
+        return payloads
+
+    ours, theirs = run(compiled_enc, compiled_span), run(pure_enc, pure_span)
+    assert ours == theirs
+    table, _ = msgpack.unpackb(ours[0], strict_map_key=False)
+    assert len(table) == len(set(table)) == 2 + 2 + 4 + 4 * 10  # presets, svc, op, the keys, each value once
+    assert ours[2] == ours[0]  # the table emptied between payloads
+
+
+def test_a_refused_trace_takes_back_the_tag_values_it_made_known(twins):
+    # the compiled v0.5 encoder remembers each key's last value; a refused trace's new values leave the
+    # table, so the same text in the next trace (another object) is added again at the index now free
+    (compiled_enc, pure_enc), (compiled_span, pure_span) = twins("encoding"), twins("span")
+
+    def run(encoding, spanmod):
+        enc = encoding.MsgpackEncoderV05(BIG, 1000)
+        kept = []
+
+        def trace(value, big=None):
+            s = spanmod.Span("op", service="svc", trace_id=1, span_id=2, start=1.0)
+            s.set_tag("k", "".join(value))  # a new object each time
+            if big is not None:
+                s.set_tag("big", big)
+            s.finish(finish_time=2.0)
+            kept.append(s)  # alive: an index taken back must not find its old string
+            return [s]
+
+        enc.put(trace(["x", "1"]))
+        with pytest.raises(BufferItemTooLarge):
+            enc.put(trace(["v", "new"], big="z" * 2000))
+        enc.put(trace(["v", "new"]))
+        enc.put(trace(["v", "new"]))
+        enc.put(trace(["x", "1"]))
+        return enc.encode()[0][0]
+
+    ours, theirs = run(compiled_enc, compiled_span), run(pure_enc, pure_span)
+    assert ours == theirs
+    assert [t[0]["meta"]["k"] for t in decode(ours, "v0.5")] == ["x1", "vnew", "vnew", "x1"]
+
+
+class _Text:
+    """A tag value that is not a str: its str() is what is sent; ``grow`` adds a tag meanwhile."""
+
+    def __init__(self, text, grow=None):
+        self.text, self.grow = text, grow
+
+    def __str__(self):
+        if self.grow is not None:
+            self.grow["added"] = "x"
+        return self.text
+
+
+class _Number:
+    """A metric value that is not an int or float: sent as its float(); ``grow`` adds a metric meanwhile."""
+
+    def __init__(self, value, grow):
+        self.value, self.grow = value, grow
+
+    def __float__(self):
+        self.grow["added"] = 1
+        return self.value
+
+
+class _DuckSpan:
+    """Not a ddfast Span: what the encoders read of one, its tags as given."""
+
+    def __init__(self, tags, metrics):
+        self.name, self.service, self.resource, self.span_type = "op", "svc", "res", None
+        self.trace_id, self.span_id, self.parent_id, self.start_ns, self.duration_ns, self.error = 1, 2, 0, 3, 4, 0
+        self._tags, self._metrics = tags, metrics
+
+    def get_tags(self):
+        return self._tags
+
+    def get_metrics(self):
+        return self._metrics
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_tags_that_are_not_str_are_sent_as_their_str_and_a_changing_dict_is_refused(twins, version):
+    (compiled_enc, pure_enc), _ = twins("encoding"), None
+    payloads = []
+    for encoding in (compiled_enc, pure_enc):
+        enc = encoder_of(encoding, version)
+        tags = {"a": _Text("one"), _Text("b"): "two", "c": 3, "d": "four"}
+        enc.put([_DuckSpan(tags, {"m": True, "n": 1.5, _Text("o"): 2})])
+        size = enc.size
+        tags = {"a": "one", "b": None}
+        tags["z"] = _Text("zz", grow=tags)
+        with pytest.raises(RuntimeError, match="changed size"):
+            enc.put([_DuckSpan(tags, {})])
+        metrics = {"m": 1}
+        metrics["z"] = _Number(2.5, grow=metrics)
+        with pytest.raises(RuntimeError, match="changed size"):
+            enc.put([_DuckSpan({}, metrics)])
+        assert enc.size == size and len(enc) == 1  # refused: the buffer as it was
+        payloads.append(enc.encode()[0][0])
+    assert payloads[0] == payloads[1]
+    span = decode(payloads[0], version)[0][0]
+    assert span["meta"] == {"a": "one", "b": "two", "c": "3", "d": "four"}
+    assert typed(span["metrics"]) == typed({"m": 1, "n": 1.5, "o": 2})
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_buffer_is_reused_across_payloads(encoding, spanmod, version):
     enc = encoder_of(encoding, version)
