@@ -95,3 +95,24 @@ def test_the_client_span_url_has_no_query(patched, async_client):
     assert response.status_code == 204
     (span,) = patched.writer.pop()
     assert span.get_tag("http.url") == "http://shop:8080/items/1" and span.get_tag("http.status_code") == "204"
+
+
+def test_cookie_handling_is_wrapped_only_once_headers_are_injected(make_tracer, prop):
+    saved = prop.active_settings()
+    prop.configure(prop.Settings(extract_styles=saved.extract_styles, inject_styles=()))
+    traced_httpx.patch(tracer=make_tracer())
+    try:
+        seen = []
+        with _client(seen) as client:
+            client.get("http://shop.test/cart")
+            assert "x-datadog-trace-id" not in seen[0].headers and dict(client.cookies) == {"session": "abc", "n": "1"}
+            # nothing injected: httpx's cookie handling runs as it is, no wrapper per response
+            assert not hasattr(httpx.Cookies.extract_cookies, "__ddfast_original__")
+            prop.configure(saved)
+            client.get("http://shop.test/cart")
+            assert "x-datadog-trace-id" in seen[1].headers
+            assert hasattr(httpx.Cookies.extract_cookies, "__ddfast_original__")
+    finally:
+        prop.configure(saved)
+        traced_httpx.unpatch()
+    assert not hasattr(httpx.Cookies.extract_cookies, "__ddfast_original__")

@@ -20,8 +20,10 @@ def patch(tracer=None, distributed_tracing=None):
     # httpx.Headers keeps its (name, lower-case name, value) list as ``_list``: read and written directly
     listed_type = httpx.Headers if isinstance(getattr(httpx.Headers(), "_list", None), list) else None
     url_text = _url_text(httpx)
+    cookies_hidden = False
 
     def start(request):
+        nonlocal cookies_hidden
         headers = request.headers
         if type(headers) is listed_type:
             injected = {} if distributed else None
@@ -29,6 +31,9 @@ def patch(tracer=None, distributed_tracing=None):
                 names, request.method, url_text(request.url), injected, user_agent(headers._list), headers
             )
             if injected:
+                if not cookies_hidden:  # the first headers injected: httpx's cookie handling skips them from now on
+                    cookies_hidden = True
+                    _patch.wrap(httpx.Cookies, "extract_cookies", _hiding_injected)
                 _append(headers, injected, request)
             return span
         return client_start(names, request.method, url_text(request.url), headers, headers.get("user-agent"))
@@ -63,8 +68,6 @@ def patch(tracer=None, distributed_tracing=None):
 
         return traced_send
 
-    if distributed:
-        _patch.wrap(httpx.Cookies, "extract_cookies", _hiding_injected)
     patched = _patch.wrap(httpx.Client, "send", make_sync)
     return _patch.wrap(httpx.AsyncClient, "send", make_async) or patched
 
