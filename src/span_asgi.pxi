@@ -78,3 +78,61 @@ cdef class AsgiTracing:
         traced.send = send
         traced.scope = scope
         return traced
+
+
+# -- an HTTP client's request, read in C ----------------------------------------------------------------
+
+cdef str _url_of_parts(tuple parts):
+    """The text of a URL of parts ``(scheme, userinfo, host, port, path, query, fragment)``, composed as
+    RFC 3986 (5.3) does: an IPv6 host in brackets, ``userinfo@``, ``:port``; an absent query or fragment is
+    None (an empty one is "")."""
+    scheme, userinfo, host, port, path, query, fragment = parts
+    if type(host) is str and ":" in <str>host:
+        host = f"[{host}]"
+    if userinfo:
+        host = f"{userinfo}@{host}"
+    if port is not None:
+        host = f"{host}:{port}"
+    if scheme and host:
+        text = f"{scheme}://{host}{path}"
+    else:
+        text = f"{scheme + ':' if scheme else ''}{'//' + host if host else ''}{path}"
+    if query is not None:
+        text = f"{text}?{query}"
+    if fragment is not None:
+        text = f"{text}#{fragment}"
+    return text
+
+
+@cython.final
+cdef class UrlText:
+    """``str(url)`` for a client library's URL object that keeps its parsed parts as a ``parts_type``
+    tuple ``(scheme, userinfo, host, port, path, query, fragment)`` in its attribute ``attr`` (httpx's
+    ``URL._uri_reference``): the text made from those parts at once, as the library makes it; ``str(url)``
+    for a URL that keeps no such tuple."""
+
+    cdef readonly str attr
+    cdef readonly type parts_type
+
+    def __init__(self, str attr not None, type parts_type not None):
+        if not issubclass(parts_type, tuple):
+            raise TypeError("parts_type is a tuple type (a named tuple), not %s" % parts_type.__name__)
+        self.attr = attr
+        self.parts_type = parts_type
+
+    cpdef str of(self, url):
+        """The text of ``url``."""
+        parts = getattr(url, self.attr, None)
+        if type(parts) is not self.parts_type or PyTuple_GET_SIZE(parts) != 7:
+            return str(url)
+        return _url_of_parts(<tuple>parts)
+
+
+cpdef object listed_header(list items, bytes name):
+    """The value, as text (latin-1), of the first header named ``name`` (lower-case bytes) in ``items``, a
+    list of ``(name, lower-case name, value)`` bytes as httpx's ``Headers`` keeps them; None when absent."""
+    for item in items:
+        _, key, value = item
+        if key == name:
+            return (<bytes>value).decode("latin-1") if type(value) is bytes else value.decode("latin-1")
+    return None

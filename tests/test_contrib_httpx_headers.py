@@ -62,18 +62,25 @@ URLS = ["http://a.b/c?d=1#f", "https://u:p@h:8443/x", "http://[::1]:8080/", "htt
 
 
 @pytest.mark.parametrize("url", URLS)
-def test_the_span_url_is_httpxs_own_text(url):
-    url_text = traced_httpx._url_text(httpx)
+def test_the_span_url_is_httpxs_own_text(url, spanmod):
+    url_text = traced_httpx._url_text(httpx, spanmod)
     assert url_text is not str  # this httpx keeps the parts the text is made of
     assert url_text(httpx.URL(url)) == str(httpx.URL(url))
 
 
-def test_a_url_of_another_make_is_read_as_text():
+def test_a_url_of_another_make_is_read_as_text(spanmod):
     class Url:
         def __str__(self):
             return "http://other/x"
 
-    assert traced_httpx._url_text(httpx)(Url()) == "http://other/x"
+    assert traced_httpx._url_text(httpx, spanmod)(Url()) == "http://other/x"
+
+    class Parts(tuple):
+        pass
+
+    url = Url()
+    url._uri_reference = Parts(("http", "", "h", None, "/", None, None))  # not httpx's parts type
+    assert traced_httpx._url_text(httpx, spanmod)(url) == "http://other/x"
 
 
 @pytest.mark.parametrize("async_client", [False, True])
@@ -116,3 +123,40 @@ def test_cookie_handling_is_wrapped_only_once_headers_are_injected(make_tracer, 
         prop.configure(saved)
         traced_httpx.unpatch()
     assert not hasattr(httpx.Cookies.extract_cookies, "__ddfast_original__")
+
+
+@pytest.mark.parametrize(
+    "parts, text",
+    [
+        (("http", "", "h", None, "/p", None, None), "http://h/p"),
+        (("http", "u:p", "::1", 8080, "", "", ""), "http://u:p@[::1]:8080?#"),
+        (("", "", "", None, "/rel", "q", None), "/rel?q"),
+        (("mailto", "", "", None, "x@y", None, None), "mailto:x@y"),
+        (("", "", "h", 81, "/p", None, "f"), "//h:81/p#f"),
+    ],
+)
+def test_a_url_made_from_its_parts(spanmod, parts, text):
+    from httpx._urlparse import ParseResult
+
+    class Url:
+        _uri_reference = ParseResult(*parts)
+
+    assert spanmod.UrlText("_uri_reference", ParseResult).of(Url()) == text
+
+
+def test_url_text_and_listed_header_misuse(spanmod):
+    with pytest.raises(TypeError):
+        spanmod.UrlText("_uri_reference", str)  # not a tuple type
+    with pytest.raises(TypeError):
+        spanmod.UrlText(None, tuple)
+    with pytest.raises(TypeError):
+        spanmod.listed_header({}, b"user-agent")
+    with pytest.raises(TypeError):
+        spanmod.listed_header([], "user-agent")
+
+
+def test_listed_header(spanmod):
+    items = httpx.Headers([(b"Accept", b"*/*"), (b"User-Agent", b"caf\xe9/1"), (b"user-agent", b"second")])._list
+    assert spanmod.listed_header(items, b"user-agent") == "caf\xe9/1"  # the first, latin-1
+    assert spanmod.listed_header(items, b"x-absent") is None
+    assert spanmod.listed_header([], b"user-agent") is None

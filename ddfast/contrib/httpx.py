@@ -4,6 +4,7 @@ the active span, whose context is injected into the request headers. ``unpatch()
 ``DD_HTTPX_DISTRIBUTED_TRACING=false`` traces without injecting.
 """
 
+from ddfast.contrib import _http
 from ddfast.contrib import _patch
 from ddfast.contrib.integration import Integration
 
@@ -19,7 +20,9 @@ def patch(tracer=None, distributed_tracing=None):
     distributed = names.distributed
     # httpx.Headers keeps its (name, lower-case name, value) list as ``_list``: read and written directly
     listed_type = httpx.Headers if isinstance(getattr(httpx.Headers(), "_list", None), list) else None
-    url_text = _url_text(httpx)
+    core = _http.core_of(http)
+    url_text = _url_text(httpx, core)
+    listed_header = core.listed_header
     cookies_hidden = False
 
     def start(request):
@@ -28,7 +31,7 @@ def patch(tracer=None, distributed_tracing=None):
         if type(headers) is listed_type:
             injected = {} if distributed else None
             span = client_start(
-                names, request.method, url_text(request.url), injected, user_agent(headers._list), headers
+                names, request.method, url_text(request.url), injected, listed_header(headers._list, _UA), headers
             )
             if injected:
                 if not cookies_hidden:  # the first headers injected: httpx's cookie handling skips them from now on
@@ -72,49 +75,21 @@ def patch(tracer=None, distributed_tracing=None):
     return _patch.wrap(httpx.AsyncClient, "send", make_async) or patched
 
 
-def _url_text(httpx):
-    """``str(url)`` for an ``httpx.URL``: made from the URL's parsed parts (scheme, user info, host, port,
-    path, query, fragment) as httpx makes it, without its three Python calls (a tenth of the cost); plain
-    ``str(url)`` for a URL of another make (an httpx that keeps its parts otherwise)."""
+def _url_text(httpx, core):
+    """``str(url)`` for an ``httpx.URL``: made in one call of the span core ``core`` from the URL's parsed
+    parts (scheme, user info, host, port, path, query, fragment) as httpx makes it, without its three
+    Python calls; plain ``str(url)`` for a URL of another make (an httpx that keeps its parts otherwise)."""
     try:
         from httpx._urlparse import ParseResult
     except ImportError:
         ParseResult = None
     if getattr(ParseResult, "_fields", None) != ("scheme", "userinfo", "host", "port", "path", "query", "fragment"):
         return str
-
-    def url_text(url):
-        parts = getattr(url, "_uri_reference", None)
-        if type(parts) is not ParseResult:
-            return str(url)
-        scheme, userinfo, host, port, path, query, fragment = parts
-        if ":" in host:
-            host = "[%s]" % host
-        if userinfo:
-            host = "%s@%s" % (userinfo, host)
-        if port is not None:
-            host = "%s:%s" % (host, port)
-        text = "%s://%s%s" % (scheme, host, path) if scheme and host else _joined(scheme, host, path)
-        if query is not None:
-            text = "%s?%s" % (text, query)
-        if fragment is not None:
-            text = "%s#%s" % (text, fragment)
-        return text
-
-    return url_text
+    return core.UrlText("_uri_reference", ParseResult).of
 
 
-def _joined(scheme, authority, path):
-    return "".join((scheme + ":" if scheme else "", "//" + authority if authority else "", path))
-
-
-def user_agent(items):
-    """The ``User-Agent`` of ``httpx.Headers``' list of ``(name, lower-case name, value)`` bytes, or None:
-    read from the list directly, a tenth of what ``Headers.get`` costs."""
-    for _, name, value in items:
-        if name == b"user-agent":
-            return value.decode("latin-1")
-    return None
+#: the header a client span's ``http.useragent`` is read from, as httpx's header list names it
+_UA = b"user-agent"
 
 
 #: on a request, ``(index, entries)`` of the headers ddfast appended to its list
