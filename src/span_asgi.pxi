@@ -136,3 +136,155 @@ cpdef object listed_header(list items, bytes name):
         if key == name:
             return (<bytes>value).decode("latin-1") if type(value) is bytes else value.decode("latin-1")
     return None
+
+
+# -- an async HTTP client's exchange, awaited without a coroutine of its own ----------------------------
+
+from cpython.ref cimport PyObject, Py_DECREF, Py_INCREF
+
+
+cdef extern from "Python.h":
+    int PyIter_Send(object iter, object arg, PyObject **presult) except -1
+    bint PyCoro_CheckExact(object o)
+    ctypedef void *_sendfunc "sendfunc"
+    ctypedef struct _AsyncSlots "PyAsyncMethods":
+        _sendfunc am_send
+    ctypedef struct _AsyncType "PyTypeObject":
+        _AsyncSlots *tp_as_async
+
+cdef enum:
+    _NOT_STARTED, _RUNNING, _DONE
+
+
+@cython.final
+cdef class AsyncExchange:
+    """One request of an async HTTP client, traced, awaited in place of the client's own send coroutine
+    (``coroutine``, made by the caller) and without a coroutine of its own, as that coroutine would be
+    awaited: ``start(request)`` (the integration's: the client span, or None when not traced) runs when it
+    is first awaited; when the send returns, the response's ``status_code`` and ``headers`` go on the span
+    and it ends (``HttpTracer.finish``); an exception thrown in or raised (a cancellation too) ends it,
+    recorded, as does closing it mid-way. A ``collections.abc.Coroutine``: ``asyncio.create_task`` takes
+    it."""
+
+    cdef readonly HttpTracer http
+    cdef readonly object start
+    cdef readonly object request
+    cdef object inner
+    cdef readonly Span span
+    cdef int state
+
+    def __init__(self, HttpTracer http not None, start, request, coroutine):
+        if not callable(start):
+            raise TypeError("start is the integration's start of a request (a callable), not %s"
+                            % type(start).__name__)  # fmt: skip
+        if not PyCoro_CheckExact(coroutine):
+            raise TypeError("AsyncExchange awaits the client's send coroutine, not %s" % type(coroutine).__name__)
+        self.http = http
+        self.start = start
+        self.request = request
+        self.inner = coroutine
+
+    def __await__(self):
+        return self
+
+    def __next__(self):
+        return self._step(None)
+
+    def send(self, value):
+        return self._step(value)
+
+    def throw(self, *args):
+        if self.state != _RUNNING:  # not started (nothing traced yet) or over: as the send's coroutine does
+            self.state = _DONE
+            return self.inner.throw(*args)
+        try:
+            return self.inner.throw(*args)
+        except StopIteration as e:
+            return self._returned(e.value)
+        except BaseException as e:
+            self._failed(e)
+            raise
+
+    def close(self):
+        if self.state != _RUNNING:
+            self.state = _DONE
+            self.inner.close()
+            return
+        self.state = _DONE
+        try:
+            self.inner.close()
+            raise GeneratorExit
+        except GeneratorExit as e:
+            self._failed(e)
+        except BaseException as e:
+            self._failed(e)
+            raise
+
+    def __del__(self):
+        if self.state == _RUNNING:  # dropped while suspended: ended as a coroutine is, closed
+            self.close()
+
+    cdef object _step(self, value):
+        """``send(value)`` called from Python: what the send yields, or StopIteration with its response."""
+        cdef PyObject *result = NULL
+        cdef int status = self._send(value, &result)
+        out = <object>result
+        Py_DECREF(out)  # the new reference ``_send`` gave, now held by ``out``
+        if status == 1:
+            return out
+        raise StopIteration(out)
+
+    cdef int _send(self, value, PyObject **presult) except -1:
+        """One step of the exchange: 1 (PYGEN_NEXT) and what the send yields in ``presult``, or 0
+        (PYGEN_RETURN) and its response, a new reference either way; the span started at the first step
+        and ended at the last."""
+        cdef PyObject *result = NULL
+        cdef int status
+        if self.state != _RUNNING:
+            if self.state == _DONE:
+                raise RuntimeError("cannot reuse already awaited coroutine")
+            self.state = _RUNNING
+            span = self.start(self.request)
+            self.span = span if type(span) is Span else None
+        try:
+            status = PyIter_Send(self.inner, value, &result)
+        except BaseException as e:
+            self._failed(e)
+            raise
+        if status == 1:  # PYGEN_NEXT: the send suspends
+            presult[0] = result
+            return 1
+        response = <object>result
+        Py_DECREF(response)
+        self.state = _DONE
+        if self.span is not None:
+            self.http.finish(self.span, None, response.status_code, response.headers, True)
+        Py_INCREF(response)
+        presult[0] = <PyObject *>response
+        return 0
+
+    cdef object _returned(self, response):
+        self.state = _DONE
+        if self.span is not None:
+            self.http.finish(self.span, None, response.status_code, response.headers, True)
+        raise StopIteration(response)
+
+    cdef int _failed(self, exc) except -1:
+        self.state = _DONE
+        if self.span is not None:
+            self.http.finish(self.span, exc)
+        return 0
+
+
+cdef int _exchange_send(PyObject *exchange, PyObject *value, PyObject **presult) except -1:
+    """``AsyncExchange``'s ``am_send`` slot: what ``await`` and asyncio's tasks step it with (``PyIter_Send``),
+    a response handed back as the return value, not raised as StopIteration."""
+    return (<AsyncExchange>exchange)._send(<object>value, presult)
+
+
+if (<_AsyncType *>AsyncExchange).tp_as_async != NULL:
+    (<_AsyncType *>AsyncExchange).tp_as_async.am_send = <_sendfunc>_exchange_send
+
+import _collections_abc
+
+_collections_abc.Coroutine.register(AsyncExchange)

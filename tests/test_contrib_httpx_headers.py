@@ -160,3 +160,49 @@ def test_listed_header(spanmod):
     assert spanmod.listed_header(items, b"user-agent") == "caf\xe9/1"  # the first, latin-1
     assert spanmod.listed_header(items, b"x-absent") is None
     assert spanmod.listed_header([], b"user-agent") is None
+
+
+def test_the_async_send_stays_a_coroutine_function(patched):
+    """It returns the core's exchange rather than a coroutine, and is marked as the method it replaces."""
+    import inspect
+
+    if hasattr(inspect, "markcoroutinefunction"):
+        assert inspect.iscoroutinefunction(httpx.AsyncClient.send)
+    else:  # Python 3.11: asyncio's marker
+        import asyncio
+
+        assert asyncio.iscoroutinefunction(httpx.AsyncClient.send)
+
+
+def test_an_async_send_wrapped_by_another_library(patched):
+    """A send that gives an awaitable other than a coroutine (another library's wrapper under ddfast's) is
+    traced all the same."""
+    import asyncio
+
+    original = httpx.AsyncClient.send.__ddfast_original__
+
+    class Awaiting:
+        def __init__(self, coroutine):
+            self.coroutine = coroutine
+
+        def __await__(self):
+            return self.coroutine.__await__()
+
+    def wrapped(self, request, **kwargs):
+        return Awaiting(original(self, request, **kwargs))
+
+    traced_httpx.unpatch()
+    httpx.AsyncClient.send = wrapped
+    try:
+        traced_httpx.patch(tracer=patched)
+
+        async def get():
+            async with httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(201))) as c:
+                return await c.get("http://shop.test/a")
+
+        assert asyncio.run(get()).status_code == 201
+        (span,) = patched.writer.pop()
+        assert span.get_tag("http.status_code") == "201" and span.get_tag("http.url") == "http://shop.test/a"
+    finally:
+        traced_httpx.unpatch()
+        httpx.AsyncClient.send = original

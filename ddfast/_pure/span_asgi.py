@@ -4,6 +4,9 @@ request (no coroutine per message), the span ended when the application returns 
 Part of the pure twin ``ddfast._pure.span``; twin of ``src/span_asgi.pxi``.
 """
 
+import _collections_abc
+import types
+
 from ddfast._pure.span_http import HttpNames
 from ddfast._pure.span_http import HttpTracer
 from ddfast._pure.span_object import STATUS_CODE_KEY
@@ -152,3 +155,106 @@ def listed_header(items, name):
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+# -- an async HTTP client's exchange, awaited without a coroutine of its own ----------------------------
+
+_NOT_STARTED, _RUNNING, _DONE = 0, 1, 2
+
+
+class AsyncExchange:
+    """One request of an async HTTP client, traced, awaited in place of the client's own send coroutine
+    (``coroutine``, made by the caller) and without a coroutine of its own, as that coroutine would be
+    awaited: ``start(request)`` (the integration's: the client span, or None when not traced) runs when it
+    is first awaited; when the send returns, the response's ``status_code`` and ``headers`` go on the span
+    and it ends (``HttpTracer.finish``); an exception thrown in or raised (a cancellation too) ends it,
+    recorded, as does closing it mid-way. A ``collections.abc.Coroutine``: ``asyncio.create_task`` takes
+    it."""
+
+    __slots__ = ("http", "start", "request", "inner", "span", "state")
+
+    def __init__(self, http, start, request, coroutine):
+        self.state = _DONE  # until it is made: nothing to end
+        self.span = None
+        if not isinstance(http, HttpTracer):
+            raise TypeError("AsyncExchange needs the tracer's HttpTracer, not %s" % type(http).__name__)
+        if not callable(start):
+            raise TypeError("start is the integration's start of a request (a callable), not %s"
+                            % type(start).__name__)  # fmt: skip
+        if type(coroutine) is not types.CoroutineType:
+            raise TypeError("AsyncExchange awaits the client's send coroutine, not %s" % type(coroutine).__name__)
+        self.http = http
+        self.start = start
+        self.request = request
+        self.inner = coroutine
+        self.state = _NOT_STARTED
+
+    def __await__(self):
+        return self
+
+    def __next__(self):
+        return self._step(None)
+
+    def send(self, value):
+        return self._step(value)
+
+    def throw(self, *args):
+        if self.state != _RUNNING:  # not started (nothing traced yet) or over: as the send's coroutine does
+            self.state = _DONE
+            return self.inner.throw(*args)
+        try:
+            return self.inner.throw(*args)
+        except StopIteration as e:
+            return self._returned(e.value)
+        except BaseException as e:
+            self._failed(e)
+            raise
+
+    def close(self):
+        if self.state != _RUNNING:
+            self.state = _DONE
+            self.inner.close()
+            return
+        self.state = _DONE
+        try:
+            self.inner.close()
+            raise GeneratorExit
+        except GeneratorExit as e:
+            self._failed(e)
+        except BaseException as e:
+            self._failed(e)
+            raise
+
+    def __del__(self):
+        if self.state == _RUNNING:  # dropped while suspended: ended as a coroutine is, closed
+            self.close()
+
+    def _step(self, value):
+        if self.state != _RUNNING:
+            if self.state == _DONE:
+                raise RuntimeError("cannot reuse already awaited coroutine")
+            self.state = _RUNNING
+            span = self.start(self.request)
+            self.span = span if type(span) is Span else None
+        try:
+            return self.inner.send(value)  # the send suspends
+        except StopIteration as e:
+            return self._returned(e.value)
+        except BaseException as e:
+            self._failed(e)
+            raise
+
+    def _returned(self, response):
+        self.state = _DONE
+        if self.span is not None:
+            self.http.finish(self.span, None, response.status_code, response.headers, True)
+        raise StopIteration(response)
+
+    def _failed(self, exc):
+        self.state = _DONE
+        if self.span is not None:
+            self.http.finish(self.span, exc)
+        return 0
+
+
+_collections_abc.Coroutine.register(AsyncExchange)
