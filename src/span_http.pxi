@@ -1,6 +1,8 @@
 # The HTTP integrations' per-request span work, in one call each: what ddfast.contrib's middleware and
 # client patches do around every request. Twin of ddfast/_pure/span_http.py.
 
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+
 cdef str KIND_KEY = "span.kind"
 cdef str COMPONENT_KEY = "component"
 cdef str METHOD_KEY = "http.method"
@@ -139,6 +141,20 @@ cpdef Span http_client_start(TracerState st, object var, object name, str compon
             span.set_tag(USERAGENT_KEY, useragent)
     PyContextVar_Set(var, span)
     return span
+
+
+cdef inline int _asgi_header(object name) noexcept:
+    """Which header an ASGI header name (lower-case bytes) is: 1 ``host``, 2 ``user-agent``, 0 another;
+    -1 for a name that is not bytes, compared the long way."""
+    if type(name) is not bytes:
+        return -1
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(name)
+    cdef const char *s = PyBytes_AS_STRING(name)
+    if n == 4 and memcmp(s, b"host", 4) == 0:
+        return 1
+    if n == 10 and memcmp(s, b"user-agent", 10) == 0:
+        return 2
+    return 0
 
 
 cdef inline long _status_line_code(str status) noexcept:
@@ -362,13 +378,15 @@ cdef class HttpTracer:
         scope[_TRACED_KEY] = True
         headers = scope.get("headers", ())
         host = useragent = None
+        cdef int which
         for item in headers:  # one pass for the two headers the span needs
             name = item[0]
-            if name == b"host":
+            which = _asgi_header(name)
+            if which == 1 or (which < 0 and name == b"host"):
                 host = (<bytes>item[1]).decode("latin-1") if type(item[1]) is bytes else item[1]
                 if useragent is not None:
                     break
-            elif name == b"user-agent":
+            elif which == 2 or (which < 0 and name == b"user-agent"):
                 useragent = (<bytes>item[1]).decode("latin-1") if type(item[1]) is bytes else item[1]
                 if host is not None:
                     break

@@ -62,18 +62,25 @@ URLS = ["http://a.b/c?d=1#f", "https://u:p@h:8443/x", "http://[::1]:8080/", "htt
 
 
 @pytest.mark.parametrize("url", URLS)
-def test_the_span_url_is_httpxs_own_text(url):
-    url_text = traced_httpx._url_text(httpx)
+def test_the_span_url_is_httpxs_own_text(url, spanmod):
+    url_text = traced_httpx._url_text(httpx, spanmod)
     assert url_text is not str  # this httpx keeps the parts the text is made of
     assert url_text(httpx.URL(url)) == str(httpx.URL(url))
 
 
-def test_a_url_of_another_make_is_read_as_text():
+def test_a_url_of_another_make_is_read_as_text(spanmod):
     class Url:
         def __str__(self):
             return "http://other/x"
 
-    assert traced_httpx._url_text(httpx)(Url()) == "http://other/x"
+    assert traced_httpx._url_text(httpx, spanmod)(Url()) == "http://other/x"
+
+    class Parts(tuple):
+        pass
+
+    url = Url()
+    url._uri_reference = Parts(("http", "", "h", None, "/", None, None))  # not httpx's parts type
+    assert traced_httpx._url_text(httpx, spanmod)(url) == "http://other/x"
 
 
 @pytest.mark.parametrize("async_client", [False, True])
@@ -95,3 +102,107 @@ def test_the_client_span_url_has_no_query(patched, async_client):
     assert response.status_code == 204
     (span,) = patched.writer.pop()
     assert span.get_tag("http.url") == "http://shop:8080/items/1" and span.get_tag("http.status_code") == "204"
+
+
+def test_cookie_handling_is_wrapped_only_once_headers_are_injected(make_tracer, prop):
+    saved = prop.active_settings()
+    prop.configure(prop.Settings(extract_styles=saved.extract_styles, inject_styles=()))
+    traced_httpx.patch(tracer=make_tracer())
+    try:
+        seen = []
+        with _client(seen) as client:
+            client.get("http://shop.test/cart")
+            assert "x-datadog-trace-id" not in seen[0].headers and dict(client.cookies) == {"session": "abc", "n": "1"}
+            # nothing injected: httpx's cookie handling runs as it is, no wrapper per response
+            assert not hasattr(httpx.Cookies.extract_cookies, "__ddfast_original__")
+            prop.configure(saved)
+            client.get("http://shop.test/cart")
+            assert "x-datadog-trace-id" in seen[1].headers
+            assert hasattr(httpx.Cookies.extract_cookies, "__ddfast_original__")
+    finally:
+        prop.configure(saved)
+        traced_httpx.unpatch()
+    assert not hasattr(httpx.Cookies.extract_cookies, "__ddfast_original__")
+
+
+@pytest.mark.parametrize(
+    "parts, text",
+    [
+        (("http", "", "h", None, "/p", None, None), "http://h/p"),
+        (("http", "u:p", "::1", 8080, "", "", ""), "http://u:p@[::1]:8080?#"),
+        (("", "", "", None, "/rel", "q", None), "/rel?q"),
+        (("mailto", "", "", None, "x@y", None, None), "mailto:x@y"),
+        (("", "", "h", 81, "/p", None, "f"), "//h:81/p#f"),
+    ],
+)
+def test_a_url_made_from_its_parts(spanmod, parts, text):
+    from httpx._urlparse import ParseResult
+
+    class Url:
+        _uri_reference = ParseResult(*parts)
+
+    assert spanmod.UrlText("_uri_reference", ParseResult).of(Url()) == text
+
+
+def test_url_text_and_listed_header_misuse(spanmod):
+    with pytest.raises(TypeError):
+        spanmod.UrlText("_uri_reference", str)  # not a tuple type
+    with pytest.raises(TypeError):
+        spanmod.UrlText(None, tuple)
+    with pytest.raises(TypeError):
+        spanmod.listed_header({}, b"user-agent")
+    with pytest.raises(TypeError):
+        spanmod.listed_header([], "user-agent")
+
+
+def test_listed_header(spanmod):
+    items = httpx.Headers([(b"Accept", b"*/*"), (b"User-Agent", b"caf\xe9/1"), (b"user-agent", b"second")])._list
+    assert spanmod.listed_header(items, b"user-agent") == "caf\xe9/1"  # the first, latin-1
+    assert spanmod.listed_header(items, b"x-absent") is None
+    assert spanmod.listed_header([], b"user-agent") is None
+
+
+def test_the_async_send_stays_a_coroutine_function(patched):
+    """It returns the core's exchange rather than a coroutine, and is marked as the method it replaces."""
+    import inspect
+
+    if hasattr(inspect, "markcoroutinefunction"):
+        assert inspect.iscoroutinefunction(httpx.AsyncClient.send)
+    else:  # Python 3.11: asyncio's marker
+        import asyncio
+
+        assert asyncio.iscoroutinefunction(httpx.AsyncClient.send)
+
+
+def test_an_async_send_wrapped_by_another_library(patched):
+    """A send that gives an awaitable other than a coroutine (another library's wrapper under ddfast's) is
+    traced all the same."""
+    import asyncio
+
+    original = httpx.AsyncClient.send.__ddfast_original__
+
+    class Awaiting:
+        def __init__(self, coroutine):
+            self.coroutine = coroutine
+
+        def __await__(self):
+            return self.coroutine.__await__()
+
+    def wrapped(self, request, **kwargs):
+        return Awaiting(original(self, request, **kwargs))
+
+    traced_httpx.unpatch()
+    httpx.AsyncClient.send = wrapped
+    try:
+        traced_httpx.patch(tracer=patched)
+
+        async def get():
+            async with httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(201))) as c:
+                return await c.get("http://shop.test/a")
+
+        assert asyncio.run(get()).status_code == 201
+        (span,) = patched.writer.pop()
+        assert span.get_tag("http.status_code") == "201" and span.get_tag("http.url") == "http://shop.test/a"
+    finally:
+        traced_httpx.unpatch()
+        httpx.AsyncClient.send = original

@@ -80,26 +80,24 @@ class AppPatch:
 
         if self.is_asgi:
             call = (self.inner(original) if self.inner is not None else None) or original
-            failed, key = asgi.TraceMiddleware.failed, _http.TRACED_APP_KEY
+            key = _http.TRACED_APP_KEY
 
             async def __call__(app, scope, receive, send):
                 try:
                     middleware = app.__dict__[key]
                 except (AttributeError, KeyError):
                     middleware = _http.traced_instance(app, middleware_of)
-                if scope.get("type") != "http":  # lifespan (flushed at shutdown), websocket: the middleware's way
-                    return await middleware(scope, receive, send)
-                span = middleware._start(middleware._names, scope)
-                if span is None:  # off, or traced by an outer middleware
-                    return await call(app, scope, receive, send)
-                http = middleware._http
+                traced = middleware._begin(scope, send)
+                if traced is None:
+                    if scope.get("type") != "http":  # lifespan (flushed at shutdown), websocket: the middleware's way
+                        return await middleware(scope, receive, send)
+                    return await call(app, scope, receive, send)  # off, or traced by an outer middleware
                 try:
-                    await call(app, scope, receive, middleware._send_type(http, span, send))
+                    await call(app, scope, receive, traced)
                 except BaseException as e:
-                    failed(http, span, scope, e)
+                    traced.failed(e)
                     raise
-                http.annotate(span, scope)
-                span.finish()
+                traced.done()
 
         elif owner.__dictoffset__:  # instances have a __dict__: the middleware read from it, no frame more
             key, traced_instance = _http.TRACED_APP_KEY, _http.traced_instance

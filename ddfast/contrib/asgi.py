@@ -45,39 +45,25 @@ class TraceMiddleware:
         # bound once: the tracer's request path and this integration's names
         self._http = http = integ.http
         self._names = names = integ.http_names
-        # the core's send wrapper (no coroutine per message)
-        self._send_type = _http.core_of(http).AsgiSend
-        self._start = http.asgi_start
+        # the core's per-request start, bound once: the span and the send wrapper (no coroutine per message)
+        self._begin = _http.core_of(http).AsgiTracing(http, names).start
         self.service = names.service
         self.distributed_tracing = names.distributed
         self.span_name = names.name
         self.component = names.component
 
     async def __call__(self, scope, receive, send):
-        if scope.get("type") != "http":
+        traced = self._begin(scope, send)
+        if traced is None:  # not an HTTP request, the tracer off, or traced by an outer middleware
             if scope.get("type") == "lifespan":
                 receive = self._flushing_at_shutdown(receive)
             return await self.app(scope, receive, send)
-        span = self._start(self._names, scope)
-        if span is None:  # off, or traced by an outer middleware
-            return await self.app(scope, receive, send)
-        http = self._http
         try:
-            await self.app(scope, receive, self._send_type(http, span, send))
+            await self.app(scope, receive, traced)
         except BaseException as e:
-            self.failed(http, span, scope, e)
+            traced.failed(e)
             raise
-        http.annotate(span, scope)
-        span.finish()
-
-    @staticmethod
-    def failed(http, span, scope, exc):
-        """End the server ``span`` of a request whose application raised ``exc``: recorded, with the status
-        500 when no response started, and named after its route."""
-        if "http.status_code" not in span.get_tags():
-            http.status(span, 500)
-        http.annotate(span, scope)
-        http.finish(span, exc)
+        traced.done()
 
     def _flushing_at_shutdown(self, receive):
         """``receive`` of the lifespan scope, sending the tracer's buffered traces when the server

@@ -4,6 +4,9 @@ the active span, whose context is injected into the request headers. ``unpatch()
 ``DD_HTTPX_DISTRIBUTED_TRACING=false`` traces without injecting.
 """
 
+import types
+
+from ddfast.contrib import _http
 from ddfast.contrib import _patch
 from ddfast.contrib.integration import Integration
 
@@ -19,16 +22,23 @@ def patch(tracer=None, distributed_tracing=None):
     distributed = names.distributed
     # httpx.Headers keeps its (name, lower-case name, value) list as ``_list``: read and written directly
     listed_type = httpx.Headers if isinstance(getattr(httpx.Headers(), "_list", None), list) else None
-    url_text = _url_text(httpx)
+    core = _http.core_of(http)
+    url_text = _url_text(httpx, core)
+    listed_header = core.listed_header
+    cookies_hidden = False
 
     def start(request):
+        nonlocal cookies_hidden
         headers = request.headers
         if type(headers) is listed_type:
             injected = {} if distributed else None
             span = client_start(
-                names, request.method, url_text(request.url), injected, user_agent(headers._list), headers
+                names, request.method, url_text(request.url), injected, listed_header(headers._list, _UA), headers
             )
             if injected:
+                if not cookies_hidden:  # the first headers injected: httpx's cookie handling skips them from now on
+                    cookies_hidden = True
+                    _patch.wrap(httpx.Cookies, "extract_cookies", _hiding_injected)
                 _append(headers, injected, request)
             return span
         return client_start(names, request.method, url_text(request.url), headers, headers.get("user-agent"))
@@ -48,70 +58,64 @@ def patch(tracer=None, distributed_tracing=None):
 
         return traced_send
 
+    exchange = core.AsyncExchange
+
     def make_async(send):
-        async def traced_send(self, request, *args, **kwargs):
-            span = start(request)
-            if span is None:
-                return await send(self, request, *args, **kwargs)
-            try:
-                response = await send(self, request, *args, **kwargs)
-            except BaseException as e:
-                finish(span, e)
-                raise
-            finish(span, None, response.status_code, response.headers, True)
-            return response
+        def traced_send(self, request, *args, **kwargs):
+            sending = send(self, request, *args, **kwargs)
+            if type(sending) is types.CoroutineType:  # awaited through the core's exchange: no coroutine more
+                return exchange(http, start, request, sending)
+            return _awaiting(start, finish, request, sending)  # a send wrapped by another library
 
-        return traced_send
+        return _coroutine_function(traced_send)
 
-    if distributed:
-        _patch.wrap(httpx.Cookies, "extract_cookies", _hiding_injected)
     patched = _patch.wrap(httpx.Client, "send", make_sync)
     return _patch.wrap(httpx.AsyncClient, "send", make_async) or patched
 
 
-def _url_text(httpx):
-    """``str(url)`` for an ``httpx.URL``: made from the URL's parsed parts (scheme, user info, host, port,
-    path, query, fragment) as httpx makes it, without its three Python calls (a tenth of the cost); plain
-    ``str(url)`` for a URL of another make (an httpx that keeps its parts otherwise)."""
+async def _awaiting(start, finish, request, sending):
+    """The traced exchange of a request whose send gave an awaitable other than a coroutine."""
+    span = start(request)
+    if span is None:
+        return await sending
+    try:
+        response = await sending
+    except BaseException as e:
+        finish(span, e)
+        raise
+    finish(span, None, response.status_code, response.headers, True)
+    return response
+
+
+def _coroutine_function(function):
+    """``function``, which returns an awaitable, marked as a coroutine function, as the method it replaces
+    is (``inspect.iscoroutinefunction``, and ``asyncio``'s on the Pythons without the marker)."""
+    import inspect
+
+    mark = getattr(inspect, "markcoroutinefunction", None)
+    if mark is not None:
+        return mark(function)
+    import asyncio
+
+    function._is_coroutine = asyncio.coroutines._is_coroutine
+    return function
+
+
+def _url_text(httpx, core):
+    """``str(url)`` for an ``httpx.URL``: made in one call of the span core ``core`` from the URL's parsed
+    parts (scheme, user info, host, port, path, query, fragment) as httpx makes it, without its three
+    Python calls; plain ``str(url)`` for a URL of another make (an httpx that keeps its parts otherwise)."""
     try:
         from httpx._urlparse import ParseResult
     except ImportError:
         ParseResult = None
     if getattr(ParseResult, "_fields", None) != ("scheme", "userinfo", "host", "port", "path", "query", "fragment"):
         return str
-
-    def url_text(url):
-        parts = getattr(url, "_uri_reference", None)
-        if type(parts) is not ParseResult:
-            return str(url)
-        scheme, userinfo, host, port, path, query, fragment = parts
-        if ":" in host:
-            host = "[%s]" % host
-        if userinfo:
-            host = "%s@%s" % (userinfo, host)
-        if port is not None:
-            host = "%s:%s" % (host, port)
-        text = "%s://%s%s" % (scheme, host, path) if scheme and host else _joined(scheme, host, path)
-        if query is not None:
-            text = "%s?%s" % (text, query)
-        if fragment is not None:
-            text = "%s#%s" % (text, fragment)
-        return text
-
-    return url_text
+    return core.UrlText("_uri_reference", ParseResult).of
 
 
-def _joined(scheme, authority, path):
-    return "".join((scheme + ":" if scheme else "", "//" + authority if authority else "", path))
-
-
-def user_agent(items):
-    """The ``User-Agent`` of ``httpx.Headers``' list of ``(name, lower-case name, value)`` bytes, or None:
-    read from the list directly, a tenth of what ``Headers.get`` costs."""
-    for _, name, value in items:
-        if name == b"user-agent":
-            return value.decode("latin-1")
-    return None
+#: the header a client span's ``http.useragent`` is read from, as httpx's header list names it
+_UA = b"user-agent"
 
 
 #: on a request, ``(index, entries)`` of the headers ddfast appended to its list
