@@ -17,7 +17,6 @@ Setting or removing one of those keys works as for any other key.
 # The module's source, one concern a file (each beside its compiled twin src/span_<name>.pxi).
 from ddfast._pure.span_asgi import AsgiSend  # noqa: F401
 from ddfast._pure.span_asgi import AsgiTracing  # noqa: F401
-from ddfast._pure.span_asgi import AsyncExchange  # noqa: F401
 from ddfast._pure.span_asgi import UrlText  # noqa: F401
 from ddfast._pure.span_asgi import listed_header  # noqa: F401
 from ddfast._pure.span_carrier import MessageSpans  # noqa: F401

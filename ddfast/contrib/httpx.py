@@ -4,8 +4,6 @@ the active span, whose context is injected into the request headers. ``unpatch()
 ``DD_HTTPX_DISTRIBUTED_TRACING=false`` traces without injecting.
 """
 
-import types
-
 from ddfast.contrib import _http
 from ddfast.contrib import _patch
 from ddfast.contrib.integration import Integration
@@ -58,47 +56,23 @@ def patch(tracer=None, distributed_tracing=None):
 
         return traced_send
 
-    exchange = core.AsyncExchange
-
     def make_async(send):
-        def traced_send(self, request, *args, **kwargs):
-            sending = send(self, request, *args, **kwargs)
-            if type(sending) is types.CoroutineType:  # awaited through the core's exchange: no coroutine more
-                return exchange(http, start, request, sending)
-            return _awaiting(start, finish, request, sending)  # a send wrapped by another library
+        async def traced_send(self, request, *args, **kwargs):
+            span = start(request)
+            if span is None:
+                return await send(self, request, *args, **kwargs)
+            try:
+                response = await send(self, request, *args, **kwargs)
+            except BaseException as e:
+                finish(span, e)
+                raise
+            finish(span, None, response.status_code, response.headers, True)
+            return response
 
-        return _coroutine_function(traced_send)
+        return traced_send
 
     patched = _patch.wrap(httpx.Client, "send", make_sync)
     return _patch.wrap(httpx.AsyncClient, "send", make_async) or patched
-
-
-async def _awaiting(start, finish, request, sending):
-    """The traced exchange of a request whose send gave an awaitable other than a coroutine."""
-    span = start(request)
-    if span is None:
-        return await sending
-    try:
-        response = await sending
-    except BaseException as e:
-        finish(span, e)
-        raise
-    finish(span, None, response.status_code, response.headers, True)
-    return response
-
-
-def _coroutine_function(function):
-    """``function``, which returns an awaitable, marked as a coroutine function, as the method it replaces
-    is (``inspect.iscoroutinefunction``, and ``asyncio``'s on the Pythons without the marker)."""
-    import inspect
-
-    mark = getattr(inspect, "markcoroutinefunction", None)
-    if mark is not None:
-        return mark(function)
-    import asyncio
-
-    function._is_coroutine = asyncio.coroutines._is_coroutine
-    return function
 
 
 def _url_text(httpx, core):
