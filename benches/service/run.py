@@ -286,14 +286,15 @@ def callgrind_run(bench, scenario, variant, count, keep=None, pad=0):
         shutil.rmtree(out, ignore_errors=True)
 
 
-def byte_compile(python):
+def byte_compile(python, root):
     """Write the bytecode of everything installed beside the service (its tracers, frameworks, clients)
-    before any run is counted: a module imported without its ``.pyc`` (a build copied in by hand) is
-    compiled by the first run that imports it, which would count tens of millions of instructions in that
-    run alone."""
+    and of the benchmark's own modules under ``root`` before any run is counted: a module imported without
+    its ``.pyc`` (a build copied in by hand, a fresh checkout) is compiled by the first run that imports
+    it, which would count tens of millions of instructions in that run alone."""
     purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    subprocess.run([python, "-m", "compileall", "-q", purelib], stdout=subprocess.DEVNULL, check=False)
+    for path in (purelib, os.path.join(root, "benches")):
+        subprocess.run([python, "-m", "compileall", "-q", path], stdout=subprocess.DEVNULL, check=False)
 
 
 #: what ``--layouts`` spreads the pads over: the allocator's address blocks (CPython's pymalloc arenas,
@@ -613,7 +614,7 @@ def main(argv=None):
     bench = Bench(sys.executable, [int(c) for c in args.cpus.split(",")] if args.cpus else None)
     try:
         if "instructions" in figures:
-            byte_compile(bench.python)
+            byte_compile(bench.python, bench.root)
             for scenario in scenarios:
                 for variant in variants:
                     figure = instructions(bench, scenario, variant, args.warmup, args.requests, args.keep, args.layouts)
