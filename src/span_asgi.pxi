@@ -41,7 +41,7 @@ cdef class AsgiSend:
     cpdef int failed(self, exc) except -1:
         """The application raised ``exc``: recorded, with the status 500 when no response started, the span
         named after the request's route and finished."""
-        if STATUS_CODE_KEY not in self.span.get_tags():
+        if STATUS_CODE_KEY not in self.span._meta:  # the status is a stored tag, never a derived one
             self.http.status(self.span, 500)
         self.http.annotate(self.span, self.scope)
         return self.http.finish(self.span, exc)
@@ -134,5 +134,5 @@ cpdef object listed_header(list items, bytes name):
     for item in items:
         _, key, value = item
         if key == name:
-            return (<bytes>value).decode("latin-1") if type(value) is bytes else value.decode("latin-1")
+            return value.decode("latin-1")
     return None

@@ -49,7 +49,7 @@ class AsgiSend:
     def failed(self, exc):
         """The application raised ``exc``: recorded, with the status 500 when no response started, the span
         named after the request's route and finished."""
-        if STATUS_CODE_KEY not in self.span.get_tags():
+        if STATUS_CODE_KEY not in self.span._meta:  # the status is a stored tag, never a derived one
             self.http.status(self.span, 500)
         self.http.annotate(self.span, self.scope)
         return self.http.finish(self.span, exc)
