@@ -439,40 +439,17 @@ cdef class HttpTracer:
         return span
 
     def requests_send(self, HttpNames names not None, send, headers_type):
-        """``requests.Session.send`` traced, a compiled function bound as the method it replaces:
-        ``send(session, request, **kwargs)`` called inside a client span (``client_start``), the context
-        injected into the request's headers (a ``headers_type``, requests' ``CaseInsensitiveDict``: put in
-        its store as its ``__setitem__`` would, read for the user agent there; any other mapping through
-        its own methods), the span ended with the response's status and headers or the exception."""
-        cdef bint distributed = names.distributed
-
-        def traced_send(session, request, **kwargs):
-            cdef Span span
-            headers = request.headers
-            if type(headers) is headers_type:
-                store = headers._store  # lower-case name -> (name, value)
-                entry = store.get(_USER_AGENT)
-                injected = {} if distributed else None
-                span = self.client_start(names, request.method, request.url, injected,
-                                         entry[1] if entry is not None else None, headers)
-                if span is None:  # off, or traced already
-                    return send(session, request, **kwargs)
-                if injected:
-                    for header, value in (<dict>injected).items():
-                        store[header.lower()] = (header, value)
-            else:
-                span = self.client_start(names, request.method, request.url, headers, headers.get("User-Agent"))
-                if span is None:
-                    return send(session, request, **kwargs)
-            try:
-                response = send(session, request, **kwargs)
-            except BaseException as e:
-                self.finish(span, e)
-                raise
-            self.finish(span, None, response.status_code, response.headers, True)
-            return response
-
-        return traced_send
+        """``requests.Session.send`` traced (a ``RequestsSend``), to put in the class's dict in its place."""
+        if not callable(send):
+            raise TypeError("send is requests' Session.send (a callable), not %s" % type(send).__name__)
+        if not isinstance(headers_type, type):
+            raise TypeError("headers_type is a type (requests' CaseInsensitiveDict), not %r" % (headers_type,))
+        cdef RequestsSend traced = RequestsSend.__new__(RequestsSend)
+        traced.http = self
+        traced.names = names
+        traced.send = send
+        traced.headers_type = headers_type
+        return traced
 
     cpdef int status(self, Span span, object status, object headers=None, bint client=False) except -1:
         """The response of ``span``'s exchange: ``http.status_code`` (an error status, per the server or
@@ -529,3 +506,74 @@ cdef class HttpTracer:
         if exc is not None:
             span.set_exc_info(type(exc), exc, exc.__traceback__)
         return finish_now(span)
+
+
+@cython.final
+cdef class RequestsSend:
+    """``requests.Session.send`` traced: ``send(session, request, **kwargs)`` (the original) called inside
+    a client span (``HttpTracer.client_start``), the context injected into the request's headers (a
+    ``headers_type``, requests' ``CaseInsensitiveDict``: put in its store as its ``__setitem__`` would, read
+    for the user agent there; any other mapping through its own methods), the span ended with the
+    response's status and headers or the exception.
+
+    A method descriptor, as the function it replaces is: ``session.send`` is a ``RequestsSendCall`` bound
+    to the session. Called with requests' keyword arguments, the bound call gets them as one dict and
+    passes that dict on, where a function taking ``**kwargs`` would unpack and pack them again."""
+
+    cdef readonly HttpTracer http
+    cdef readonly HttpNames names
+    #: the original ``Session.send``
+    cdef readonly object send
+    cdef readonly object headers_type
+    # what a function has: its name, docstring, and what ``ddfast.contrib._patch`` keeps on it
+    cdef dict __dict__
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self
+        cdef RequestsSendCall bound = RequestsSendCall.__new__(RequestsSendCall)
+        bound.traced = self
+        bound.session = instance
+        return bound
+
+    def __call__(self, session, request, **kwargs):
+        return self.call(session, request, kwargs)
+
+    cdef object call(self, object session, object request, dict kwargs):
+        cdef Span span
+        cdef HttpTracer http = self.http
+        headers = request.headers
+        if type(headers) is self.headers_type:
+            store = headers._store  # lower-case name -> (name, value)
+            entry = store.get(_USER_AGENT)
+            injected = {} if self.names.distributed else None
+            span = http.client_start(self.names, request.method, request.url, injected,
+                                     entry[1] if entry is not None else None, headers)
+            if span is None:  # off, or traced already
+                return self.send(session, request, **kwargs)
+            if injected:
+                for header, value in (<dict>injected).items():
+                    store[header.lower()] = (header, value)
+        else:
+            span = http.client_start(self.names, request.method, request.url, headers, headers.get("User-Agent"))
+            if span is None:
+                return self.send(session, request, **kwargs)
+        try:
+            response = self.send(session, request, **kwargs)
+        except BaseException as e:
+            http.finish(span, e)
+            raise
+        http.finish(span, None, response.status_code, response.headers, True)
+        return response
+
+
+@cython.final
+@cython.freelist(4)
+cdef class RequestsSendCall:
+    """``session.send``: a ``RequestsSend`` bound to a session."""
+
+    cdef readonly RequestsSend traced
+    cdef readonly object session
+
+    def __call__(self, request, **kwargs):
+        return self.traced.call(self.session, request, kwargs)

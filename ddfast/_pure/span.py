@@ -26,6 +26,8 @@ from ddfast._pure.span_http import STATUS_KEY  # noqa: F401
 from ddfast._pure.span_http import TRACED_KEY  # noqa: F401
 from ddfast._pure.span_http import HttpNames  # noqa: F401
 from ddfast._pure.span_http import HttpTracer  # noqa: F401
+from ddfast._pure.span_http import RequestsSend  # noqa: F401
+from ddfast._pure.span_http import RequestsSendCall  # noqa: F401
 from ddfast._pure.span_http import http_client_start  # noqa: F401
 from ddfast._pure.span_http import http_server_start  # noqa: F401
 from ddfast._pure.span_http import http_status  # noqa: F401

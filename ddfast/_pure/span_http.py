@@ -319,42 +319,16 @@ class HttpTracer:
         return span
 
     def requests_send(self, names, send, headers_type):
-        """``requests.Session.send`` traced, a function bound as the method it replaces:
-        ``send(session, request, **kwargs)`` called inside a client span (``client_start``), the context
-        injected into the request's headers (a ``headers_type``, requests' ``CaseInsensitiveDict``: put in
-        its store as its ``__setitem__`` would, read for the user agent there; any other mapping through
-        its own methods), the span ended with the response's status and headers or the exception."""
+        """``requests.Session.send`` traced (a ``RequestsSend``), to put in the class's dict in its place."""
         if not isinstance(names, HttpNames):
             raise TypeError("names must be an HttpNames, not %s" % type(names).__name__)
-        distributed = names.distributed
-        client_start, finish = self.client_start, self.finish
-
-        def traced_send(session, request, **kwargs):
-            headers = request.headers
-            if type(headers) is headers_type:
-                store = headers._store  # lower-case name -> (name, value)
-                entry = store.get("user-agent")
-                injected = {} if distributed else None
-                span = client_start(names, request.method, request.url, injected,
-                                    entry[1] if entry is not None else None, headers)  # fmt: skip
-                if span is None:  # off, or traced already
-                    return send(session, request, **kwargs)
-                if injected:
-                    for header, value in injected.items():
-                        store[header.lower()] = (header, value)
-            else:
-                span = client_start(names, request.method, request.url, headers, headers.get("User-Agent"))
-                if span is None:
-                    return send(session, request, **kwargs)
-            try:
-                response = send(session, request, **kwargs)
-            except BaseException as e:
-                finish(span, e)
-                raise
-            finish(span, None, response.status_code, response.headers, True)
-            return response
-
-        return traced_send
+        if not callable(send):
+            raise TypeError("send is requests' Session.send (a callable), not %s" % type(send).__name__)
+        if not isinstance(headers_type, type):
+            raise TypeError("headers_type is a type (requests' CaseInsensitiveDict), not %r" % (headers_type,))
+        traced = RequestsSend.__new__(RequestsSend)
+        traced.http, traced.names, traced.send, traced.headers_type = self, names, send, headers_type
+        return traced
 
     def status(self, span, status, headers=None, client=False):
         """The response of ``span``'s exchange: ``http.status_code`` (an error status, per the server or
@@ -407,3 +381,59 @@ class HttpTracer:
             span.set_exc_info(type(exc), exc, exc.__traceback__)
         span.finish()
         return 0
+
+
+class RequestsSend:
+    """``requests.Session.send`` traced: ``send(session, request, **kwargs)`` (the original) called inside
+    a client span (``HttpTracer.client_start``), the context injected into the request's headers (a
+    ``headers_type``, requests' ``CaseInsensitiveDict``: put in its store as its ``__setitem__`` would, read
+    for the user agent there; any other mapping through its own methods), the span ended with the
+    response's status and headers or the exception.
+
+    A method descriptor, as the function it replaces is: ``session.send`` is a ``RequestsSendCall`` bound
+    to the session."""
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self
+        bound = RequestsSendCall.__new__(RequestsSendCall)
+        bound.traced, bound.session = self, instance
+        return bound
+
+    def __call__(self, session, request, **kwargs):
+        return self.call(session, request, kwargs)
+
+    def call(self, session, request, kwargs):
+        http, names = self.http, self.names
+        headers = request.headers
+        if type(headers) is self.headers_type:
+            store = headers._store  # lower-case name -> (name, value)
+            entry = store.get("user-agent")
+            injected = {} if names.distributed else None
+            span = http.client_start(names, request.method, request.url, injected,
+                                     entry[1] if entry is not None else None, headers)  # fmt: skip
+            if span is None:  # off, or traced already
+                return self.send(session, request, **kwargs)
+            if injected:
+                for header, value in injected.items():
+                    store[header.lower()] = (header, value)
+        else:
+            span = http.client_start(names, request.method, request.url, headers, headers.get("User-Agent"))
+            if span is None:
+                return self.send(session, request, **kwargs)
+        try:
+            response = self.send(session, request, **kwargs)
+        except BaseException as e:
+            http.finish(span, e)
+            raise
+        http.finish(span, None, response.status_code, response.headers, True)
+        return response
+
+
+class RequestsSendCall:
+    """``session.send``: a ``RequestsSend`` bound to a session."""
+
+    __slots__ = ("traced", "session")
+
+    def __call__(self, request, **kwargs):
+        return self.traced.call(self.session, request, kwargs)
