@@ -393,6 +393,9 @@ class RequestsSend:
     A method descriptor, as the function it replaces is: ``session.send`` is a ``RequestsSendCall`` bound
     to the session."""
 
+    # and a __dict__, as a function has: its name, docstring, and what ``ddfast.contrib._patch`` keeps on it
+    __slots__ = ("http", "names", "send", "headers_type", "__dict__")
+
     def __get__(self, instance, owner):
         if instance is None:
             return self
