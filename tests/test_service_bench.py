@@ -241,3 +241,27 @@ def test_layouts_spread_the_pads_over_the_allocators_blocks(tmp_path):
     env = dict(os.environ, SERVICE_LAYOUT_PAD="65536", PYTHONPATH=_benches_dir)
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(tmp_path), capture_output=True, text=True)
     assert out.stdout.split() == ["65536", "65536", "False"], out.stderr
+
+
+def test_layouts_take_the_variants_in_turns_and_report_the_median(monkeypatch):
+    """Within each layout every variant runs once, in an order rotated from layout to layout: what drifts
+    over a measurement falls on every variant alike. Each figure is the median over the layouts."""
+    calls = []
+    added = {"none": [10, 50, 20, 30], "ddfast": [15, 70, 25, 35]}  # per request, by layout
+
+    def fake_run(bench, scenario, variant, count, keep=None, pad=0):
+        layout = run.layout_pads(4).index(pad)
+        calls.append((layout, variant, count))
+        return 1000 + (count - 20) * added[variant][layout]
+
+    monkeypatch.setattr(run, "callgrind_run", fake_run)
+    measured = run.instructions(None, "flask", ["none", "ddfast"], 20, 100, layouts=4)
+    assert [(layout, variant) for layout, variant, count in calls[::2]] == [
+        (0, "none"), (0, "ddfast"), (1, "ddfast"), (1, "none"), (2, "none"), (2, "ddfast"), (3, "ddfast"), (3, "none")
+    ]  # fmt: skip
+    assert [count for _, _, count in calls[:2]] == [20, 120]  # the short life, then the long one
+    assert measured["none"]["per_layout"] == [10, 50, 20, 30] and measured["none"]["per_request"] == 25
+    assert measured["ddfast"]["per_request"] == 30  # the median: between 25 and 35
+    assert len(measured["ddfast"]["runs"]) == 4
+    one = run.instructions(None, "flask", ["none"], 20, 100, layouts=1)
+    assert one["none"]["per_request"] == 10 and "per_layout" not in one["none"] and len(one["none"]["runs"]) == 2

@@ -307,23 +307,32 @@ def layout_pads(layouts):
     return [i * LAYOUT_SPAN // layouts // 4096 * 4096 for i in range(layouts)]
 
 
-def instructions(bench, scenario, variant, warmup, requests, keep=None, layouts=1):
-    """Instructions per request of ``variant``: the mean over ``layouts`` memory layouts of the
-    difference between a life of ``warmup + requests`` requests and one of ``warmup``. Where the
-    interpreter's arenas fall against the allocator's 1 MiB blocks decides which of two paths each free
-    takes (four instructions apart): any change to what a process maps moves it, by up to +-8k
-    instructions per request of a Flask service, whatever the change does per request."""
-    runs, figures = [], []
-    for pad in layout_pads(layouts):
-        short = callgrind_run(bench, scenario, variant, warmup, keep, pad)
-        long = callgrind_run(bench, scenario, variant, warmup + requests, keep, pad)
-        runs.append([short, long])
-        figures.append((long - short) / requests)
-    figure = {"per_request": round(statistics.mean(figures)), "warmup": warmup, "requests": requests,
-              "runs": runs[0] if layouts == 1 else runs}  # fmt: skip
-    if layouts > 1:
-        figure["per_layout"] = [round(f) for f in figures]
-    return figure
+def instructions(bench, scenario, variants, warmup, requests, keep=None, layouts=1):
+    """Instructions per request of each of ``variants`` in ``scenario``: the difference between a life of
+    ``warmup + requests`` requests and one of ``warmup``, the median over ``layouts`` memory layouts. Within
+    each layout the variants take turns, in an order rotated from layout to layout, so that what drifts over
+    a measurement (the machine's load, the downstream's state, which decide how often the service's event
+    loop and garbage collector run) falls on every variant alike. Where the interpreter's arenas fall
+    against the allocator's 1 MiB blocks decides which of two paths each free takes (four instructions
+    apart): any change to what a process maps moves it, by up to +-8k instructions per request of a Flask
+    service, whatever the change does per request. Returns ``{variant: figure}``."""
+    runs = {variant: [] for variant in variants}
+    figures = {variant: [] for variant in variants}
+    for i, pad in enumerate(layout_pads(layouts)):
+        turn = i % len(variants)
+        for variant in variants[turn:] + variants[:turn]:
+            short = callgrind_run(bench, scenario, variant, warmup, keep, pad)
+            long = callgrind_run(bench, scenario, variant, warmup + requests, keep, pad)
+            runs[variant].append([short, long])
+            figures[variant].append((long - short) / requests)
+    result = {}
+    for variant in variants:
+        figure = {"per_request": round(statistics.median(figures[variant])), "warmup": warmup, "requests": requests,
+                  "runs": runs[variant][0] if layouts == 1 else runs[variant]}  # fmt: skip
+        if layouts > 1:
+            figure["per_layout"] = [round(f) for f in figures[variant]]
+        result[variant] = figure
+    return result
 
 
 # -- the load figure ---------------------------------------------------------------------------------
@@ -580,8 +589,9 @@ def main(argv=None):
         "--layouts",
         type=int,
         default=1,
-        help="memory layouts each instructions figure is the mean of (the service's later mappings moved by "
-        "1 MiB / N steps): what a change to the process's mappings alone moves, averaged out",
+        help="memory layouts each instructions figure is the median of (the service's later mappings moved by "
+        "1 MiB / N steps), the variants taking turns in each: what the process's mappings and the run's place "
+        "in the measurement alone move, evened out",
     )
     parser.add_argument("--check", metavar="BASELINE", help="fail when ddfast's added instructions regressed")
     args = parser.parse_args(argv)
@@ -616,8 +626,8 @@ def main(argv=None):
         if "instructions" in figures:
             byte_compile(bench.python, bench.root)
             for scenario in scenarios:
-                for variant in variants:
-                    figure = instructions(bench, scenario, variant, args.warmup, args.requests, args.keep, args.layouts)
+                measured = instructions(bench, scenario, variants, args.warmup, args.requests, args.keep, args.layouts)
+                for variant, figure in measured.items():
                     results["scenarios"][scenario][variant]["instructions"] = figure
                     print("instructions  %-10s %-15s %10d per request" % (scenario, variant, figure["per_request"]),
                           flush=True)  # fmt: skip
