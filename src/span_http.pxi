@@ -440,16 +440,7 @@ cdef class HttpTracer:
 
     def requests_send(self, HttpNames names not None, send, headers_type):
         """``requests.Session.send`` traced (a ``RequestsSend``), to put in the class's dict in its place."""
-        if not callable(send):
-            raise TypeError("send is requests' Session.send (a callable), not %s" % type(send).__name__)
-        if not isinstance(headers_type, type):
-            raise TypeError("headers_type is a type (requests' CaseInsensitiveDict), not %r" % (headers_type,))
-        cdef RequestsSend traced = RequestsSend.__new__(RequestsSend)
-        traced.http = self
-        traced.names = names
-        traced.send = send
-        traced.headers_type = headers_type
-        return traced
+        return RequestsSend(self, names, send, headers_type)
 
     cpdef int status(self, Span span, object status, object headers=None, bint client=False) except -1:
         """The response of ``span``'s exchange: ``http.status_code`` (an error status, per the server or
@@ -528,6 +519,16 @@ cdef class RequestsSend:
     # what a function has: its name, docstring, and what ``ddfast.contrib._patch`` keeps on it
     cdef dict __dict__
 
+    def __init__(self, HttpTracer http not None, HttpNames names not None, send, headers_type):
+        if not callable(send):
+            raise TypeError("send is requests' Session.send (a callable), not %s" % type(send).__name__)
+        if not isinstance(headers_type, type):
+            raise TypeError("headers_type is a type (requests' CaseInsensitiveDict), not %r" % (headers_type,))
+        self.http = http
+        self.names = names
+        self.send = send
+        self.headers_type = headers_type
+
     def __get__(self, instance, owner):
         if instance is None:
             return self
@@ -574,6 +575,10 @@ cdef class RequestsSendCall:
 
     cdef readonly RequestsSend traced
     cdef readonly object session
+
+    def __init__(self, RequestsSend traced not None, session):
+        self.traced = traced
+        self.session = session
 
     def __call__(self, request, **kwargs):
         return self.traced.call(self.session, request, kwargs)

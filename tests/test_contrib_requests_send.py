@@ -115,3 +115,20 @@ def test_patch_puts_it_in_the_class_and_unpatch_takes_it_out(make_tracer):
     finally:
         traced_requests.unpatch()
     assert requests.Session.send is original
+
+
+def test_made_by_hand_it_checks_what_it_is_given(make_tracer, spanmod):
+    """Made directly rather than by ``requests_send``, it is checked as ``requests_send`` checks: never a
+    half-made object that fails on the first request."""
+    integ = Integration("requests", make_tracer())
+    http, names = integ.http, integ.http_names
+    with pytest.raises(TypeError):
+        spanmod.RequestsSend(None, names, print, CaseInsensitiveDict)
+    with pytest.raises(TypeError):
+        spanmod.RequestsSend(http, names, None, CaseInsensitiveDict)
+    with pytest.raises(TypeError):
+        spanmod.RequestsSendCall(None, Session())
+    traced = spanmod.RequestsSend(http, names, lambda session, request, **kwargs: (session, kwargs), dict)
+    session = Session()
+    bound = spanmod.RequestsSendCall(traced, session)
+    assert bound.traced is traced and bound.session is session

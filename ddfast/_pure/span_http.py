@@ -320,15 +320,7 @@ class HttpTracer:
 
     def requests_send(self, names, send, headers_type):
         """``requests.Session.send`` traced (a ``RequestsSend``), to put in the class's dict in its place."""
-        if not isinstance(names, HttpNames):
-            raise TypeError("names must be an HttpNames, not %s" % type(names).__name__)
-        if not callable(send):
-            raise TypeError("send is requests' Session.send (a callable), not %s" % type(send).__name__)
-        if not isinstance(headers_type, type):
-            raise TypeError("headers_type is a type (requests' CaseInsensitiveDict), not %r" % (headers_type,))
-        traced = RequestsSend.__new__(RequestsSend)
-        traced.http, traced.names, traced.send, traced.headers_type = self, names, send, headers_type
-        return traced
+        return RequestsSend(self, names, send, headers_type)
 
     def status(self, span, status, headers=None, client=False):
         """The response of ``span``'s exchange: ``http.status_code`` (an error status, per the server or
@@ -396,6 +388,17 @@ class RequestsSend:
     # and a __dict__, as a function has: its name, docstring, and what ``ddfast.contrib._patch`` keeps on it
     __slots__ = ("http", "names", "send", "headers_type", "__dict__")
 
+    def __init__(self, http, names, send, headers_type):
+        if not isinstance(http, HttpTracer):
+            raise TypeError("http must be an HttpTracer, not %s" % type(http).__name__)
+        if not isinstance(names, HttpNames):
+            raise TypeError("names must be an HttpNames, not %s" % type(names).__name__)
+        if not callable(send):
+            raise TypeError("send is requests' Session.send (a callable), not %s" % type(send).__name__)
+        if not isinstance(headers_type, type):
+            raise TypeError("headers_type is a type (requests' CaseInsensitiveDict), not %r" % (headers_type,))
+        self.http, self.names, self.send, self.headers_type = http, names, send, headers_type
+
     def __get__(self, instance, owner):
         if instance is None:
             return self
@@ -437,6 +440,11 @@ class RequestsSendCall:
     """``session.send``: a ``RequestsSend`` bound to a session."""
 
     __slots__ = ("traced", "session")
+
+    def __init__(self, traced, session):
+        if not isinstance(traced, RequestsSend):
+            raise TypeError("traced must be a RequestsSend, not %s" % type(traced).__name__)
+        self.traced, self.session = traced, session
 
     def __call__(self, request, **kwargs):
         return self.traced.call(self.session, request, kwargs)
