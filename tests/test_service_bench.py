@@ -231,16 +231,19 @@ def test_the_table_prints_ddfasts_own_cost_and_the_ratio_to_ddtrace():
     assert "ddfast-noinject" in run.table(results)
 
 
-def test_layouts_spread_the_pads_over_the_allocators_blocks(tmp_path):
+def test_layouts_spread_the_pads_over_the_allocators_blocks(tmp_path, monkeypatch, bench):
     assert run.layout_pads(1) == [0]
     assert run.layout_pads(4) == [0, 1 << 18, 1 << 19, 3 << 18]
     assert all(pad % 4096 == 0 and pad < run.LAYOUT_SPAN for pad in run.layout_pads(3))
-    # the service maps its pad and leaves the variable out of the environment requests reads per call
-    code = "import os; from benches.service import tracers as t; "
-    code += "print(t.LAYOUT_PAD, len(t._padding), 'SERVICE_LAYOUT_PAD' in os.environ)"
-    env = dict(os.environ, SERVICE_LAYOUT_PAD="65536", PYTHONPATH=_benches_dir)
+    # the service maps its pad and leaves the variable out of the environment requests reads per call; the
+    # driver, importing the module too, keeps it for the services it starts (a one-layout run at a given pad)
+    code = "import os; from benches.service import tracers as t; print('SERVICE_LAYOUT_PAD' in os.environ); "
+    code += "t.patch('flask', 'requests'); print(t.LAYOUT_PAD, len(t._padding), 'SERVICE_LAYOUT_PAD' in os.environ)"
+    env = dict(os.environ, SERVICE_LAYOUT_PAD="65536", SERVICE_TRACER="none", PYTHONPATH=_benches_dir)
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(tmp_path), capture_output=True, text=True)
-    assert out.stdout.split() == ["65536", "65536", "False"], out.stderr
+    assert out.stdout.split() == ["True", "65536", "65536", "False"], out.stderr
+    monkeypatch.setenv("SERVICE_LAYOUT_PAD", "8192")  # given to the driver (which imported tracers): passed on
+    assert bench.env("none")["SERVICE_LAYOUT_PAD"] == "8192"
 
 
 def test_layouts_take_the_variants_in_turns_and_report_the_median(monkeypatch):

@@ -15,11 +15,12 @@ propagation headers ddfast would send; ``SERVICE_PATCH`` (say ``flask``) makes d
 import mmap
 import os
 
-#: bytes mapped before the framework is imported (``--layouts``): where the allocator's later arenas fall
-#: against its 1 MiB address blocks, which decides how many instructions each free takes. Taken out of
-#: the environment, which ``requests`` reads whole on every call
-LAYOUT_PAD = int(os.environ.pop("SERVICE_LAYOUT_PAD", "0"))
-_padding = mmap.mmap(-1, LAYOUT_PAD) if LAYOUT_PAD > 0 else None
+#: bytes mapped before the framework is imported (``--layouts``, ``SERVICE_LAYOUT_PAD``): where the
+#: allocator's later arenas fall against its 1 MiB address blocks, which decides how many instructions each
+#: free takes. Set by ``patch()``, in the service: the driver imports this module too, and must leave the
+#: variable in its environment for the services it starts
+LAYOUT_PAD = 0
+_padding = None
 
 VARIANTS = ("none", "ddfast", "ddfast-noinject", "ddtrace", "otel")
 #: the variant sending no headers, and what its process is started with
@@ -32,9 +33,18 @@ if VARIANT not in VARIANTS + DIAGNOSTIC_VARIANTS:
     raise ValueError("SERVICE_TRACER must be one of %s, got %r" % (", ".join(VARIANTS + DIAGNOSTIC_VARIANTS), VARIANT))
 
 
+def map_layout_pad():
+    """Map ``SERVICE_LAYOUT_PAD`` bytes and take the variable out of the environment, which ``requests``
+    reads whole on every call."""
+    global LAYOUT_PAD, _padding
+    LAYOUT_PAD = int(os.environ.pop("SERVICE_LAYOUT_PAD", "0"))
+    _padding = mmap.mmap(-1, LAYOUT_PAD) if LAYOUT_PAD > 0 else None
+
+
 def patch(framework, client):
     """Before the framework and client are imported: patch them for the ddfast or ddtrace variant,
     instrument the client for the OpenTelemetry one."""
+    map_layout_pad()
     if VARIANT == "headers":
         send_propagation_headers(client)
     elif VARIANT in ("ddfast", NOINJECT):
