@@ -247,13 +247,15 @@ def test_layouts_spread_the_pads_over_the_allocators_blocks(tmp_path, monkeypatc
 
 
 def test_layouts_take_the_variants_in_turns_and_report_the_median(monkeypatch):
-    """Within each layout every variant runs once, in an order rotated from layout to layout: what drifts
-    over a measurement falls on every variant alike. Each figure is the median over the layouts."""
+    """Within each layout (a pad and a hash seed) every variant runs once, in an order rotated from layout to
+    layout: what drifts over a measurement falls on every variant alike. Each figure is the median over the
+    layouts."""
     calls = []
     added = {"none": [10, 50, 20, 30], "ddfast": [15, 70, 25, 35]}  # per request, by layout
 
-    def fake_run(bench, scenario, variant, count, keep=None, pad=0):
+    def fake_run(bench, scenario, variant, count, keep=None, pad=0, seed=0):
         layout = run.layout_pads(4).index(pad)
+        assert seed == layout  # each layout its own str hashes too
         calls.append((layout, variant, count))
         return 1000 + (count - 20) * added[variant][layout]
 

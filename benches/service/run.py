@@ -235,10 +235,11 @@ def stop(proc, timeout=120):
 # -- the deterministic figure ------------------------------------------------------------------------
 
 
-def callgrind_run(bench, scenario, variant, count, keep=None, pad=0):
+def callgrind_run(bench, scenario, variant, count, keep=None, pad=0, seed=0):
     """Instructions the server process executed in a life answering ``count`` requests (its callgrind
     profile kept in directory ``keep`` when given, for ``callgrind_annotate``), its memory laid out with
-    ``pad`` bytes mapped before the framework is imported (``tracers.LAYOUT_PAD``)."""
+    ``pad`` bytes mapped before the framework is imported (``tracers.LAYOUT_PAD``), its str hashes seeded
+    with ``seed`` (``PYTHONHASHSEED``)."""
     out = tempfile.mkdtemp(prefix="ddfast-callgrind-")
     port = free_port()
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=%s/cg.%%p" % out] + bench.service_command(
@@ -256,6 +257,8 @@ def callgrind_run(bench, scenario, variant, count, keep=None, pad=0):
     env.setdefault("SERVICE_TICK_SECONDS", "5")
     if pad:
         env["SERVICE_LAYOUT_PAD"] = str(pad)
+    if seed:
+        env["PYTHONHASHSEED"] = str(seed)
     proc = subprocess.Popen(bench._pin(0) + command, cwd=bench.root, env=env, stdout=log, stderr=log)
     try:
         wait_port(port, proc, 600)
@@ -273,6 +276,7 @@ def callgrind_run(bench, scenario, variant, count, keep=None, pad=0):
         if keep:
             os.makedirs(keep, exist_ok=True)
             name = "callgrind.%s.%s.%d" % (scenario, variant, count) + (".pad%d" % pad if pad else "")
+            name += ".seed%d" % seed if seed else ""
             shutil.copy(path, os.path.join(keep, name))
         return int(totals.group(1))
     except Exception:
@@ -311,18 +315,20 @@ def instructions(bench, scenario, variants, warmup, requests, keep=None, layouts
     """Instructions per request of each of ``variants`` in ``scenario``: the difference between a life of
     ``warmup + requests`` requests and one of ``warmup``, the median over ``layouts`` memory layouts. Within
     each layout the variants take turns, in an order rotated from layout to layout, so that what drifts over
-    a measurement (the machine's load, the downstream's state, which decide how often the service's event
-    loop and garbage collector run) falls on every variant alike. Where the interpreter's arenas fall
-    against the allocator's 1 MiB blocks decides which of two paths each free takes (four instructions
-    apart): any change to what a process maps moves it, by up to +-8k instructions per request of a Flask
-    service, whatever the change does per request. Returns ``{variant: figure}``."""
+    a measurement (the machine's load, which decides how often the service's event loop runs) falls on
+    every variant alike. Where the interpreter's arenas fall against the allocator's 1 MiB blocks decides
+    which of two paths each free takes (four instructions apart), and the hash seed and the types made
+    before decide which lookups collide in the interpreter's caches: any change to what a process maps or
+    makes at start moves them, by up to +-10k instructions per request each, whatever the change does per
+    request. So each layout has its own pad and its own seed (layout i: ``PYTHONHASHSEED=i``; production
+    processes draw theirs at random). Returns ``{variant: figure}``."""
     runs = {variant: [] for variant in variants}
     figures = {variant: [] for variant in variants}
     for i, pad in enumerate(layout_pads(layouts)):
         turn = i % len(variants)
         for variant in variants[turn:] + variants[:turn]:
-            short = callgrind_run(bench, scenario, variant, warmup, keep, pad)
-            long = callgrind_run(bench, scenario, variant, warmup + requests, keep, pad)
+            short = callgrind_run(bench, scenario, variant, warmup, keep, pad, seed=i)
+            long = callgrind_run(bench, scenario, variant, warmup + requests, keep, pad, seed=i)
             runs[variant].append([short, long])
             figures[variant].append((long - short) / requests)
     result = {}
@@ -589,9 +595,9 @@ def main(argv=None):
         "--layouts",
         type=int,
         default=1,
-        help="memory layouts each instructions figure is the median of (the service's later mappings moved by "
-        "1 MiB / N steps), the variants taking turns in each: what the process's mappings and the run's place "
-        "in the measurement alone move, evened out",
+        help="layouts each instructions figure is the median of (the service's later mappings moved by "
+        "1 MiB / N steps, layout i with PYTHONHASHSEED=i), the variants taking turns in each: what the "
+        "process's mappings, its hash seed and the run's place in the measurement alone move, evened out",
     )
     parser.add_argument("--check", metavar="BASELINE", help="fail when ddfast's added instructions regressed")
     args = parser.parse_args(argv)
