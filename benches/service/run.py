@@ -257,8 +257,7 @@ def callgrind_run(bench, scenario, variant, count, keep=None, pad=0, seed=0):
     env.setdefault("SERVICE_TICK_SECONDS", "5")
     if pad:
         env["SERVICE_LAYOUT_PAD"] = str(pad)
-    if seed:
-        env["PYTHONHASHSEED"] = str(seed)
+    env["PYTHONHASHSEED"] = str(seed)
     proc = subprocess.Popen(bench._pin(0) + command, cwd=bench.root, env=env, stdout=log, stderr=log)
     try:
         wait_port(port, proc, 600)
